@@ -1,0 +1,125 @@
+import CZstd
+import Foundation
+
+/// The only file that imports CZstd: one-shot zstd compression with optional
+/// dictionaries, and dictionary training (ZDICT).
+public enum ZstdCodec {
+    /// Appends one zstd frame holding `input` to `output`; returns its size.
+    @discardableResult
+    public static func compress(_ input: UnsafeRawBufferPointer, level: Int32, dictionary: ZstdDictionary? = nil,
+                                appendingTo output: inout [UInt8]) throws -> Int {
+        let bound = ZSTD_compressBound(input.count)
+        var result = 0
+        var failure: String?
+        output.withUnsafeMutableBufferPointer(appending: bound) { dst in
+            let cctx = ZstdContexts.current.cctx
+            let n: Int
+            if let dictionary {
+                n = ZSTD_compress_usingCDict(cctx, dst.baseAddress, dst.count, input.baseAddress, input.count,
+                                             dictionary.cdict(level: level))
+            } else {
+                n = ZSTD_compressCCtx(cctx, dst.baseAddress, dst.count, input.baseAddress, input.count, level)
+            }
+            if ZSTD_isError(n) != 0 { failure = String(cString: ZSTD_getErrorName(n)); return 0 }
+            result = n
+            return n
+        }
+        if let failure { throw StrataError(.io, "zstd compression failed: \(failure)") }
+        return result
+    }
+
+    /// Decompresses one zstd frame that must expand to exactly `rawLength` bytes.
+    /// Returns false on malformed input (zstd checks bounds itself).
+    public static func decompress(_ input: UnsafeRawBufferPointer, rawLength: Int, dictionary: ZstdDictionary? = nil,
+                                  into output: inout [UInt8]) -> Bool {
+        output.removeAll(keepingCapacity: true)
+        var ok = false
+        output.withUnsafeMutableBufferPointer(appending: rawLength) { dst in
+            let dctx = ZstdContexts.current.dctx
+            let n: Int
+            if let dictionary {
+                n = ZSTD_decompress_usingDDict(dctx, dst.baseAddress, dst.count, input.baseAddress, input.count, dictionary.ddict)
+            } else {
+                n = ZSTD_decompressDCtx(dctx, dst.baseAddress, dst.count, input.baseAddress, input.count)
+            }
+            ok = ZSTD_isError(n) == 0 && n == rawLength
+            return ok ? n : 0
+        }
+        return ok
+    }
+
+    /// Trains a dictionary of at most `capacity` bytes from `samples`
+    /// (concatenated in `buffer`, sizes in `sizes`). Returns nil when zstd
+    /// cannot train one (too few or too uniform samples).
+    public static func trainDictionary(buffer: [UInt8], sizes: [Int], capacity: Int) -> [UInt8]? {
+        guard !sizes.isEmpty else { return nil }
+        var dict = [UInt8](repeating: 0, count: capacity)
+        let n = dict.withUnsafeMutableBytes { d in
+            buffer.withUnsafeBytes { b in
+                sizes.withUnsafeBufferPointer { s in
+                    ZDICT_trainFromBuffer(d.baseAddress, capacity, b.baseAddress, s.baseAddress, UInt32(s.count))
+                }
+            }
+        }
+        if ZDICT_isError(n) != 0 { return nil }
+        dict.removeLast(capacity - n)
+        return dict
+    }
+}
+
+/// A zstd dictionary with its digested compression/decompression forms.
+public final class ZstdDictionary: @unchecked Sendable {
+    public let bytes: [UInt8]
+    /// Dictionary ID as stored in the dictionary header (0 for raw content).
+    public let dictionaryID: UInt32
+    let ddict: OpaquePointer
+    private var cdicts: [Int32: OpaquePointer] = [:]
+    private let lock = Mutex()
+
+    public init?(bytes: [UInt8]) {
+        guard let d = bytes.withUnsafeBytes({ ZSTD_createDDict($0.baseAddress, $0.count) }) else { return nil }
+        self.bytes = bytes
+        self.ddict = d
+        self.dictionaryID = bytes.withUnsafeBytes { UInt32(ZDICT_getDictID($0.baseAddress, $0.count)) }
+    }
+
+    func cdict(level: Int32) -> OpaquePointer {
+        lock.withLock {
+            if let c = cdicts[level] { return c }
+            // Creation only fails on allocation failure.
+            let c = bytes.withUnsafeBytes { ZSTD_createCDict($0.baseAddress, $0.count, level) }!
+            cdicts[level] = c
+            return c
+        }
+    }
+
+    deinit {
+        ZSTD_freeDDict(ddict)
+        for c in cdicts.values { ZSTD_freeCDict(c) }
+    }
+}
+
+/// Per-thread reusable zstd contexts (creating one per call is costly).
+final class ZstdContexts {
+    let cctx: OpaquePointer
+    let dctx: OpaquePointer
+
+    private init() {
+        // Creation only fails on allocation failure.
+        cctx = ZSTD_createCCtx()!
+        dctx = ZSTD_createDCtx()!
+    }
+
+    deinit {
+        ZSTD_freeCCtx(cctx)
+        ZSTD_freeDCtx(dctx)
+    }
+
+    static var current: ZstdContexts {
+        let key = "strata.zstd.contexts"
+        if let c = Thread.current.threadDictionary[key] as? ZstdContexts { return c }
+        let c = ZstdContexts()
+        Thread.current.threadDictionary[key] = c
+        return c
+    }
+}

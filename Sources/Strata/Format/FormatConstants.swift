@@ -1,0 +1,61 @@
+/// Every on-disk constant of format v1, in one place. SPEC.md is the truth;
+/// each constant names the SPEC.md section that defines it.
+public enum Format {
+    /// SPEC.md §1 "Versioning": the format version written by this build.
+    public static let version: UInt16 = 1
+    /// The oldest format version this build can read.
+    public static let oldestReadableVersion: UInt16 = 1
+
+    // SPEC.md §3 "Segment files": 8-byte magic at offset 0 of every segment.
+    public static let segmentMagic: [UInt8] = Array("STRSEG01".utf8)
+    /// SPEC.md §3: fixed segment header size.
+    public static let segmentHeaderSize = 32
+    /// SPEC.md §3.3: sealed-segment trailer magic (last 8 bytes of a sealed segment).
+    public static let segmentTrailerMagic: [UInt8] = Array("STRSEAL1".utf8)
+    /// SPEC.md §3.3: trailer size.
+    public static let segmentTrailerSize = 40
+
+    // SPEC.md §3.1 "Frames".
+    public static let frameHeaderSize = 24
+    /// Largest payload a frame may declare (64 MiB); anything larger is corruption.
+    public static let maxFramePayload = 64 << 20
+
+    // SPEC.md §2 "Manifest".
+    public static let manifestMagic: [UInt8] = Array("STRMANI1".utf8)
+    public static let manifestFileName = "MANIFEST"
+    public static let lockFileName = "LOCK"
+
+    // SPEC.md §5 "Dedup index".
+    public static let indexMagic: [UInt8] = Array("STRIDX01".utf8)
+
+    // SPEC.md §6 "Dictionaries".
+    public static let dictionaryMagic: [UInt8] = Array("STRDICT1".utf8)
+
+    /// SPEC.md §2 "Directory layout": segment file name pattern.
+    public static func segmentFileName(_ sequence: UInt64) -> String {
+        let digits = String(sequence)
+        return "seg-" + String(repeating: "0", count: max(0, 10 - digits.count)) + digits + ".strata"
+    }
+}
+
+/// SPEC.md §3.1: frame types.
+public enum FrameType: UInt8, Sendable {
+    /// A block of entries compressed with LZ4 (block format, no frame).
+    case lz4Block = 1
+    /// A block of entries compressed with zstd (one zstd frame).
+    case zstdBlock = 2
+    /// A block compressed with zstd using the dictionary named in the frame header.
+    case zstdDictBlock = 3
+    /// A block of entries stored uncompressed.
+    case rawBlock = 4
+    /// The sealed-segment footer (index of blocks and ids).
+    case footer = 16
+}
+
+/// SPEC.md §4: entry kinds inside a block.
+public enum EntryKind: UInt8, Sendable {
+    case example = 1
+    case annotation = 2
+    /// A duplicate offer of an existing example (provenance only, SPEC.md §4.3).
+    case duplicateSeen = 3
+}

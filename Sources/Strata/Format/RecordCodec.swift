@@ -1,0 +1,121 @@
+/// Binary encoding of entries inside a block (SPEC.md §4). Pure: bytes in, bytes out.
+///
+///     entry   := length:varint kind:u8 body        (length counts kind + body)
+///     example := shape:u8 id:16 timestampMillis:i64le flags:u8 [quality:f64le]
+///                str(domain) [str(source)] tagCount:varint str(tag)*
+///                content str(metadataJSON)
+///     str(x)  := byteLength:varint utf8Bytes
+public enum RecordCodec {
+    static let flagQuality: UInt8 = 1
+    static let flagSource: UInt8 = 2
+
+    /// Appends a complete example entry (header included) to `w`.
+    public static func appendExampleEntry(_ d: ExampleDraft, id: ExampleID, to w: inout ByteWriter) {
+        // The body length is computed first so the entry is written in one pass, without a scratch copy.
+        var bodyLength = 1 + 1 + 16 + 8 + 1
+        if d.qualityScore != nil { bodyLength += 8 }
+        @inline(__always) func strLen(_ n: Int) -> Int { varintSize(UInt64(n)) + n }
+        bodyLength += strLen(d.domain.count)
+        if let s = d.source { bodyLength += strLen(s.count) }
+        bodyLength += varintSize(UInt64(d.tags.count))
+        for t in d.tags { bodyLength += strLen(t.count) }
+        switch d.shape {
+        case .instruction: bodyLength += strLen(d.first.count) + strLen(d.second.count) + strLen(d.third.count)
+        case .promptResponse: bodyLength += strLen(d.first.count) + strLen(d.second.count)
+        case .chat:
+            bodyLength += varintSize(UInt64(d.messages.count))
+            for m in d.messages { bodyLength += 1 + strLen(m.content.count) }
+        }
+        let metaCount = d.metadata.count == 0 ? 2 : d.metadata.count
+        bodyLength += strLen(metaCount)
+
+        let start = w.count
+        w.varint(UInt64(bodyLength))
+        w.u8(EntryKind.example.rawValue)
+        w.u8(d.shape.rawValue)
+        id.write(to: &w)
+        w.i64(d.timestampMillis)
+        var flags: UInt8 = 0
+        if d.qualityScore != nil { flags |= flagQuality }
+        if d.source != nil { flags |= flagSource }
+        w.u8(flags)
+        if let q = d.qualityScore { w.f64(q) }
+        @inline(__always) func str(_ s: ExampleDraft.Span) {
+            w.varint(UInt64(s.count))
+            w.append(d.storage[s.start..<(s.start + s.count)])
+        }
+        str(d.domain)
+        if let s = d.source { str(s) }
+        w.varint(UInt64(d.tags.count))
+        for t in d.tags { str(t) }
+        switch d.shape {
+        case .instruction: str(d.first); str(d.second); str(d.third)
+        case .promptResponse: str(d.first); str(d.second)
+        case .chat:
+            w.varint(UInt64(d.messages.count))
+            for m in d.messages { w.u8(m.role.rawValue); str(m.content) }
+        }
+        if d.metadata.count == 0 { w.varint(2); w.append("{}".utf8) } else { str(d.metadata) }
+        assert(w.count - start == varintSize(UInt64(bodyLength)) + bodyLength)
+    }
+
+    @inline(__always) public static func varintSize(_ v: UInt64) -> Int {
+        var n = 1
+        var v = v
+        while v >= 0x80 { v >>= 7; n += 1 }
+        return n
+    }
+
+    /// Decodes an example body (after length and kind). Throws `.corruption` on any malformed byte.
+    public static func decodeExampleBody(_ r: inout ByteReader) throws -> Example {
+        let shapeByte = try r.u8("shape")
+        guard let shape = Shape(rawValue: shapeByte) else { throw r.corruption("unknown shape \(shapeByte)") }
+        let id = try ExampleID.read(from: &r)
+        let ts = try r.i64("timestamp")
+        let flags = try r.u8("flags")
+        guard flags & ~(flagQuality | flagSource) == 0 else { throw r.corruption("unknown example flags \(flags)") }
+        var quality: Double? = nil
+        if flags & flagQuality != 0 {
+            let q = try r.f64("quality_score")
+            guard q.isFinite, q >= 0, q <= 1 else { throw r.corruption("quality_score \(q) out of 0...1") }
+            quality = q
+        }
+        let domain = try r.string("domain")
+        let source = flags & flagSource != 0 ? try r.string("source") : nil
+        let tagCount = try r.count("tag count", limit: r.remaining)
+        var tags: [String] = []
+        tags.reserveCapacity(tagCount)
+        for _ in 0..<tagCount { tags.append(try r.string("tag")) }
+        let content: Content
+        switch shape {
+        case .instruction:
+            content = .instruction(instruction: try r.string("instruction"), input: try r.string("input"), output: try r.string("output"))
+        case .promptResponse:
+            content = .promptResponse(prompt: try r.string("prompt"), response: try r.string("response"))
+        case .chat:
+            let n = try r.count("message count", limit: r.remaining)
+            var ms: [Message] = []
+            ms.reserveCapacity(n)
+            for _ in 0..<n {
+                let rb = try r.u8("role")
+                guard let role = Role(rawValue: rb) else { throw r.corruption("unknown role \(rb)") }
+                ms.append(Message(role: role, content: try r.string("content")))
+            }
+            content = .chat(ms)
+        }
+        let meta = try r.string("metadata")
+        var e = Example(content: content, domain: domain, timestampMillis: ts, qualityScore: quality,
+                        tags: tags, source: source, metadataJSON: meta)
+        // The stored id is authoritative only if it matches the content: a
+        // mismatch means the bytes were damaged in a way the checksum missed.
+        guard e.id == id else { throw r.corruption("stored id \(id) does not match content hash \(e.id)") }
+        e.id = id
+        return e
+    }
+
+    /// Reads only the id of an example body without decoding strings.
+    public static func peekExampleID(_ r: inout ByteReader) throws -> ExampleID {
+        _ = try r.u8("shape")
+        return try ExampleID.read(from: &r)
+    }
+}

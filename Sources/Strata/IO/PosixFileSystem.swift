@@ -1,0 +1,220 @@
+import Foundation
+#if canImport(Glibc)
+import Glibc
+#endif
+
+/// The real file system, over POSIX calls. Errors carry the path and errno text.
+public final class PosixFileSystem: FileSystem, @unchecked Sendable {
+    public static let shared = PosixFileSystem()
+    public init() {}
+
+    static func error(_ op: String, _ path: String, _ err: Int32 = errno) -> StrataError {
+        let text = String(cString: strerror(err))
+        let code: StrataError.Code = (err == ENOSPC || err == EDQUOT) ? .noSpace : (err == EACCES || err == EPERM ? .permission : (err == ENOENT ? .notFound : .io))
+        return StrataError(code, "\(op) failed: \(text) (errno \(err))", path: path)
+    }
+
+    public func openWritable(_ path: String, mode: UInt32) throws -> WritableFile {
+        let fd = open(path, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, mode_t(mode))
+        guard fd >= 0 else { throw Self.error("open for writing", path) }
+        var st = stat()
+        guard fstat(fd, &st) == 0 else { let e = Self.error("fstat", path); Glibc.close(fd); throw e }
+        return PosixWritableFile(fd: fd, path: path, size: Int64(st.st_size))
+    }
+
+    public func openReadable(_ path: String) throws -> ReadableFile {
+        let fd = open(path, O_RDONLY | O_CLOEXEC)
+        guard fd >= 0 else { throw Self.error("open for reading", path) }
+        return PosixReadableFile(fd: fd, path: path)
+    }
+
+    public func readFile(_ path: String) throws -> [UInt8] {
+        let f = try openReadable(path)
+        defer { f.close() }
+        var buf: [UInt8] = []
+        let size = try f.currentSize()
+        guard size < Int64(Int32.max) else { throw StrataError(.corruption, "file too large to read whole", path: path) }
+        try f.read(at: 0, count: Int(size), into: &buf)
+        return buf
+    }
+
+    public func fileExists(_ path: String) -> Bool { access(path, F_OK) == 0 }
+
+    public func isDirectory(_ path: String) -> Bool {
+        var st = stat()
+        return stat(path, &st) == 0 && (st.st_mode & S_IFMT) == S_IFDIR
+    }
+
+    public func fileSize(_ path: String) throws -> Int64 {
+        var st = stat()
+        guard stat(path, &st) == 0 else { throw Self.error("stat", path) }
+        return Int64(st.st_size)
+    }
+
+    public func createDirectory(_ path: String, mode: UInt32) throws {
+        if isDirectory(path) { return }
+        let parent = (path as NSString).deletingLastPathComponent
+        if !parent.isEmpty && parent != path && !isDirectory(parent) { try createDirectory(parent, mode: mode) }
+        if mkdir(path, mode_t(mode)) != 0 && errno != EEXIST { throw Self.error("mkdir", path) }
+    }
+
+    public func listDirectory(_ path: String) throws -> [String] {
+        guard let dir = opendir(path) else { throw Self.error("opendir", path) }
+        defer { closedir(dir) }
+        var names: [String] = []
+        while let ent = readdir(dir) {
+            let name = withUnsafePointer(to: ent.pointee.d_name) {
+                $0.withMemoryRebound(to: CChar.self, capacity: 256) { String(cString: $0) }
+            }
+            if name != "." && name != ".." { names.append(name) }
+        }
+        return names.sorted()
+    }
+
+    public func rename(_ from: String, to: String) throws {
+        guard Glibc.rename(from, to) == 0 else { throw Self.error("rename to \(to)", from) }
+    }
+
+    public func remove(_ path: String) throws {
+        if unlink(path) != 0 {
+            if errno == EISDIR || errno == EPERM, rmdir(path) == 0 { return }
+            if errno == ENOENT { return }
+            throw Self.error("remove", path)
+        }
+    }
+
+    public func syncDirectory(_ path: String) throws {
+        let fd = open(path, O_RDONLY | O_DIRECTORY | O_CLOEXEC)
+        guard fd >= 0 else { throw Self.error("open directory", path) }
+        defer { Glibc.close(fd) }
+        guard fsync(fd) == 0 else { throw Self.error("fsync directory", path) }
+    }
+
+    public func truncate(_ path: String, to size: Int64) throws {
+        guard Glibc.truncate(path, off_t(size)) == 0 else { throw Self.error("truncate", path) }
+    }
+
+    public func lockExclusive(_ path: String) throws -> FileLock {
+        let fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC, 0o600)
+        guard fd >= 0 else { throw Self.error("open lock file", path) }
+        if flock(fd, LOCK_EX | LOCK_NB) != 0 {
+            let err = errno
+            var buf = [UInt8](repeating: 0, count: 32)
+            let n = pread(fd, &buf, 32, 0)
+            Glibc.close(fd)
+            if err == EWOULDBLOCK {
+                let pid = n > 0 ? String(decoding: buf[0..<n], as: UTF8.self).trimmingCharacters(in: .whitespacesAndNewlines) : "?"
+                throw StrataError(.locked, "store is locked by pid \(pid); wait for that writer to finish or stop it", path: path)
+            }
+            throw Self.error("flock", path, err)
+        }
+        // Record our pid for the message other writers will see.
+        let text = Array("\(getpid())\n".utf8)
+        _ = ftruncate(fd, 0)
+        _ = text.withUnsafeBytes { pwrite(fd, $0.baseAddress, $0.count, 0) }
+        return PosixFileLock(fd: fd)
+    }
+
+    public func ownerAndMode(_ path: String) throws -> (uid: UInt32, mode: UInt32) {
+        var st = stat()
+        guard stat(path, &st) == 0 else { throw Self.error("stat", path) }
+        return (UInt32(st.st_uid), UInt32(st.st_mode & 0o7777))
+    }
+}
+
+final class PosixFileLock: FileLock {
+    private var fd: Int32
+    init(fd: Int32) { self.fd = fd }
+    func unlock() {
+        if fd >= 0 { flock(fd, LOCK_UN); Glibc.close(fd); fd = -1 }
+    }
+    deinit { unlock() }
+}
+
+final class PosixWritableFile: WritableFile {
+    let fd: Int32
+    let path: String
+    private(set) var size: Int64
+    private var closed = false
+
+    init(fd: Int32, path: String, size: Int64) {
+        self.fd = fd
+        self.path = path
+        self.size = size
+    }
+
+    func write(_ bytes: UnsafeRawBufferPointer) throws {
+        var done = 0
+        while done < bytes.count {
+            let n = Glibc.write(fd, bytes.baseAddress! + done, bytes.count - done)
+            if n < 0 {
+                if errno == EINTR { continue }
+                throw PosixFileSystem.error("write", path)
+            }
+            done += n
+            size += Int64(n)
+        }
+    }
+
+    func sync() throws {
+        guard fsync(fd) == 0 else { throw PosixFileSystem.error("fsync", path) }
+    }
+
+    func truncate(to newSize: Int64) throws {
+        guard ftruncate(fd, off_t(newSize)) == 0 else { throw PosixFileSystem.error("ftruncate", path) }
+        size = newSize
+    }
+
+    func close() throws {
+        guard !closed else { return }
+        closed = true
+        guard Glibc.close(fd) == 0 else { throw PosixFileSystem.error("close", path) }
+    }
+
+    deinit { if !closed { Glibc.close(fd) } }
+}
+
+final class PosixReadableFile: ReadableFile {
+    let fd: Int32
+    let path: String
+    private var closed = false
+
+    init(fd: Int32, path: String) {
+        self.fd = fd
+        self.path = path
+    }
+
+    func currentSize() throws -> Int64 {
+        var st = stat()
+        guard fstat(fd, &st) == 0 else { throw PosixFileSystem.error("fstat", path) }
+        return Int64(st.st_size)
+    }
+
+    func read(at offset: Int64, count: Int, into buffer: inout [UInt8]) throws -> Int {
+        buffer.removeAll(keepingCapacity: true)
+        guard count > 0 else { return 0 }
+        var total = 0
+        var failure: StrataError?
+        buffer.withUnsafeMutableBufferPointer(appending: count) { dst in
+            while total < count {
+                let n = pread(fd, dst.baseAddress! + total, count - total, off_t(offset) + off_t(total))
+                if n < 0 {
+                    if errno == EINTR { continue }
+                    failure = PosixFileSystem.error("read", path)
+                    break
+                }
+                if n == 0 { break }
+                total += n
+            }
+            return total
+        }
+        if let failure { throw failure }
+        return total
+    }
+
+    func close() {
+        if !closed { closed = true; Glibc.close(fd) }
+    }
+
+    deinit { close() }
+}
