@@ -67,20 +67,28 @@ public struct ByteReader {
     /// For error messages: the file and the file offset of `bytes[0]`.
     public var path: String?
     public var baseOffset: Int64
+    /// False for decompressed block contents: errors then report the block's
+    /// file offset and the byte position inside the decompressed block.
+    public var positionsAreInFile: Bool
 
     /// REQUIRES: `bytes` stays valid for the reader's lifetime.
-    public init(_ bytes: UnsafeRawBufferPointer, path: String? = nil, baseOffset: Int64 = 0) {
+    public init(_ bytes: UnsafeRawBufferPointer, path: String? = nil, baseOffset: Int64 = 0, positionsAreInFile: Bool = true) {
         self.bytes = bytes
         self.position = 0
         self.path = path
         self.baseOffset = baseOffset
+        self.positionsAreInFile = positionsAreInFile
     }
 
     public var remaining: Int { bytes.count - position }
     public var isAtEnd: Bool { position >= bytes.count }
 
     public func corruption(_ message: String, at pos: Int? = nil) -> StrataError {
-        StrataError(.corruption, message, path: path, offset: baseOffset + Int64(pos ?? position))
+        if positionsAreInFile {
+            return StrataError(.corruption, message, path: path, offset: baseOffset + Int64(pos ?? position))
+        }
+        return StrataError(.corruption, "\(message) (byte \(pos ?? position) of the decompressed block at this offset)",
+                           path: path, offset: baseOffset)
     }
 
     @inline(__always) mutating func need(_ n: Int, _ what: StaticString) throws {

@@ -1,0 +1,148 @@
+import Foundation
+
+/// The store manifest (SPEC.md §2.1): a checksummed JSON body.
+public struct Manifest: @unchecked Sendable {
+    public struct SegmentEntry: Sendable, Equatable {
+        public enum State: String, Sendable { case active, sealed }
+        public var sequence: UInt64
+        public var partition: PartitionKey
+        public var state: State
+        public var codec: String
+        public var dictionaryID: UInt32
+
+        public init(sequence: UInt64, partition: PartitionKey, state: State, codec: String = "lz4", dictionaryID: UInt32 = 0) {
+            self.sequence = sequence
+            self.partition = partition
+            self.state = state
+            self.codec = codec
+            self.dictionaryID = dictionaryID
+        }
+    }
+
+    public var storeID: String
+    public var created: String
+    public var generation: UInt64
+    public var nextSegment: UInt64
+    public var dedup: [String: Any]
+    public var segments: [SegmentEntry]
+    /// Members this build does not know, preserved on rewrite (SPEC.md §1).
+    public var extra: [String: Any]
+
+    nonisolated(unsafe) static let knownKeys: Set<String> = ["store_id", "created", "generation", "next_segment", "dedup", "segments"]
+
+    public init(storeID: String, created: String) {
+        self.storeID = storeID
+        self.created = created
+        generation = 0
+        nextSegment = 1
+        dedup = ["key": "content", "fields": [String](), "normalize": "none"]
+        segments = []
+        extra = [:]
+    }
+
+    public func encode() throws -> [UInt8] {
+        var obj = extra
+        obj["store_id"] = storeID
+        obj["created"] = created
+        obj["generation"] = generation
+        obj["next_segment"] = nextSegment
+        obj["dedup"] = dedup
+        obj["segments"] = segments.map { s -> [String: Any] in
+            ["seq": s.sequence, "partition": s.partition.path, "state": s.state.rawValue, "codec": s.codec, "dict": s.dictionaryID]
+        }
+        let body = try JSONSerialization.data(withJSONObject: obj, options: [.sortedKeys])
+        var w = ByteWriter(capacity: 24 + body.count)
+        w.append(Format.manifestMagic)
+        w.u16(Format.version)
+        w.u16(0)
+        w.u32(UInt32(body.count))
+        w.u64(XXH.hash64(body))
+        w.append(body)
+        return w.bytes
+    }
+
+    public static func decode(_ bytes: [UInt8], path: String) throws -> Manifest {
+        try bytes.withUnsafeBytes { raw in
+            guard raw.count >= 24, raw.prefix(8).elementsEqual(Format.manifestMagic) else {
+                throw StrataError(.corruption, "not a Strata manifest (bad magic or shorter than 24 bytes)", path: path, offset: 0)
+            }
+            var r = ByteReader(raw, path: path)
+            try r.skip(8)
+            let version = try r.u16()
+            guard version >= Format.oldestReadableVersion, version <= Format.version else {
+                throw StrataError(.unsupportedVersion, "manifest format version \(version) is newer than this build supports (\(Format.version)); upgrade strata", path: path, offset: 8)
+            }
+            _ = try r.u16()
+            let n = Int(try r.u32())
+            let sum = try r.u64()
+            guard n == r.remaining else {
+                throw StrataError(.corruption, "manifest body length \(n) does not match file (\(r.remaining) bytes follow the header)", path: path, offset: 12)
+            }
+            let body = try r.slice(n)
+            guard XXH.hash64(body) == sum else {
+                throw StrataError(.corruption, "manifest checksum mismatch", path: path, offset: 24)
+            }
+            guard let obj = try? JSONSerialization.jsonObject(with: Data(body)) as? [String: Any] else {
+                throw StrataError(.corruption, "manifest body is not a JSON object", path: path, offset: 24)
+            }
+            func bad(_ what: String) -> StrataError { StrataError(.corruption, "manifest: \(what)", path: path, offset: 24) }
+            guard let storeID = obj["store_id"] as? String, let created = obj["created"] as? String,
+                  let gen = (obj["generation"] as? NSNumber)?.uint64Value, let next = (obj["next_segment"] as? NSNumber)?.uint64Value,
+                  let segs = obj["segments"] as? [[String: Any]] else { throw bad("missing or mistyped required members") }
+            var m = Manifest(storeID: storeID, created: created)
+            m.generation = gen
+            m.nextSegment = next
+            if let d = obj["dedup"] as? [String: Any] { m.dedup = d }
+            for s in segs {
+                guard let seq = (s["seq"] as? NSNumber)?.uint64Value, let p = s["partition"] as? String,
+                      let key = PartitionKey(path: p), let st = (s["state"] as? String).flatMap(SegmentEntry.State.init(rawValue:)) else {
+                    throw bad("segment entry \(s) is malformed")
+                }
+                m.segments.append(SegmentEntry(sequence: seq, partition: key, state: st, codec: s["codec"] as? String ?? "lz4",
+                                               dictionaryID: (s["dict"] as? NSNumber)?.uint32Value ?? 0))
+            }
+            m.extra = obj.filter { !knownKeys.contains($0.key) }
+            return m
+        }
+    }
+}
+
+/// A partition: `domain=<domain>/month=<YYYY-MM>` (SPEC.md §2).
+public struct PartitionKey: Hashable, Comparable, Sendable, CustomStringConvertible {
+    public var domain: String
+    public var month: Month
+
+    public init(domain: String, month: Month) {
+        self.domain = domain
+        self.month = month
+    }
+
+    /// Parses "domain=D/month=YYYY-MM", validating the domain.
+    public init?(path: String) {
+        let parts = path.split(separator: "/", omittingEmptySubsequences: false)
+        guard parts.count == 2, parts[0].hasPrefix("domain="), parts[1].hasPrefix("month=") else { return nil }
+        let d = String(parts[0].dropFirst(7))
+        guard PartitionKey.isValidDomain(d), let m = Month(String(parts[1].dropFirst(6))) else { return nil }
+        self.init(domain: d, month: m)
+    }
+
+    public var path: String { "domain=\(domain)/month=\(month)" }
+    public var description: String { path }
+
+    public static func < (a: Self, b: Self) -> Bool { (a.domain, a.month) < (b.domain, b.month) }
+
+    /// `[a-z0-9][a-z0-9_-]{0,63}` (SPEC.md §2).
+    public static func isValidDomain<C: Collection>(_ bytes: C) -> Bool where C.Element == UInt8 {
+        guard !bytes.isEmpty, bytes.count <= 64 else { return false }
+        var first = true
+        for b in bytes {
+            let alnum = (b >= 0x61 && b <= 0x7a) || (b >= 0x30 && b <= 0x39)
+            if first { guard alnum else { return false }; first = false } else {
+                guard alnum || b == 0x5f || b == 0x2d else { return false }
+            }
+        }
+        return true
+    }
+
+    public static func isValidDomain(_ s: String) -> Bool { isValidDomain(Array(s.utf8)) }
+}

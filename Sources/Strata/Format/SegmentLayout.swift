@@ -1,0 +1,170 @@
+/// Segment header, footer and trailer encoding (SPEC.md §3.0, §3.3). Pure.
+public struct SegmentHeader: Equatable, Sendable {
+    public var version: UInt16 = Format.version
+    public var dictionaryID: UInt32
+    public var sequence: UInt64
+
+    public init(dictionaryID: UInt32 = 0, sequence: UInt64) {
+        self.dictionaryID = dictionaryID
+        self.sequence = sequence
+    }
+
+    public func encode() -> [UInt8] {
+        var w = ByteWriter(capacity: Format.segmentHeaderSize)
+        w.append(Format.segmentMagic)
+        w.u16(version)
+        w.u16(0)
+        w.u32(dictionaryID)
+        w.u64(sequence)
+        w.u64(XXH.hash64(w.bytes))
+        return w.bytes
+    }
+
+    public static func decode(_ bytes: UnsafeRawBufferPointer, path: String?) throws -> SegmentHeader {
+        guard bytes.count >= Format.segmentHeaderSize else {
+            throw StrataError(.corruption, "segment header truncated (\(bytes.count) of \(Format.segmentHeaderSize) bytes)", path: path, offset: 0)
+        }
+        guard bytes.prefix(8).elementsEqual(Format.segmentMagic) else {
+            throw StrataError(.corruption, "not a Strata segment (bad magic)", path: path, offset: 0)
+        }
+        var r = ByteReader(bytes, path: path)
+        try r.skip(8)
+        let version = try r.u16()
+        _ = try r.u16()
+        let dict = try r.u32()
+        let seq = try r.u64()
+        let sum = try r.u64()
+        guard XXH.hash64(UnsafeRawBufferPointer(rebasing: bytes[0..<24])) == sum else {
+            throw StrataError(.corruption, "segment header checksum mismatch", path: path, offset: 24)
+        }
+        guard version >= Format.oldestReadableVersion, version <= Format.version else {
+            throw StrataError(.unsupportedVersion, "segment format version \(version) is not supported by this build (reads \(Format.oldestReadableVersion)...\(Format.version)); upgrade strata", path: path, offset: 8)
+        }
+        var h = SegmentHeader(dictionaryID: dict, sequence: seq)
+        h.version = version
+        return h
+    }
+}
+
+/// Where one entry lives inside a segment.
+public struct EntryRef: Equatable, Sendable {
+    public var id: ExampleID
+    public var blockIndex: Int
+    public var entryIndex: Int
+}
+
+/// The decoded footer of a sealed segment (SPEC.md §3.3).
+public struct SegmentFooter: Equatable, Sendable {
+    public var blocks: [(offset: Int64, entryCount: Int)] = []
+    /// Sorted by id.
+    public var examples: [EntryRef] = []
+    /// In append order.
+    public var annotations: [EntryRef] = []
+    public var minTimestamp: Int64 = .max
+    public var maxTimestamp: Int64 = .min
+    public var rawBytes: Int64 = 0
+
+    public init() {}
+
+    public static func == (a: Self, b: Self) -> Bool {
+        a.blocks.elementsEqual(b.blocks, by: { $0 == $1 }) && a.examples == b.examples && a.annotations == b.annotations
+            && a.minTimestamp == b.minTimestamp && a.maxTimestamp == b.maxTimestamp && a.rawBytes == b.rawBytes
+    }
+
+    public func encodePayload() -> [UInt8] {
+        var w = ByteWriter(capacity: 32 + blocks.count * 6 + examples.count * 20)
+        w.varint(blocks.count)
+        for b in blocks { w.varint(UInt64(b.offset)); w.varint(b.entryCount) }
+        w.varint(examples.count)
+        for e in examples { e.id.write(to: &w); w.varint(e.blockIndex); w.varint(e.entryIndex) }
+        w.varint(annotations.count)
+        for a in annotations { a.id.write(to: &w); w.varint(a.blockIndex); w.varint(a.entryIndex) }
+        w.i64(minTimestamp)
+        w.i64(maxTimestamp)
+        w.varint(UInt64(rawBytes))
+        return w.bytes
+    }
+
+    public static func decodePayload(_ bytes: UnsafeRawBufferPointer, path: String?, offset: Int64, fileSize: Int64) throws -> SegmentFooter {
+        var r = ByteReader(bytes, path: path, baseOffset: offset)
+        var f = SegmentFooter()
+        let nb = try r.count("block count", limit: r.remaining)
+        f.blocks.reserveCapacity(nb)
+        var last: Int64 = -1
+        for _ in 0..<nb {
+            let off = Int64(bitPattern: try r.varint("block offset"))
+            guard off > last, off >= Int64(Format.segmentHeaderSize), off < fileSize else {
+                throw r.corruption("footer block offset \(off) out of order or outside the file")
+            }
+            last = off
+            f.blocks.append((off, try r.count("block entry count", limit: Format.maxFramePayload)))
+        }
+        func refs(_ what: StaticString) throws -> [EntryRef] {
+            let n = try r.count(what, limit: r.remaining / 18)
+            var out: [EntryRef] = []
+            out.reserveCapacity(n)
+            for _ in 0..<n {
+                let id = try ExampleID.read(from: &r)
+                let bi = try r.count("block index", limit: max(0, nb - 1))
+                let ei = try r.count("entry index", limit: f.blocks.isEmpty ? 0 : f.blocks[bi].entryCount)
+                out.append(EntryRef(id: id, blockIndex: bi, entryIndex: ei))
+            }
+            return out
+        }
+        f.examples = try refs("example count")
+        for i in f.examples.indices.dropFirst() where !(f.examples[i - 1].id < f.examples[i].id) {
+            throw r.corruption("footer example ids not strictly sorted")
+        }
+        f.annotations = try refs("annotation count")
+        f.minTimestamp = try r.i64()
+        f.maxTimestamp = try r.i64()
+        f.rawBytes = Int64(bitPattern: try r.varint("raw bytes"))
+        guard r.isAtEnd else { throw r.corruption("trailing bytes after footer") }
+        return f
+    }
+}
+
+/// The 40-byte trailer of a sealed segment (SPEC.md §3.3).
+public struct SegmentTrailer: Equatable, Sendable {
+    public var footerOffset: Int64
+    public var footerFrameLength: Int
+    public var exampleCount: Int
+    public var annotationCount: Int
+
+    public func encode() -> [UInt8] {
+        var w = ByteWriter(capacity: Format.segmentTrailerSize)
+        w.u64(UInt64(footerOffset))
+        w.u64(UInt64(footerFrameLength))
+        w.u32(UInt32(exampleCount))
+        w.u32(UInt32(annotationCount))
+        w.u64(XXH.hash64(w.bytes))
+        w.append(Format.segmentTrailerMagic)
+        return w.bytes
+    }
+
+    /// True when the last 8 bytes of a file are the trailer magic.
+    public static func looksSealed(_ tail: UnsafeRawBufferPointer) -> Bool {
+        tail.count >= 8 && tail.suffix(8).elementsEqual(Format.segmentTrailerMagic)
+    }
+
+    public static func decode(_ bytes: UnsafeRawBufferPointer, path: String?, offset: Int64, fileSize: Int64) throws -> SegmentTrailer {
+        guard bytes.count == Format.segmentTrailerSize, looksSealed(bytes) else {
+            throw StrataError(.corruption, "sealed segment trailer missing or damaged", path: path, offset: offset)
+        }
+        var r = ByteReader(bytes, path: path, baseOffset: offset)
+        let fo = Int64(bitPattern: try r.u64())
+        let fl = try r.u64()
+        let ec = Int(try r.u32())
+        let ac = Int(try r.u32())
+        let sum = try r.u64()
+        guard XXH.hash64(UnsafeRawBufferPointer(rebasing: bytes[0..<24])) == sum else {
+            throw StrataError(.corruption, "segment trailer checksum mismatch", path: path, offset: offset + 24)
+        }
+        guard fo >= Int64(Format.segmentHeaderSize), fl >= UInt64(Format.frameHeaderSize),
+              fl <= UInt64(Format.frameHeaderSize + Format.maxFramePayload),
+              fo + Int64(fl) == offset else {
+            throw StrataError(.corruption, "segment trailer points outside the file (footer at \(fo), \(fl) bytes)", path: path, offset: offset)
+        }
+        return SegmentTrailer(footerOffset: fo, footerFrameLength: Int(fl), exampleCount: ec, annotationCount: ac)
+    }
+}

@@ -1,0 +1,109 @@
+/// The readable segments of a store: what `get` and scans read from.
+/// Used by the writer and by read-only snapshots alike.
+final class SegmentCatalog {
+    let fs: FileSystem
+    let root: String
+    /// By sequence.
+    private(set) var files: [UInt64: SegmentFile] = [:]
+    /// Block offsets by segment (from footers, walks, or the live writer).
+    private(set) var blockOffsets: [UInt64: [Int64]] = [:]
+    private(set) var partitions: [PartitionKey: [UInt64]] = [:]
+    var dictionaries: [UInt32: ZstdDictionary] = [:]
+
+    init(fs: FileSystem, root: String) {
+        self.fs = fs
+        self.root = root
+    }
+
+    func segmentPath(_ p: PartitionKey, _ seq: UInt64) -> String {
+        root + "/" + p.path + "/" + Format.segmentFileName(seq)
+    }
+
+    func add(_ file: SegmentFile, blockOffsets offsets: [Int64]) {
+        files[file.sequence] = file
+        blockOffsets[file.sequence] = offsets
+        partitions[file.partition, default: []].append(file.sequence)
+        partitions[file.partition]!.sort()
+        if file.header.dictionaryID != 0 { file.dictionary = dictionaries[file.header.dictionaryID] }
+    }
+
+    /// Registers a block the live writer just wrote.
+    func noteBlock(segment: UInt64, offset: Int64, validLength: Int64) {
+        blockOffsets[segment, default: []].append(offset)
+        files[segment]?.restrict(to: validLength)
+    }
+
+    func remove(_ seq: UInt64) {
+        guard let f = files.removeValue(forKey: seq) else { return }
+        blockOffsets[seq] = nil
+        partitions[f.partition]?.removeAll { $0 == seq }
+        if partitions[f.partition]?.isEmpty == true { partitions[f.partition] = nil }
+        f.close()
+    }
+
+    var sortedPartitions: [PartitionKey] { partitions.keys.sorted() }
+
+    func closeAll() {
+        for f in files.values { f.close() }
+        files = [:]
+    }
+
+    /// Reads the entry at `loc` and decodes it as an example.
+    func readExample(at loc: Location, expecting id: ExampleID, buffers: inout ReadBuffers) throws -> Example? {
+        guard let file = files[loc.segment], let offsets = blockOffsets[loc.segment], Int(loc.blockIndex) < offsets.count else {
+            return nil
+        }
+        let offset = offsets[Int(loc.blockIndex)]
+        _ = try file.readBlock(at: offset, into: &buffers.block, scratch: &buffers.scratch)
+        return try buffers.block.withUnsafeBytes { raw in
+            var it = EntryIterator(raw, path: file.path, blockOffset: offset)
+            var i: UInt32 = 0
+            while let (kind, body, _) = try it.next() {
+                if i == loc.entryIndex {
+                    guard kind == EntryKind.example.rawValue else {
+                        throw StrataError(.corruption, "index points at a kind-\(kind) entry, not an example", path: file.path, offset: offset)
+                    }
+                    var r = body
+                    let e = try RecordCodec.decodeExampleBody(&r)
+                    guard e.id == id else {
+                        throw StrataError(.corruption, "index entry for \(id) points at example \(e.id)", path: file.path, offset: offset)
+                    }
+                    return e
+                }
+                i += 1
+            }
+            throw StrataError(.corruption, "block has fewer than \(loc.entryIndex + 1) entries", path: file.path, offset: offset)
+        }
+    }
+
+    /// Visits every entry of every block of the segment, in order.
+    func forEachEntry(segment seq: UInt64, buffers: inout ReadBuffers,
+                      _ body: (_ kind: UInt8, _ entry: inout ByteReader, _ loc: Location) throws -> Bool) throws -> Bool {
+        guard let file = files[seq], let offsets = blockOffsets[seq] else { return true }
+        for (bi, offset) in offsets.enumerated() {
+            let h = try file.readBlock(at: offset, into: &buffers.block, scratch: &buffers.scratch)
+            let keepGoing: Bool = try buffers.block.withUnsafeBytes { raw in
+                var it = EntryIterator(raw, path: file.path, blockOffset: offset)
+                var i: UInt32 = 0
+                while let (kind, entry, _) = try it.next() {
+                    var e = entry
+                    if try !body(kind, &e, Location(segment: seq, blockIndex: UInt32(bi), entryIndex: i)) { return false }
+                    i += 1
+                }
+                guard Int(i) == h.entryCount else {
+                    throw StrataError(.corruption, "block declares \(h.entryCount) entries but holds \(i)", path: file.path, offset: offset)
+                }
+                return true
+            }
+            if !keepGoing { return false }
+        }
+        return true
+    }
+}
+
+/// Reusable buffers for block reads (one per reading thread).
+public struct ReadBuffers {
+    var block: [UInt8] = []
+    var scratch: [UInt8] = []
+    public init() {}
+}

@@ -1,0 +1,106 @@
+extension Store {
+    /// The example with this id, or nil. Sees appended but uncommitted examples too.
+    public func get(_ id: ExampleID) throws -> Example? {
+        try lock.withLock {
+            guard let loc = index[id] else { return nil }
+            if let seg = active.values.first(where: { $0.sequence == loc.segment }), seg.blockOffset(Int(loc.blockIndex)) == nil {
+                try guardWrite { try seg.closeBlock(); try noteWrites(seg) }
+            }
+            return try catalog.readExample(at: loc, expecting: id, buffers: &readBuffers)
+        }
+    }
+
+    /// Visits examples of matching partitions in (domain, month, append) order;
+    /// `body` returns false to stop. Holds the store lock for the whole scan.
+    public func scan(_ filter: ScanFilter = .all, _ body: (Example) throws -> Bool) throws {
+        try lock.withLock {
+            try guardWrite {
+                for seg in active.values { try seg.closeBlock(); try noteWrites(seg) }
+            }
+            try StoreScanner.scan(catalog: catalog, filter: filter, buffers: &readBuffers, body)
+        }
+    }
+
+    /// Partitions present in the store.
+    public var partitions: [PartitionKey] { lock.withLock { catalog.sortedPartitions } }
+}
+
+enum StoreScanner {
+    static func scan(catalog: SegmentCatalog, filter: ScanFilter, buffers: inout ReadBuffers, _ body: (Example) throws -> Bool) throws {
+        for p in catalog.sortedPartitions where filter.includes(p) {
+            for seq in catalog.partitions[p] ?? [] {
+                let more = try catalog.forEachEntry(segment: seq, buffers: &buffers) { kind, entry, _ in
+                    guard kind == EntryKind.example.rawValue else { return true }
+                    let e = try RecordCodec.decodeExampleBody(&entry)
+                    if let pred = filter.predicate, !pred(e) { return true }
+                    return try body(e)
+                }
+                if !more { return }
+            }
+        }
+    }
+}
+
+/// A read-only snapshot of a store, usable from any process while a writer
+/// runs. It sees the complete frames present when it was opened and never
+/// modifies the store (no lock, no recovery).
+public final class StoreReader: @unchecked Sendable {
+    public let path: String
+    let catalog: SegmentCatalog
+    let manifest: Manifest
+    var index: [ExampleID: Location] = [:]
+    let lock = Mutex()
+    var buffers = ReadBuffers()
+
+    public init(path: String, fileSystem: FileSystem = PosixFileSystem.shared) throws {
+        self.path = path
+        let mp = path + "/" + Format.manifestFileName
+        guard fileSystem.fileExists(mp) else { throw StrataError(.notFound, "no Strata store here (MANIFEST missing)", path: path) }
+        manifest = try Manifest.decode(try fileSystem.readFile(mp), path: mp)
+        catalog = SegmentCatalog(fs: fileSystem, root: path)
+        for entry in manifest.segments {
+            let p = catalog.segmentPath(entry.partition, entry.sequence)
+            let file: SegmentFile
+            do {
+                file = try SegmentFile(fs: fileSystem, path: p, sequence: entry.sequence, partition: entry.partition,
+                                       expectSealed: entry.state == .sealed)
+            } catch let e as StrataError where e.code == .notFound && entry.state == .active {
+                continue  // the writer removed an empty segment after we read the manifest
+            }
+            if let footer = file.footer {
+                catalog.add(file, blockOffsets: footer.blocks.map(\.offset))
+                for ref in footer.examples where index[ref.id] == nil {
+                    index[ref.id] = Location(segment: entry.sequence, blockIndex: UInt32(ref.blockIndex), entryIndex: UInt32(ref.entryIndex))
+                }
+            } else {
+                let walk = try file.walk()
+                file.restrict(to: walk.validEnd)
+                catalog.add(file, blockOffsets: walk.blocks.map(\.offset))
+                _ = try catalog.forEachEntry(segment: entry.sequence, buffers: &buffers) { kind, body, loc in
+                    if kind == EntryKind.example.rawValue {
+                        var r = body
+                        let id = try RecordCodec.peekExampleID(&r)
+                        if index[id] == nil { index[id] = loc }
+                    }
+                    return true
+                }
+            }
+        }
+    }
+
+    public var count: Int { index.count }
+    public var partitions: [PartitionKey] { catalog.sortedPartitions }
+
+    public func get(_ id: ExampleID) throws -> Example? {
+        try lock.withLock {
+            guard let loc = index[id] else { return nil }
+            return try catalog.readExample(at: loc, expecting: id, buffers: &buffers)
+        }
+    }
+
+    public func scan(_ filter: ScanFilter = .all, _ body: (Example) throws -> Bool) throws {
+        try lock.withLock { try StoreScanner.scan(catalog: catalog, filter: filter, buffers: &buffers, body) }
+    }
+
+    public func close() { catalog.closeAll() }
+}

@@ -1,0 +1,121 @@
+/// Opening after a crash (SPEC.md §7): drop temporaries and orphans, validate
+/// sealed segments by their footers, walk active ones, truncate torn tails,
+/// seal what an unclean shutdown left active, and rebuild the id index.
+extension Store {
+    func recover() throws {
+        let listed = Set(manifest.segments.map(\.sequence))
+        // 1. Temporaries and orphans.
+        for name in try fs.listDirectory(path) where name.hasSuffix(".tmp") {
+            try fs.remove(path + "/" + name)
+            recoveryEvents.append(RecoveryEvent(kind: .removedTemporary, path: path + "/" + name))
+        }
+        for domainDir in try fs.listDirectory(path) where domainDir.hasPrefix("domain=") && fs.isDirectory(path + "/" + domainDir) {
+            for monthDir in try fs.listDirectory(path + "/" + domainDir) where monthDir.hasPrefix("month=") {
+                let dir = path + "/" + domainDir + "/" + monthDir
+                for name in try fs.listDirectory(dir) {
+                    let full = dir + "/" + name
+                    if name.hasSuffix(".tmp") {
+                        try fs.remove(full)
+                        recoveryEvents.append(RecoveryEvent(kind: .removedTemporary, path: full))
+                    } else if let seq = Store.segmentSequence(fromFileName: name), !listed.contains(seq) {
+                        try fs.remove(full)
+                        recoveryEvents.append(RecoveryEvent(kind: .removedOrphan, path: full))
+                    }
+                }
+            }
+        }
+        // 2. Listed segments.
+        var changed = false
+        var keep: [Manifest.SegmentEntry] = []
+        for entry in manifest.segments {
+            let p = catalog.segmentPath(entry.partition, entry.sequence)
+            guard fs.fileExists(p) else {
+                throw StrataError(.corruption, "segment listed in the manifest is missing; committed data may be lost — restore it from backup", path: p)
+            }
+            var file = try SegmentFile(fs: fs, path: p, sequence: entry.sequence, partition: entry.partition, expectSealed: entry.state == .sealed)
+            if !file.isSealed {
+                let walk = try file.walk()
+                if walk.tornBytes > 0 {
+                    try fs.truncate(p, to: walk.validEnd)
+                    recoveryEvents.append(RecoveryEvent(kind: .truncatedTornTail, path: p, offset: walk.validEnd, bytes: walk.tornBytes))
+                }
+                if walk.blocks.isEmpty && !walk.sealed {
+                    file.close()
+                    try fs.remove(p)
+                    recoveryEvents.append(RecoveryEvent(kind: .removedEmptySegment, path: p))
+                    changed = true
+                    continue
+                }
+                if !walk.sealed {
+                    try sealRecovered(file: file, walk: walk)
+                    recoveryEvents.append(RecoveryEvent(kind: .sealedAfterCrash, path: p))
+                }
+                file.close()
+                file = try SegmentFile(fs: fs, path: p, sequence: entry.sequence, partition: entry.partition, expectSealed: true)
+                var e = entry
+                e.state = .sealed
+                keep.append(e)
+                changed = true
+            } else {
+                var e = entry
+                if e.state == .active { e.state = .sealed; changed = true }  // sealed, but the manifest update was lost
+                keep.append(e)
+            }
+            let footer = file.footer!
+            catalog.add(file, blockOffsets: footer.blocks.map(\.offset))
+            for ref in footer.examples where index[ref.id] == nil {
+                index[ref.id] = Location(segment: entry.sequence, blockIndex: UInt32(ref.blockIndex), entryIndex: UInt32(ref.entryIndex))
+            }
+        }
+        if changed {
+            manifest.segments = keep
+            try writeManifest()
+        }
+    }
+
+    /// Writes a footer for an active segment whose writer died, from a full walk.
+    private func sealRecovered(file: SegmentFile, walk: SegmentFile.WalkResult) throws {
+        var state = RecoveredSegmentState()
+        var buffers = ReadBuffers()
+        for (bi, b) in walk.blocks.enumerated() {
+            let h = try file.readBlock(at: b.offset, into: &buffers.block, scratch: &buffers.scratch)
+            state.blocks.append((b.offset, h.entryCount))
+            state.rawBytes += Int64(h.rawLength)
+            try buffers.block.withUnsafeBytes { raw in
+                var it = EntryIterator(raw, path: file.path, blockOffset: b.offset)
+                var i = 0
+                while let (kind, body, _) = try it.next() {
+                    var r = body
+                    switch EntryKind(rawValue: kind) {
+                    case .example:
+                        let e = try RecordCodec.decodeExampleBody(&r)
+                        state.examples.append(EntryRef(id: e.id, blockIndex: bi, entryIndex: i))
+                        state.minTimestamp = min(state.minTimestamp, e.timestampMillis)
+                        state.maxTimestamp = max(state.maxTimestamp, e.timestampMillis)
+                    case .annotation:
+                        var rr = r
+                        _ = try rr.u8()
+                        state.annotations.append(EntryRef(id: try ExampleID.read(from: &rr), blockIndex: bi, entryIndex: i))
+                    case .duplicateSeen:
+                        break
+                    case nil:
+                        throw StrataError(.corruption, "unknown entry kind \(kind)", path: file.path, offset: b.offset)
+                    }
+                    i += 1
+                }
+                guard i == h.entryCount else {
+                    throw StrataError(.corruption, "block declares \(h.entryCount) entries but holds \(i)", path: file.path, offset: b.offset)
+                }
+            }
+        }
+        let seg = try ActiveSegment(fs: fs, reopening: file.path, sequence: file.sequence, partition: file.partition, codec: .lz4,
+                                    blockTarget: options.blockTargetBytes, fileMode: options.fileMode, recovered: state)
+        try seg.seal()
+        try seg.close()
+    }
+
+    static func segmentSequence(fromFileName name: String) -> UInt64? {
+        guard name.hasPrefix("seg-"), name.hasSuffix(".strata") else { return nil }
+        return UInt64(name.dropFirst(4).dropLast(7))
+    }
+}

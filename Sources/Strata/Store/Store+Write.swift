@@ -1,0 +1,154 @@
+import Foundation
+
+extension Store {
+    /// Appends one example. With the `everyBatch` policy it is durable on return.
+    @discardableResult
+    public func append(_ example: Example) throws -> AppendOutcome {
+        var d = ExampleDraft(example)
+        return try append(draft: &d)
+    }
+
+    /// Appends a batch; one outcome per example, in order. Invalid examples throw
+    /// before anything of the batch is written.
+    @discardableResult
+    public func append(contentsOf examples: [Example]) throws -> [AppendOutcome] {
+        var drafts = examples.map(ExampleDraft.init)
+        for d in drafts { try ExampleValidation.validate(d) }
+        return try lock.withLock {
+            var out: [AppendOutcome] = []
+            out.reserveCapacity(drafts.count)
+            for i in drafts.indices { out.append(try appendLocked(&drafts[i])) }
+            try afterBatchLocked()
+            return out
+        }
+    }
+
+    /// The allocation-free append path used by ingest: validates, hashes,
+    /// dedups and encodes the draft. The draft is not modified.
+    @discardableResult
+    public func append(draft: inout ExampleDraft) throws -> AppendOutcome {
+        try ExampleValidation.validate(draft)
+        return try lock.withLock {
+            let o = try appendLocked(&draft)
+            try afterBatchLocked()
+            return o
+        }
+    }
+
+    /// Appends already-validated drafts without applying the commit policy per
+    /// call; the caller (ingest) commits or calls `applyCommitPolicy()`.
+    public func appendValidated(_ draft: inout ExampleDraft) throws -> AppendOutcome {
+        try lock.withLock { try appendLocked(&draft) }
+    }
+
+    /// Applies the commit policy as if a batch had just ended.
+    public func applyCommitPolicy() throws {
+        try lock.withLock { try afterBatchLocked() }
+    }
+
+    func afterBatchLocked() throws {
+        switch options.commitPolicy {
+        case .everyBatch: try commitLocked()
+        case let .interval(s): if Date().timeIntervalSince(lastCommit) >= s { try commitLocked() }
+        case .manual: break
+        }
+    }
+
+    func appendLocked(_ d: inout ExampleDraft) throws -> AppendOutcome {
+        guard !closed else { throw StrataError(.usage, "store is closed", path: path) }
+        return try guardWrite {
+            let id = CanonicalContent.id(of: d, scratch: &idScratch)
+            if index[id] != nil { return .duplicate(id) }
+            let seg = try activeSegment(for: partitionKey(of: d))
+            entryBuffer.bytes.removeAll(keepingCapacity: true)
+            RecordCodec.appendExampleEntry(d, id: id, to: &entryBuffer)
+            let loc = try entryBuffer.bytes.withUnsafeBytes {
+                try seg.append(entry: $0, kind: .example, id: id, timestamp: d.timestampMillis)
+            }
+            index[id] = loc
+            try noteWrites(seg)
+            return .inserted(id)
+        }
+    }
+
+    func partitionKey(of d: ExampleDraft) -> PartitionKey {
+        let month = Month(timestampMillis: d.timestampMillis)
+        let domainBytes = d.storage[d.domain.start..<(d.domain.start + d.domain.count)]
+        if let last = lastPartition, last.month == month, last.domain.elementsEqual(domainBytes) { return last.key }
+        let key = PartitionKey(domain: String(decoding: domainBytes, as: UTF8.self), month: month)
+        lastPartition = (Array(domainBytes), month, key)
+        return key
+    }
+
+    /// Keeps the catalog's view of the live segment current and rolls full segments.
+    func noteWrites(_ seg: ActiveSegment) throws {
+        let known = catalog.blockOffsets[seg.sequence]?.count ?? 0
+        if seg.blocks.count > known {
+            for b in seg.blocks[known...] { catalog.noteBlock(segment: seg.sequence, offset: b.offset, validLength: seg.file.size) }
+        }
+        if seg.approximateSize >= options.segmentTargetBytes { try roll(seg) }
+    }
+
+    /// Seals a full segment; the next append to its partition starts a new one.
+    func roll(_ seg: ActiveSegment) throws {
+        try seg.seal()
+        try seg.close()
+        active[seg.partition] = nil
+        if let i = manifest.segments.firstIndex(where: { $0.sequence == seg.sequence }) { manifest.segments[i].state = .sealed }
+        manifestDirty = true
+        catalog.remove(seg.sequence)
+        let p = catalog.segmentPath(seg.partition, seg.sequence)
+        let file = try SegmentFile(fs: fs, path: p, sequence: seg.sequence, partition: seg.partition, expectSealed: true)
+        catalog.add(file, blockOffsets: file.footer!.blocks.map(\.offset))
+    }
+
+    /// The partition's active segment, creating directories and the file if needed.
+    func activeSegment(for key: PartitionKey) throws -> ActiveSegment {
+        if let s = active[key] { return s }
+        let domainDir = path + "/domain=" + key.domain
+        let dir = domainDir + "/month=\(key.month)"
+        if !fs.isDirectory(dir) {
+            if !fs.isDirectory(domainDir) {
+                try fs.createDirectory(domainDir, mode: options.directoryMode)
+                dirsToSync.insert(path)
+            }
+            try fs.createDirectory(dir, mode: options.directoryMode)
+            dirsToSync.insert(domainDir)
+        }
+        dirsToSync.insert(dir)
+        let seq = manifest.nextSegment
+        manifest.nextSegment += 1
+        let p = catalog.segmentPath(key, seq)
+        let seg = try ActiveSegment(fs: fs, path: p, sequence: seq, partition: key, codec: .lz4,
+                                    blockTarget: options.blockTargetBytes, fileMode: options.fileMode)
+        manifest.segments.append(Manifest.SegmentEntry(sequence: seq, partition: key, state: .active))
+        manifestDirty = true
+        active[key] = seg
+        let file = try SegmentFile(fs: fs, path: p, sequence: seq, partition: key, expectSealed: false)
+        catalog.add(file, blockOffsets: [])
+        return seg
+    }
+
+    /// Makes everything appended so far durable (SPEC.md §7): writes open
+    /// blocks, fsyncs segment files, fsyncs new directories, and records new
+    /// segments in the manifest. Returns only when all of that succeeded.
+    public func commit() throws {
+        try lock.withLock { try commitLocked() }
+    }
+
+    func commitLocked() throws {
+        guard !closed else { throw StrataError(.usage, "store is closed", path: path) }
+        try guardWrite {
+            for seg in active.values {
+                try seg.closeBlock()
+                try noteWrites(seg)
+            }
+            for seg in active.values { try seg.sync() }
+            // Children before parents, so a parent entry never points at an unsynced child.
+            for dir in dirsToSync.sorted(by: { $0.count > $1.count }) { try fs.syncDirectory(dir) }
+            dirsToSync.removeAll()
+            if manifestDirty { try writeManifest() }
+            lastCommit = Date()
+        }
+    }
+}

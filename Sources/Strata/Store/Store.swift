@@ -1,0 +1,156 @@
+import Foundation
+
+/// A Strata store opened for writing: the single writer of its directory.
+///
+/// Thread-safety: every public method takes the store's lock, so a `Store`
+/// may be shared between threads; appends are serialized.
+public final class Store: @unchecked Sendable {
+    public let path: String
+    public let options: StoreOptions
+    let fs: FileSystem
+    let lock = Mutex()
+    private var fileLock: FileLock?
+    var manifest: Manifest
+    var manifestDirty = false
+    let catalog: SegmentCatalog
+    /// Store-wide dedup: id → location of the example (committed or pending).
+    var index: [ExampleID: Location] = [:]
+    var active: [PartitionKey: ActiveSegment] = [:]
+    /// Directories created since the last commit; fsynced at commit.
+    var dirsToSync: Set<String> = []
+    /// Set after a failed write or fsync: the writer refuses further writes.
+    var poisonedBy: StrataError?
+    var closed = false
+    var lastCommit = Date()
+    public internal(set) var recoveryEvents: [RecoveryEvent] = []
+    // Reused buffers for the append path.
+    var entryBuffer = ByteWriter(capacity: 8 << 10)
+    var idScratch = ByteWriter(capacity: 8 << 10)
+    var readBuffers = ReadBuffers()
+    var lastPartition: (domain: [UInt8], month: Month, key: PartitionKey)?
+
+    /// Opens (and with `createIfMissing`, creates) the store at `path`,
+    /// recovering from any earlier crash. Throws `.locked` if another writer has it.
+    public static func open(at path: String, options: StoreOptions = StoreOptions()) throws -> Store {
+        try Store(path: path, options: options)
+    }
+
+    private init(path: String, options: StoreOptions) throws {
+        self.path = path
+        self.options = options
+        fs = options.fileSystem
+        catalog = SegmentCatalog(fs: fs, root: path)
+        let manifestPath = path + "/" + Format.manifestFileName
+        if !fs.isDirectory(path) {
+            guard options.createIfMissing else { throw StrataError(.notFound, "no store at this path (use createIfMissing or `strata ingest` to create one)", path: path) }
+            try fs.createDirectory(path, mode: options.directoryMode)
+            let parent = (path as NSString).deletingLastPathComponent
+            try fs.syncDirectory(parent.isEmpty ? "." : parent)
+        }
+        try Store.checkPermissions(fs: fs, path: path, options: options)
+        fileLock = try fs.lockExclusive(path + "/" + Format.lockFileName)
+        if fs.fileExists(manifestPath) {
+            manifest = try Manifest.decode(try fs.readFile(manifestPath), path: manifestPath)
+        } else {
+            let names = try fs.listDirectory(path).filter { $0 != Format.lockFileName && $0 != Format.manifestFileName + ".tmp" }
+            guard names.isEmpty else {
+                throw StrataError(.corruption, "directory is not empty but has no MANIFEST: not a Strata store, or its manifest was lost (found \(names.prefix(3).joined(separator: ", ")))", path: path)
+            }
+            guard options.createIfMissing else { throw StrataError(.notFound, "no store here", path: path) }
+            manifest = Manifest(storeID: Store.randomHex(), created: ISO8601DateFormatter().string(from: Date()))
+            try writeManifest()
+        }
+        do {
+            try recover()
+        } catch {
+            fileLock?.unlock()
+            throw error
+        }
+    }
+
+    static func randomHex() -> String {
+        var g = SystemRandomNumberGenerator()
+        return ExampleID(high: g.next(), low: g.next()).hex
+    }
+
+    static func checkPermissions(fs: FileSystem, path: String, options: StoreOptions) throws {
+        guard options.checkPermissions else { return }
+        let (uid, mode) = try fs.ownerAndMode(path)
+        if mode & 0o002 != 0 {
+            throw StrataError(.permission, "store directory is world-writable (mode \(String(mode, radix: 8))); run `chmod o-w` on it or open with checkPermissions=false", path: path)
+        }
+        if uid != getuid() && getuid() != 0 {
+            throw StrataError(.permission, "store directory is owned by uid \(uid), not by you (uid \(getuid())); refusing to write another user's store", path: path)
+        }
+    }
+
+    /// Replaces MANIFEST atomically (SPEC.md §2.1).
+    func writeManifest() throws {
+        manifest.generation += 1
+        let bytes = try manifest.encode()
+        let tmp = path + "/" + Format.manifestFileName + ".tmp"
+        try? fs.remove(tmp)
+        let f = try fs.openWritable(tmp, mode: options.fileMode)
+        do {
+            try f.write(bytes)
+            try f.sync()
+            try f.close()
+        } catch {
+            try? f.close()
+            throw error
+        }
+        try fs.rename(tmp, to: path + "/" + Format.manifestFileName)
+        try fs.syncDirectory(path)
+        manifestDirty = false
+    }
+
+    /// Seals every active segment, commits, and releases the lock.
+    public func close() throws {
+        try lock.withLock {
+            guard !closed else { return }
+            defer {
+                closed = true
+                catalog.closeAll()
+                fileLock?.unlock()
+                fileLock = nil
+            }
+            if poisonedBy == nil {
+                try guardWrite {
+                    for seg in active.values { try seg.seal() }
+                    try commitLocked()
+                    for (p, seg) in active {
+                        if let i = manifest.segments.firstIndex(where: { $0.sequence == seg.sequence }) { manifest.segments[i].state = .sealed }
+                        _ = p
+                        try seg.close()
+                    }
+                    active = [:]
+                    try writeManifest()
+                }
+            }
+        }
+    }
+
+    deinit {
+        if !closed { try? close() }
+    }
+
+    /// Number of unique examples known to the writer (committed or pending).
+    public var count: Int { lock.withLock { index.count } }
+
+    /// Runs a write step; on failure poisons the writer (SPEC.md §7).
+    func guardWrite<T>(_ body: () throws -> T) throws -> T {
+        if let poisonedBy {
+            throw StrataError(.poisoned, "an earlier write failed (\(poisonedBy.message)); this writer refuses further writes — close and reopen the store to recover", path: poisonedBy.path, cause: poisonedBy)
+        }
+        do {
+            return try body()
+        } catch let e as StrataError {
+            if e.code != .invalidInput && e.code != .usage { poisonedBy = e }
+            throw e
+        } catch {
+            let e = StrataError(.io, "write failed", cause: error)
+            poisonedBy = e
+            throw e
+        }
+    }
+}
