@@ -9,6 +9,8 @@ public final class Ingester {
         public var inserted = 0
         public var duplicates = 0
         public var rejected = 0
+        /// Header lines such as seed 001's `{"_meta": {...}}`, which are not examples.
+        public var skipped = 0
         public var bytes: Int64 = 0
         public var commits = 0
     }
@@ -84,6 +86,10 @@ public final class Ingester {
             reject(error, source: source, text: nil)
         case let .record(bytes, line):
             summary.read += 1
+            if Ingester.isMetaHeader(bytes) {
+                summary.skipped += 1
+                return
+            }
             do {
                 try parser.parse(bytes, into: &draft)
                 try ExampleValidation.validate(draft)
@@ -106,6 +112,17 @@ public final class Ingester {
                 summary.inserted += 1
             }
         }
+    }
+
+    /// True for a `{"_meta": ...}` header line (seed 001's JSONL), which carries no example.
+    static func isMetaHeader(_ b: UnsafeRawBufferPointer) -> Bool {
+        var i = 0
+        while i < b.count, b[i] == 0x20 || b[i] == 0x09 { i += 1 }
+        guard i < b.count, b[i] == UInt8(ascii: "{") else { return false }
+        i += 1
+        while i < b.count, b[i] == 0x20 || b[i] == 0x09 { i += 1 }
+        let key = Array(#""_meta""#.utf8)
+        return b.count - i >= key.count && b[i..<(i + key.count)].elementsEqual(key)
     }
 
     private func reject(_ e: StrataError, source: String, text: [UInt8]?) {

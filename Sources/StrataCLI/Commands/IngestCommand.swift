@@ -73,7 +73,7 @@ struct IngestCommand: ParsableCommand {
             progress.finish(done: sum.bytes)
             if json {
                 print(jsonLine(["read": sum.read, "inserted": sum.inserted, "duplicates": sum.duplicates, "rejected": sum.rejected,
-                                "bytes": sum.bytes, "seconds": seconds, "store": store]))
+                                "skipped": sum.skipped, "bytes": sum.bytes, "seconds": seconds, "store": store]))
             } else {
                 if shownRejections > 20 { printError("strata: ... \(shownRejections - 20) more rejections\(rejects == nil ? " (use --rejects FILE to keep them all)" : "")") }
                 print("read \(sum.read), inserted \(sum.inserted), duplicates \(sum.duplicates), rejected \(sum.rejected) in \(String(format: "%.2f", seconds)) s (\(formatAmount(Double(sum.bytes) / max(seconds, 1e-6), "B"))/s)")
