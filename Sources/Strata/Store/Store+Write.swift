@@ -58,14 +58,14 @@ extension Store {
         guard !closed else { throw StrataError(.usage, "store is closed", path: path) }
         return try guardWrite {
             let id = CanonicalContent.id(of: d, scratch: &idScratch)
-            if index[id] != nil { return .duplicate(id) }
+            if let stored = try dedupCheckLocked(d, id: id) { return .duplicate(stored) }
             let seg = try activeSegment(for: partitionKey(of: d))
             entryBuffer.bytes.removeAll(keepingCapacity: true)
             RecordCodec.appendExampleEntry(d, id: id, to: &entryBuffer)
             let loc = try entryBuffer.bytes.withUnsafeBytes {
                 try seg.append(entry: $0, kind: .example, id: id, timestamp: d.timestampMillis)
             }
-            index[id] = loc
+            try dedupInsertedLocked(id: id, at: loc)
             try noteWrites(seg)
             return .inserted(id)
         }
@@ -150,5 +150,6 @@ extension Store {
             if manifestDirty { try writeManifest() }
             lastCommit = Date()
         }
+        dedupAfterCommitLocked()
     }
 }

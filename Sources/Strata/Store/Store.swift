@@ -13,8 +13,8 @@ public final class Store: @unchecked Sendable {
     var manifest: Manifest
     var manifestDirty = false
     let catalog: SegmentCatalog
-    /// Store-wide dedup: id → location of the example (committed or pending).
-    var index: [ExampleID: Location] = [:]
+    /// Store-wide dedup index (SPEC.md §5; Index/DedupIndex.swift).
+    var dedup = DedupIndex(key: .content)
     var active: [PartitionKey: ActiveSegment] = [:]
     /// Directories created since the last commit; fsynced at commit.
     var dirsToSync: Set<String> = []
@@ -47,6 +47,7 @@ public final class Store: @unchecked Sendable {
             let parent = (path as NSString).deletingLastPathComponent
             try fs.syncDirectory(parent.isEmpty ? "." : parent)
         }
+        try options.dedupKey?.validate()
         try Store.checkPermissions(fs: fs, path: path, options: options)
         fileLock = try fs.lockExclusive(path + "/" + Format.lockFileName)
         if fs.fileExists(manifestPath) {
@@ -58,9 +59,11 @@ public final class Store: @unchecked Sendable {
             }
             guard options.createIfMissing else { throw StrataError(.notFound, "no store here", path: path) }
             manifest = Manifest(storeID: Store.randomHex(), created: ISO8601DateFormatter().string(from: Date()))
+            manifest.dedup = (options.dedupKey ?? .content).manifestValue
             try writeManifest()
         }
         do {
+            dedup = DedupIndex(key: try resolveDedupKey())
             try recover()
         } catch {
             fileLock?.unlock()
@@ -125,6 +128,7 @@ public final class Store: @unchecked Sendable {
                     }
                     active = [:]
                     try writeManifest()
+                    if dedup.changedSinceSnapshot > 0 { try writeIndexSnapshotLocked() }
                 }
             }
         }
@@ -135,7 +139,7 @@ public final class Store: @unchecked Sendable {
     }
 
     /// Number of unique examples known to the writer (committed or pending).
-    public var count: Int { lock.withLock { index.count } }
+    public var count: Int { lock.withLock { dedup.count } }
 
     /// Runs a write step; on failure poisons the writer (SPEC.md §7).
     func guardWrite<T>(_ body: () throws -> T) throws -> T {
