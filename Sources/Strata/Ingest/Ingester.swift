@@ -24,6 +24,8 @@ public final class Ingester {
 
     public let store: Store
     public var commitEveryBytes: Int64 = 64 << 20
+    /// Also commit after this many records (0 = no record limit).
+    public var commitEveryRecords = 0
     /// Called for each rejected record.
     public var onReject: ((Rejection) -> Void)?
     /// Called for each duplicate: (source, line, id).
@@ -37,6 +39,7 @@ public final class Ingester {
     private var parser: IngestLineParser
     private var draft = ExampleDraft()
     private var uncommittedBytes: Int64 = 0
+    private var uncommittedRecords = 0
     private var idScratch = ByteWriter(capacity: 4096)
 
     public init(store: Store, mapping: IngestMapping) throws {
@@ -62,12 +65,10 @@ public final class Ingester {
             }
             if n == 0 { break }
             summary.bytes += Int64(n)
-            uncommittedBytes += Int64(n)
             try chunk.withUnsafeBytes { raw in
                 try splitter.feed(UnsafeRawBufferPointer(rebasing: raw[0..<n])) { try handle($0, source: name) }
             }
             onProgress?(summary.bytes)
-            if uncommittedBytes >= commitEveryBytes { try commit() }
         }
         try splitter.finish { try handle($0, source: name) }
     }
@@ -111,6 +112,11 @@ public final class Ingester {
             } else {
                 summary.inserted += 1
             }
+            uncommittedBytes += Int64(bytes.count)
+            uncommittedRecords += 1
+            if uncommittedBytes >= commitEveryBytes || (commitEveryRecords > 0 && uncommittedRecords >= commitEveryRecords) {
+                try commit()
+            }
         }
     }
 
@@ -136,6 +142,7 @@ public final class Ingester {
     public func commit() throws {
         try store.commit()
         uncommittedBytes = 0
+        uncommittedRecords = 0
         summary.commits += 1
         onCommit?(summary)
     }
