@@ -36,11 +36,24 @@ extension Store {
         if dedup.changedSinceSnapshot > 0 || (!hadFile && !segments.isEmpty) { try writeIndexSnapshotLocked() }
     }
 
-    /// The dedup check of `appendLocked`: nil if new (the key is remembered
-    /// for `dedupInsertedLocked`), else the id of the stored example it
-    /// duplicates, after recording the offer (SPEC.md §4.4).
-    func dedupCheckLocked(_ d: ExampleDraft, id: ExampleID) throws -> ExampleID? {
-        let k = try dedup.keyer.key(of: d, id: id)
+    /// The dedup check of `appendEntryLocked`: nil if new (the key is
+    /// remembered for `dedupInsertedLocked`), else the id of the stored example
+    /// it duplicates, after recording the offer (SPEC.md §4.4). `entry` is the
+    /// complete encoded example entry; it is decoded only when the key is not
+    /// the id, or to record a duplicate.
+    func dedupCheckLocked(entry: UnsafeRawBufferPointer, id: ExampleID, partition: PartitionKey, timestamp: Int64) throws -> ExampleID? {
+        var offered: Example?
+        func decodeOffered() throws -> Example {
+            if let offered { return offered }
+            var it = EntryIterator(entry, path: nil, blockOffset: 0)
+            guard var (kind, body, _) = try it.next(), kind == EntryKind.example.rawValue else {
+                throw StrataError(.invalidInput, "append of an entry that is not an example")
+            }
+            let e = try RecordCodec.decodeExampleBody(&body)
+            offered = e
+            return e
+        }
+        let k = dedup.key.isExampleID ? id : try dedup.keyer.key(of: try decodeOffered())
         dedup.currentKey = k
         guard let loc = try dedup.lookup(k, catalog: catalog) else { return nil }
         let stored: ExampleID
@@ -53,7 +66,12 @@ extension Store {
         } else {
             throw StrataError(.corruption, "dedup index points at \(loc), which holds no example", path: path)
         }
-        if options.recordDuplicates { try appendDuplicateSeen(d, offered: id, target: stored) }
+        if options.recordDuplicates {
+            let e = try decodeOffered()
+            try appendDuplicateSeen(DuplicateSeen(target: stored, offered: id, timestampMillis: timestamp,
+                                                  seenAtMillis: Int64(Date().timeIntervalSince1970 * 1000),
+                                                  domain: partition.domain, source: e.source), partition: partition)
+        }
         return stored
     }
 

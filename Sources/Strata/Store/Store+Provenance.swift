@@ -54,22 +54,23 @@ public struct DuplicateStatistics: Equatable, Sendable {
 
 extension Store {
     /// Appends a duplicate-seen entry to the offered example's partition.
-    func appendDuplicateSeen(_ d: ExampleDraft, offered: ExampleID, target: ExampleID) throws {
-        let seg = try activeSegment(for: partitionKey(of: d))
-        var body = ByteWriter(capacity: 64 + d.domain.count + (d.source?.count ?? 0))
-        target.write(to: &body)
-        offered.write(to: &body)
+    func appendDuplicateSeen(_ d: DuplicateSeen, partition: PartitionKey) throws {
+        let seg = try activeSegment(for: partition)
+        // Own buffer: the caller may be reading `entryBuffer` (the offered entry).
+        var body = ByteWriter(capacity: 64 + d.domain.utf8.count + (d.source?.utf8.count ?? 0))
+        d.target.write(to: &body)
+        d.offered.write(to: &body)
         body.i64(d.timestampMillis)
-        body.i64(Int64(Date().timeIntervalSince1970 * 1000))
+        body.i64(d.seenAtMillis)
         body.u8(d.source == nil ? 0 : 1)
-        d.withBytes(d.domain) { body.varint(UInt64($0.count)); body.append($0) }
-        if let s = d.source { d.withBytes(s) { body.varint(UInt64($0.count)); body.append($0) } }
-        entryBuffer.bytes.removeAll(keepingCapacity: true)
-        entryBuffer.varint(UInt64(1 + body.bytes.count))
-        entryBuffer.u8(EntryKind.duplicateSeen.rawValue)
-        entryBuffer.append(body.bytes)
-        _ = try entryBuffer.bytes.withUnsafeBytes {
-            try seg.append(entry: $0, kind: .duplicateSeen, id: target, timestamp: d.timestampMillis)
+        body.string(d.domain)
+        if let s = d.source { body.string(s) }
+        var entry = ByteWriter(capacity: body.bytes.count + 8)
+        entry.varint(UInt64(1 + body.bytes.count))
+        entry.u8(EntryKind.duplicateSeen.rawValue)
+        entry.append(body.bytes)
+        _ = try entry.bytes.withUnsafeBytes {
+            try seg.append(entry: $0, kind: .duplicateSeen, id: d.target, timestamp: d.timestampMillis)
         }
         try noteWrites(seg)
     }

@@ -27,6 +27,7 @@ struct IngestCommand: ParsableCommand {
     @Option(help: "Write each rejected record (line, field, reason, text) as JSONL to this file.") var rejects: String?
     @Option(help: "Write each duplicate (line and the id it duplicates) as JSONL to this file.") var reportDuplicates: String?
     @Option(help: "Commit after this many MB of input (and at the end).") var commitEveryMb: Int = 64
+    @Option(help: "Also commit after this many records (0 = only by size).") var commitEvery: Int = 0
     @Flag(help: "Print progress and the summary as JSON lines; the last line is the summary.") var json = false
     @Flag(help: "No progress output.") var quiet = false
 
@@ -42,6 +43,7 @@ struct IngestCommand: ParsableCommand {
             for event in s.recoveryEvents where !quiet { printError("strata: recovery: \(event)") }
             let ingester = try Ingester(store: s, mapping: mapping)
             ingester.commitEveryBytes = Int64(max(1, commitEveryMb)) << 20
+            ingester.commitEveryRecords = max(0, commitEvery)
             let rejectsOut = try rejects.map { try LineFile(path: $0) }
             let dupOut = try reportDuplicates.map { try LineFile(path: $0) }
             var shownRejections = 0
@@ -65,6 +67,7 @@ struct IngestCommand: ParsableCommand {
             let started = Date()
             for f in files.isEmpty ? ["-"] : files { try ingester.ingest(path: f) }
             try ingester.commit()
+            // close() seals the segments this run wrote (fast reopen).
             try s.close()
             rejectsOut?.close()
             dupOut?.close()
