@@ -19,9 +19,12 @@ final class DedupIndex {
     private(set) var pending: [ExampleID: PendingRef] = [:]
     /// id → location of pending entries, only when keys are not ids.
     private var pendingByID: [ExampleID: Location] = [:]
-    /// Block cache for confirmations: `buffers.block` holds this block.
-    private var buffers = ReadBuffers()
-    private var cached: (segment: UInt64, block: Int)?
+    /// Decompressed blocks recently read for confirmations. Several, because
+    /// an ingest interleaving partitions alternates between their segments.
+    private var cache: [(segment: UInt64, block: Int, bytes: [UInt8])] = []
+    private var cacheNext = 0
+    private var scratch: [UInt8] = []
+    static let cachedBlocks = 16
     /// The key computed by the last dedup check, for the insert that follows it.
     var currentKey = ExampleID(high: 0, low: 0)
     var lastSnapshotError: StrataError?
@@ -101,16 +104,23 @@ final class DedupIndex {
         guard let file = catalog.files[loc.segment], let offsets = catalog.blockOffsets[loc.segment],
               Int(loc.blockIndex) < offsets.count else { return nil }
         let bi = Int(loc.blockIndex)
-        if cached == nil || cached! != (loc.segment, bi) {
-            cached = nil
-            // A local copy: two inout accesses to one class property would be an exclusivity conflict.
-            var local = buffers
-            buffers = ReadBuffers()
-            defer { buffers = local }
-            _ = try file.readBlock(at: offsets[bi], into: &local.block, scratch: &local.scratch)
-            cached = (loc.segment, bi)
+        var slot = cache.firstIndex { $0.segment == loc.segment && $0.block == bi }
+        if slot == nil {
+            // Locals: two inout accesses to properties of this class would be an exclusivity conflict.
+            var bytes: [UInt8] = []
+            var sc = scratch
+            _ = try file.readBlock(at: offsets[bi], into: &bytes, scratch: &sc)
+            scratch = sc
+            if cache.count < DedupIndex.cachedBlocks {
+                cache.append((loc.segment, bi, bytes))
+                slot = cache.count - 1
+            } else {
+                cache[cacheNext] = (loc.segment, bi, bytes)
+                slot = cacheNext
+                cacheNext = (cacheNext + 1) % DedupIndex.cachedBlocks
+            }
         }
-        return try buffers.block.withUnsafeBytes { raw in
+        return try cache[slot!].bytes.withUnsafeBytes { raw in
             var it = EntryIterator(raw, path: file.path, blockOffset: offsets[bi])
             var i: UInt32 = 0
             while let (kind, body, _) = try it.next() {
@@ -153,7 +163,7 @@ final class DedupIndex {
         overflow = [:]
         pending = [:]
         pendingByID = [:]
-        cached = nil
+        cache = []
         changedSinceSnapshot = 0
     }
 
@@ -162,7 +172,7 @@ final class DedupIndex {
     /// Adds the examples of `segment` from block `fromBlock` on, first one of
     /// a key wins. Uses the footer when keys are ids; otherwise reads the blocks.
     func catchUp(segment seq: UInt64, fromBlock: Int, catalog: SegmentCatalog) throws -> Int {
-        guard let file = catalog.files[seq] else { return 0 }
+        guard let file = catalog.files[seq], let offsets = catalog.blockOffsets[seq], fromBlock < offsets.count else { return 0 }
         var added = 0
         if key.isExampleID, let footer = file.footer {
             for ref in footer.examples where ref.blockIndex >= fromBlock {
@@ -173,7 +183,6 @@ final class DedupIndex {
             }
             return added
         }
-        guard let offsets = catalog.blockOffsets[seq], fromBlock < offsets.count else { return 0 }
         var scan = ReadBuffers()
         var found: [(ExampleID, Location)] = []
         for bi in fromBlock..<offsets.count {
