@@ -21,7 +21,7 @@ final class DedupIndex {
     private var pendingByID: [ExampleID: Location] = [:]
     /// Decompressed blocks recently read for confirmations. Several, because
     /// an ingest interleaving partitions alternates between their segments.
-    private var cache: [(segment: UInt64, block: Int, bytes: [UInt8])] = []
+    private var cache: [(segment: UInt64, block: Int, bytes: [UInt8], starts: [Int])] = []
     private var cacheNext = 0
     private var scratch: [UInt8] = []
     static let cachedBlocks = 16
@@ -111,27 +111,35 @@ final class DedupIndex {
             var sc = scratch
             _ = try file.readBlock(at: offsets[bi], into: &bytes, scratch: &sc)
             scratch = sc
+            // One walk records where each entry starts, so later confirmations jump straight to it.
+            var starts: [Int] = []
+            try bytes.withUnsafeBytes { raw in
+                var it = EntryIterator(raw, path: file.path, blockOffset: offsets[bi])
+                var at = it.reader.position
+                while try it.next() != nil {
+                    starts.append(at)
+                    at = it.reader.position
+                }
+            }
+            let entry = (segment: loc.segment, block: bi, bytes: bytes, starts: starts)
             if cache.count < DedupIndex.cachedBlocks {
-                cache.append((loc.segment, bi, bytes))
+                cache.append(entry)
                 slot = cache.count - 1
             } else {
-                cache[cacheNext] = (loc.segment, bi, bytes)
+                cache[cacheNext] = entry
                 slot = cacheNext
                 cacheNext = (cacheNext + 1) % DedupIndex.cachedBlocks
             }
         }
+        let starts = cache[slot!].starts
+        guard Int(loc.entryIndex) < starts.count else { return nil }
+        let start = starts[Int(loc.entryIndex)]
         return try cache[slot!].bytes.withUnsafeBytes { raw in
-            var it = EntryIterator(raw, path: file.path, blockOffset: offsets[bi])
-            var i: UInt32 = 0
-            while let (kind, body, _) = try it.next() {
-                if i == loc.entryIndex {
-                    guard kind == EntryKind.example.rawValue else { return nil }
-                    var r = body
-                    return decode ? .example(try RecordCodec.decodeExampleBody(&r)) : .id(try RecordCodec.peekExampleID(&r))
-                }
-                i += 1
-            }
-            return nil
+            // start < raw.count: it was recorded by a walk over these same bytes.
+            var it = EntryIterator(UnsafeRawBufferPointer(rebasing: raw[start...]), path: file.path, blockOffset: offsets[bi])
+            guard let (kind, body, _) = try it.next(), kind == EntryKind.example.rawValue else { return nil }
+            var r = body
+            return decode ? .example(try RecordCodec.decodeExampleBody(&r)) : .id(try RecordCodec.peekExampleID(&r))
         }
     }
 
