@@ -298,6 +298,26 @@ private func smallSegments() -> StoreOptions {
         #expect(try reader.get(a.id) == a)
     }
 
+    @Test func nonContentKeyIndexIsRebuiltFromRecordsAndStillDedups() throws {
+        let path = temporaryStorePath()
+        var options = smallSegments()
+        options.dedupKey = try DedupKey(parsing: "prompt_only", normalize: "casefold")
+        let firsts = (0..<200).map { pr("Prompt number \($0)", "first") }
+        let seconds = (0..<200).map { pr("  PROMPT number \($0) ", "second") }
+        do {
+            let store = try Store.open(at: path, options: options)
+            #expect(try store.append(contentsOf: firsts).allSatisfy { !$0.isDuplicate })
+            try store.close()
+        }
+        try FileManager.default.removeItem(atPath: indexFilePath(path))
+        let store = try Store.open(at: path)
+        defer { try? store.close() }
+        #expect(store.recoveryEvents.contains { $0.kind == .indexRebuilt })
+        #expect(store.count == 200)
+        let out = try store.append(contentsOf: seconds)
+        #expect(out == firsts.map { .duplicate($0.id) })
+    }
+
     // MARK: provenance
 
     @Test func duplicateOffersAreRecordedAsProvenance() throws {
