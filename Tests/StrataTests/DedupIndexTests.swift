@@ -176,6 +176,26 @@ private func smallSegments() -> StoreOptions {
         #expect(try store.append(contentsOf: first + second).allSatisfy { $0.isDuplicate })
     }
 
+    @Test func indexFileAheadOfTheSegmentsIsNotTrusted() throws {
+        // An index covering more blocks than the store holds (as if data it
+        // describes were lost) must be rebuilt, never used to answer.
+        let big = temporaryStorePath(), small = temporaryStorePath()
+        let many = makeExamples(600), few = Array(many.prefix(50))
+        for (path, xs) in [(big, many), (small, few)] {
+            let store = try Store.open(at: path, options: smallSegments())
+            _ = try store.append(contentsOf: xs)
+            try store.close()
+        }
+        try FileManager.default.removeItem(atPath: indexFilePath(small))
+        try FileManager.default.copyItem(atPath: indexFilePath(big), toPath: indexFilePath(small))
+        let store = try Store.open(at: small, options: smallSegments())
+        defer { try? store.close() }
+        let event = store.recoveryEvents.first { $0.kind == .indexRebuilt }
+        #expect(event?.detail?.contains("beyond what the store holds") == true)
+        #expect(store.count == 50)
+        #expect(try store.append(contentsOf: Array(many[50..<60])).allSatisfy { !$0.isDuplicate })
+    }
+
     @Test func indexSnapshotNeverClaimsUncommittedExamples() throws {
         let path = temporaryStorePath()
         var options = StoreOptions()

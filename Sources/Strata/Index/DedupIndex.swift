@@ -234,7 +234,7 @@ final class DedupIndex {
                 let snap = try IndexFile.decode(try fs.readFile(path), path: path)
                 if snap.descriptorHash != key.descriptorHash {
                     reason = "index file was built for another dedup key"
-                } else if let stale = snap.coverage.first(where: { (catalog.blockOffsets[$0.sequence]?.count ?? -1) < Int($0.blocks) }) {
+                } else if let stale = snap.coverage.first(where: { $0.blocks > 0 && (catalog.blockOffsets[$0.sequence]?.count ?? -1) < Int($0.blocks) }) {
                     reason = "index file covers segment \(stale.sequence) beyond what the store holds"
                 } else {
                     removeAll()
