@@ -1,3 +1,7 @@
+#if canImport(Glibc)
+import Glibc
+#endif
+
 /// The in-memory dedup table (SPEC.md §5): an open-addressing table of
 /// 16-byte slots, each a 64-bit fingerprint of a 128-bit key and a packed
 /// `Location`. 16 bytes per slot at a load factor kept within 0.68…0.85 gives
@@ -28,7 +32,27 @@ struct IdTable {
 
     init(expectedCount: Int = 0) {
         capacity = max(IdTable.minCapacity, Int(Double(expectedCount) / 0.8) + 1)
-        words = [UInt64](repeating: 0, count: 2 * (capacity + IdTable.slack(for: capacity)))
+        words = IdTable.zeroedWords(2 * (capacity + IdTable.slack(for: capacity)))
+    }
+
+    /// A zeroed word array. Large tables ask for transparent huge pages before
+    /// the memory is first touched: lookups are random accesses, and with 4 KiB
+    /// pages nearly every one also misses the TLB.
+    static func zeroedWords(_ count: Int) -> [UInt64] {
+        [UInt64](unsafeUninitializedCapacity: count) { buf, initialized in
+            #if canImport(Glibc)
+            let bytes = count * 8
+            if bytes >= 4 << 20, let base = buf.baseAddress {
+                // Advise only the 2 MiB-aligned interior of the allocation (madvise needs aligned ranges).
+                let huge = 2 << 20
+                let start = (Int(bitPattern: base) + huge - 1) & ~(huge - 1)
+                let end = (Int(bitPattern: base) + bytes) & ~(huge - 1)
+                if end > start { _ = madvise(UnsafeMutableRawPointer(bitPattern: start), end - start, MADV_HUGEPAGE) }
+            }
+            #endif
+            buf.initialize(repeating: 0)
+            initialized = count
+        }
     }
 
     /// Adopts slots decoded from an index file; `IndexFile.decode` has checked the invariants.
@@ -104,7 +128,7 @@ struct IdTable {
         var newCapacity = max(Int(Double(capacity) * IdTable.growth), capacity + 64)
         while true {
             let newSlots = newCapacity + IdTable.slack(for: newCapacity)
-            var out = [UInt64](repeating: 0, count: 2 * newSlots)
+            var out = IdTable.zeroedWords(2 * newSlots)
             var next = 0
             var ok = true
             words.withUnsafeBufferPointer { w in

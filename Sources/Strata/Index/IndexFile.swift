@@ -122,7 +122,7 @@ enum IndexFile {
                 coverage.append((seq, blocks))
             }
             let slotsStart = r.position
-            var words = [UInt64](repeating: 0, count: 2 * physical)
+            var words = IdTable.zeroedWords(2 * physical)
             words.withUnsafeMutableBytes { dst in
                 // Sizes checked above: the slot region is exactly dst.count bytes; copyMemory tolerates unaligned sources.
                 dst.copyMemory(from: UnsafeRawBufferPointer(rebasing: raw[slotsStart..<(slotsStart + dst.count)]))
