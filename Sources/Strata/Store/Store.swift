@@ -41,13 +41,13 @@ public final class Store: @unchecked Sendable {
         fs = options.fileSystem
         catalog = SegmentCatalog(fs: fs, root: path)
         let manifestPath = path + "/" + Format.manifestFileName
+        try options.dedupKey?.validate()
         if !fs.isDirectory(path) {
             guard options.createIfMissing else { throw StrataError(.notFound, "no store at this path (use createIfMissing or `strata ingest` to create one)", path: path) }
             try fs.createDirectory(path, mode: options.directoryMode)
             let parent = (path as NSString).deletingLastPathComponent
             try fs.syncDirectory(parent.isEmpty ? "." : parent)
         }
-        try options.dedupKey?.validate()
         try Store.checkPermissions(fs: fs, path: path, options: options)
         fileLock = try fs.lockExclusive(path + "/" + Format.lockFileName)
         if fs.fileExists(manifestPath) {
