@@ -1,0 +1,207 @@
+import Foundation
+import Testing
+@testable import Strata
+
+/// Feeds `text` to a splitter in chunks of `chunk` bytes; returns records
+/// (text, line) and rejected line numbers, in order.
+private func split(_ bytes: [UInt8], chunk: Int, max: Int = 64 << 20) -> (records: [(String, Int)], rejected: [Int?], mode: JSONDocumentSplitter.Mode) {
+    var s = JSONDocumentSplitter(maxRecordBytes: max)
+    var records: [(String, Int)] = []
+    var rejected: [Int?] = []
+    let emit: (JSONDocumentSplitter.Piece) -> Void = { piece in
+        switch piece {
+        case let .record(b, line): records.append((String(decoding: b, as: UTF8.self), line))
+        case let .rejected(e): rejected.append(e.line)
+        }
+    }
+    var k = 0
+    while k < bytes.count {
+        let end = min(bytes.count, k + chunk)
+        bytes[k..<end].withUnsafeBytes { s.feed($0, emit) }
+        k = end
+    }
+    s.finish(emit)
+    return (records, rejected, s.mode)
+}
+
+private func split(_ text: String, chunk: Int, max: Int = 64 << 20) -> (records: [(String, Int)], rejected: [Int?], mode: JSONDocumentSplitter.Mode) {
+    split(Array(text.utf8), chunk: chunk, max: max)
+}
+
+@Suite struct IngestParserSplitterTests {
+    @Test func jsonlLinesAreNumberedBlankLinesSkippedAndCRLFTolerated() {
+        let text = "\u{FEFF}{\"a\":1}\r\n\n   \r\n{\"b\":2}\n{\"c\":3}"  // BOM, CRLF, blank lines, no final newline
+        for chunk in [1, 2, 3, 7, 1000] {
+            let r = split(text, chunk: chunk)
+            #expect(r.mode == .lines)
+            #expect(r.records.map(\.0) == [#"{"a":1}"#, #"{"b":2}"#, #"{"c":3}"#], "chunk \(chunk)")
+            #expect(r.records.map(\.1) == [1, 4, 5], "chunk \(chunk)")
+            #expect(r.rejected.isEmpty)
+        }
+    }
+
+    @Test func jsonArrayInputYieldsElementsWithLineNumbers() throws {
+        let text = """
+
+          [
+            {"prompt": "p1", "response": "a, b ] } [ {", "domain": "d", "timestamp": 0},
+            {"prompt": "p2",
+             "response": "r2\\"]", "domain": "d", "timestamp": 0, "metadata": {"x": [1, {"y": []}]}}
+          ,{"prompt": "p3", "response": "r3", "domain": "d", "timestamp": 0}
+          ]
+
+        """
+        for chunk in [1, 2, 5, 13, 4096] {
+            let r = split(text, chunk: chunk)
+            #expect(r.mode == .array)
+            #expect(r.records.map(\.1) == [3, 4, 6], "chunk \(chunk)")
+            #expect(r.rejected.isEmpty, "chunk \(chunk)")
+            var parser = try IngestLineParser()
+            var draft = ExampleDraft()
+            var prompts: [String] = []
+            for (rec, _) in r.records {
+                try Array(rec.utf8).withUnsafeBytes { try parser.parse($0, into: &draft) }
+                prompts.append(draft.string(draft.first))
+            }
+            #expect(prompts == ["p1", "p2", "p3"])
+            if let second = r.records.dropFirst().first {
+                #expect(second.0.hasSuffix(#"{"y": []}]}}"#))
+            }
+        }
+        #expect(split("[]", chunk: 1).records.isEmpty)
+        #expect(split(" [ ] \n", chunk: 3).rejected.isEmpty)
+    }
+
+    @Test func malformedJsonArraysAreReported() {
+        #expect(split(#"[{"a":1},]"#, chunk: 4).rejected == [1])  // trailing comma
+        #expect(split(#"[{"a":1},,{"b":2}]"#, chunk: 4).rejected == [1])  // empty element
+        #expect(split(#"[{"a":1},{"b":2}"#, chunk: 4).rejected == [1])  // not closed
+        #expect(split("[{\"a\":1}]\n\n{\"b\":2}", chunk: 4).rejected == [3])  // data after the array
+        let r = split("[{\"a\":1},\n{\"b\":\"unterminated}]", chunk: 4)
+        #expect(r.records.map(\.1) == [1])
+        #expect(r.rejected == [2])
+    }
+
+    @Test func overlongLineIsRejectedAndNextLineStillParses() throws {
+        let long = #"{"prompt":""# + String(repeating: "x", count: 300) + #"","response":"r","domain":"d","timestamp":0}"#
+        let short = #"{"prompt":"p","response":"r","domain":"d","timestamp":0}"#
+        let text = short + "\n" + long + "\n" + short + "\n" + long
+        for chunk in [1, 16, 64, 100, 10_000] {
+            let r = split(text, chunk: chunk, max: 100)
+            #expect(r.records.map(\.1) == [1, 3], "chunk \(chunk)")
+            #expect(r.rejected == [2, 4], "chunk \(chunk)")
+            var parser = try IngestLineParser()
+            var draft = ExampleDraft()
+            for (rec, _) in r.records { try Array(rec.utf8).withUnsafeBytes { try parser.parse($0, into: &draft) } }
+        }
+        // A line of exactly the limit is accepted; one byte more is not.
+        let exact = String(repeating: "a", count: 100)
+        #expect(split(exact + "\n" + exact + "a\n", chunk: 7, max: 100).rejected == [2])
+        // The same in array mode.
+        let arr = "[" + short + ",\n" + long + ",\n" + short + "]"
+        for chunk in [1, 16, 10_000] {
+            let r = split(arr, chunk: chunk, max: 100)
+            #expect(r.records.map(\.1) == [1, 3], "chunk \(chunk)")
+            #expect(r.rejected == [2], "chunk \(chunk)")
+        }
+    }
+}
+
+@Suite struct IngestParserWriterTests {
+    @Test func jsonWriterEscapingRoundTripsThroughFoundation() throws {
+        var samples: [String] = [
+            "", "plain", "quote \" backslash \\ slash /", "line\nbreak\r\ttab", "é€😀 mixed ascii",
+            String(repeating: "clean run ", count: 20) + "\"" + String(repeating: "z", count: 13),
+            "\u{2028}\u{2029}\u{7F}", String((0..<32).map { Character(Unicode.Scalar(UInt8($0))) }),
+        ]
+        for c in 0..<32 { samples.append("abcdefg" + String(Character(Unicode.Scalar(UInt8(c)))) + "hijklmnopq") }
+        for s in samples {
+            var out: [UInt8] = [0x5B]
+            JSONWriter.appendString(s, to: &out)
+            out.append(0x5D)
+            // No raw control bytes may survive.
+            #expect(!out.contains { $0 < 0x20 }, "\(s.debugDescription)")
+            let back = try JSONSerialization.jsonObject(with: Data(out)) as? [String]
+            #expect(back == [s], "\(s.debugDescription)")
+            // And through our own parser.
+            let line = Array(#"{"prompt":"p","response":"r","domain":"d","timestamp":0,"source":"#.utf8) + out.dropFirst().dropLast() + [0x7D]
+            if !s.isEmpty {
+                var parser = try IngestLineParser()
+                var draft = ExampleDraft()
+                try line.withUnsafeBytes { try parser.parse($0, into: &draft) }
+                #expect(draft.source.map { draft.string($0) } == s)
+            }
+        }
+        var out: [UInt8] = []
+        JSONWriter.appendString("a\u{1}b\n", to: &out)
+        #expect(String(decoding: out, as: UTF8.self) == #""a\u0001b\n""#)
+    }
+
+    @Test func jsonWriterNumbersRoundTripAndNeverEmitInfOrNaN() throws {
+        let doubles: [Double] = [0, -0.0, 0.1, 0.95, 1, 1e-5, 1e16, 1.5e300, 5e-324, .greatestFiniteMagnitude, -123.456, 0.30000000000000004]
+        for v in doubles {
+            var out: [UInt8] = [0x5B]
+            JSONWriter.appendDouble(v, to: &out)
+            out.append(0x5D)
+            // Foundation must read it as a number (its own rounding is not exact on Linux)...
+            let back = try JSONSerialization.jsonObject(with: Data(out)) as? [NSNumber]
+            #expect(back?.count == 1, "\(v) -> \(String(decoding: out, as: UTF8.self))")
+            // ...and the text is the shortest form that reads back bit-exactly.
+            let text = String(decoding: out.dropFirst().dropLast(), as: UTF8.self)
+            #expect(Double(text)?.bitPattern == v.bitPattern, "\(text)")
+            #expect(!text.contains("inf") && !text.contains("nan"))
+            if v >= 0 && v <= 1 {
+                let line = #"{"prompt":"p","response":"r","domain":"d","timestamp":0,"quality_score":"# + text + "}"
+                var parser = try IngestLineParser()
+                var draft = ExampleDraft()
+                try Array(line.utf8).withUnsafeBytes { try parser.parse($0, into: &draft) }
+                #expect(draft.qualityScore?.bitPattern == v.bitPattern, "\(text)")
+            }
+        }
+        for v in [Double.infinity, -.infinity, .nan] {
+            var out: [UInt8] = []
+            JSONWriter.appendDouble(v, to: &out)
+            #expect(String(decoding: out, as: UTF8.self) == "null")
+        }
+        for v: Int64 in [0, 7, -7, 1_700_000_000_123, .max, .min] {
+            var out: [UInt8] = []
+            JSONWriter.appendInt64(v, to: &out)
+            #expect(String(decoding: out, as: UTF8.self) == String(v))
+        }
+    }
+}
+
+/// Manual throughput measurement (not a correctness test):
+///   STRATA_BENCH=1 swift test -c release --filter IngestParserBench
+@Suite struct IngestParserBench {
+    @Test(.enabled(if: ProcessInfo.processInfo.environment["STRATA_BENCH"] != nil))
+    func parseThroughput() throws {
+        for target in [1024, 4096] {
+            var lines: [[UInt8]] = []
+            for k in 0..<64 {
+                let body = String(repeating: "The patient's glucose control is moderate; readings vary (CV 38%). ", count: target / 140)
+                let line = #"{"instruction": "Analyze this data \#(k).", "input": "Readings: \#(body)", "output": "\#(body)\n\u00e9", "metadata": {"record_type": "BloodGlucoseRecord", "user_id": "user\#(k)", "processing_timestamp": "2025-11-15T10:30:00Z", "quality_score": 0.95, "record_count": 450, "clinical_insights": {"control_status": "fair", "hypoglycemic_events": 3}, "health_domain": "metabolic_diabetes"}}"#
+                lines.append(Array(line.utf8))
+            }
+            let m = try IngestMapping(["domain=metadata.health_domain", "timestamp=metadata.processing_timestamp", "quality_score=metadata.quality_score"])
+            var parser = try IngestLineParser(mapping: m)
+            var draft = ExampleDraft()
+            let avg = lines.reduce(0) { $0 + $1.count } / lines.count
+            var bytes = 0
+            let clock = ContinuousClock()
+            let start = clock.now
+            var iterations = 0
+            while clock.now - start < .seconds(2) {
+                for l in lines {
+                    try l.withUnsafeBytes { try parser.parse($0, into: &draft) }
+                    bytes += l.count
+                }
+                iterations += 1
+            }
+            let elapsed = clock.now - start
+            let secs = Double(elapsed.components.seconds) + Double(elapsed.components.attoseconds) / 1e18
+            print("IngestLineParser: avg line \(avg) B, \(String(format: "%.0f", Double(bytes) / secs / 1e6)) MB/s (\(iterations * lines.count) lines)")
+            #expect(draft.domainString == "metabolic_diabetes")
+        }
+    }
+}
