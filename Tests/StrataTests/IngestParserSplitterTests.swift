@@ -176,10 +176,12 @@ private func split(_ text: String, chunk: Int, max: Int = 64 << 20) -> (records:
 @Suite struct IngestParserBench {
     @Test(.enabled(if: ProcessInfo.processInfo.environment["STRATA_BENCH"] != nil))
     func parseThroughput() throws {
-        for target in [1024, 4096] {
+        let ascii = "The patient's glucose control is moderate; readings vary (CV 38%). "
+        let mixed = "Контроль глюкозы умеренный;\\n血糖控制一般 \\\"CV 38%\\\". "  // non-ASCII plus \n and \" escapes
+        for (target, sentence) in [(1024, ascii), (4096, ascii), (1024, mixed), (4096, mixed)] {
             var lines: [[UInt8]] = []
             for k in 0..<64 {
-                let body = String(repeating: "The patient's glucose control is moderate; readings vary (CV 38%). ", count: target / 140)
+                let body = String(repeating: sentence, count: target / (2 * sentence.utf8.count) + 1)
                 let line = #"{"instruction": "Analyze this data \#(k).", "input": "Readings: \#(body)", "output": "\#(body)\n\u00e9", "metadata": {"record_type": "BloodGlucoseRecord", "user_id": "user\#(k)", "processing_timestamp": "2025-11-15T10:30:00Z", "quality_score": 0.95, "record_count": 450, "clinical_insights": {"control_status": "fair", "hypoglycemic_events": 3}, "health_domain": "metabolic_diabetes"}}"#
                 lines.append(Array(line.utf8))
             }
@@ -200,8 +202,61 @@ private func split(_ text: String, chunk: Int, max: Int = 64 << 20) -> (records:
             }
             let elapsed = clock.now - start
             let secs = Double(elapsed.components.seconds) + Double(elapsed.components.attoseconds) / 1e18
-            print("IngestLineParser: avg line \(avg) B, \(String(format: "%.0f", Double(bytes) / secs / 1e6)) MB/s (\(iterations * lines.count) lines)")
+            print("IngestLineParser (\(sentence == ascii ? "ASCII" : "Cyrillic/CJK + escapes")): avg line \(avg) B, \(String(format: "%.0f", Double(bytes) / secs / 1e6)) MB/s (\(iterations * lines.count) lines)")
             #expect(draft.domainString == "metabolic_diabetes")
         }
+    }
+}
+
+@Suite struct IngestParserFuzzTests {
+    /// Deterministic xorshift, so a failure reproduces.
+    struct RNG: RandomNumberGenerator {
+        var state: UInt64
+        mutating func next() -> UInt64 {
+            state ^= state << 13; state ^= state >> 7; state ^= state << 17
+            return state
+        }
+    }
+
+    @Test func mutatedLinesNeverCrashAndAcceptedOnesAreValidJSON() throws {
+        let bases = [
+            seed000Line,
+            #"{"messages":[{"role":"user","content":"h\u00e9 \ud83d\ude00"},{"role":"assistant","content":"x\ny"}],"domain":"c","timestamp":1700000000,"tags":["a"],"quality_score":0.5,"metadata":{"n":[1,-2.5e3,true,null,{}]}}"#,
+            #"{"prompt":"é€😀","response":"r","domain":"d","timestamp":"2025-01-02 03:04:05+01:00","source":null}"#,
+        ]
+        let m = try IngestMapping(["domain=metadata.health_domain", "timestamp=metadata.processing_timestamp"])
+        var lenient = IngestMapping()
+        lenient.defaultDomain = "d"
+        lenient.defaultTimestampMillis = 0
+        var parsers = [try IngestLineParser(mapping: m), try IngestLineParser(mapping: lenient)]
+        var draft = ExampleDraft()
+        let alphabet: [UInt8] = Array(#"{}[]":,\ue-+.0129ntf"#.utf8) + [0x00, 0x0A, 0x80, 0xC3, 0xED, 0xF0, 0xFF, 0x20]
+        var rng = RNG(state: 0x9E37_79B9_7F4A_7C15)
+        var accepted = 0, rejected = 0
+        for round in 0..<6000 {
+            var line = Array(bases[round % bases.count].utf8)
+            for _ in 0..<Int.random(in: 1...3, using: &rng) {
+                let at = Int.random(in: 0..<line.count, using: &rng)
+                switch Int.random(in: 0..<4, using: &rng) {
+                case 0: line[at] = alphabet.randomElement(using: &rng)!
+                case 1: line.insert(alphabet.randomElement(using: &rng)!, at: at)
+                case 2: if line.count > 2 { line.remove(at: at) }
+                default: line.removeLast(Int.random(in: 0...min(5, line.count - 1), using: &rng))
+                }
+            }
+            for k in parsers.indices {
+                do {
+                    try line.withUnsafeBytes { try parsers[k].parse($0, into: &draft) }
+                    accepted += 1
+                    let obj = try? JSONSerialization.jsonObject(with: Data(line))
+                    #expect(obj is [String: Any], "accepted but not valid JSON: \(String(decoding: line, as: UTF8.self))")
+                    #expect(String(validating: draft.storage, as: UTF8.self) != nil)
+                } catch let e as StrataError {
+                    #expect(e.code == .invalidInput)
+                    rejected += 1
+                }
+            }
+        }
+        #expect(accepted > 100 && rejected > 100, "accepted \(accepted), rejected \(rejected)")
     }
 }

@@ -212,7 +212,10 @@ public struct IngestLineParser {
             seen |= t.bit
         } else if top.kind == .message && slot != .none {
             let dupe = slot == .role ? msgRole != nil : msgContent != nil
-            if dupe { throw StrataError(.invalidInput, "duplicate key in messages[\(msgIndex)]", field: "messages[\(msgIndex)].\(slot == .role ? "role" : "content")") }
+            if dupe {
+                throw StrataError(.invalidInput, "duplicate key in messages[\(msgIndex)]",
+                                  field: "\(trie.pathNames[IngestMapping.Target.messages.rawValue])[\(msgIndex)].\(slot == .role ? "role" : "content")")
+            }
         }
         try value(&lx, slot: slot, node: node, into: &draft, state: &state)
     }
@@ -249,8 +252,9 @@ public struct IngestLineParser {
                 throw e
             }
         case .role, .content:
-            let name = "messages[\(msgIndex)].\(slot == .role ? "role" : "content")"
-            guard c == 0x22 else { throw StrataError(.invalidInput, "must be a string", field: name) }
+            // Built only on error paths: no allocation per message.
+            func name() -> String { "\(trie.pathNames[IngestMapping.Target.messages.rawValue])[\(msgIndex)].\(slot == .role ? "role" : "content")" }
+            guard c == 0x22 else { throw StrataError(.invalidInput, "must be a string", field: name()) }
             lx.i += 1
             do {
                 if slot == .role {
@@ -266,7 +270,7 @@ public struct IngestLineParser {
                     msgContent = ExampleDraft.Span(start: s, count: draft.storage.count - s)
                 }
             } catch var e as StrataError {
-                e.field = name
+                e.field = name()
                 throw e
             }
             state = 2
