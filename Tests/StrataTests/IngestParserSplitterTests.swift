@@ -213,6 +213,52 @@ private func split(_ text: String, chunk: Int, max: Int = 64 << 20) -> (records:
     }
 }
 
+/// Thread CPU seconds (the machine is shared; we want per-core throughput).
+func benchCPUSeconds() -> Double {
+    var ts = timespec()
+    clock_gettime(CLOCK_THREAD_CPUTIME_ID, &ts)
+    return Double(ts.tv_sec) + Double(ts.tv_nsec) / 1e9
+}
+
+extension IngestParserBench {
+    @Test(.enabled(if: ProcessInfo.processInfo.environment["STRATA_BENCH"] != nil))
+    func splitterAndWriterThroughput() throws {
+        let sentence = #"some text, with \"quotes\" and [brackets] "#
+        let line = #"{"prompt": "\#(String(repeating: sentence, count: 30))", "response": "r", "domain": "d", "timestamp": 0}"#
+        var file: [UInt8] = []
+        while file.count < 32 << 20 { file += Array(line.utf8); file.append(0x0A) }
+        let arrayFile = [0x5B] + Array(file.map { $0 == 0x0A ? 0x2C : $0 }.dropLast()) + [0x5D]
+        for (name, bytes) in [("JSONL", file), ("array", arrayFile)] {
+            var s = JSONDocumentSplitter()
+            var records = 0
+            let t0 = benchCPUSeconds()
+            var k = 0
+            while k < bytes.count {
+                let end = min(bytes.count, k + (1 << 20))
+                bytes[k..<end].withUnsafeBytes { s.feed($0) { if case .record = $0 { records += 1 } } }
+                k = end
+            }
+            s.finish { _ in }
+            let secs = benchCPUSeconds() - t0
+            print("JSONDocumentSplitter (\(name)): \(String(format: "%.0f", Double(bytes.count) / secs / 1e6)) MB/s, \(records) records")
+            #expect(records > 0)
+        }
+        let text = Array(String(repeating: "Plain training text with a newline\nand a \"quote\" every so often. Ünïcödé too. ", count: 40).utf8)
+        var out: [UInt8] = []
+        out.reserveCapacity(text.count * 2)
+        var written = 0
+        let t0 = benchCPUSeconds()
+        while benchCPUSeconds() - t0 < 1 {
+            for _ in 0..<1000 {
+                out.removeAll(keepingCapacity: true)
+                text.withUnsafeBytes { JSONWriter.appendString($0, to: &out) }
+                written += text.count
+            }
+        }
+        print("JSONWriter.appendString: \(String(format: "%.0f", Double(written) / (benchCPUSeconds() - t0) / 1e6)) MB/s on \(text.count) B strings")
+    }
+}
+
 @Suite struct IngestParserFuzzTests {
     /// Deterministic xorshift, so a failure reproduces.
     struct RNG: RandomNumberGenerator {
