@@ -311,3 +311,24 @@ extension IngestParserBench {
         #expect(accepted > 100 && rejected > 100, "accepted \(accepted), rejected \(rejected)")
     }
 }
+
+extension IngestParserBench {
+    /// Allocation check, run under heaptrack with two counts and compare "calls to allocation functions":
+    ///   STRATA_ALLOC_LINES=1000 heaptrack .build/debug/StrataPackageTests.xctest --testing-library swift-testing --filter parsesLinesForAllocationCount
+    @Test(.enabled(if: ProcessInfo.processInfo.environment["STRATA_ALLOC_LINES"] != nil))
+    func parsesLinesForAllocationCount() throws {
+        let count = Int(ProcessInfo.processInfo.environment["STRATA_ALLOC_LINES"] ?? "0") ?? 0
+        let lines = [seed000Line,
+                     #"{"messages":[{"role":"user","content":"h\u00e9"},{"role":"assistant","content":"x\ny","name":"a"}],"domain":"c","timestamp":1700000000,"tags":["a","b"],"quality_score":0.5,"source":"s","metadata":{"n":[1,-2.5e3,true,null,{}]}}"#,
+                     #"{"prompt":"é€😀","response":"r","domain":"d","timestamp":"2025-01-02 03:04:05+01:00","source":null,"id":"00112233445566778899aabbccddeeff"}"#].map { Array($0.utf8) }
+        var m = IngestMapping()
+        m.defaultDomain = "x"
+        m.defaultTimestampMillis = 0
+        var parser = try IngestLineParser(mapping: m)
+        var draft = ExampleDraft()
+        for _ in 0..<count {
+            for l in lines { try l.withUnsafeBytes { try parser.parse($0, into: &draft) } }
+        }
+        #expect(draft.shape == .promptResponse)
+    }
+}

@@ -578,7 +578,13 @@ public struct IngestLineParser {
         guard year >= 1970 && year <= 9999 else { throw bad("year must be within 1970...9999") }
         guard month >= 1 && month <= 12 else { throw bad("invalid month") }
         let leap = year % 4 == 0 && (year % 100 != 0 || year % 400 == 0)
-        let dim = [31, leap ? 29 : 28, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31][month - 1]
+        // A switch, not an array literal: no allocation per timestamp.
+        let dim: Int
+        switch month {
+        case 2: dim = leap ? 29 : 28
+        case 4, 6, 9, 11: dim = 30
+        default: dim = 31
+        }
         guard day >= 1 && day <= dim else { throw bad("invalid day of month") }
         guard hour <= 23, minute <= 59, second <= 59 else { throw bad("invalid time of day") }
         let days = Int64(daysFromCivil(year, month, day))
