@@ -89,8 +89,12 @@ let seed000Line = #"{"instruction": "Analyze this blood glucose data and provide
         var m = IngestMapping()
         m.defaultDomain = "roofing"
         m.naiveTimestampsAreUTC = true
-        // "id" here is the capture tool's own id, not ours: map it away.
-        try m.map(.id, to: "strata_id")
+        // "id" here is the capture tool's own id, not ours: by default it is rejected...
+        let e = rejection(line, m)
+        #expect(e?.field == "id")
+        #expect(e?.message.contains("--map id=") == true)
+        // ...and `id=` stops reading it.
+        try m.apply("id=")
         let (d, parser) = try parse(Array(line.utf8), m)
         #expect(d.shape == .promptResponse)
         #expect(d.string(d.second).hasSuffix(#"Firestone 3"."#))
@@ -128,7 +132,8 @@ let seed000Line = #"{"instruction": "Analyze this blood glucose data and provide
         #expect(throws: StrataError.self) { try IngestMapping(["colour=metadata.c"]) }
         #expect(throws: StrataError.self) { try IngestMapping(["domain"]) }
         #expect(throws: StrataError.self) { try IngestMapping(["domain=metadata..x"]) }
-        #expect(throws: StrataError.self) { try IngestMapping(["domain="]) }
+        #expect(throws: StrataError.self) { try IngestMapping(["domain=.x"]) }
+        #expect(try IngestMapping(["domain="]).paths[IngestMapping.Target.domain.rawValue].isEmpty)
         // Two targets from one path, and a path below a string-valued target.
         #expect(throws: StrataError.self) { try IngestLineParser(mapping: IngestMapping(["domain=a", "source=a"])) }
         #expect(throws: StrataError.self) { try IngestLineParser(mapping: IngestMapping(["domain=a", "source=a.b"])) }

@@ -345,7 +345,7 @@ public struct IngestLineParser {
             try lx.scanString(copy: true, into: &draft.storage)
             let span = ExampleDraft.Span(start: s, count: draft.storage.count - s)
             guard let v = draft.withBytes(span, { IngestLineParser.parseID($0) }) else {
-                throw fail(t, "must be 32 hex digits (the example's content id)")
+                throw fail(t, "'\(draft.string(span))' is not a Strata id (32 hex digits); if it is another tool's id, keep it out with --map id= (or map it elsewhere)")
             }
             idSpan = span
             id = v
