@@ -85,14 +85,12 @@ public struct IngestLineParser {
     private var msgRole: Role?
     private var msgContent: ExampleDraft.Span?
     private var msgIndex = 0
-    private var sawMessagesArray = false
 
     private mutating func scan(_ lx: inout JSONLexer, into draft: inout ExampleDraft) throws {
         seen = 0
         haveTimestamp = false
         explicitShape = nil
         msgIndex = 0
-        sawMessagesArray = false
         lx.skipWhitespace()
         guard lx.peek == 0x7B else {
             throw lx.error(lx.atEnd ? "empty line: expected a JSON object" : "a line must be one JSON object, starting with '{'")
@@ -111,7 +109,7 @@ public struct IngestLineParser {
                     lx.i += 1
                     if top.isArray {
                         lx.skipWhitespace()
-                        try value(&lx, slot: elementSlot(top, &lx), node: -1, into: &draft, state: &state)
+                        try value(&lx, slot: elementSlot(top), node: -1, into: &draft, state: &state)
                     } else {
                         lx.skipWhitespace()
                         guard lx.peek == 0x22 else { throw lx.error("expected a key string after ','") }
@@ -145,7 +143,7 @@ public struct IngestLineParser {
                     continue
                 }
                 let top = stack[stack.count - 1]
-                try value(&lx, slot: elementSlot(top, &lx), node: -1, into: &draft, state: &state)
+                try value(&lx, slot: elementSlot(top), node: -1, into: &draft, state: &state)
             }
         }
         lx.skipWhitespace()
@@ -153,12 +151,9 @@ public struct IngestLineParser {
     }
 
     /// Slot of an array element, by the array's kind.
-    @inline(__always) private func elementSlot(_ top: Frame, _ lx: inout JSONLexer) -> Slot {
-        switch top.kind {
-        case .tags: return .tag
-        case .messages: return .none  // checked in `value` via the frame kind
-        default: return .none
-        }
+    /// (Elements of `messages` are recognised in `value` by the frame kind.)
+    @inline(__always) private func elementSlot(_ top: Frame) -> Slot {
+        top.kind == .tags ? .tag : .none
     }
 
     /// Reads `"key": ` and then the value. `lx.i` is at the key's quote.
@@ -363,7 +358,6 @@ public struct IngestLineParser {
             explicitShape = sh
         case .messages:
             guard c == 0x5B else { throw fail(t, "must be an array of {role, content} objects") }
-            sawMessagesArray = true
             try push(Frame(isArray: true, kind: .messages, node: -1, start: lx.i, captureMetadata: false), &lx, state: &state)
         case .tags:
             if c == 0x22 {
