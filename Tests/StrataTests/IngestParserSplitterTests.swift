@@ -332,3 +332,57 @@ extension IngestParserBench {
         #expect(draft.shape == .promptResponse)
     }
 }
+
+extension IngestParserFuzzTests {
+    @Test func splitterResultsDoNotDependOnChunkBoundaries() throws {
+        var rng = RNG(state: 0xDEAD_BEEF_1234_5678)
+        let pieces = [#"a"#, #"\""#, #"\\"#, "[", "]", "{", "}", ",", " ", #"\n"#, "é", "😀", #"\u005d"#]
+        for round in 0..<40 {
+            var expected: [String] = []
+            var file = ""
+            var lines: [Int] = []
+            let asArray = round % 2 == 0
+            if asArray { file += String(repeating: "\n", count: Int.random(in: 0...2, using: &rng)) + "[" }
+            for k in 0..<Int.random(in: 1...12, using: &rng) {
+                var text = ""
+                for _ in 0..<Int.random(in: 0...20, using: &rng) { text += pieces.randomElement(using: &rng)! }
+                let element = #"{"k":"\#(text)","n":[1,{"x":[]}]}"#
+                expected.append(element)
+                if asArray {
+                    if k > 0 { file += "," }
+                    file += String(repeating: Bool.random(using: &rng) ? "\n" : " ", count: Int.random(in: 0...2, using: &rng))
+                    lines.append(file.reduce(1) { $1 == "\n" ? $0 + 1 : $0 })
+                    file += element
+                } else {
+                    file += String(repeating: Bool.random(using: &rng) ? "\n" : "\r\n", count: Int.random(in: 0...2, using: &rng))
+                    lines.append(file.reduce(1) { $1 == "\n" || $1 == "\r\n" ? $0 + 1 : $0 })
+                    file += element + "\n"
+                }
+            }
+            if asArray { file += "]\n" }
+            let bytes = Array(file.utf8)
+            for chunk in [1, 2, 3, 5, 8, 13, 64, bytes.count] {
+                var s = JSONDocumentSplitter()
+                var got: [(String, Int)] = []
+                var rejected = 0
+                var k = 0
+                let emit: (JSONDocumentSplitter.Piece) -> Void = {
+                    switch $0 {
+                    case let .record(b, line): got.append((String(decoding: b, as: UTF8.self), line))
+                    case .rejected: rejected += 1
+                    }
+                }
+                while k < bytes.count {
+                    let end = min(bytes.count, k + chunk)
+                    bytes[k..<end].withUnsafeBytes { s.feed($0, emit) }
+                    k = end
+                }
+                s.finish(emit)
+                #expect(rejected == 0)
+                #expect(got.map(\.0) == expected, "round \(round) chunk \(chunk)")
+                #expect(got.map(\.1) == lines, "round \(round) chunk \(chunk)")
+                #expect(s.mode == (asArray ? .array : .lines))
+            }
+        }
+    }
+}
