@@ -289,16 +289,16 @@ class Generator:
         codey = fam == "code" and rng.random() < 0.6
         if shape == "instruction":
             instr = self.text(domain, self.field_bytes(120, 0.6, 30, 600), paragraphs=False)
-            inp = "" if rng.random() < 0.3 else self.text(domain, self.field_bytes(350, 1.0))
+            inp = "" if rng.random() < 0.3 else self.text(domain, self.field_bytes(280, 1.0))
             if codey and inp:
                 inp = inp + "\n\n" + self.code_block()
-            out = self.text(domain, self.field_bytes(700, 0.9))
+            out = self.text(domain, self.field_bytes(560, 0.9))
             c = {"instruction": instr, "input": inp, "output": out}
         elif shape == "prompt_response":
-            p = self.text(domain, self.field_bytes(220, 0.9), paragraphs=False)
+            p = self.text(domain, self.field_bytes(180, 0.9), paragraphs=False)
             if codey:
                 p = p + "\n\n" + self.code_block()
-            resp = self.text(domain, self.field_bytes(800, 0.9))
+            resp = self.text(domain, self.field_bytes(650, 0.9))
             if codey and rng.random() < 0.5:
                 resp = resp + "\n\n" + self.code_block()
             c = {"prompt": p, "response": resp}
@@ -310,12 +310,12 @@ class Generator:
             turns = rng.choice((1, 1, 2, 2, 3, 4, 5))
             for t in range(turns):
                 msgs.append({"role": "user",
-                             "content": self.text(domain, self.field_bytes(160, 0.8), False)})
+                             "content": self.text(domain, self.field_bytes(130, 0.8), False)})
                 if rng.random() < 0.01:
                     msgs.append({"role": "tool",
                                  "content": json.dumps({"result": rng.randint(0, 999), "ok": True})})
                 msgs.append({"role": "assistant",
-                             "content": self.text(domain, self.field_bytes(380, 0.9))})
+                             "content": self.text(domain, self.field_bytes(300, 0.9))})
             c = {"messages": msgs}
         if rng.random() < 0.04:
             # non-ASCII in one field
