@@ -259,6 +259,8 @@ class Generator:
             s = c.upper() + s[1:]
         if s[-1] not in ".?!":
             s += "."
+        if len(s) < 50 <= nbytes:  # short draw: keep fields >= ~50 B
+            s = s + " " + self.text(domain, 60, paragraphs)
         return s
 
     def code_block(self) -> str:
