@@ -64,6 +64,36 @@ COMMON_WORDS = (
     "window interval baseline score scores model version file files line lines".split()
 )
 
+MORE_WORDS = (
+    "people work year way thing life hand part place world group problem fact point "
+    "government company program room area money story month lot right study book eye job "
+    "word business side kind head house friend hour game line end member law car city "
+    "community name president team minute idea kid body information back parent face "
+    "others level office door health person art war history party morning reason research "
+    "girl guy moment air teacher force education foot boy age policy everything process "
+    "music market sense nation plan college interest death experience effect class "
+    "control care field development role effort rate heart drug show leader light voice "
+    "wife police mind price care action cost position record paper space ground form "
+    "support event official matter center couple site project activity star table need "
+    "court oil situation ability building century land term student condition bed "
+    "direction material energy population cause view access benefit application "
+    "available easy hard ready strong similar various whole able free full human local "
+    "major military national natural physical political private public real recent "
+    "single social special true wrong early late able certain clear different difficult "
+    "economic environmental financial foreign medical nice personal serious small large "
+    "young old new great little own big right open fine whole close common dark "
+    "become begin bring build buy call carry change choose come continue create decide "
+    "describe develop die draw drive eat expect explain fall feel fight find finish fly "
+    "forget get give go grow happen hear help hold include keep kill know learn leave let "
+    "lie like listen live look lose love make mean meet move need offer pay pick play "
+    "point prepare present produce protect prove pull push put raise reach read receive "
+    "remain remember remove report return run save say see seem sell send serve set show "
+    "sit speak spend stand start stay stop take talk teach tell tend think throw try "
+    "turn understand use visit wait walk want watch wear win wish worry write quickly "
+    "often always never usually sometimes already still again almost enough perhaps "
+    "really probably simply actually especially finally nearly rather today together"
+).split()
+
 DOMAINS = [
     # (name, weight, family, terms)
     ("metabolic_diabetes", 16, "health",
@@ -166,17 +196,17 @@ class Generator:
         tokens is then getrandbits + memoryview + itemgetter: all in C."""
         r = random.Random(0x5EED)  # fixed: vocabulary independent of --seed
         tail = []
-        seen = set(FUNCTION_WORDS) | set(COMMON_WORDS)
+        seen = set(FUNCTION_WORDS) | set(COMMON_WORDS) | set(MORE_WORDS)
         while len(tail) < 3000:
             w = "".join(r.choice(ONSETS) + r.choice(NUCLEI) for _ in range(r.choice((1, 2, 2, 3))))
             w += r.choice(CODAS) + r.choice(SUFFIXES)
             if w not in seen and 3 <= len(w) <= 14:
                 seen.add(w)
                 tail.append(w)
-        base = list(FUNCTION_WORDS) + list(COMMON_WORDS) + tail
+        base = list(dict.fromkeys(list(FUNCTION_WORDS) + list(COMMON_WORDS) + MORE_WORDS)) + tail
         self.words = base
         BASE_N = 52000
-        weights = [1.0 / (i + 3) ** 1.0 for i in range(len(base))]
+        weights = [1.0 / (i + 3) ** 1.07 for i in range(len(base))]
         tw = sum(weights)
         spare = BASE_N - len(base)  # every word gets >= 1 slot, the rest by Zipf weight
         counts = [1 + int(w / tw * spare) for w in weights]
@@ -335,7 +365,7 @@ class Generator:
         if rng.random() < 0.05:  # backfill: anywhere in the range
             off = rng.random() * self.span_s
         else:
-            frac = min(1.0, self.index / self.expected)
+            frac = min(1.0, (self.index - 1) / self.expected)
             # growth: sqrt spreads more records into later months
             off = math.sqrt(frac) * self.span_s + rng.uniform(-3, 3) * 86400
             off = min(max(off, 0.0), self.span_s - 1)
