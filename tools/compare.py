@@ -273,6 +273,8 @@ class Row:
                 "wall_s_all": [round(x, 4) for x in self.walls],
                 "mb_per_s": round(raw_bytes / 1e6 / w, 2) if w > 0 else None,
                 "cpu_s_median": round(statistics.median(self.cpu), 3),
+                "mb_per_cpu_s": round(raw_bytes / 1e6 / statistics.median(self.cpu), 2)
+                if statistics.median(self.cpu) > 0 else None,
                 "peak_rss_mib": round(max(self.rss) / 1024, 1),
                 "out_bytes": self.out_bytes,
                 "out_over_raw": round(self.out_bytes / raw_bytes, 4) if self.out_bytes else None,
@@ -373,11 +375,11 @@ def markdown(summ, raw_bytes, corpus, reps, records):
     lines = [f"Corpus: `{corpus}` — {raw_bytes / 1e6:.1f} MB, {records} records; "
              f"median of {reps} reps; MB/s = raw input MB / median wall; "
              "RSS = peak ru_maxrss of the child (os.wait4).", "",
-             "| step | what | wall s (median) | MB/s | CPU s | peak RSS MiB | output | out/raw | raw/out | records out | status |",
-             "|---|---|---:|---:|---:|---:|---:|---:|---:|---:|---|"]
+             "| step | what | wall s (median) | MB/s | CPU s | MB/CPU-s | peak RSS MiB | output | out/raw | raw/out | records out | status |",
+             "|---|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---|"]
     for d in summ:
         if d["status"] != "ok":
-            lines.append(f"| {d['name']} | {d['description']} | - | - | - | - | - | - | - | - | "
+            lines.append(f"| {d['name']} | {d['description']} | - | - | - | - | - | - | - | - | - | "
                          f"{d['status']}: {d['note']} |")
             continue
         ro = d.get("records_out")
@@ -386,7 +388,7 @@ def markdown(summ, raw_bytes, corpus, reps, records):
             ro = sj.get("new", sj.get("inserted", sj.get("records")))
         lines.append(
             f"| {d['name']} | {d['description']} | {d['wall_s_median']:.2f} | {d['mb_per_s']:.1f} | "
-            f"{d['cpu_s_median']:.2f} | {d['peak_rss_mib']:.0f} | {fmt_bytes(d['out_bytes'])} | "
+            f"{d['cpu_s_median']:.2f} | {d['mb_per_cpu_s']:.1f} | {d['peak_rss_mib']:.0f} | {fmt_bytes(d['out_bytes'])} | "
             f"{d['out_over_raw']:.3f} | {d['compression_ratio']:.2f}x | {ro if ro is not None else '-'} | ok |")
     # ratios: strata step vs each peer (peer wall / strata wall; >1 means strata is faster)
     st = [d for d in summ if d["kind"] == "strata"]
@@ -475,6 +477,7 @@ def main(argv=None):
 
     rows = []
     state = {}
+    load_before = os.getloadavg()
     try:
         for n in names:
             log(f"{n} ...")
@@ -494,7 +497,9 @@ def main(argv=None):
             shutil.rmtree(workdir, ignore_errors=True)
 
     summ = [r.summary(raw) for r in rows]
-    result = {"corpus": corpus, "raw_bytes": raw, "records": records, "reps": a.reps,
+    load_after = os.getloadavg()
+    result = {"loadavg_before": [round(x, 2) for x in load_before],
+              "loadavg_after": [round(x, 2) for x in load_after],"corpus": corpus, "raw_bytes": raw, "records": records, "reps": a.reps,
               "rss_method": "os.wait4 ru_maxrss of the child (KiB on Linux)",
               "python": sys.version.split()[0], "cpus": os.cpu_count(), "steps": summ}
     if a.json_out:
@@ -504,6 +509,9 @@ def main(argv=None):
         print(json.dumps(result, indent=2))
     else:
         print(markdown(summ, raw, corpus, a.reps, records))
+        print(f"\nHost: {os.cpu_count()} CPUs; load average (1/5/15 min) before "
+              f"{result['loadavg_before']}, after {result['loadavg_after']}. Wall-clock figures "
+              "are only comparable on a quiet machine; CPU s is less sensitive to other load.")
     return 0
 
 
