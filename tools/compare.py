@@ -135,7 +135,7 @@ def peer_pyarrow_parquet(corpus, out):
                                           pc.fill_null(flat.field("content"), ""), "\x1f")
         g = pa.table({"p": parent, "t": txt}).group_by("p", use_threads=False).aggregate([("t", "list")])
         joined = pc.binary_join(g["t_list"], "\x1e")
-        full = pa.array([""] * n_in, pa.string()).to_pylist()
+        full = [""] * n_in
         for p, s in zip(g["p"].to_pylist(), joined.to_pylist()):
             full[p] = s
         parts.append(pa.array(full, pa.string()))
