@@ -169,8 +169,15 @@ CODE_LINES = [
 
 def _iso_z(dt: datetime, frac: bool) -> str:
     if frac:
-        return dt.strftime("%Y-%m-%dT%H:%M:%S.") + "%03dZ" % (dt.microsecond // 1000)
-    return dt.strftime("%Y-%m-%dT%H:%M:%SZ")
+        return "%04d-%02d-%02dT%02d:%02d:%02d.%03dZ" % (dt.year, dt.month, dt.day, dt.hour, dt.minute,
+                                                       dt.second, dt.microsecond // 1000)
+    return "%04d-%02d-%02dT%02d:%02d:%02dZ" % (dt.year, dt.month, dt.day, dt.hour, dt.minute, dt.second)
+
+
+def _iso_us(dt: datetime) -> str:
+    """datetime.isoformat() with microseconds always present, no offset."""
+    return "%04d-%02d-%02dT%02d:%02d:%02d.%06d" % (dt.year, dt.month, dt.day, dt.hour, dt.minute,
+                                                  dt.second, dt.microsecond)
 
 
 class Generator:
@@ -391,10 +398,9 @@ class Generator:
             "record_type": rt,
             "user_id": user,
             "correlation_id": "%s-%s-%s" % (self.hexid(8), self.hexid(4), self.hexid(12)),
-            "processing_timestamp": (ts + timedelta(seconds=rng.randint(1, 900))).strftime(
-                "%Y-%m-%dT%H:%M:%S.%f") + "Z",
+            "processing_timestamp": _iso_us(ts + timedelta(seconds=rng.randint(1, 900))) + "Z",
             "source_bucket": "health-data",
-            "source_key": "raw/%s/%s/%s_%d_%s.avro" % (rt, ts.strftime("%Y/%m/%d"), user, secs, self.hexid(6)),
+            "source_key": "raw/%s/%s/%s_%d_%s.avro" % (rt, "%04d/%02d/%02d" % (ts.year, ts.month, ts.day), user, secs, self.hexid(6)),
             "quality_score": qs if qs is not None else 0.0,
             "record_count": count,
             "processing_duration_seconds": round(rng.uniform(0.2, 9.0), 2),
@@ -522,7 +528,7 @@ class Generator:
         tags = rng.sample(self.tags, rng.choice((1, 1, 2, 3)))
         return {
             "id": "train_%s_%s" % (naive.strftime("%Y%m%d_%H%M%S"), h),
-            "timestamp": naive.strftime("%Y-%m-%dT%H:%M:%S.%f"),
+            "timestamp": _iso_us(naive),
             "source": rng.choice(("chat", "chat", "chat", "verified_correction", "calculation",
                                   "verified_calculation", "spec_interpretation", "rfi_generation")),
             "prompt": prompt.strip(),
