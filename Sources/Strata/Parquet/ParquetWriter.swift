@@ -108,7 +108,12 @@ public final class ParquetWriter {
         guard row.count == schema.fields.count else {
             throw StrataError(.parquetSchemaMismatch, "row has \(row.count) values, schema has \(schema.fields.count) columns")
         }
-        for (v, f) in zip(row, schema.fields) { try Self.validate(v, f, path: f.name) }
+        for (v, f) in zip(row, schema.fields) {
+            do { try Self.validate(v, f) } catch var e as StrataError {
+                if e.field != f.name { e.field = f.name + "/" + (e.field ?? "") }
+                throw e
+            }
+        }
         for (v, n) in zip(row, nodes) { shred(v, n, def: 0, rep: 0) }
         for c in columns { try c.endRow() }
         rowCount += 1
@@ -149,12 +154,14 @@ public final class ParquetWriter {
 
     // MARK: Rows
 
-    private static func validate(_ v: ParquetValue, _ f: ParquetField, path: String) throws {
+    /// Checks a whole row before any of it is shredded, so a bad row leaves no partial levels behind.
+    /// Errors name the innermost field; `append` prefixes the column.
+    private static func validate(_ v: ParquetValue, _ f: ParquetField) throws {
         func mismatch(_ what: String) -> StrataError {
-            StrataError(.parquetSchemaMismatch, "expected \(what), got \(v)", field: path)
+            StrataError(.parquetSchemaMismatch, "expected \(what), got \(v)", field: f.name)
         }
         if case .null = v {
-            if !f.nullable { throw StrataError(.parquetSchemaMismatch, "null in a required field", field: path) }
+            if !f.nullable { throw StrataError(.parquetSchemaMismatch, "null in a required field", field: f.name) }
             return
         }
         switch (f.type, v) {
@@ -165,10 +172,10 @@ public final class ParquetWriter {
         case (.int32, .int(let i)):
             if Int32(exactly: i) == nil { throw mismatch("a 32-bit integer") }
         case (.list(let element), .list(let items)):
-            for item in items { try validate(item, element, path: path + ".element") }
+            for item in items { try validate(item, element) }
         case (.record(let fields), .record(let items)):
             guard fields.count == items.count else { throw mismatch("\(fields.count) record fields") }
-            for (item, field) in zip(items, fields) { try validate(item, field, path: path + "." + field.name) }
+            for (item, field) in zip(items, fields) { try validate(item, field) }
         default:
             throw mismatch("\(f.type)")
         }
