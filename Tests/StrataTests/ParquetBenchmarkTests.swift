@@ -61,7 +61,7 @@ import Testing
         var jsonl = ""
         var rawBytes = 0
         let jsonlURL = dir.appendingPathComponent("rows.jsonl")
-        FileManager.default.createFile(atPath: jsonlURL.path, contents: nil)
+        _ = FileManager.default.createFile(atPath: jsonlURL.path, contents: nil)
         let jsonlHandle = try FileHandle(forWritingTo: jsonlURL)
         var i = 0
         while rawBytes < targetMB << 20 {

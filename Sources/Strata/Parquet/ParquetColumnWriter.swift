@@ -164,6 +164,7 @@ final class ParquetColumnWriter {
     /// that no reader sees a record split across pages.
     func endRow() throws {
         pageRows += 1
+        if fallbackPending && dataPagesWritten == 0 { abandonDictionaryIfItDoesNotPay() }
         let open: Int
         if dictionaryActive {
             open = indices.count * parquetBitWidth(UInt64(max(dictionary!.count, 1) - 1)) / 8
@@ -185,26 +186,29 @@ final class ParquetColumnWriter {
         for k in 0..<4 { body[at + k] = UInt8(truncatingIfNeeded: n >> (8 * UInt32(k))) }
     }
 
+    /// High cardinality: if the dictionary plus indices is no smaller than
+    /// PLAIN, the first page decides that this chunk is written PLAIN. The
+    /// open page is converted in place and stays open.
+    private func abandonDictionaryIfItDoesNotPay() {
+        guard dictionaryActive, let d = dictionary else { return }
+        let width = parquetBitWidth(UInt64(max(d.count, 1) - 1))
+        guard d.byteCount + indices.count * width / 8 >= pagePlainBytes else { return }
+        values.removeAll(keepingCapacity: true)
+        values.reserveCapacity(pagePlainBytes)
+        for i in indices { d.appendPlain(Int(i), to: &values) }
+        indices.removeAll(keepingCapacity: true)
+        dictionary = nil
+        dictionaryActive = false
+        fallbackPending = false
+    }
+
     func flushPage() throws {
         guard pageLevelCount > 0 else { return }
         body.removeAll(keepingCapacity: true)
         if leaf.maxRep > 0 { appendLevels(repLevels, width: repWidth) }
         if leaf.maxDef > 0 { appendLevels(defLevels, width: defWidth) }
 
-        if dictionaryActive, dataPagesWritten == 0, let d = dictionary {
-            // High cardinality: if the dictionary plus indices is no smaller than
-            // PLAIN, the first page decides that this chunk is written PLAIN.
-            let width = parquetBitWidth(UInt64(max(d.count, 1) - 1))
-            if d.byteCount + indices.count * width / 8 >= pagePlainBytes {
-                values.removeAll(keepingCapacity: true)
-                values.reserveCapacity(pagePlainBytes)
-                for i in indices { d.appendPlain(Int(i), to: &values) }
-                indices.removeAll(keepingCapacity: true)
-                dictionary = nil
-                dictionaryActive = false
-                fallbackPending = false
-            }
-        }
+        if dataPagesWritten == 0 { abandonDictionaryIfItDoesNotPay() }
 
         let encoding: Int32
         if dictionaryActive {

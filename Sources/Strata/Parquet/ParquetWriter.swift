@@ -9,9 +9,11 @@ public struct ParquetWriterOptions: Sendable {
     /// ...or once it holds this many rows, whichever comes first.
     public var rowGroupMaxRows: Int = 1 << 20
     /// A data page is closed at this many (estimated, uncompressed) bytes...
-    public var pageMaxBytes: Int = 1 << 20
-    /// ...or rows.
-    public var pageMaxRows: Int = 20_000
+    /// Larger than Arrow's 1 MiB because each page is one zstd frame and text
+    /// compresses better in bigger frames; DuckDB writes one page per chunk.
+    public var pageMaxBytes: Int = 8 << 20
+    /// ...or rows. Without a page index readers cannot skip pages, so rows do not limit pages by default.
+    public var pageMaxRows: Int = 1 << 20
     public var dictionaryEnabled: Bool = true
     /// A column chunk stops adding to its dictionary once the dictionary page exceeds this size.
     public var dictionaryMaxBytes: Int = 1 << 20
