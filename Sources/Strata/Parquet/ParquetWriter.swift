@@ -17,8 +17,9 @@ public struct ParquetWriterOptions: Sendable {
     public var dictionaryEnabled: Bool = true
     /// A column chunk stops adding to its dictionary once the dictionary page exceeds this size.
     public var dictionaryMaxBytes: Int = 1 << 20
-    /// BYTE_ARRAY min/max longer than this are left out of the statistics (null_count stays).
-    public var statisticsMaxBytes: Int = 4096
+    /// BYTE_ARRAY min/max longer than this are stored shortened (a prefix for
+    /// min, an incremented prefix for max) and marked inexact, as Arrow does.
+    public var statisticsMaxBytes: Int = 64
     public var createdBy: String = "strata"
 
     public init() {}
@@ -303,8 +304,8 @@ public final class ParquetWriter {
         if let lo = o.minValue, let hi = o.maxValue {
             w.binary(5, hi)  // max_value
             w.binary(6, lo)  // min_value
-            w.bool(7, true)
-            w.bool(8, true)
+            w.bool(7, o.maxExact)  // is_max_value_exact
+            w.bool(8, o.minExact)  // is_min_value_exact
         }
         w.structEnd()
         w.structEnd()
