@@ -10,8 +10,9 @@ public struct ParquetWriterOptions: Sendable {
     public var rowGroupMaxRows: Int = 1 << 20
     /// A data page is closed at this many (estimated, uncompressed) bytes...
     /// Larger than Arrow's 1 MiB because each page is one zstd frame and text
-    /// compresses better in bigger frames; DuckDB writes one page per chunk.
-    public var pageMaxBytes: Int = 8 << 20
+    /// compresses better in bigger frames (DuckDB writes one page per chunk):
+    /// measured 1 MiB +0.7%, 4 MiB +0.1%, 16 MiB -0.04% against DuckDB's size.
+    public var pageMaxBytes: Int = 16 << 20
     /// ...or rows. Without a page index readers cannot skip pages, so rows do not limit pages by default.
     public var pageMaxRows: Int = 1 << 20
     public var dictionaryEnabled: Bool = true
