@@ -300,6 +300,24 @@ import Testing
     }
 }
 
+extension ParquetWriterTests {
+    @Test func sinkFailurePoisonsTheWriter() throws {
+        struct Full: Error {}
+        var calls = 0
+        var options = ParquetWriterOptions()
+        options.rowGroupMaxRows = 2
+        let w = try ParquetWriter(schema: Self.fullSchema, options: options, sink: { _ in
+            calls += 1
+            if calls > 1 { throw Full() }
+        })
+        let rows = Self.fullRows(2)
+        try w.append(rows[0])
+        #expect(throws: Full.self) { try w.append(rows[1]) }  // row group flush hits the sink
+        #expect { try w.append(rows[0]) } throws: { ($0 as? StrataError)?.code == .poisoned }
+        #expect { try w.close() } throws: { ($0 as? StrataError)?.code == .poisoned }
+    }
+}
+
 @Suite struct ParquetEncodingTests {
     /// Reference decoder for the RLE / bit-packed hybrid.
     static func decode(_ bytes: [UInt8], bitWidth: Int, count: Int) -> [UInt32] {

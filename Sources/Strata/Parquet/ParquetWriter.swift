@@ -58,6 +58,8 @@ public final class ParquetWriter {
     private var rowGroups: [RowGroupMeta] = []
     private var keyValues: [(String, String)] = []
     private var closed = false
+    /// Set when the sink failed: the bytes already written are incomplete, so refuse more.
+    private var failed: StrataError?
     private var fileHandle: FileHandle?
 
     private struct ChunkMeta {
@@ -108,6 +110,7 @@ public final class ParquetWriter {
     /// Appends one row: one value per top-level field, in schema order.
     /// Throws `.parquetSchemaMismatch` (and writes nothing) if the row does not fit the schema.
     public func append(_ row: [ParquetValue]) throws {
+        if let failed { throw failed }
         guard !closed else { throw StrataError(.usage, "Parquet writer is closed") }
         guard row.count == schema.fields.count else {
             throw StrataError(.parquetSchemaMismatch, "row has \(row.count) values, schema has \(schema.fields.count) columns")
@@ -136,6 +139,7 @@ public final class ParquetWriter {
     /// Writes the buffered row group (if any) and the footer. Returns what was written.
     @discardableResult
     public func close() throws -> ParquetFileSummary {
+        if let failed { throw failed }
         guard !closed else { throw StrataError(.usage, "Parquet writer is already closed") }
         try flushRowGroup()
         var w = ThriftCompactWriter()
@@ -152,9 +156,14 @@ public final class ParquetWriter {
     }
 
     private func emit(_ bytes: [UInt8]) throws {
-        try sink(bytes)
+        do { try sink(bytes) } catch {
+            failed = StrataError(.poisoned, "an earlier Parquet write failed; the file is incomplete", cause: error)
+            throw error
+        }
         offset += bytes.count
     }
+
+    deinit { try? fileHandle?.close() }
 
     // MARK: Rows
 
