@@ -171,7 +171,9 @@ public final class ParquetWriter {
     /// Errors name the innermost field; `append` prefixes the column.
     private static func validate(_ v: ParquetValue, _ f: ParquetField) throws {
         func mismatch(_ what: String) -> StrataError {
-            StrataError(.parquetSchemaMismatch, "expected \(what), got \(v)", field: f.name)
+            // Name the case only: values can be megabytes of text.
+            let got = "\(v)".prefix(while: { $0 != "(" })
+            return StrataError(.parquetSchemaMismatch, "expected \(what), got \(got)", field: f.name)
         }
         if case .null = v {
             if !f.nullable { throw StrataError(.parquetSchemaMismatch, "null in a required field", field: f.name) }
