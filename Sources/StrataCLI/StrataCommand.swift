@@ -18,5 +18,7 @@ struct StrataCommand: ParsableCommand {
         IngestCommand.self,
         GetCommand.self,
         StatsCommand.self,
+        CompactCommand.self,
+        AnnotateCommand.self,
     ]
 }
