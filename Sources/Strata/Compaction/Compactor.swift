@@ -214,7 +214,8 @@ final class CompactionJob {
         var dictionary: ZstdDictionary?
         var dictionaryID: UInt32 = 0
         if options.dictionary != .never {
-            let trainer = DictionaryTrainer(capacity: options.dictionaryCapacity, sampleBytes: options.dictionarySampleBytes,
+            let capacity = min(options.dictionaryCapacity, max(8 << 10, Int(totalRaw / 16)))
+            let trainer = DictionaryTrainer(capacity: capacity, sampleBytes: options.dictionarySampleBytes,
                                             level: options.level, blockTarget: options.blockTargetBytes)
             let outcome = try trainer.train(blockCount: blockList.count, totalRaw: totalRaw) { k in
                 try entries(of: blockList[k].file, block: blockList[k].block)
