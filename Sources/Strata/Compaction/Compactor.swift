@@ -11,12 +11,12 @@ public struct CompactionOptions: Sendable {
     /// Target size of each new segment; nil = the store's `segmentTargetBytes`.
     public var segmentTargetBytes: Int64?
     /// Raw bytes of entries per zstd block (get-by-id decompresses one block).
-    public var blockTargetBytes = 128 << 10
+    public var blockTargetBytes = 256 << 10
     public var dictionary: DictionaryPolicy = .auto
     /// Largest dictionary trained (bytes).
     public var dictionaryCapacity = 112 << 10
     /// Raw bytes sampled to train and evaluate a dictionary.
-    public var dictionarySampleBytes = 4 << 20
+    public var dictionarySampleBytes = 2 << 20
     /// Test-only: throw an injected I/O error at this step (see `CompactionStep`).
     public var failAtStep: Int?
 
@@ -67,6 +67,10 @@ public struct CompactionReport: Sendable {
 /// Per-store compaction bookkeeping (held by `Store`, guarded by the store lock).
 final class CompactionState: @unchecked Sendable {
     var running: Set<PartitionKey> = []
+    /// Dictionaries an in-flight compaction reuses: never deleted meanwhile.
+    var dictionariesInUse: [UInt32: Int] = [:]
+    /// Domains (at a level) for which a freshly trained dictionary did not pay in this process: not retrained.
+    var dictionaryRejected: Set<String> = []
     var nextDictionaryID: UInt32?
 }
 
@@ -213,23 +217,61 @@ final class CompactionJob {
         let blockList: [(file: SegmentFile, block: Int)] = inputs.flatMap { f in (0..<f.footer!.blocks.count).map { (f, $0) } }
         var dictionary: ZstdDictionary?
         var dictionaryID: UInt32 = 0
+        var newDictionary = false
+        // Marked in use (under the lock) while this job may reference it; see CompactionState.
+        var reusedDictionary: UInt32?
+        defer {
+            if let id = reusedDictionary {
+                store.lock.withLock {
+                    store.compactionState.dictionariesInUse[id, default: 1] -= 1
+                    if store.compactionState.dictionariesInUse[id] == 0 { store.compactionState.dictionariesInUse[id] = nil }
+                }
+            }
+        }
         if options.dictionary != .never {
-            let capacity = min(options.dictionaryCapacity, max(8 << 10, Int(totalRaw / 16)))
+            // A dictionary serves the whole domain (later months reuse it), so it is sized and judged by the domain's bytes.
+            let domainRaw: Int64 = store.lock.withLock {
+                store.catalog.files.values.filter { $0.partition.domain == partition.domain }.reduce(0) { $0 + ($1.footer?.rawBytes ?? 0) }
+            }
+            let capacity = min(options.dictionaryCapacity, max(8 << 10, Int(max(totalRaw, domainRaw) / 16)))
             let trainer = DictionaryTrainer(capacity: capacity, sampleBytes: options.dictionarySampleBytes,
                                             level: options.level, blockTarget: options.blockTargetBytes)
-            let outcome = try trainer.train(blockCount: blockList.count, totalRaw: totalRaw) { k in
-                try entries(of: blockList[k].file, block: blockList[k].block)
+            var bytes: [UInt8]?
+            if trainer.worthSampling(blockCount: blockList.count, totalRaw: totalRaw) {
+                let sample = try trainer.sample(blockCount: blockList.count, totalRaw: totalRaw) { k in
+                    try entries(of: blockList[k].file, block: blockList[k].block)
+                }
+                // The domain's latest dictionary first: months of a domain share one when it fits.
+                let candidate: (UInt32, ZstdDictionary)? = store.lock.withLock {
+                    let ids = store.manifest.segments.filter { $0.partition.domain == partition.domain && $0.dictionaryID != 0 }.map(\.dictionaryID)
+                    guard let id = ids.max(), let d = store.catalog.dictionaries[id] else { return nil }
+                    store.compactionState.dictionariesInUse[id, default: 0] += 1
+                    return (id, d)
+                }
+                reusedDictionary = candidate?.0
+                if let (id, d) = candidate, try trainer.fits(d, sample: sample) {
+                    dictionary = d
+                    dictionaryID = id
+                    report.dictionaryID = id
+                    report.dictionaryBytes = d.bytes.count
+                } else {
+                    let key = "\(partition.domain)@\(options.level)"
+                    if options.dictionary == .always || !store.lock.withLock({ store.compactionState.dictionaryRejected.contains(key) }) {
+                        bytes = try trainer.train(sample, totalRaw: max(totalRaw, domainRaw))
+                        if bytes == nil { _ = store.lock.withLock { store.compactionState.dictionaryRejected.insert(key) } }
+                    }
+                }
             }
-            var bytes = outcome.dictionary
-            if bytes == nil, options.dictionary == .always, blockList.count >= 1 {
+            if dictionary == nil, bytes == nil, options.dictionary == .always, blockList.count >= 1 {
                 var buf: [UInt8] = [], sizes: [Int] = []
                 for k in 0..<min(blockList.count, 64) {
                     for e in try entries(of: blockList[k].file, block: blockList[k].block) { buf += e; sizes.append(e.count) }
                 }
                 bytes = ZstdCodec.trainDictionaryFast(buffer: buf, sizes: sizes, capacity: options.dictionaryCapacity, level: options.level)
             }
-            if let bytes, let d = ZstdDictionary(bytes: bytes) {
+            if dictionary == nil, let bytes, let d = ZstdDictionary(bytes: bytes) {
                 dictionaryID = try writeDictionary(bytes)
+                newDictionary = true
                 dictionary = d
                 report.dictionaryID = dictionaryID
                 report.dictionaryBytes = bytes.count
@@ -351,7 +393,7 @@ final class CompactionJob {
         } catch {
             writer?.abandon()
             for o in outputs { try? fs.remove(o.path) }
-            try? removeDictionary(dictionaryID)
+            if newDictionary { try? removeDictionary(dictionaryID) }
             throw error
         }
 
@@ -365,7 +407,7 @@ final class CompactionJob {
         } catch {
             for f in newFiles { f.close() }
             for o in outputs { try? fs.remove(o.path) }
-            try? removeDictionary(dictionaryID)
+            if newDictionary { try? removeDictionary(dictionaryID) }
             throw error
         }
         let inputSeqs = Set(inputs.map(\.sequence))
@@ -376,7 +418,7 @@ final class CompactionJob {
             if !swapped {
                 for f in newFiles { f.close() }
                 for o in outputs { try? fs.remove(o.path) }
-                try? removeDictionary(dictionaryID)
+                if newDictionary { try? removeDictionary(dictionaryID) }
             }
         }
         try store.lock.withLock {
@@ -403,7 +445,7 @@ final class CompactionJob {
             }
             swapped = true
             let stillUsed = Set(store.manifest.segments.map(\.dictionaryID))
-            unusedDictionaries = oldDictionaries.subtracting(stillUsed)
+            unusedDictionaries = oldDictionaries.subtracting(stillUsed).subtracting(store.compactionState.dictionariesInUse.keys)
             if let dictionary { store.catalog.dictionaries[dictionaryID] = dictionary }
             for seq in inputSeqs { store.catalog.remove(seq) }
             for f in newFiles { store.catalog.add(f, blockOffsets: f.footer!.blocks.map(\.offset)) }
