@@ -233,6 +233,24 @@ func bytesOfSegments(_ path: String) -> Int64 {
         #expect(n == ex.count + more.count)
     }
 
+    @Test func closingTheStoreDuringACompactionLeavesItBeforeOrAfter() async throws {
+        let path = temporaryStorePath()
+        _ = try makeCompactableStore(path)
+        var before: [ExampleID: FoldedExample] = [:]
+        do {
+            let store = try Store.open(at: path)
+            before = try foldedView(store)
+            let p = store.partitions[0]
+            let task = Task.detached { try store.compact(partition: p) }
+            try store.close()  // waits for the compaction to stop or finish
+            do { _ = try await task.value } catch let e as StrataError { #expect(e.code == .usage) }
+        }
+        let store = try Store.open(at: path)
+        defer { try? store.close() }
+        #expect(try foldedView(store) == before)
+        #expect(throws: StrataError.self) { try store.close(); try store.compact(partition: store.partitions[0]) }
+    }
+
     @Test(arguments: CompactionStep.allCases)
     func aFailureAtAnyCompactionStepLeavesTheStoreBeforeOrAfter(step: CompactionStep) throws {
         let path = temporaryStorePath("failstep\(step.rawValue)")

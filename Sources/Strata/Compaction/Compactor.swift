@@ -64,8 +64,46 @@ public struct CompactionReport: Sendable {
     public var seconds: Double = 0
 }
 
-/// Per-store compaction bookkeeping (held by `Store`, guarded by the store lock).
+/// Per-store compaction bookkeeping (held by `Store`; guarded by the store lock,
+/// except `jobs`/`cancelled`, which `condition` guards so `close()` can wait
+/// for running compactions without holding the store lock).
 final class CompactionState: @unchecked Sendable {
+    private let condition = NSCondition()
+    private var jobs = 0
+    private var cancelled = false
+
+    /// Registers a running compaction; throws once the store is closing.
+    func begin(_ path: String) throws {
+        condition.lock()
+        defer { condition.unlock() }
+        if cancelled { throw StrataError(.usage, "store is closing", path: path) }
+        jobs += 1
+    }
+
+    func end() {
+        condition.lock()
+        jobs -= 1
+        condition.broadcast()
+        condition.unlock()
+    }
+
+    var isCancelled: Bool {
+        condition.lock()
+        defer { condition.unlock() }
+        return cancelled
+    }
+
+    /// Called by `Store.close()` before it takes the store lock: running
+    /// compactions stop at their next check (their new files are removed)
+    /// and this returns when none is left, so no compaction writes into the
+    /// directory after the writer lock is released.
+    func cancelAndWait() {
+        condition.lock()
+        cancelled = true
+        while jobs > 0 { condition.wait() }
+        condition.unlock()
+    }
+
     var running: Set<PartitionKey> = []
     /// Dictionaries an in-flight compaction reuses: never deleted meanwhile.
     var dictionariesInUse: [UInt32: Int] = [:]
@@ -83,6 +121,8 @@ extension Store {
     @discardableResult
     public func compact(partition: PartitionKey, options: CompactionOptions = CompactionOptions()) throws -> CompactionReport {
         let started = Date()
+        try compactionState.begin(path)
+        defer { compactionState.end() }
         var report = CompactionReport(partition: partition)
         report.level = options.level
         // Phase A (locked): pick inputs.
@@ -237,29 +277,28 @@ final class CompactionJob {
             let trainer = DictionaryTrainer(capacity: capacity, sampleBytes: options.dictionarySampleBytes,
                                             level: options.level, blockTarget: options.blockTargetBytes)
             var bytes: [UInt8]?
-            if trainer.worthSampling(blockCount: blockList.count, totalRaw: totalRaw) {
+            let rejectedKey = "\(partition.domain)@\(options.level)"
+            // The domain's latest dictionary first: months of a domain share one when it fits.
+            let candidate: (UInt32, ZstdDictionary)? = store.lock.withLock {
+                let ids = store.manifest.segments.filter { $0.partition.domain == partition.domain && $0.dictionaryID != 0 }.map(\.dictionaryID)
+                guard let id = ids.max(), let d = store.catalog.dictionaries[id] else { return nil }
+                store.compactionState.dictionariesInUse[id, default: 0] += 1
+                return (id, d)
+            }
+            reusedDictionary = candidate?.0
+            let mayTrain = options.dictionary == .always || !store.lock.withLock { store.compactionState.dictionaryRejected.contains(rejectedKey) }
+            if (candidate != nil || mayTrain) && trainer.worthSampling(blockCount: blockList.count, totalRaw: totalRaw) {
                 let sample = try trainer.sample(blockCount: blockList.count, totalRaw: totalRaw) { k in
                     try entries(of: blockList[k].file, block: blockList[k].block)
                 }
-                // The domain's latest dictionary first: months of a domain share one when it fits.
-                let candidate: (UInt32, ZstdDictionary)? = store.lock.withLock {
-                    let ids = store.manifest.segments.filter { $0.partition.domain == partition.domain && $0.dictionaryID != 0 }.map(\.dictionaryID)
-                    guard let id = ids.max(), let d = store.catalog.dictionaries[id] else { return nil }
-                    store.compactionState.dictionariesInUse[id, default: 0] += 1
-                    return (id, d)
-                }
-                reusedDictionary = candidate?.0
                 if let (id, d) = candidate, try trainer.fits(d, sample: sample) {
                     dictionary = d
                     dictionaryID = id
                     report.dictionaryID = id
                     report.dictionaryBytes = d.bytes.count
-                } else {
-                    let key = "\(partition.domain)@\(options.level)"
-                    if options.dictionary == .always || !store.lock.withLock({ store.compactionState.dictionaryRejected.contains(key) }) {
-                        bytes = try trainer.train(sample, totalRaw: max(totalRaw, domainRaw))
-                        if bytes == nil { _ = store.lock.withLock { store.compactionState.dictionaryRejected.insert(key) } }
-                    }
+                } else if mayTrain {
+                    bytes = try trainer.train(sample, totalRaw: max(totalRaw, domainRaw))
+                    if bytes == nil { _ = store.lock.withLock { store.compactionState.dictionaryRejected.insert(rejectedKey) } }
                 }
             }
             if dictionary == nil, bytes == nil, options.dictionary == .always, blockList.count >= 1 {
@@ -297,8 +336,8 @@ final class CompactionJob {
             if let w = writer { report.bytesAfter += try w.seal(); writer = nil }
             let seq: UInt64 = store.lock.withLock {
                 let s = store.manifest.nextSegment
+                // Not marked dirty: the swap's manifest write records it; an unlisted output is an orphan anyway.
                 store.manifest.nextSegment += 1
-                store.manifestDirty = true
                 return s
             }
             let p = store.catalog.segmentPath(partition, seq)
@@ -315,6 +354,7 @@ final class CompactionJob {
         do {
             for f in inputs {
                 for b in f.footer!.blocks {
+                    if store.compactionState.isCancelled { throw StrataError(.usage, "store closed during compaction", path: store.path) }
                     _ = try f.readBlock(at: b.offset, into: &blockBuffer, scratch: &scratchBuffer)
                     try blockBuffer.withUnsafeBytes { raw in
                         var it = EntryIterator(raw, path: f.path, blockOffset: b.offset)
@@ -464,7 +504,7 @@ final class CompactionJob {
             try fs.remove(f.path)
             if first { first = false; try store.compactionStep(.firstOldSegmentDeleted, options) }
         }
-        try fs.syncDirectory(partitionDir)
+        // Not fsynced: a deletion lost in a crash leaves an unlisted orphan that the next open removes.
         for id in unusedDictionaries { try? removeDictionary(id) }
         try store.compactionStep(.oldFilesDeleted, options)
         report.rawBytes = newFiles.reduce(0) { $0 + $1.footer!.rawBytes }

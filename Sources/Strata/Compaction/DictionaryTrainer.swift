@@ -26,7 +26,9 @@ struct DictionaryTrainer {
     func sample(blockCount: Int, totalRaw: Int64, readBlock: (Int) throws -> [[UInt8]]) throws -> Sample {
         var s = Sample()
         let avgBlock = max(1, Int(totalRaw) / blockCount)
-        let wanted = max(2, min(blockCount, sampleBytes / avgBlock))
+        // At most a quarter of a small partition: sampling is a fixed cost per compaction.
+        let budget = min(sampleBytes, max(Int(totalRaw / 4), 256 << 10))
+        let wanted = max(2, min(blockCount, budget / avgBlock))
         for k in 0..<wanted {
             let entries = try readBlock(k * blockCount / wanted)
             if k % 2 == 0 {

@@ -112,6 +112,7 @@ public final class Store: @unchecked Sendable {
 
     /// Seals every active segment, commits, and releases the lock.
     public func close() throws {
+        compactionState.cancelAndWait()  // no compaction may outlive the writer lock
         try lock.withLock {
             guard !closed else { return }
             defer {

@@ -18,7 +18,7 @@ struct GetCommand: ParsableCommand {
             guard let exampleID = ExampleID(hex: id) else {
                 throw StrataError(.usage, "'\(id)' is not an example id (expected 32 hex digits)", field: "ID")
             }
-            let reader = try StoreReader(path: store)
+            let reader = try StoreReader.open(at: store)
             defer { reader.close() }
             guard let f = try reader.getFolded(exampleID) else {
                 throw StrataError(.notFound, "no example with id \(exampleID) in this store", path: store)
