@@ -20,5 +20,7 @@ struct StrataCommand: ParsableCommand {
         StatsCommand.self,
         InitCommand.self,
         IndexCommand.self,
+        CompactCommand.self,
+        AnnotateCommand.self,
     ]
 }
