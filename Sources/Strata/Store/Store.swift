@@ -79,8 +79,11 @@ public final class Store: @unchecked Sendable {
         if mode & 0o002 != 0 {
             throw StrataError(.permission, "store directory is world-writable (mode \(String(mode, radix: 8))); run `chmod o-w` on it or open with checkPermissions=false", path: path)
         }
-        if uid != getuid() && getuid() != 0 {
-            throw StrataError(.permission, "store directory is owned by uid \(uid), not by you (uid \(getuid())); refusing to write another user's store", path: path)
+        // No exemption for root: root writing into a directory another user
+        // controls is exactly the case this check exists for (that user can
+        // swap files or plant links under it). Use checkPermissions=false to override.
+        if uid != geteuid() {
+            throw StrataError(.permission, "store directory is owned by uid \(uid), not by you (uid \(geteuid())); refusing to write another user's store (chown it, or open with checkPermissions=false)", path: path)
         }
     }
 
