@@ -74,7 +74,7 @@ for t in $TARGETS; do
     if [ $rc -ne 0 ]; then
         status=1
         echo "fuzz: $t FAILED (exit $rc): $runs runs, $rate exec/s; crash inputs in $crashes; log $log"
-        grep -m5 -E 'ERROR|Fatal error|Precondition|deadly' "$log" || true
+        grep -m5 -E 'runtime failure|Fatal error|deadly signal|ERROR: (AddressSanitizer|libFuzzer)' "$log" | grep -v memserver || true
     else
         echo "fuzz: $t ok: $runs runs in ${SECONDS_EACH}s, $rate exec/s, 0 crashes"
     fi
