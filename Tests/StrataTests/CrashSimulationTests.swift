@@ -298,3 +298,22 @@ import Testing
         #expect(fired > 20)
     }
 }
+
+/// Store creation is durable too: a store created (with missing parent
+/// directories) and committed must still exist after a power loss.
+@Suite struct StoreCreationDurabilityTests {
+    @Test func newStoreWithMissingParentsSurvivesPowerLossAfterCommit() throws {
+        let fs = SimulatedFileSystem()
+        var o = StoreOptions()
+        o.fileSystem = fs
+        let ex = makeExamples(5)
+        let store = try Store.open(at: "/sim/data/stores/s1", options: o)
+        try store.append(contentsOf: ex)
+        try store.commit()
+        let after = fs.crash(seed: 1)
+        o.fileSystem = after
+        let reopened = try Store.open(at: "/sim/data/stores/s1", options: o)
+        defer { try? reopened.close() }
+        for e in ex { #expect(try reopened.get(e.id) == e, "committed example lost with its store directory") }
+    }
+}

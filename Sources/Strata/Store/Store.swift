@@ -43,9 +43,22 @@ public final class Store: @unchecked Sendable {
         let manifestPath = path + "/" + Format.manifestFileName
         if !fs.isDirectory(path) {
             guard options.createIfMissing else { throw StrataError(.notFound, "no store at this path (use createIfMissing or `strata ingest` to create one)", path: path) }
+            // createDirectory also creates missing ancestors. Each new directory's
+            // entry lives in its parent, so every parent from the deepest
+            // pre-existing ancestor down must be fsynced, or a power loss after
+            // the first commit could drop the whole store (found by
+            // StoreCreationDurabilityTests under the simulated file system).
+            var parents: [String] = []
+            var p = path
+            while true {
+                let parent = (p as NSString).deletingLastPathComponent
+                let dir = parent.isEmpty ? "." : parent
+                parents.append(dir)
+                if parent.isEmpty || parent == p || fs.isDirectory(dir) { break }
+                p = parent
+            }
             try fs.createDirectory(path, mode: options.directoryMode)
-            let parent = (path as NSString).deletingLastPathComponent
-            try fs.syncDirectory(parent.isEmpty ? "." : parent)
+            for dir in parents { try fs.syncDirectory(dir) }  // children before parents
         }
         try Store.checkPermissions(fs: fs, path: path, options: options)
         fileLock = try fs.lockExclusive(path + "/" + Format.lockFileName)
