@@ -317,3 +317,35 @@ import Testing
         for e in ex { #expect(try reopened.get(e.id) == e, "committed example lost with its store directory") }
     }
 }
+
+extension StoreCreationDurabilityTests {
+    @Test func orphanSegmentIsRemovedEvenWhenItsSequenceWasReusedElsewhere() throws {
+        let fs = SimulatedFileSystem()
+        var o = StoreOptions()
+        o.fileSystem = fs
+        let s1 = try Store.open(at: "/sim/store", options: o)
+        try s1.append(makeExamples(1, domains: ["alpha"])[0])
+        try s1.close()
+        let next = try Manifest.decode(try fs.readFile("/sim/store/MANIFEST"), path: "m").nextSegment
+        // An uncommitted segment a crashed writer left behind, durable on disk.
+        let orphanDir = "/sim/store/domain=zzz/month=2025-01"
+        try fs.createDirectory(orphanDir, mode: 0o700)
+        let orphan = orphanDir + "/" + Format.segmentFileName(next)
+        let f = try fs.openWritable(orphan, mode: 0o600)
+        try f.write(SegmentHeader(sequence: next).encode())
+        try f.sync()
+        for d in [orphanDir, "/sim/store/domain=zzz", "/sim/store"] { try fs.syncDirectory(d) }
+        // Recovery removes it (not durably); the sequence is reused in another partition and committed.
+        let s2 = try Store.open(at: "/sim/store", options: o)
+        #expect(s2.recoveryEvents.contains { $0.kind == .removedOrphan && $0.path == orphan })
+        try s2.append(makeExamples(1, seed: 3, domains: ["beta"])[0])
+        try s2.commit()
+        let after = fs.crash(seed: 5)
+        #expect(after.fileExists(orphan), "precondition: the unsynced removal is undone by the crash")
+        o.fileSystem = after
+        let s3 = try Store.open(at: "/sim/store", options: o)
+        defer { try? s3.close() }
+        #expect(!after.fileExists(orphan), "an orphan whose sequence is now used elsewhere was kept")
+        #expect(s3.count == 2)
+    }
+}
