@@ -14,7 +14,7 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 ROOT=$PWD
-TARGETS_ALL="RecordDecoder BlockDecoder SegmentReader ManifestParser IngestParser"
+TARGETS_ALL="RecordDecoder BlockDecoder SegmentReader ManifestParser IngestParser Recovery"
 #   tools/fuzz.sh --make-corpus               regenerate Fuzz/corpus/ from real Strata bytes
 WANT=${1:-all}
 SECONDS_EACH=${2:-20}
@@ -53,9 +53,12 @@ status=0
 for t in $TARGETS; do
     [ -f "Fuzz/$t/main.swift" ] || { echo "fuzz: no target $t (have: $TARGETS_ALL)" >&2; exit 2; }
     bin=$OUT/$t
-    if [ ! -x "$bin" ] || [ "Fuzz/$t/main.swift" -nt "$bin" ] || [ Fuzz/Common/FuzzSupport.swift -nt "$bin" ] || [ "$OUT/libStrata.a" -nt "$bin" ]; then
+    if [ ! -x "$bin" ] || [ "Fuzz/$t/main.swift" -nt "$bin" ] || [ Tests/StrataTests/Support/SimulatedFileSystem.swift -nt "$bin" ] || [ Fuzz/Common/FuzzSupport.swift -nt "$bin" ] || [ "$OUT/libStrata.a" -nt "$bin" ]; then
         echo "fuzz: building $t" >&2
-        "$SWIFTC" "${CFLAGS[@]}" -I "$OUT" -module-name "Fuzz$t" "Fuzz/$t/main.swift" Fuzz/Common/FuzzSupport.swift \
+        extra=()
+        # Recovery runs the store on the test suite's simulated file system.
+        [ "$t" = Recovery ] && extra=(Tests/StrataTests/Support/SimulatedFileSystem.swift)
+        "$SWIFTC" "${CFLAGS[@]}" -I "$OUT" -module-name "Fuzz$t" "Fuzz/$t/main.swift" Fuzz/Common/FuzzSupport.swift "${extra[@]}" \
             "$OUT/libStrata.a" "${LIBS[@]}" -o "$bin" >"$OUT/build-$t.log" 2>&1 || { cat "$OUT/build-$t.log"; exit 1; }
     fi
     corpus=$OUT/corpus/$t
