@@ -18,5 +18,7 @@ struct StrataCommand: ParsableCommand {
         IngestCommand.self,
         GetCommand.self,
         StatsCommand.self,
+        InitCommand.self,
+        IndexCommand.self,
     ]
 }

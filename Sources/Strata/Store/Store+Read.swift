@@ -2,7 +2,7 @@ extension Store {
     /// The example with this id, or nil. Sees appended but uncommitted examples too.
     public func get(_ id: ExampleID) throws -> Example? {
         try lock.withLock {
-            guard let loc = index[id] else { return nil }
+            guard let loc = try dedup.locate(id: id, catalog: catalog) else { return nil }
             if let seg = active.values.first(where: { $0.sequence == loc.segment }), seg.blockOffset(Int(loc.blockIndex)) == nil {
                 try guardWrite { try seg.closeBlock(); try noteWrites(seg) }
             }
@@ -48,7 +48,8 @@ public final class StoreReader: @unchecked Sendable {
     public let path: String
     let catalog: SegmentCatalog
     let manifest: Manifest
-    var index: [ExampleID: Location] = [:]
+    /// Keyed by example id whatever the store's dedup key (Index/DedupIndex.swift).
+    var index = DedupIndex(key: .content)
     let lock = Mutex()
     var buffers = ReadBuffers()
 
@@ -69,23 +70,16 @@ public final class StoreReader: @unchecked Sendable {
             }
             if let footer = file.footer {
                 catalog.add(file, blockOffsets: footer.blocks.map(\.offset))
-                for ref in footer.examples where index[ref.id] == nil {
-                    index[ref.id] = Location(segment: entry.sequence, blockIndex: UInt32(ref.blockIndex), entryIndex: UInt32(ref.entryIndex))
-                }
             } else {
                 let walk = try file.walk()
                 file.restrict(to: walk.validEnd)
                 catalog.add(file, blockOffsets: walk.blocks.map(\.offset))
-                _ = try catalog.forEachEntry(segment: entry.sequence, buffers: &buffers) { kind, body, loc in
-                    if kind == EntryKind.example.rawValue {
-                        var r = body
-                        let id = try RecordCodec.peekExampleID(&r)
-                        if index[id] == nil { index[id] = loc }
-                    }
-                    return true
-                }
             }
         }
+        // The index file is keyed by the store's dedup key: usable here only when that is the id.
+        let storeKey = try? DedupKey(manifest: manifest.dedup, path: mp)
+        _ = try index.load(fs: fileSystem, storePath: path, segments: catalog.files.keys.sorted(), catalog: catalog,
+                           useFile: storeKey?.isExampleID == true)
     }
 
     public var count: Int { index.count }
@@ -93,7 +87,7 @@ public final class StoreReader: @unchecked Sendable {
 
     public func get(_ id: ExampleID) throws -> Example? {
         try lock.withLock {
-            guard let loc = index[id] else { return nil }
+            guard let loc = try index.locate(id: id, catalog: catalog) else { return nil }
             return try catalog.readExample(at: loc, expecting: id, buffers: &buffers)
         }
     }
