@@ -1,0 +1,91 @@
+/// Appends JSON tokens to a byte buffer, for exports.
+///
+/// Strings are escaped by scanning 8 bytes at a time and bulk-appending the
+/// runs that need no escape; non-ASCII UTF-8 is written as is (the input is
+/// assumed valid UTF-8, as everything in the store is validated at ingest).
+public enum JSONWriter {
+    /// Appends `bytes` (UTF-8) as a JSON string literal, quotes included.
+    /// `"` and `\` are backslash-escaped; \n \r \t \b \f use their short forms
+    /// (training text is full of newlines); other control bytes are \u00XX.
+    public static func appendString(_ bytes: UnsafeRawBufferPointer, to out: inout [UInt8]) {
+        out.append(0x22)
+        guard let base = bytes.baseAddress, bytes.count > 0 else { out.append(0x22); return }
+        // Only used inside this call, while `bytes` is valid.
+        let p = base.assumingMemoryBound(to: UInt8.self)
+        let n = bytes.count
+        var i = 0
+        var run = 0
+        while i < n {
+            // i + 8 <= n keeps the unaligned load inside the buffer.
+            while i &+ 8 <= n, !needsEscape(UnsafeRawPointer(p + i).loadUnaligned(as: UInt64.self)) { i &+= 8 }
+            if i >= n { break }
+            let c = p[i]
+            guard c < 0x20 || c == 0x22 || c == 0x5C else { i += 1; continue }
+            if i > run { out.append(contentsOf: UnsafeBufferPointer(start: p + run, count: i - run)) }
+            switch c {
+            case 0x22: out.append(0x5C); out.append(0x22)
+            case 0x5C: out.append(0x5C); out.append(0x5C)
+            case 0x0A: out.append(0x5C); out.append(0x6E)
+            case 0x0D: out.append(0x5C); out.append(0x72)
+            case 0x09: out.append(0x5C); out.append(0x74)
+            case 0x08: out.append(0x5C); out.append(0x62)
+            case 0x0C: out.append(0x5C); out.append(0x66)
+            default:
+                let hex: StaticString = "0123456789abcdef"
+                let h = hex.utf8Start
+                out.append(contentsOf: [0x5C, 0x75, 0x30, 0x30, h[Int(c >> 4)], h[Int(c & 15)]])
+            }
+            i += 1
+            run = i
+        }
+        if n > run { out.append(contentsOf: UnsafeBufferPointer(start: p + run, count: n - run)) }
+        out.append(0x22)
+    }
+
+    public static func appendString(_ s: String, to out: inout [UInt8]) {
+        var s = s
+        s.withUTF8 { appendString(UnsafeRawBufferPointer($0), to: &out) }
+    }
+
+    public static func appendString(_ bytes: [UInt8], to out: inout [UInt8]) {
+        bytes.withUnsafeBytes { appendString($0, to: &out) }
+    }
+
+    /// Is there a `"`, `\` or control byte (< 0x20) in this word? Bytes >= 0x80
+    /// pass through untouched, so they must not count (hence the `& ~w` mask
+    /// applied only to the < 0x20 test, and exact zero-byte tests for the rest).
+    @inline(__always) static func needsEscape(_ w: UInt64) -> Bool {
+        let ones: UInt64 = 0x0101_0101_0101_0101
+        let high: UInt64 = 0x8080_8080_8080_8080
+        let q = w ^ (ones &* 0x22)
+        let b = w ^ (ones &* 0x5C)
+        let lt = (w &- ones &* 0x20) & ~w
+        let zq = (q &- ones) & ~q
+        let zb = (b &- ones) & ~b
+        return ((lt | zq | zb) & high) != 0
+    }
+
+    /// Appends the shortest text that reads back as `v`; non-finite values
+    /// (which JSON cannot express) are written as `null`.
+    public static func appendDouble(_ v: Double, to out: inout [UInt8]) {
+        guard v.isFinite else { out.append(contentsOf: [0x6E, 0x75, 0x6C, 0x6C]); return }
+        // Integral values print as "3.0", exponents as "1e-05"/"1e+16": all valid JSON numbers.
+        var d = v.description
+        d.withUTF8 { out.append(contentsOf: $0) }
+    }
+
+    public static func appendInt64(_ v: Int64, to out: inout [UInt8]) {
+        if v < 0 { out.append(0x2D) }
+        var m = v.magnitude
+        var buf: (UInt64, UInt64, UInt64) = (0, 0, 0)  // 24 bytes >= 20 digits of UInt64.max
+        withUnsafeMutableBytes(of: &buf) { raw in
+            var k = raw.count
+            repeat {
+                k -= 1
+                raw[k] = UInt8(truncatingIfNeeded: m % 10) + 0x30
+                m /= 10
+            } while m > 0
+            out.append(contentsOf: UnsafeRawBufferPointer(rebasing: raw[k...]))
+        }
+    }
+}
