@@ -94,8 +94,10 @@ final class ExportFileSink {
     init(fs: FileSystem, root: String, relPath: String, split: String?, partition: String?, mode: UInt32) throws {
         self.fs = fs
         finalPath = root + "/" + relPath
-        tempPath = finalPath + ".tmp-\(getpid())"
-        let dir = String(finalPath[..<finalPath.lastIndex(of: "/")!])
+        let slash = finalPath.lastIndex(of: "/")!
+        let dir = String(finalPath[..<slash])
+        // Hidden while incomplete: readers of Hive layouts skip names starting with ".".
+        tempPath = dir + "/." + finalPath[finalPath.index(after: slash)...] + ".tmp-\(getpid())"
         if !fs.isDirectory(dir) { try fs.createDirectory(dir, mode: 0o755) }
         if fs.fileExists(tempPath) { try fs.remove(tempPath) }
         file = try fs.openWritable(tempPath, mode: mode)

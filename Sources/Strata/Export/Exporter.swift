@@ -124,8 +124,10 @@ public final class Exporter {
         }
         var sidecars: [[String: Any]] = []
         if spec.format == .parquet {
-            sidecars.append(try writeSidecar("schema.json", Array(parquetSchemaJSON().utf8)))
-            sidecars.append(try writeSidecar("dataset_summary.md", Array(datasetSummary(files: files, created: created, storeVersion: storeVersion).utf8)))
+            // Hive readers (Spark, pyarrow.dataset) skip names starting with "_" or ".": partitioned exports prefix them.
+            let pre = spec.partitioned ? "_" : ""
+            sidecars.append(try writeSidecar(pre + "schema.json", Array(parquetSchemaJSON().utf8)))
+            sidecars.append(try writeSidecar(pre + "dataset_summary.md", Array(datasetSummary(files: files, created: created, storeVersion: storeVersion).utf8)))
         }
         for d in dirs.sorted(by: { $0.count > $1.count }) { try fs.syncDirectory(d) }
         let manifest: [String: Any] = [
@@ -161,7 +163,7 @@ public final class Exporter {
 
     private func writeAtomically(_ name: String, _ bytes: [UInt8]) throws {
         let final = outPath + "/" + name
-        let tmp = final + ".tmp-\(getpid())"
+        let tmp = outPath + "/." + name + ".tmp-\(getpid())"
         if fs.fileExists(tmp) { try fs.remove(tmp) }
         let f = try fs.openWritable(tmp, mode: fileMode)
         do {
@@ -319,6 +321,7 @@ public final class Exporter {
         let sp = spec.systemPrompt
         var skipped = 0
         var c = ctx
+        defer { c.skipped += skipped; ctx = c }
         try forEachSelected(ctx) { e, a, s, _ in
             guard ExampleJSONEncoder.represents(schema, e.shape) else { skipped += 1; return }
             let sink: ExportFileSink
@@ -332,8 +335,6 @@ public final class Exporter {
             sink.record.noteQuality(e.quality)
             try sink.flushIfFull()
         }
-        c.skipped += skipped
-        ctx = c
     }
 
     // MARK: JSON document
@@ -443,6 +444,7 @@ public final class Exporter {
 
     private func writeParquet(_ ctx: inout UnitContext) throws {
         var c = ctx
+        defer { ctx = c }
         let partitioned = spec.partitioned
         var row: [ParquetValue] = []
         row.reserveCapacity(21)
@@ -480,7 +482,6 @@ public final class Exporter {
             sink.record.noteQuality(e.quality)
         }
         for s in 0..<splitCount where c.parquet[s] != nil { _ = try c.parquet[s]!.close() }
-        ctx = c
     }
 
     /// `schema.json` as seed 002 writes it: `{"fields":[{"name","type",...}]}`.
