@@ -1,2 +1,1 @@
-import Strata
-print("strata")
+StrataCommand.main()

@@ -1,0 +1,63 @@
+/// Store-wide statistics from one scan of a snapshot (`strata stats`).
+public struct StoreStatistics: Sendable {
+    public struct PartitionStats: Sendable {
+        public var key: PartitionKey
+        public var records = 0
+        public var bytes: Int64 = 0
+        public var segments = 0
+    }
+
+    public var records = 0
+    public var partitions: [PartitionStats] = []
+    public var byDomain: [String: Int] = [:]
+    public var byMonth: [String: Int] = [:]
+    public var byShape: [String: Int] = [:]
+    public var bySource: [String: Int] = [:]
+    public var byTag: [String: Int] = [:]
+    public var earliest: Int64?
+    public var latest: Int64?
+    public var qualityCount = 0
+    public var qualitySum = 0.0
+    public var qualityMin: Double?
+    public var qualityMax: Double?
+    /// Quality histogram: 10 buckets of width 0.1 (1.0 falls in the last).
+    public var qualityHistogram = [Int](repeating: 0, count: 10)
+    public var bytesOnDisk: Int64 = 0
+
+    public var averageQualityScore: Double? { qualityCount > 0 ? qualitySum / Double(qualityCount) : nil }
+
+    /// Scans every example of the snapshot once.
+    public static func compute(_ reader: StoreReader) throws -> StoreStatistics {
+        var s = StoreStatistics()
+        var parts: [PartitionKey: PartitionStats] = [:]
+        for (seq, file) in reader.catalog.files {
+            _ = seq
+            let size = (try? reader.catalog.fs.fileSize(file.path)) ?? 0
+            parts[file.partition, default: PartitionStats(key: file.partition)].bytes += size
+            parts[file.partition]!.segments += 1
+            s.bytesOnDisk += size
+        }
+        try reader.scan { e in
+            s.records += 1
+            let key = PartitionKey(domain: e.domain, month: e.month)
+            parts[key, default: PartitionStats(key: key)].records += 1
+            s.byDomain[e.domain, default: 0] += 1
+            s.byMonth[e.month.description, default: 0] += 1
+            s.byShape[e.shape.name, default: 0] += 1
+            if let src = e.source { s.bySource[src, default: 0] += 1 }
+            for t in e.tags { s.byTag[t, default: 0] += 1 }
+            s.earliest = min(s.earliest ?? .max, e.timestampMillis)
+            s.latest = max(s.latest ?? .min, e.timestampMillis)
+            if let q = e.qualityScore {
+                s.qualityCount += 1
+                s.qualitySum += q
+                s.qualityMin = min(s.qualityMin ?? q, q)
+                s.qualityMax = max(s.qualityMax ?? q, q)
+                s.qualityHistogram[min(9, Int(q * 10))] += 1
+            }
+            return true
+        }
+        s.partitions = parts.values.sorted { $0.key < $1.key }
+        return s
+    }
+}

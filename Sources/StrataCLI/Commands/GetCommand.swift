@@ -1,0 +1,27 @@
+import ArgumentParser
+import Strata
+
+struct GetCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "get",
+        abstract: "Print one example as a JSON object.",
+        discussion: "Example: strata get ./store 3f2a9c0d5e6b7a8190a1b2c3d4e5f601"
+    )
+
+    @Argument(help: "Store directory.") var store: String
+    @Argument(help: "Example id: 32 hex digits.") var id: String
+
+    func run() throws {
+        try runCommand {
+            guard let exampleID = ExampleID(hex: id) else {
+                throw StrataError(.usage, "'\(id)' is not an example id (expected 32 hex digits)", field: "ID")
+            }
+            let reader = try StoreReader(path: store)
+            defer { reader.close() }
+            guard let e = try reader.get(exampleID) else {
+                throw StrataError(.notFound, "no example with id \(exampleID) in this store", path: store)
+            }
+            print(e.jsonString)
+        }
+    }
+}

@@ -1,0 +1,99 @@
+import ArgumentParser
+import Foundation
+import Strata
+
+struct IngestCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "ingest",
+        abstract: "Append JSONL (or a JSON array) of examples to a store, creating it if missing.",
+        discussion: """
+        Reads each FILE (standard input when none or '-'). Bad records are reported with \
+        their line number, field and reason and never stop the good ones.
+        Examples:
+          strata ingest ./store examples.jsonl
+          strata ingest ./store module4.jsonl --map domain=metadata.health_domain \\
+              --map timestamp=metadata.processing_timestamp --rejects bad.jsonl
+          cat captures.jsonl | strata ingest ./store --default-domain support --naive-timestamps-utc --json
+        """
+    )
+
+    @Argument(help: "Store directory (created if missing).") var store: String
+    @Argument(help: "Input files; '-' or none for standard input.") var files: [String] = []
+    @Option(name: .customLong("map"), help: "TARGET=SOURCE: read field TARGET from dotted JSON path SOURCE (repeatable).")
+    var maps: [String] = []
+    @Option(help: "Domain for records that have none.") var defaultDomain: String?
+    @Flag(help: "Treat ISO timestamps without an offset as UTC.") var naiveTimestampsUtc = false
+    @Flag(help: "Use the current time for records without a timestamp.") var timestampNow = false
+    @Option(help: "Write each rejected record (line, field, reason, text) as JSONL to this file.") var rejects: String?
+    @Option(help: "Write each duplicate (line and the id it duplicates) as JSONL to this file.") var reportDuplicates: String?
+    @Option(help: "Commit after this many MB of input (and at the end).") var commitEveryMb: Int = 64
+    @Option(help: "Also commit after this many records (0 = only by size).") var commitEvery: Int = 0
+    @Flag(help: "Print progress and the summary as JSON lines; the last line is the summary.") var json = false
+    @Flag(help: "No progress output.") var quiet = false
+
+    func run() throws {
+        try runCommand {
+            var mapping = try IngestMapping(maps)
+            mapping.defaultDomain = defaultDomain
+            mapping.naiveTimestampsAreUTC = naiveTimestampsUtc
+            if timestampNow { mapping.defaultTimestampMillis = Int64(Date().timeIntervalSince1970 * 1000) }
+            var options = StoreOptions()
+            options.commitPolicy = .manual
+            let s = try Store.open(at: store, options: options)
+            for event in s.recoveryEvents where !quiet { printError("strata: recovery: \(event)") }
+            let ingester = try Ingester(store: s, mapping: mapping)
+            ingester.commitEveryBytes = Int64(max(1, commitEveryMb)) << 20
+            ingester.commitEveryRecords = max(0, commitEvery)
+            let rejectsOut = try rejects.map { try LineFile(path: $0) }
+            let dupOut = try reportDuplicates.map { try LineFile(path: $0) }
+            var shownRejections = 0
+            ingester.onReject = { r in
+                if shownRejections < 20 && !json { printError("strata: rejected: \(r.error)") }
+                shownRejections += 1
+                var obj: [String: Any] = ["file": r.source, "line": r.error.line ?? 0, "reason": r.error.message]
+                if let f = r.error.field { obj["field"] = f }
+                if let t = r.text { obj["text"] = String(decoding: t, as: UTF8.self) }
+                rejectsOut?.write(jsonLine(obj))
+            }
+            ingester.onDuplicate = { source, line, id in
+                dupOut?.write(jsonLine(["file": source, "line": line, "duplicate_of": id.hex]))
+            }
+            let total = files.filter { $0 != "-" }.reduce(Int64(0)) { $0 + ((try? FileManager.default.attributesOfItem(atPath: $1)[.size] as? Int64) ?? 0) }
+            let progress = Progress(label: "ingest", total: total > 0 ? total : nil, quiet: quiet || json)
+            ingester.onProgress = { progress.update(done: $0) }
+            if json {
+                ingester.onCommit = { sum in print(jsonLine(["event": "commit", "read": sum.read, "inserted": sum.inserted, "duplicates": sum.duplicates, "rejected": sum.rejected])); fflush(stdout) }
+            }
+            let started = Date()
+            for f in files.isEmpty ? ["-"] : files { try ingester.ingest(path: f) }
+            try ingester.commit()
+            try s.close()
+            rejectsOut?.close()
+            dupOut?.close()
+            let sum = ingester.summary
+            let seconds = Date().timeIntervalSince(started)
+            progress.finish(done: sum.bytes)
+            if json {
+                print(jsonLine(["read": sum.read, "inserted": sum.inserted, "duplicates": sum.duplicates, "rejected": sum.rejected,
+                                "skipped": sum.skipped, "bytes": sum.bytes, "seconds": seconds, "store": store]))
+            } else {
+                if shownRejections > 20 { printError("strata: ... \(shownRejections - 20) more rejections\(rejects == nil ? " (use --rejects FILE to keep them all)" : "")") }
+                print("read \(sum.read), inserted \(sum.inserted), duplicates \(sum.duplicates), rejected \(sum.rejected) in \(String(format: "%.2f", seconds)) s (\(formatAmount(Double(sum.bytes) / max(seconds, 1e-6), "B"))/s)")
+            }
+            if sum.rejected > 0 && sum.inserted + sum.duplicates == 0 { throw ExitCode(ExitStatus.dataError.rawValue) }
+        }
+    }
+}
+
+/// A small append-only text file for reports (rejects, duplicates).
+final class LineFile {
+    private let handle: FileHandle
+    init(path: String) throws {
+        guard FileManager.default.createFile(atPath: path, contents: nil), let h = FileHandle(forWritingAtPath: path) else {
+            throw StrataError(.io, "cannot create report file", path: path)
+        }
+        handle = h
+    }
+    func write(_ line: String) { handle.write(Data((line + "\n").utf8)) }
+    func close() { try? handle.close() }
+}

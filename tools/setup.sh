@@ -1,0 +1,16 @@
+#!/usr/bin/env bash
+# Installs what building and testing Strata needs on a fresh Debian machine
+# (idempotent: skips what is already there).
+set -euo pipefail
+need_apt=()
+for pkg in liblz4-dev libzstd-dev libxxhash-dev zstd lz4 pkg-config; do
+  dpkg -s "$pkg" >/dev/null 2>&1 || need_apt+=("$pkg")
+done
+if [ ${#need_apt[@]} -gt 0 ]; then
+  SUDO=""; [ "$(id -u)" -ne 0 ] && SUDO="sudo"
+  $SUDO apt-get update -qq
+  DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq "${need_apt[@]}" >/dev/null
+fi
+if [ "${STRATA_SKIP_PIP:-0}" != "1" ]; then
+  python3 -c "import pyarrow, duckdb, polars" 2>/dev/null || python3 -m pip install -q --disable-pip-version-check pyarrow duckdb polars
+fi
