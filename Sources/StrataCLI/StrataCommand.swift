@@ -18,5 +18,6 @@ struct StrataCommand: ParsableCommand {
         IngestCommand.self,
         GetCommand.self,
         StatsCommand.self,
+        ExportCommand.self,
     ]
 }
