@@ -50,7 +50,7 @@ public struct Manifest: @unchecked Sendable {
         obj["segments"] = segments.map { s -> [String: Any] in
             ["seq": s.sequence, "partition": s.partition.path, "state": s.state.rawValue, "codec": s.codec, "dict": s.dictionaryID]
         }
-        let body = try JSONSerialization.data(withJSONObject: obj, options: [.sortedKeys])
+        let body = try JSONSerialization.data(withJSONObject: obj, options: [.sortedKeys, .withoutEscapingSlashes])
         var w = ByteWriter(capacity: 24 + body.count)
         w.append(Format.manifestMagic)
         w.u16(Format.version)

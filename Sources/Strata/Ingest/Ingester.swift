@@ -3,6 +3,11 @@ import Foundation
 /// Streams JSONL (or a JSON array) into a store: split, parse, validate,
 /// dedup, append, commit every `commitEveryBytes` of input and at the end.
 /// A bad record is reported (line, field, reason) and never stops the rest.
+///
+/// Two stages run on two threads, handing over batches of ~4 MiB of input:
+/// the parse stage (read, split, parse, validate, hash, encode) and the store
+/// stage (dedup, append to blocks, LZ4, write, commit). Each input byte is
+/// parsed once; nothing is allocated per field.
 public final class Ingester {
     public struct Summary: Sendable {
         public var read = 0
@@ -23,28 +28,48 @@ public final class Ingester {
     }
 
     public let store: Store
+    public let mapping: IngestMapping
     public var commitEveryBytes: Int64 = 64 << 20
     /// Also commit after this many records (0 = no record limit).
     public var commitEveryRecords = 0
-    /// Called for each rejected record.
+    /// Called for each rejected record (on the parse thread, in input order).
     public var onReject: ((Rejection) -> Void)?
     /// Called for each duplicate: (source, line, id).
     public var onDuplicate: ((String, Int, ExampleID) -> Void)?
     /// Called after each commit with the running summary; everything counted in it is durable.
     public var onCommit: ((Summary) -> Void)?
-    /// Called periodically with the bytes read so far.
+    /// Called after each batch with the input bytes consumed so far.
     public var onProgress: ((Int64) -> Void)?
     public private(set) var summary = Summary()
 
-    private var parser: IngestLineParser
-    private var draft = ExampleDraft()
     private var uncommittedBytes: Int64 = 0
     private var uncommittedRecords = 0
-    private var idScratch = ByteWriter(capacity: 4096)
+    /// Input records per batch handed between the stages.
+    static let batchInputBytes = 4 << 20
 
     public init(store: Store, mapping: IngestMapping) throws {
         self.store = store
-        parser = try IngestLineParser(mapping: mapping)
+        self.mapping = mapping
+        _ = try IngestLineParser(mapping: mapping)  // validate the mapping up front
+    }
+
+    /// A batch plus the counts of what the parse stage saw for it.
+    final class StagedBatch {
+        let encoded = EncodedBatch()
+        var read = 0
+        var rejected = 0
+        var skipped = 0
+        var error: Error?
+        var isLast = false
+
+        func reset() {
+            encoded.reset()
+            read = 0
+            rejected = 0
+            skipped = 0
+            error = nil
+            isLast = false
+        }
     }
 
     /// Ingests one input file ("-" for standard input).
@@ -54,70 +79,162 @@ public final class Ingester {
             throw StrataError(.notFound, "cannot open input: \(String(cString: strerror(errno)))", path: path)
         }
         defer { if fd != 0 { close(fd) } }
-        let name = path == "-" ? "<stdin>" : path
-        var splitter = JSONDocumentSplitter()
-        var chunk = [UInt8](repeating: 0, count: 4 << 20)
+        try run(source: path == "-" ? "<stdin>" : path) { buffer in
+            while true {
+                let n = buffer.withUnsafeMutableBytes { read(fd, $0.baseAddress, $0.count) }
+                if n < 0 && errno == EINTR { continue }
+                if n < 0 { throw StrataError(.io, "read failed: \(String(cString: strerror(errno)))", path: path) }
+                return n
+            }
+        }
+    }
+
+    /// Ingests records already in memory (JSONL text or a JSON array).
+    public func ingest(data: [UInt8], source: String = "<memory>") throws {
+        var offset = 0
+        try run(source: source) { buffer in
+            let n = min(buffer.count, data.count - offset)
+            buffer.withUnsafeMutableBytes { dst in
+                data.withUnsafeBytes { src in dst.copyMemory(from: UnsafeRawBufferPointer(rebasing: src[offset..<(offset + n)])) }
+            }
+            offset += n
+            return n
+        }
+    }
+
+    /// Runs both stages; `readChunk` fills the buffer and returns the byte count (0 at end).
+    private func run(source: String, readChunk: @escaping (inout [UInt8]) throws -> Int) throws {
+        let free = BlockingQueue<StagedBatch>()
+        let ready = BlockingQueue<StagedBatch>()
+        free.push(StagedBatch())
+        free.push(StagedBatch())
+        let cancelled = Atomic(false)
+        let mapping = self.mapping
+        let onReject = self.onReject
+        let recordLimit = commitEveryRecords
+        let parseThread = Thread {
+            Ingester.parseStage(source: source, mapping: mapping, readChunk: readChunk, free: free, ready: ready,
+                                cancelled: cancelled, recordLimit: recordLimit, onReject: onReject)
+        }
+        parseThread.stackSize = 4 << 20
+        parseThread.start()
+        var failure: Error?
         while true {
-            let n = chunk.withUnsafeMutableBytes { read(fd, $0.baseAddress, $0.count) }
-            if n < 0 {
-                if errno == EINTR { continue }
-                throw StrataError(.io, "read failed: \(String(cString: strerror(errno)))", path: name)
-            }
-            if n == 0 { break }
-            summary.bytes += Int64(n)
-            try chunk.withUnsafeBytes { raw in
-                try splitter.feed(UnsafeRawBufferPointer(rebasing: raw[0..<n])) { try handle($0, source: name) }
-            }
-            onProgress?(summary.bytes)
-        }
-        try splitter.finish { try handle($0, source: name) }
-    }
-
-    /// Ingests records already in memory (one JSON object per element).
-    public func ingest(records: [[UInt8]], source: String = "<memory>") throws {
-        for (i, r) in records.enumerated() {
-            try r.withUnsafeBytes { try handle(.record($0, line: i + 1), source: source) }
-        }
-    }
-
-    private func handle(_ piece: JSONDocumentSplitter.Piece, source: String) throws {
-        switch piece {
-        case let .rejected(error):
-            summary.read += 1
-            reject(error, source: source, text: nil)
-        case let .record(bytes, line):
-            summary.read += 1
-            if Ingester.isMetaHeader(bytes) {
-                summary.skipped += 1
-                return
-            }
-            do {
-                try parser.parse(bytes, into: &draft)
-                try ExampleValidation.validate(draft)
-                if let claimed = parser.id {
-                    let actual = CanonicalContent.id(of: draft, scratch: &idScratch)
-                    guard actual == claimed else {
-                        throw StrataError(.invalidInput, "id \(claimed) does not match the content's id \(actual)", field: "id")
-                    }
+            let staged = ready.pop()
+            let last = staged.isLast
+            if failure == nil {
+                do {
+                    if let e = staged.error { throw e }
+                    try storeStage(staged, source: source)
+                } catch {
+                    failure = error
+                    cancelled.store(true)
                 }
-            } catch var e as StrataError where e.code == .invalidInput {
-                e.line = line
-                reject(e, source: source, text: bytes.count <= 1 << 20 ? Array(bytes) : nil)
-                return
             }
-            let outcome = try store.appendValidated(&draft)
+            staged.reset()
+            free.push(staged)
+            if last { break }
+        }
+        if let failure { throw failure }
+    }
+
+    private func storeStage(_ staged: StagedBatch, source: String) throws {
+        summary.read += staged.read
+        summary.rejected += staged.rejected
+        summary.skipped += staged.skipped
+        summary.bytes += staged.encoded.inputBytes
+        var inserted = 0, duplicates = 0
+        let onDuplicate = self.onDuplicate
+        try store.append(batch: staged.encoded) { item, outcome in
             if outcome.isDuplicate {
-                summary.duplicates += 1
-                onDuplicate?(source, line, outcome.id)
+                duplicates += 1
+                onDuplicate?(source, item.line, item.id)
             } else {
-                summary.inserted += 1
-            }
-            uncommittedBytes += Int64(bytes.count)
-            uncommittedRecords += 1
-            if uncommittedBytes >= commitEveryBytes || (commitEveryRecords > 0 && uncommittedRecords >= commitEveryRecords) {
-                try commit()
+                inserted += 1
             }
         }
+        summary.inserted += inserted
+        summary.duplicates += duplicates
+        uncommittedBytes += staged.encoded.inputBytes
+        uncommittedRecords += staged.encoded.items.count
+        onProgress?(summary.bytes)
+        if uncommittedBytes >= commitEveryBytes || (commitEveryRecords > 0 && uncommittedRecords >= commitEveryRecords) {
+            try commit()
+        }
+    }
+
+    /// Makes everything ingested so far durable.
+    public func commit() throws {
+        try store.commit()
+        uncommittedBytes = 0
+        uncommittedRecords = 0
+        summary.commits += 1
+        onCommit?(summary)
+    }
+
+    // MARK: parse stage (its own thread; touches only its own state and the queues)
+
+    private static func parseStage(source: String, mapping: IngestMapping, readChunk: (inout [UInt8]) throws -> Int,
+                                   free: BlockingQueue<StagedBatch>, ready: BlockingQueue<StagedBatch>,
+                                   cancelled: Atomic<Bool>, recordLimit: Int, onReject: ((Rejection) -> Void)?) {
+        var parser = try! IngestLineParser(mapping: mapping)  // validated in init
+        var draft = ExampleDraft()
+        var idScratch = ByteWriter(capacity: 4096)
+        var partitions = PartitionCache()
+        var splitter = JSONDocumentSplitter()
+        var chunk = [UInt8](repeating: 0, count: 1 << 20)
+        var staged = free.pop()
+
+        func handle(_ piece: JSONDocumentSplitter.Piece) {
+            staged.read += 1
+            switch piece {
+            case let .rejected(error):
+                staged.rejected += 1
+                var e = error
+                if e.path == nil { e.path = source }
+                onReject?(Rejection(source: source, error: e, text: nil))
+            case let .record(bytes, line):
+                staged.encoded.inputBytes += Int64(bytes.count + 1)
+                if isMetaHeader(bytes) {
+                    staged.skipped += 1
+                    return
+                }
+                do {
+                    try parser.parse(bytes, into: &draft)
+                    try ExampleValidation.validate(draft)
+                    let id = CanonicalContent.id(of: draft, scratch: &idScratch)
+                    if let claimed = parser.id, claimed != id {
+                        throw StrataError(.invalidInput, "id \(claimed) does not match the content's id \(id)", field: "id")
+                    }
+                    staged.encoded.add(draft, id: id, partition: partitions.key(for: draft), line: line)
+                    if staged.encoded.inputBytes >= Int64(batchInputBytes) || (recordLimit > 0 && staged.encoded.items.count >= recordLimit) {
+                        ready.push(staged)
+                        staged = free.pop()
+                    }
+                } catch var e as StrataError {
+                    staged.rejected += 1
+                    e.line = line
+                    if e.path == nil { e.path = source }
+                    onReject?(Rejection(source: source, error: e, text: bytes.count <= 1 << 20 ? Array(bytes) : nil))
+                } catch {
+                    staged.rejected += 1
+                    onReject?(Rejection(source: source, error: StrataError(.invalidInput, "\(error)", path: source, line: line), text: nil))
+                }
+            }
+        }
+
+        do {
+            while !cancelled.load() {
+                let n = try readChunk(&chunk)
+                if n == 0 { break }
+                chunk.withUnsafeBytes { raw in splitter.feed(UnsafeRawBufferPointer(rebasing: raw[0..<n]), handle) }
+            }
+            splitter.finish(handle)
+        } catch {
+            staged.error = error
+        }
+        staged.isLast = true
+        ready.push(staged)
     }
 
     /// True for a `{"_meta": ...}` header line (seed 001's JSONL), which carries no example.
@@ -130,20 +247,52 @@ public final class Ingester {
         let key = Array(#""_meta""#.utf8)
         return b.count - i >= key.count && b[i..<(i + key.count)].elementsEqual(key)
     }
+}
 
-    private func reject(_ e: StrataError, source: String, text: [UInt8]?) {
-        summary.rejected += 1
-        var e = e
-        if e.path == nil { e.path = source }
-        onReject?(Rejection(source: source, error: e, text: text))
+/// Maps a draft's domain bytes and month to a PartitionKey without allocating
+/// a String per record (domains repeat; the cache holds their Strings).
+struct PartitionCache {
+    private var domains: [(bytes: [UInt8], name: String)] = []
+
+    mutating func key(for d: ExampleDraft) -> PartitionKey {
+        let month = Month(timestampMillis: d.timestampMillis)
+        let name: String = d.storage.withUnsafeBytes { all in
+            let b = UnsafeRawBufferPointer(rebasing: all[d.domain.start..<(d.domain.start + d.domain.count)])
+            for e in domains where e.bytes.count == b.count && e.bytes.elementsEqual(b) { return e.name }
+            let s = String(decoding: b, as: UTF8.self)
+            if domains.count < 4096 { domains.append((Array(b), s)) }
+            return s
+        }
+        return PartitionKey(domain: name, month: month)
+    }
+}
+
+/// A minimal blocking FIFO for handing batches between the two stages.
+final class BlockingQueue<T>: @unchecked Sendable {
+    private var items: [T] = []
+    private let condition = NSCondition()
+
+    func push(_ item: T) {
+        condition.lock()
+        items.append(item)
+        condition.signal()
+        condition.unlock()
     }
 
-    /// Makes everything ingested so far durable.
-    public func commit() throws {
-        try store.commit()
-        uncommittedBytes = 0
-        uncommittedRecords = 0
-        summary.commits += 1
-        onCommit?(summary)
+    func pop() -> T {
+        condition.lock()
+        while items.isEmpty { condition.wait() }
+        let item = items.removeFirst()
+        condition.unlock()
+        return item
     }
+}
+
+/// A lock-protected value (for flags shared between the stages).
+final class Atomic<T>: @unchecked Sendable {
+    private var value: T
+    private let lock = NSLock()
+    init(_ value: T) { self.value = value }
+    func load() -> T { lock.lock(); defer { lock.unlock() }; return value }
+    func store(_ v: T) { lock.lock(); value = v; lock.unlock() }
 }

@@ -109,6 +109,13 @@ final class ActiveSegment {
 
     /// Writes footer and trailer and syncs; the segment is immutable afterwards.
     func seal() throws {
+        try sealWithoutSync()
+        try sync()
+    }
+
+    /// Writes footer and trailer; the caller must `sync()` before relying on it
+    /// (used to seal many segments and fsync them together).
+    func sealWithoutSync() throws {
         try closeBlock()
         var footer = SegmentFooter()
         footer.blocks = blocks
@@ -127,8 +134,7 @@ final class ActiveSegment {
                                      exampleCount: footer.examples.count, annotationCount: footer.annotations.count)
         frameBuffer.append(contentsOf: trailer.encode())
         try file.write(frameBuffer)
-        try file.sync()
-        needsSync = false
+        needsSync = true
         sealed = true
     }
 

@@ -59,15 +59,12 @@ extension Store {
         return try guardWrite {
             let id = CanonicalContent.id(of: d, scratch: &idScratch)
             if index[id] != nil { return .duplicate(id) }
-            let seg = try activeSegment(for: partitionKey(of: d))
             entryBuffer.bytes.removeAll(keepingCapacity: true)
             RecordCodec.appendExampleEntry(d, id: id, to: &entryBuffer)
-            let loc = try entryBuffer.bytes.withUnsafeBytes {
-                try seg.append(entry: $0, kind: .example, id: id, timestamp: d.timestampMillis)
+            let key = partitionKey(of: d)
+            return try entryBuffer.bytes.withUnsafeBytes {
+                try appendEntryLocked($0, id: id, partition: key, timestamp: d.timestampMillis)
             }
-            index[id] = loc
-            try noteWrites(seg)
-            return .inserted(id)
         }
     }
 
@@ -86,7 +83,7 @@ extension Store {
         if seg.blocks.count > known {
             for b in seg.blocks[known...] { catalog.noteBlock(segment: seg.sequence, offset: b.offset, validLength: seg.file.size) }
         }
-        if seg.approximateSize >= options.segmentTargetBytes { try roll(seg) }
+        if !seg.sealed && seg.approximateSize >= options.segmentTargetBytes { try roll(seg) }
     }
 
     /// Seals a full segment; the next append to its partition starts a new one.
@@ -143,9 +140,14 @@ extension Store {
                 try seg.closeBlock()
                 try noteWrites(seg)
             }
-            for seg in active.values { try seg.sync() }
-            // Children before parents, so a parent entry never points at an unsynced child.
-            for dir in dirsToSync.sorted(by: { $0.count > $1.count }) { try fs.syncDirectory(dir) }
+            // Segment files and the directories that gained entries are independent
+            // fsyncs; all must finish before the manifest (which names the new
+            // segments) is replaced, so an acknowledged commit never depends on an
+            // unsynced file or directory entry.
+            var jobs: [() throws -> Void] = active.values.filter(\.needsSync).map { seg in { try seg.sync() } }
+            let fs = self.fs
+            jobs += dirsToSync.map { dir in { try fs.syncDirectory(dir) } }
+            try ParallelSync.run(jobs)
             dirsToSync.removeAll()
             if manifestDirty { try writeManifest() }
             lastCommit = Date()

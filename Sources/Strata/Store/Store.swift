@@ -116,15 +116,17 @@ public final class Store: @unchecked Sendable {
             }
             if poisonedBy == nil {
                 try guardWrite {
-                    for seg in active.values { try seg.seal() }
-                    try commitLocked()
-                    for (p, seg) in active {
+                    // Seal everything, fsync all together, then one manifest write
+                    // marks them sealed (a crash in between leaves sealed files
+                    // listed as active, which recovery accepts).
+                    for seg in active.values { try seg.sealWithoutSync() }
+                    for seg in active.values {
                         if let i = manifest.segments.firstIndex(where: { $0.sequence == seg.sequence }) { manifest.segments[i].state = .sealed }
-                        _ = p
-                        try seg.close()
                     }
+                    if !active.isEmpty { manifestDirty = true }
+                    try commitLocked()
+                    for seg in active.values { try seg.close() }
                     active = [:]
-                    try writeManifest()
                 }
             }
         }

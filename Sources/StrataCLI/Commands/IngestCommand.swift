@@ -67,6 +67,7 @@ struct IngestCommand: ParsableCommand {
             let started = Date()
             for f in files.isEmpty ? ["-"] : files { try ingester.ingest(path: f) }
             try ingester.commit()
+            // close() seals the segments this run wrote (fast reopen).
             try s.close()
             rejectsOut?.close()
             dupOut?.close()
