@@ -24,6 +24,7 @@ extension Store {
                 }
             }
         }
+        try recoverDictionaries()
         // 2. Listed segments.
         var changed = false
         var keep: [Manifest.SegmentEntry] = []
@@ -63,6 +64,7 @@ extension Store {
             }
             let footer = file.footer!
             catalog.add(file, blockOffsets: footer.blocks.map(\.offset))
+            annotationMap.add(footer: footer, segment: entry.sequence)
             for ref in footer.examples where index[ref.id] == nil {
                 index[ref.id] = Location(segment: entry.sequence, blockIndex: UInt32(ref.blockIndex), entryIndex: UInt32(ref.entryIndex))
             }
@@ -96,7 +98,7 @@ extension Store {
                         var rr = r
                         _ = try rr.u8()
                         state.annotations.append(EntryRef(id: try ExampleID.read(from: &rr), blockIndex: bi, entryIndex: i))
-                    case .duplicateSeen:
+                    case .duplicateSeen, .foldedAnnotations:
                         break
                     case nil:
                         throw StrataError(.corruption, "unknown entry kind \(kind)", path: file.path, offset: b.offset)

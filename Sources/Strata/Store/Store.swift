@@ -15,6 +15,10 @@ public final class Store: @unchecked Sendable {
     let catalog: SegmentCatalog
     /// Store-wide dedup: id → location of the example (committed or pending).
     var index: [ExampleID: Location] = [:]
+    /// Target id → unfolded annotation entries (SPEC.md §4.6); see Store+Annotations.swift.
+    var annotationMap = AnnotationMap()
+    /// Compactions in progress and dictionary ids; see Compaction/Compactor.swift.
+    let compactionState = CompactionState()
     var active: [PartitionKey: ActiveSegment] = [:]
     /// Directories created since the last commit; fsynced at commit.
     var dirsToSync: Set<String> = []
@@ -84,8 +88,9 @@ public final class Store: @unchecked Sendable {
         }
     }
 
-    /// Replaces MANIFEST atomically (SPEC.md §2.1).
-    func writeManifest() throws {
+    /// Replaces MANIFEST atomically (SPEC.md §2.1). `beforeRename` runs once
+    /// MANIFEST.tmp is durable (a crash-test step of compaction).
+    func writeManifest(beforeRename: (() throws -> Void)? = nil) throws {
         manifest.generation += 1
         let bytes = try manifest.encode()
         let tmp = path + "/" + Format.manifestFileName + ".tmp"
@@ -99,6 +104,7 @@ public final class Store: @unchecked Sendable {
             try? f.close()
             throw error
         }
+        try beforeRename?()
         try fs.rename(tmp, to: path + "/" + Format.manifestFileName)
         try fs.syncDirectory(path)
         manifestDirty = false
