@@ -310,6 +310,59 @@ import Testing
         #expect(raw.first { $0["id"] as! String == ins.id.hex }?["corrected"] as? String == "fixed")
     }
 
+    @Test func storeAnnotationsAreFoldedIntoExportsBeforeAndAfterCompaction() throws {
+        let (store, path) = try makeStore(90)
+        defer { try? store.close() }
+        let all = try ExportExpect.scan(store)
+        let ins = all.first { $0.shape == .instruction }!
+        let chat = all.first { $0.shape == .chat }!
+        let pr = all.first { $0.shape == .promptResponse }!
+        try store.annotate(pr.id, Annotation(.feedback(.positive, rating: nil, comment: nil)))
+        try store.annotate(pr.id, Annotation(.feedback(.positive, rating: 5, comment: "good")))
+        try store.annotate(all[10].id, Annotation(.feedback(.negative, rating: nil, comment: nil)))
+        try store.annotate(all[11].id, Annotation(.exclude, reason: "pii"))
+        try store.annotate(all[12].id, Annotation(.exclude))
+        try store.annotate(all[12].id, Annotation(.include))
+        try store.annotate(ins.id, Annotation(.correction(text: "fixed output", field: nil)))
+        try store.annotate(chat.id, Annotation(.correction(text: "fixed reply", field: nil)))
+        var n = 0
+        for round in ["appended", "compacted"] {
+            if round == "compacted" { _ = try store.compactAll() }
+            n += 1
+            var spec = ExportSpec(format: .jsonl, schema: .chat)
+            spec.feedback = .dropNegative
+            let out = ExportExpect.outDir("fold\(n)")
+            let r = try export(path, out, spec)
+            let rows = try ExportExpect.lines(out + "/data.jsonl").map(ExportExpect.object)
+            #expect(r.rows == all.count - 2, "\(round)")  // all[10] negative, all[11] excluded; all[12] re-included
+            func lastAssistant(_ row: [String: Any]) -> String? {
+                ((row["messages"] as? [[String: Any]])?.last { $0["role"] as? String == "assistant" })?["content"] as? String
+            }
+            #expect(rows.contains { lastAssistant($0) == "fixed output" }, "\(round)")
+            #expect(rows.contains { lastAssistant($0) == "fixed reply" }, "\(round)")
+            // Raw: stored content, annotations reported; only-positive keeps the one liked example.
+            spec = ExportSpec(format: .jsonl)
+            spec.feedback = .onlyPositive
+            let out2 = ExportExpect.outDir("foldraw\(n)")
+            _ = try export(path, out2, spec)
+            let raw = try ExportExpect.lines(out2 + "/data.jsonl").map(ExportExpect.object)
+            #expect(raw.map { $0["id"] as! String } == [pr.id.hex], "\(round)")
+            #expect(raw.first?["feedback_positive"] as? Int == 2)
+            // include_excluded brings the excluded one back, flagged.
+            spec = ExportSpec(format: .jsonl)
+            spec.includeExcluded = true
+            let out3 = ExportExpect.outDir("foldexcl\(n)")
+            _ = try export(path, out3, spec)
+            let ex = try ExportExpect.lines(out3 + "/data.jsonl").map(ExportExpect.object)
+            #expect(ex.count == all.count)
+            #expect(ex.first { $0["id"] as! String == all[11].id.hex }?["excluded"] as? Bool == true)
+            #expect(ex.first { $0["id"] as! String == all[12].id.hex }?["excluded"] as? Bool == false)
+            let fixed = ex.first { $0["id"] as! String == ins.id.hex }
+            #expect(fixed?["corrected"] as? String == "fixed output")
+            #expect(fixed?["output"] as? String == ExportExpect.raw(ins)["output"] as? String)
+        }
+    }
+
     @Test func splitSpecRejectsBadInputAndAssignsByIdLowBits() throws {
         #expect(throws: StrataError.self) { try SplitSpec(parsing: "train=0.8,test=0.1") }
         #expect(throws: StrataError.self) { try SplitSpec(parsing: "train") }

@@ -19,12 +19,15 @@ final class ExportSnapshot {
     /// Selected partitions, sorted.
     let partitions: [PartitionKey]
     let segments: [PartitionKey: [SegmentVersion]]
+    /// Annotation entries (kind 2) not yet folded by compaction, of the selected partitions (SPEC.md §4.6).
+    var annotationMap = AnnotationMap()
 
     init(path: String, fs: FileSystem, include: (PartitionKey) -> Bool) throws {
         let mp = path + "/" + Format.manifestFileName
         guard fs.fileExists(mp) else { throw StrataError(.notFound, "no Strata store here (MANIFEST missing)", path: path) }
         manifest = try Manifest.decode(try fs.readFile(mp), path: mp)
         catalog = SegmentCatalog(fs: fs, root: path)
+        try catalog.loadDictionaries(for: manifest)
         var segs: [PartitionKey: [SegmentVersion]] = [:]
         for entry in manifest.segments where include(entry.partition) {
             let p = catalog.segmentPath(entry.partition, entry.sequence)
@@ -37,10 +40,13 @@ final class ExportSnapshot {
             }
             if let footer = file.footer {
                 catalog.add(file, blockOffsets: footer.blocks.map(\.offset))
+                annotationMap.add(footer: footer, segment: entry.sequence)
             } else {
                 let walk = try file.walk()
                 file.restrict(to: walk.validEnd)
                 catalog.add(file, blockOffsets: walk.blocks.map(\.offset))
+                var buffers = ReadBuffers()
+                try catalog.collectAnnotations(segment: entry.sequence, into: &annotationMap, buffers: &buffers)
             }
             segs[entry.partition, default: []].append(SegmentVersion(
                 sequence: entry.sequence, bytes: file.validLength, sealed: file.footer != nil,

@@ -184,6 +184,24 @@ public struct FoldedAnnotations: Sendable, Equatable {
     }
 
     public static let none = FoldedAnnotations()
+
+    /// Folds an example's annotations, oldest first, as `FoldedExample` does: feedback
+    /// counts, the last exclude/include wins, the last correction of the shape's
+    /// natural field (output / response / last assistant message) wins.
+    public init(folding anns: [Annotation], shape: Shape, hasAssistant: Bool) {
+        self.init()
+        for a in anns {
+            switch a.kind {
+            case let .feedback(p, _, _):
+                if p == .positive { feedbackPositive += 1 } else { feedbackNegative += 1 }
+            case let .correction(text, field):
+                let f = field ?? .natural(for: shape)
+                if f == .natural(for: shape) && (shape != .chat || hasAssistant) { corrected = text }
+            case .exclude: excluded = true
+            case .include: excluded = false
+            }
+        }
+    }
 }
 
 /// Where an export reads folded annotations from. Until annotations exist in

@@ -225,43 +225,80 @@ public final class Exporter {
         return s
     }
 
-    /// Visits the selected examples of the unit, in partition then append order.
+    /// Visits the selected examples of the unit, in partition then append order,
+    /// with their folded annotations (SPEC.md §4.6, §8.4): the kind-4 entry that
+    /// follows a compacted example in its block, then the unfolded kind-2 entries.
     private func forEachSelected(_ ctx: UnitContext, onlyShape: Shape? = nil, notShape: Shape? = nil,
                                  _ body: (inout EntryView, FoldedAnnotations?, Int, PartitionKey) throws -> Void) throws {
         var view = EntryView()
         var buffers = ReadBuffers()
+        var side = ReadBuffers()
         let split = spec.split
         let minQ = spec.minQuality
+        let catalog = ctx.snap.catalog
+        let annotationMap = ctx.snap.annotationMap
         for p in ctx.unit.partitions {
             for seg in ctx.snap.segments[p] ?? [] {
-                _ = try ctx.snap.catalog.forEachEntry(segment: seg.sequence, buffers: &buffers) { kind, entry, _ in
-                    guard kind == EntryKind.example.rawValue else { return true }
-                    if let s = EntryView.peekShape(entry) {
-                        if (1 << s.rawValue) & shapeMask == 0 { return true }
-                        if let onlyShape, s != onlyShape { return true }
-                        if let notShape, s == notShape { return true }
-                    }
-                    try view.decode(&entry)
-                    if let minQ { guard let q = view.quality, q >= minQ else { return true } }
-                    if let sb = sourceBytes { guard let s = view.source, s.elementsEqual(sb) else { return true } }
-                    if !tagBytes.isEmpty {
-                        if spec.allTags {
-                            for t in tagBytes where !view.tags.contains(where: { $0.elementsEqual(t) }) { return true }
-                        } else {
-                            guard view.tags.contains(where: { t in tagBytes.contains { t.elementsEqual($0) } }) else { return true }
+                guard let file = catalog.files[seg.sequence], let offsets = catalog.blockOffsets[seg.sequence] else { continue }
+                for offset in offsets {
+                    let h = try file.readBlock(at: offset, into: &buffers.block, scratch: &buffers.scratch)
+                    var count = 0
+                    try buffers.block.withUnsafeBytes { raw in
+                        var it = EntryIterator(raw, path: file.path, blockOffset: offset)
+                        while let (kind, entryBody, _) = try it.next() {
+                            count += 1
+                            guard kind == EntryKind.example.rawValue else { continue }
+                            var entry = entryBody
+                            // Folded annotations of a compacted example follow it in the same block.
+                            var folded: [Annotation] = []
+                            var peek = it
+                            if let (k2, b2, _) = try peek.next(), k2 == EntryKind.foldedAnnotations.rawValue {
+                                it = peek
+                                count += 1
+                                var r = b2
+                                let (target, anns) = try AnnotationCodec.decodeFolded(&r)
+                                var idr = entry
+                                guard try RecordCodec.peekExampleID(&idr) == target else {
+                                    throw r.corruption("folded annotations of \(target) do not follow their example")
+                                }
+                                folded = anns
+                            }
+                            if let s = EntryView.peekShape(entry) {
+                                if (1 << s.rawValue) & shapeMask == 0 { continue }
+                                if let onlyShape, s != onlyShape { continue }
+                                if let notShape, s == notShape { continue }
+                            }
+                            try view.decode(&entry)
+                            if let minQ { guard let q = view.quality, q >= minQ else { continue } }
+                            if let sb = sourceBytes { guard let s = view.source, s.elementsEqual(sb) else { continue } }
+                            if !tagBytes.isEmpty {
+                                if spec.allTags {
+                                    guard tagBytes.allSatisfy({ t in view.tags.contains { $0.elementsEqual(t) } }) else { continue }
+                                } else {
+                                    guard view.tags.contains(where: { t in tagBytes.contains { t.elementsEqual($0) } }) else { continue }
+                                }
+                            }
+                            var a: FoldedAnnotations?
+                            if let external = annotations {
+                                a = external.annotations(for: view.id)
+                            } else if !folded.isEmpty || annotationMap[view.id] != nil {
+                                let later = try annotationMap[view.id].map { try catalog.readAnnotations(at: $0, target: view.id, buffers: &side) } ?? []
+                                a = FoldedAnnotations(folding: folded + later, shape: view.shape, hasAssistant: view.messages.contains { $0.role == .assistant })
+                            }
+                            if !spec.includeExcluded, a?.excluded == true { continue }
+                            if let fb = spec.feedback {
+                                let pos = a?.feedbackPositive ?? 0, neg = a?.feedbackNegative ?? 0
+                                switch fb {
+                                case .dropNegative: if neg > pos { continue }
+                                case .onlyPositive: if pos <= neg { continue }
+                                }
+                            }
+                            try body(&view, a, split?.index(of: view.id) ?? 0, p)
                         }
                     }
-                    let a = annotations?.annotations(for: view.id)
-                    if !spec.includeExcluded, a?.excluded == true { return true }
-                    if let fb = spec.feedback {
-                        let pos = a?.feedbackPositive ?? 0, neg = a?.feedbackNegative ?? 0
-                        switch fb {
-                        case .dropNegative: if neg > pos { return true }
-                        case .onlyPositive: if pos <= neg { return true }
-                        }
+                    guard count == h.entryCount else {
+                        throw StrataError(.corruption, "block declares \(h.entryCount) entries but holds \(count)", path: file.path, offset: offset)
                     }
-                    try body(&view, a, split?.index(of: view.id) ?? 0, p)
-                    return true
                 }
             }
         }
