@@ -363,6 +363,22 @@ import Testing
         }
     }
 
+    @Test func aSecondWriterOfTheSameExportDirectoryIsRefusedWhileTheFirstHoldsTheLock() throws {
+        let (store, path) = try makeStore(30)
+        defer { try? store.close() }
+        let out = ExportExpect.outDir()
+        try FileManager.default.createDirectory(atPath: out, withIntermediateDirectories: true)
+        let held = try PosixFileSystem.shared.lockExclusive(out + "/" + Exporter.lockFileName)
+        do {
+            _ = try export(path, out, ExportSpec())
+            Issue.record("export ran while another writer held the directory lock")
+        } catch let e as StrataError {
+            #expect(e.code == .locked)
+        }
+        held.unlock()
+        #expect(try export(path, out, ExportSpec()).rows == 30)
+    }
+
     @Test func splitSpecRejectsBadInputAndAssignsByIdLowBits() throws {
         #expect(throws: StrataError.self) { try SplitSpec(parsing: "train=0.8,test=0.1") }
         #expect(throws: StrataError.self) { try SplitSpec(parsing: "train") }

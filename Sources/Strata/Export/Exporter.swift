@@ -9,6 +9,7 @@ import Foundation
 public final class Exporter {
     public static let manifestFileName = "_strata_export.json"
     public static let manifestVersion = 1
+    public static let lockFileName = ".strata_export.lock"
 
     public let storePath: String
     public let outPath: String
@@ -91,6 +92,13 @@ public final class Exporter {
         }
 
         if !fs.isDirectory(outPath) { try fs.createDirectory(outPath, mode: 0o755) }
+        // One writer per export directory (a hidden lock file, skipped by dataset readers).
+        let lock: FileLock
+        do { lock = try fs.lockExclusive(outPath + "/" + Exporter.lockFileName) } catch var e as StrataError where e.code == .locked {
+            e.message = "another export is writing this directory (\(e.message)); retry when it finishes"
+            throw e
+        }
+        defer { lock.unlock() }
         let created = ExampleJSONEncoder.timestampString(Int64(Date().timeIntervalSince1970 * 1000))
         let storeVersion = snap.versionObject()
         var pending: [ExportFileSink] = []
