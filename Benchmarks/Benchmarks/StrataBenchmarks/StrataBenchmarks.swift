@@ -128,4 +128,6 @@ let benchmarks: @Sendable () -> Void = {
             }
         }
     }
+
+    registerExportBenchmarks()
 }
