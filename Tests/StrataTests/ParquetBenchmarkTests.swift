@@ -61,7 +61,7 @@ import Testing
         var jsonl = ""
         var rawBytes = 0
         let jsonlURL = dir.appendingPathComponent("rows.jsonl")
-        FileManager.default.createFile(atPath: jsonlURL.path, contents: nil)
+        _ = FileManager.default.createFile(atPath: jsonlURL.path, contents: nil)
         let jsonlHandle = try FileHandle(forWritingTo: jsonlURL)
         var i = 0
         while rawBytes < targetMB << 20 {
@@ -99,6 +99,13 @@ import Testing
         try jsonlHandle.close()
 
         let path = dir.appendingPathComponent("strata.parquet").path
+        // Thread CPU time too: wall time is unreliable on a shared, loaded machine.
+        func cpuSeconds() -> Double {
+            var t = timespec()
+            clock_gettime(CLOCK_THREAD_CPUTIME_ID, &t)
+            return Double(t.tv_sec) + Double(t.tv_nsec) / 1e9
+        }
+        let cpu0 = cpuSeconds()
         let clock = ContinuousClock()
         var summary: ParquetFileSummary?
         let elapsed = try clock.measure {
@@ -107,19 +114,22 @@ import Testing
             summary = try w.close()
         }
         let seconds = Double(elapsed.components.seconds) + Double(elapsed.components.attoseconds) / 1e18
+        let cpu = cpuSeconds() - cpu0
         let mbps = Double(rawBytes) / 1e6 / seconds
-        let report = #"{"rows":\#(rows.count),"raw_string_bytes":\#(rawBytes),"seconds":\#(seconds),"mb_per_s":\#(mbps),"file_bytes":\#(summary!.bytes),"row_groups":\#(summary!.rowGroups)}"#
+        let report = #"{"rows":\#(rows.count),"raw_string_bytes":\#(rawBytes),"seconds":\#(seconds),"mb_per_s":\#(mbps),"cpu_seconds":\#(cpu),"mb_per_cpu_s":\#(Double(rawBytes) / 1e6 / cpu),"file_bytes":\#(summary!.bytes),"row_groups":\#(summary!.rowGroups)}"#
         try report.write(to: dir.appendingPathComponent("bench.json"), atomically: true, encoding: .utf8)
         print("parquet benchmark: \(report)")
         #expect(summary!.rows == rows.count)
     }
 
-    /// Defaults, overridable for experiments: STRATA_PARQUET_BENCH_PAGE_KB, STRATA_PARQUET_BENCH_LEVEL.
+    /// Defaults, overridable for experiments: STRATA_PARQUET_BENCH_PAGE_KB, STRATA_PARQUET_BENCH_LEVEL,
+    /// STRATA_PARQUET_BENCH_ROW_GROUP_MB.
     static var options: ParquetWriterOptions {
         var o = ParquetWriterOptions()
         let env = ProcessInfo.processInfo.environment
         if let kb = env["STRATA_PARQUET_BENCH_PAGE_KB"].flatMap(Int.init) { o.pageMaxBytes = kb << 10 }
         if let level = env["STRATA_PARQUET_BENCH_LEVEL"].flatMap(Int32.init) { o.compressionLevel = level }
+        if let mb = env["STRATA_PARQUET_BENCH_ROW_GROUP_MB"].flatMap(Int.init) { o.rowGroupMaxBytes = mb << 20 }
         return o
     }
 

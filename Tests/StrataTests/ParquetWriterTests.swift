@@ -146,6 +146,7 @@ import Testing
             ParquetField("flag", .bool),
             ParquetField("ts", .timestampMillis, nullable: false),
             ParquetField("meta", .json),
+            ParquetField("long", .string),
         ])
         var r = S.Random(state: 7)
         // Unsigned byte order puts "é…" and "日…" after "z…"; a signed comparison would not.
@@ -161,6 +162,8 @@ import Testing
                 r.chance(25) ? .null : .bool(r.chance(90)),
                 .int(1_600_000_000_000 + Int64(r.int(1_000_000_000))),
                 r.chance(50) ? .null : .string(#"{"k":\#(r.int(10))}"#),
+                // Longer than statisticsMaxBytes: bounds are stored shortened.
+                r.chance(10) ? .null : .string(String(repeating: ["é", "a", "z", "日", "\u{10FFFF}a"][r.int(5)], count: 30 + r.int(60)) + "\(i)"),
             ])
         }
         // Column `note` in the last row group is all null: no min/max, null_count only.
@@ -205,7 +208,8 @@ import Testing
                     let xs = vals.compactMap { v -> Int64? in if case .int(let x) = v { return x } else { return nil } }
                     if let lo = xs.min(), let hi = xs.max() { minJ = "\(lo)"; maxJ = "\(hi)" }
                 }
-                cols.append("\(S.jsonString(f.name)):{\"min\":\(minJ),\"max\":\(maxJ),\"null_count\":\(nulls)}")
+                let inexact = f.name == "long" ? ",\"inexact\":true" : ""
+                cols.append("\(S.jsonString(f.name)):{\"min\":\(minJ),\"max\":\(maxJ),\"null_count\":\(nulls)\(inexact)}")
             }
             groups.append("{" + cols.joined(separator: ",") + "}")
         }
@@ -213,6 +217,17 @@ import Testing
         try S.expectedJSON(schema: schema, rows: rows, extra: ["row_groups": "3", "statistics": "[" + groups.joined(separator: ",") + "]"])
             .write(to: expected, atomically: true, encoding: .utf8)
         try Self.check("stats", parquet, expected)
+    }
+
+    @Test func longStatisticsAreShortenedToValidBounds() {
+        let text = Array("abcé日\u{10FFFF}".utf8)  // 3 + 2 + 3 + 4 bytes
+        #expect(parquetTruncatedMin(text, limit: 5, utf8: true) == Array("abcé".utf8))
+        #expect(parquetTruncatedMin(text, limit: 7, utf8: true) == Array("abcé".utf8))
+        #expect(parquetTruncatedMax(text, limit: 7, utf8: true) == Array("abcê".utf8))
+        #expect(parquetTruncatedMax(Array("a\u{10FFFF}\u{10FFFF}b".utf8), limit: 9, utf8: true) == Array("b".utf8))
+        #expect(parquetTruncatedMax([0x01, 0xFF, 0xFF, 0x00], limit: 3, utf8: false) == [0x02])
+        #expect(parquetTruncatedMax([0xFF, 0xFF], limit: 1, utf8: false) == nil)
+        #expect(parquetTruncatedMax(text, limit: 20, utf8: true) == text)
     }
 
     @Test func dictionaryFallsBackToPlainOnHighCardinality() throws {
@@ -282,6 +297,24 @@ import Testing
         #expect(Array(bytes.prefix(4)) == Array("PAR1".utf8))
         #expect(Array(bytes.suffix(4)) == Array("PAR1".utf8))
         #expect(throws: StrataError.self) { try w.append(good) }
+    }
+}
+
+extension ParquetWriterTests {
+    @Test func sinkFailurePoisonsTheWriter() throws {
+        struct Full: Error {}
+        var calls = 0
+        var options = ParquetWriterOptions()
+        options.rowGroupMaxRows = 2
+        let w = try ParquetWriter(schema: Self.fullSchema, options: options, sink: { _ in
+            calls += 1
+            if calls > 1 { throw Full() }
+        })
+        let rows = Self.fullRows(2)
+        try w.append(rows[0])
+        #expect(throws: Full.self) { try w.append(rows[1]) }  // row group flush hits the sink
+        #expect { try w.append(rows[0]) } throws: { ($0 as? StrataError)?.code == .poisoned }
+        #expect { try w.close() } throws: { ($0 as? StrataError)?.code == .poisoned }
     }
 }
 

@@ -53,9 +53,9 @@ def main():
     s, k = os.path.getsize(strata), os.path.getsize(duck)
     raw = bench["raw_string_bytes"]
     print(f"rows: {bench['rows']}, raw string bytes: {raw / 1e6:.1f} MB")
-    print(f"strata: {s / 1e6:.2f} MB, {bench['row_groups']} row groups, write {bench['seconds']:.2f} s = {bench['mb_per_s']:.1f} MB/s")
+    print(f"strata: {s / 1e6:.2f} MB, {bench['row_groups']} row groups, write {bench['seconds']:.2f} s = {bench['mb_per_s']:.1f} MB/s wall, {bench['mb_per_cpu_s']:.1f} MB/s per CPU second")
     print(f"duckdb: {k / 1e6:.2f} MB (COPY from an in-memory table: {duck_seconds:.2f} s = {raw / 1e6 / duck_seconds:.1f} MB/s)")
-    print(f"strata / duckdb size: {s / k:.3f}")
+    print(f"strata / duckdb size: {s / k:.4f} ({s - k:+d} bytes)")
     if s > k:
         sys.exit(1)
 

@@ -9,6 +9,9 @@ struct ParquetChunkOutput {
     var nullCount: Int
     var minValue: [UInt8]?
     var maxValue: [UInt8]?
+    /// False when min/max were shortened (see `parquetTruncatedMin/Max`).
+    var minExact = true
+    var maxExact = true
 }
 
 /// Thrift `Encoding` values we write.
@@ -164,6 +167,7 @@ final class ParquetColumnWriter {
     /// that no reader sees a record split across pages.
     func endRow() throws {
         pageRows += 1
+        if fallbackPending && dataPagesWritten == 0 { abandonDictionaryIfItDoesNotPay() }
         let open: Int
         if dictionaryActive {
             open = indices.count * parquetBitWidth(UInt64(max(dictionary!.count, 1) - 1)) / 8
@@ -185,26 +189,29 @@ final class ParquetColumnWriter {
         for k in 0..<4 { body[at + k] = UInt8(truncatingIfNeeded: n >> (8 * UInt32(k))) }
     }
 
+    /// High cardinality: if the dictionary plus indices is no smaller than
+    /// PLAIN, the first page decides that this chunk is written PLAIN. The
+    /// open page is converted in place and stays open.
+    private func abandonDictionaryIfItDoesNotPay() {
+        guard dictionaryActive, let d = dictionary else { return }
+        let width = parquetBitWidth(UInt64(max(d.count, 1) - 1))
+        guard d.byteCount + indices.count * width / 8 >= pagePlainBytes else { return }
+        values.removeAll(keepingCapacity: true)
+        values.reserveCapacity(pagePlainBytes)
+        for i in indices { d.appendPlain(Int(i), to: &values) }
+        indices.removeAll(keepingCapacity: true)
+        dictionary = nil
+        dictionaryActive = false
+        fallbackPending = false
+    }
+
     func flushPage() throws {
         guard pageLevelCount > 0 else { return }
         body.removeAll(keepingCapacity: true)
         if leaf.maxRep > 0 { appendLevels(repLevels, width: repWidth) }
         if leaf.maxDef > 0 { appendLevels(defLevels, width: defWidth) }
 
-        if dictionaryActive, dataPagesWritten == 0, let d = dictionary {
-            // High cardinality: if the dictionary plus indices is no smaller than
-            // PLAIN, the first page decides that this chunk is written PLAIN.
-            let width = parquetBitWidth(UInt64(max(d.count, 1) - 1))
-            if d.byteCount + indices.count * width / 8 >= pagePlainBytes {
-                values.removeAll(keepingCapacity: true)
-                values.reserveCapacity(pagePlainBytes)
-                for i in indices { d.appendPlain(Int(i), to: &values) }
-                indices.removeAll(keepingCapacity: true)
-                dictionary = nil
-                dictionaryActive = false
-                fallbackPending = false
-            }
-        }
+        if dataPagesWritten == 0 { abandonDictionaryIfItDoesNotPay() }
 
         let encoding: Int32
         if dictionaryActive {
@@ -287,11 +294,26 @@ final class ParquetColumnWriter {
         if usedPlain || usedDictionary { encodings.append(ParquetEncodingID.plain) }
         if leaf.maxDef > 0 || leaf.maxRep > 0 || usedDictionary { encodings.append(ParquetEncodingID.rle) }
         if usedDictionary { encodings.append(ParquetEncodingID.rleDictionary) }
-        let (minValue, maxValue) = statistics()
+        var (minValue, maxValue) = statistics()
+        var minExact = true, maxExact = true
+        if leaf.physical == .byteArray, let lo = minValue, let hi = maxValue {
+            // Long strings would bloat the footer; store shortened bounds instead.
+            let text = leaf.type != .binary
+            if lo.count > options.statisticsMaxBytes {
+                minValue = parquetTruncatedMin(lo, limit: options.statisticsMaxBytes, utf8: text)
+                minExact = false
+            }
+            if hi.count > options.statisticsMaxBytes {
+                maxValue = parquetTruncatedMax(hi, limit: options.statisticsMaxBytes, utf8: text)
+                maxExact = false
+            }
+            if minValue == nil || maxValue == nil { minValue = nil; maxValue = nil }
+        }
         let out = ParquetChunkOutput(
             dictionaryPage: dictionaryPage, dataPages: chunk, numValues: chunkLevelCount,
             uncompressedSize: uncompressed, compressedSize: chunk.count + (dictionaryPage?.count ?? 0),
-            encodings: encodings, nullCount: nullCount, minValue: minValue, maxValue: maxValue)
+            encodings: encodings, nullCount: nullCount, minValue: minValue, maxValue: maxValue,
+            minExact: minExact, maxExact: maxExact)
         reset()
         return out
     }
@@ -300,8 +322,7 @@ final class ParquetColumnWriter {
     private func statistics() -> ([UInt8]?, [UInt8]?) {
         switch leaf.physical {
         case .byteArray:
-            guard let lo = minBytes, let hi = maxBytes,
-                  lo.count <= options.statisticsMaxBytes, hi.count <= options.statisticsMaxBytes else { return (nil, nil) }
+            guard let lo = minBytes, let hi = maxBytes else { return (nil, nil) }
             return (lo, hi)
         case .int32:
             guard minInt <= maxInt else { return (nil, nil) }
@@ -341,4 +362,40 @@ final class ParquetColumnWriter {
         minDouble = .infinity; maxDouble = -.infinity; sawDouble = false
         sawFalse = false; sawTrue = false
     }
+}
+
+/// A lower bound of `value` of at most `limit` bytes: its longest prefix that
+/// fits (cut on a scalar boundary for UTF-8, so the bound is valid text).
+func parquetTruncatedMin(_ value: [UInt8], limit: Int, utf8: Bool) -> [UInt8] {
+    guard value.count > limit else { return value }
+    var n = limit
+    if utf8 { while n > 0 && value[n] & 0xC0 == 0x80 { n -= 1 } }  // value[n] starts the first dropped scalar
+    return Array(value[0..<n])
+}
+
+/// An upper bound of `value` of at most `limit` bytes: a prefix whose last
+/// unit is incremented (a byte, or for UTF-8 a Unicode scalar, since UTF-8
+/// byte order is scalar order). Nil if no such bound exists (all 0xFF / U+10FFFF).
+func parquetTruncatedMax(_ value: [UInt8], limit: Int, utf8: Bool) -> [UInt8]? {
+    guard value.count > limit else { return value }
+    if !utf8 {
+        var p = Array(value[0..<limit])
+        while let last = p.last {
+            if last < 0xFF { p[p.count - 1] = last + 1; return p }
+            p.removeLast()
+        }
+        return nil
+    }
+    var scalars = Array(String(decoding: parquetTruncatedMin(value, limit: limit, utf8: true), as: UTF8.self).unicodeScalars)
+    while let last = scalars.popLast() {
+        var next = last.value + 1
+        if next == 0xD800 { next = 0xE000 }  // skip surrogates
+        if let s = Unicode.Scalar(next) {
+            var out = String(String.UnicodeScalarView(scalars))
+            out.unicodeScalars.append(s)
+            let bytes = Array(out.utf8)
+            if bytes.count <= limit { return bytes }
+        }
+    }
+    return nil
 }

@@ -9,14 +9,18 @@ public struct ParquetWriterOptions: Sendable {
     /// ...or once it holds this many rows, whichever comes first.
     public var rowGroupMaxRows: Int = 1 << 20
     /// A data page is closed at this many (estimated, uncompressed) bytes...
-    public var pageMaxBytes: Int = 1 << 20
-    /// ...or rows.
-    public var pageMaxRows: Int = 20_000
+    /// Larger than Arrow's 1 MiB because each page is one zstd frame and text
+    /// compresses better in bigger frames (DuckDB writes one page per chunk):
+    /// measured 1 MiB +0.7%, 4 MiB +0.1%, 16 MiB -0.04% against DuckDB's size.
+    public var pageMaxBytes: Int = 16 << 20
+    /// ...or rows. Without a page index readers cannot skip pages, so rows do not limit pages by default.
+    public var pageMaxRows: Int = 1 << 20
     public var dictionaryEnabled: Bool = true
     /// A column chunk stops adding to its dictionary once the dictionary page exceeds this size.
     public var dictionaryMaxBytes: Int = 1 << 20
-    /// BYTE_ARRAY min/max longer than this are left out of the statistics (null_count stays).
-    public var statisticsMaxBytes: Int = 4096
+    /// BYTE_ARRAY min/max longer than this are stored shortened (a prefix for
+    /// min, an incremented prefix for max) and marked inexact, as Arrow does.
+    public var statisticsMaxBytes: Int = 64
     public var createdBy: String = "strata"
 
     public init() {}
@@ -54,6 +58,8 @@ public final class ParquetWriter {
     private var rowGroups: [RowGroupMeta] = []
     private var keyValues: [(String, String)] = []
     private var closed = false
+    /// Set when the sink failed: the bytes already written are incomplete, so refuse more.
+    private var failed: StrataError?
     private var fileHandle: FileHandle?
 
     private struct ChunkMeta {
@@ -104,6 +110,7 @@ public final class ParquetWriter {
     /// Appends one row: one value per top-level field, in schema order.
     /// Throws `.parquetSchemaMismatch` (and writes nothing) if the row does not fit the schema.
     public func append(_ row: [ParquetValue]) throws {
+        if let failed { throw failed }
         guard !closed else { throw StrataError(.usage, "Parquet writer is closed") }
         guard row.count == schema.fields.count else {
             throw StrataError(.parquetSchemaMismatch, "row has \(row.count) values, schema has \(schema.fields.count) columns")
@@ -132,6 +139,7 @@ public final class ParquetWriter {
     /// Writes the buffered row group (if any) and the footer. Returns what was written.
     @discardableResult
     public func close() throws -> ParquetFileSummary {
+        if let failed { throw failed }
         guard !closed else { throw StrataError(.usage, "Parquet writer is already closed") }
         try flushRowGroup()
         var w = ThriftCompactWriter()
@@ -148,9 +156,14 @@ public final class ParquetWriter {
     }
 
     private func emit(_ bytes: [UInt8]) throws {
-        try sink(bytes)
+        do { try sink(bytes) } catch {
+            failed = StrataError(.poisoned, "an earlier Parquet write failed; the file is incomplete", cause: error)
+            throw error
+        }
         offset += bytes.count
     }
+
+    deinit { try? fileHandle?.close() }
 
     // MARK: Rows
 
@@ -158,7 +171,9 @@ public final class ParquetWriter {
     /// Errors name the innermost field; `append` prefixes the column.
     private static func validate(_ v: ParquetValue, _ f: ParquetField) throws {
         func mismatch(_ what: String) -> StrataError {
-            StrataError(.parquetSchemaMismatch, "expected \(what), got \(v)", field: f.name)
+            // Name the case only: values can be megabytes of text.
+            let got = "\(v)".prefix(while: { $0 != "(" })
+            return StrataError(.parquetSchemaMismatch, "expected \(what), got \(got)", field: f.name)
         }
         if case .null = v {
             if !f.nullable { throw StrataError(.parquetSchemaMismatch, "null in a required field", field: f.name) }
@@ -301,8 +316,8 @@ public final class ParquetWriter {
         if let lo = o.minValue, let hi = o.maxValue {
             w.binary(5, hi)  // max_value
             w.binary(6, lo)  // min_value
-            w.bool(7, true)
-            w.bool(8, true)
+            w.bool(7, o.maxExact)  // is_max_value_exact
+            w.bool(8, o.minExact)  // is_min_value_exact
         }
         w.structEnd()
         w.structEnd()
