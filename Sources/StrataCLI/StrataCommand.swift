@@ -18,6 +18,8 @@ struct StrataCommand: ParsableCommand {
         IngestCommand.self,
         GetCommand.self,
         StatsCommand.self,
+        CompactCommand.self,
+        AnnotateCommand.self,
         ExportCommand.self,
     ]
 }

@@ -214,7 +214,8 @@ final class CompactionJob {
         var dictionary: ZstdDictionary?
         var dictionaryID: UInt32 = 0
         if options.dictionary != .never {
-            let trainer = DictionaryTrainer(capacity: options.dictionaryCapacity, sampleBytes: options.dictionarySampleBytes,
+            let capacity = min(options.dictionaryCapacity, max(8 << 10, Int(totalRaw / 16)))
+            let trainer = DictionaryTrainer(capacity: capacity, sampleBytes: options.dictionarySampleBytes,
                                             level: options.level, blockTarget: options.blockTargetBytes)
             let outcome = try trainer.train(blockCount: blockList.count, totalRaw: totalRaw) { k in
                 try entries(of: blockList[k].file, block: blockList[k].block)
@@ -235,7 +236,6 @@ final class CompactionJob {
             }
         }
         try store.compactionStep(.dictionaryWritten, options)
-        if ProcessInfo.processInfo.environment["STRATA_DEBUG_TIMING"] != nil { print("TIMING dict", Date().timeIntervalSince(started)) }
 
         // 3. New segments.
         let codec = BlockCodec.zstd(level: options.level, dictionary: dictionary)
@@ -348,7 +348,6 @@ final class CompactionJob {
             if let w = writer { report.bytesAfter += try w.seal(); writer = nil }
             try fs.syncDirectory(partitionDir)
             try store.compactionStep(.segmentsDurable, options)
-            if ProcessInfo.processInfo.environment["STRATA_DEBUG_TIMING"] != nil { print("TIMING segs", Date().timeIntervalSince(started)) }
         } catch {
             writer?.abandon()
             for o in outputs { try? fs.remove(o.path) }
@@ -415,7 +414,6 @@ final class CompactionJob {
             try store.compactionStep(.manifestSwapped, options)
         }
         report.outputSegments = outputs.map(\.seq)
-        if ProcessInfo.processInfo.environment["STRATA_DEBUG_TIMING"] != nil { print("TIMING swap", Date().timeIntervalSince(started)) }
 
         // 5. Old files: removed only now that the new state is durable.
         var first = true

@@ -19,7 +19,7 @@ struct DictionaryTrainer {
 
     /// `blocks` yields the raw entries of a block; `blockCount` blocks exist; `totalRaw` bytes in all.
     func train(blockCount: Int, totalRaw: Int64, readBlock: (Int) throws -> [[UInt8]]) throws -> Outcome {
-        guard blockCount >= 2, totalRaw >= Int64(capacity * 8) else { return Outcome(dictionary: nil, plainBytes: 0, dictBytes: 0) }
+        guard blockCount >= 2, totalRaw >= Int64(max(capacity * 4, 64 << 10)) else { return Outcome(dictionary: nil, plainBytes: 0, dictBytes: 0) }
         let avgBlock = max(1, Int(totalRaw) / blockCount)
         let wanted = max(2, min(blockCount, sampleBytes / avgBlock))
         var trainBuf: [UInt8] = []
