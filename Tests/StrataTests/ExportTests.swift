@@ -379,6 +379,21 @@ import Testing
         #expect(try export(path, out, ExportSpec()).rows == 30)
     }
 
+    @Test func multiLineMetadataStaysOnOneJSONLLineWithTheSameValue() throws {
+        let path = temporaryStorePath()
+        let store = try Store.open(at: path)
+        defer { try? store.close() }
+        let meta = "{\n  \"a\": [1,\r\n 2],\n  \"s\": \"x\\ny\"\n}"
+        try store.append(Example(content: .promptResponse(prompt: "p", response: "r"), domain: "d", timestampMillis: 0, metadataJSON: meta))
+        let out = ExportExpect.outDir()
+        _ = try export(path, out, ExportSpec())
+        let lines = try ExportExpect.lines(out + "/data.jsonl")
+        #expect(lines.count == 1)
+        let m = try ExportExpect.object(lines[0])["metadata"] as? [String: Any]
+        #expect(m?["a"] as? [Int] == [1, 2])
+        #expect(m?["s"] as? String == "x\ny")
+    }
+
     @Test func splitSpecRejectsBadInputAndAssignsByIdLowBits() throws {
         #expect(throws: StrataError.self) { try SplitSpec(parsing: "train=0.8,test=0.1") }
         #expect(throws: StrataError.self) { try SplitSpec(parsing: "train") }

@@ -1,3 +1,5 @@
+import Foundation
+
 /// A decoded example entry whose strings are views into the decompressed
 /// block (SPEC.md §4.2): nothing is copied or allocated per entry once the
 /// tag/message arrays have grown. Valid only while the block buffer is
@@ -124,6 +126,17 @@ enum ExampleJSONEncoder {
         return String(decoding: o.dropFirst().dropLast(), as: UTF8.self)
     }
 
+    /// The stored metadata text. JSONL needs one line per object: a line break can only
+    /// be whitespace between tokens (inside strings JSON requires escapes), so CR / LF
+    /// are written as spaces — the same JSON value; any other byte is copied as is.
+    @inline(__always) static func appendMetadata(_ m: UnsafeRawBufferPointer, _ out: inout [UInt8]) {
+        guard m.count > 0, memchr(m.baseAddress!, 0x0A, m.count) != nil || memchr(m.baseAddress!, 0x0D, m.count) != nil else {
+            out.append(contentsOf: m)
+            return
+        }
+        for b in m { out.append(b == 0x0A || b == 0x0D ? 0x20 : b) }
+    }
+
     @inline(__always) static func appendOptString(_ b: UnsafeRawBufferPointer?, _ out: inout [UInt8]) {
         if let b { str(b, &out) } else { lit("null", &out) }
     }
@@ -202,7 +215,7 @@ enum ExampleJSONEncoder {
         lit(",\"source\":", &out)
         appendOptString(e.source, &out)
         lit(",\"metadata\":", &out)
-        out.append(contentsOf: e.metadata)
+        appendMetadata(e.metadata, &out)
         lit(",\"feedback_positive\":", &out)
         JSONWriter.appendInt64(a?.feedbackPositive ?? 0, to: &out)
         lit(",\"feedback_negative\":", &out)
@@ -253,7 +266,7 @@ enum ExampleJSONEncoder {
             lit(",\"output\":", &out)
             appendTarget(e, a, &out)
             lit(",\"metadata\":", &out)
-            out.append(contentsOf: e.metadata)
+            appendMetadata(e.metadata, &out)
             out.append(0x7D)
         case .promptResponse:
             lit("{\"prompt\":", &out)
@@ -311,7 +324,7 @@ enum ExampleJSONEncoder {
         lit(",\"source\":", &out)
         appendOptString(e.source, &out)
         lit(",\"metadata\":", &out)
-        out.append(contentsOf: e.metadata)
+        appendMetadata(e.metadata, &out)
         lit(",\"total_turns\":", &out)
         JSONWriter.appendInt64(Int64(e.messages.count), to: &out)
         lit(",\"feedback_positive\":", &out)
