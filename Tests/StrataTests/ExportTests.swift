@@ -452,3 +452,16 @@ final class FailingFileSystem: FileSystem, @unchecked Sendable {
     func lockExclusive(_ path: String) throws -> FileLock { try base.lockExclusive(path) }
     func ownerAndMode(_ path: String) throws -> (uid: UInt32, mode: UInt32) { try base.ownerAndMode(path) }
 }
+
+@Suite struct ExportSpecTests {
+    @Test func canonicalSpecTextIsValidJSONWithTheSameMembersAsTheSpecObject() throws {
+        var s = ExportSpec(format: .parquet)
+        s.domains = ["b", "a"]; s.tags = ["q\"x"]; s.minQuality = 0.3; s.split = try SplitSpec(parsing: "train=0.9,test=0.1")
+        s.shapes = [.chat]; s.feedback = .dropNegative; s.name = "n"
+        let parsed = try JSONSerialization.jsonObject(with: Data(s.canonicalJSON.utf8)) as! NSDictionary
+        #expect(parsed == s.jsonObject as NSDictionary)
+        #expect(Array(parsed.allKeys as! [String]).sorted() == Array(s.jsonObject.keys).sorted())
+        var t = s; t.minQuality = 0.31
+        #expect(s.canonicalJSON != t.canonicalJSON)
+    }
+}

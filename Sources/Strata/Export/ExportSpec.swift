@@ -150,10 +150,58 @@ public struct ExportSpec: Sendable, Equatable {
         return o
     }
 
-    /// Canonical text of `jsonObject` (sorted keys).
+    /// Canonical text of `jsonObject`: compact, keys sorted, numbers as Swift's
+    /// shortest round-trip decimal (written by hand: JSONSerialization costs
+    /// milliseconds on first use, which a one-partition export notices).
     public var canonicalJSON: String {
-        let d = (try? JSONSerialization.data(withJSONObject: jsonObject, options: [.sortedKeys])) ?? Data()
-        return String(decoding: d, as: UTF8.self)
+        var o: [UInt8] = []
+        o.reserveCapacity(512)
+        func key(_ k: StaticString) {
+            o.append(o.isEmpty ? 0x7B : 0x2C)
+            o.append(0x22)
+            o.append(contentsOf: UnsafeBufferPointer(start: k.utf8Start, count: k.utf8CodeUnitCount))
+            o.append(0x22); o.append(0x3A)
+        }
+        func str(_ v: String?) { if let v { JSONWriter.appendString(v, to: &o) } else { o.append(contentsOf: Array("null".utf8)) } }
+        func bool(_ v: Bool) { o.append(contentsOf: Array((v ? "true" : "false").utf8)) }
+        func strs(_ v: [String]) {
+            o.append(0x5B)
+            for (i, x) in v.enumerated() { if i > 0 { o.append(0x2C) }; JSONWriter.appendString(x, to: &o) }
+            o.append(0x5D)
+        }
+        key("all_tags"); bool(allTags)
+        key("domains"); strs(domains.sorted())
+        key("feedback"); str(feedback?.rawValue)
+        key("format"); str(format.rawValue)
+        key("from_month"); str(fromMonth?.description)
+        key("include_excluded"); bool(includeExcluded)
+        key("meta_header"); bool(metaHeader)
+        key("min_quality"); if let q = minQuality { JSONWriter.appendDouble(q, to: &o) } else { str(nil) }
+        key("name"); str(name)
+        key("partitioned"); bool(partitioned)
+        key("schema"); str(schema.rawValue)
+        key("shapes"); strs(shapes.map(\.name).sorted())
+        key("source"); str(source)
+        key("split")
+        if let split {
+            o.append(0x5B)
+            for i in split.names.indices {
+                if i > 0 { o.append(0x2C) }
+                o.append(contentsOf: Array("{\"fraction\":".utf8))
+                JSONWriter.appendDouble(split.fractions[i], to: &o)
+                o.append(contentsOf: Array(",\"name\":".utf8))
+                JSONWriter.appendString(split.names[i], to: &o)
+                o.append(0x7D)
+            }
+            o.append(0x5D)
+        } else {
+            str(nil)
+        }
+        key("system_prompt"); str(systemPrompt)
+        key("tags"); strs(tags.sorted())
+        key("to_month"); str(toMonth?.description)
+        o.append(0x7D)
+        return String(decoding: o, as: UTF8.self)
     }
 
     public static func == (a: ExportSpec, b: ExportSpec) -> Bool { a.canonicalJSON == b.canonicalJSON }
