@@ -18,6 +18,8 @@ struct StrataCommand: ParsableCommand {
         IngestCommand.self,
         GetCommand.self,
         StatsCommand.self,
+        InitCommand.self,
+        IndexCommand.self,
         CompactCommand.self,
         AnnotateCommand.self,
     ]

@@ -7,6 +7,7 @@ import Strata
 let benchmarks: @Sendable () -> Void = {
     Benchmark.defaultConfiguration = .init(metrics: [.wallClock, .throughput, .mallocCountTotal, .peakMemoryResident],
                                            warmupIterations: 1, scalingFactor: .one, maxDuration: .seconds(20), maxIterations: 10)
+    registerIndexBenchmarks()
 
     Benchmark("ingest_jsonl_pipeline") { benchmark in
         // One iteration = the whole corpus (STRATA_BENCH_MB) through parse → dedup → LZ4 → commit → seal.

@@ -27,6 +27,13 @@ public enum Format {
 
     // SPEC.md §5 "Dedup index".
     public static let indexMagic: [UInt8] = Array("STRIDX01".utf8)
+    /// SPEC.md §5.2: the index snapshot lives at `index/ids.idx` under the store.
+    public static let indexDirectoryName = "index"
+    public static let indexFileName = "ids.idx"
+    /// SPEC.md §5.2: fixed header size of the index file.
+    public static let indexHeaderSize = 64
+    /// SPEC.md §5.2: bytes per table slot (fingerprint u64 + packed location u64).
+    public static let indexSlotSize = 16
 
     // SPEC.md §6 "Dictionaries".
     public static let dictionaryMagic: [UInt8] = Array("STRDICT1".utf8)

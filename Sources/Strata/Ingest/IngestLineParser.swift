@@ -85,14 +85,12 @@ public struct IngestLineParser {
     private var msgRole: Role?
     private var msgContent: ExampleDraft.Span?
     private var msgIndex = 0
-    private var sawMessagesArray = false
 
     private mutating func scan(_ lx: inout JSONLexer, into draft: inout ExampleDraft) throws {
         seen = 0
         haveTimestamp = false
         explicitShape = nil
         msgIndex = 0
-        sawMessagesArray = false
         lx.skipWhitespace()
         guard lx.peek == 0x7B else {
             throw lx.error(lx.atEnd ? "empty line: expected a JSON object" : "a line must be one JSON object, starting with '{'")
@@ -111,7 +109,7 @@ public struct IngestLineParser {
                     lx.i += 1
                     if top.isArray {
                         lx.skipWhitespace()
-                        try value(&lx, slot: elementSlot(top, &lx), node: -1, into: &draft, state: &state)
+                        try value(&lx, slot: elementSlot(top), node: -1, into: &draft, state: &state)
                     } else {
                         lx.skipWhitespace()
                         guard lx.peek == 0x22 else { throw lx.error("expected a key string after ','") }
@@ -145,7 +143,7 @@ public struct IngestLineParser {
                     continue
                 }
                 let top = stack[stack.count - 1]
-                try value(&lx, slot: elementSlot(top, &lx), node: -1, into: &draft, state: &state)
+                try value(&lx, slot: elementSlot(top), node: -1, into: &draft, state: &state)
             }
         }
         lx.skipWhitespace()
@@ -153,12 +151,9 @@ public struct IngestLineParser {
     }
 
     /// Slot of an array element, by the array's kind.
-    @inline(__always) private func elementSlot(_ top: Frame, _ lx: inout JSONLexer) -> Slot {
-        switch top.kind {
-        case .tags: return .tag
-        case .messages: return .none  // checked in `value` via the frame kind
-        default: return .none
-        }
+    /// (Elements of `messages` are recognised in `value` by the frame kind.)
+    @inline(__always) private func elementSlot(_ top: Frame) -> Slot {
+        top.kind == .tags ? .tag : .none
     }
 
     /// Reads `"key": ` and then the value. `lx.i` is at the key's quote.
@@ -212,7 +207,10 @@ public struct IngestLineParser {
             seen |= t.bit
         } else if top.kind == .message && slot != .none {
             let dupe = slot == .role ? msgRole != nil : msgContent != nil
-            if dupe { throw StrataError(.invalidInput, "duplicate key in messages[\(msgIndex)]", field: "messages[\(msgIndex)].\(slot == .role ? "role" : "content")") }
+            if dupe {
+                throw StrataError(.invalidInput, "duplicate key in messages[\(msgIndex)]",
+                                  field: "\(trie.pathNames[IngestMapping.Target.messages.rawValue])[\(msgIndex)].\(slot == .role ? "role" : "content")")
+            }
         }
         try value(&lx, slot: slot, node: node, into: &draft, state: &state)
     }
@@ -249,8 +247,9 @@ public struct IngestLineParser {
                 throw e
             }
         case .role, .content:
-            let name = "messages[\(msgIndex)].\(slot == .role ? "role" : "content")"
-            guard c == 0x22 else { throw StrataError(.invalidInput, "must be a string", field: name) }
+            // Built only on error paths: no allocation per message.
+            func name() -> String { "\(trie.pathNames[IngestMapping.Target.messages.rawValue])[\(msgIndex)].\(slot == .role ? "role" : "content")" }
+            guard c == 0x22 else { throw StrataError(.invalidInput, "must be a string", field: name()) }
             lx.i += 1
             do {
                 if slot == .role {
@@ -266,7 +265,7 @@ public struct IngestLineParser {
                     msgContent = ExampleDraft.Span(start: s, count: draft.storage.count - s)
                 }
             } catch var e as StrataError {
-                e.field = name
+                e.field = name()
                 throw e
             }
             state = 2
@@ -341,7 +340,7 @@ public struct IngestLineParser {
             try lx.scanString(copy: true, into: &draft.storage)
             let span = ExampleDraft.Span(start: s, count: draft.storage.count - s)
             guard let v = draft.withBytes(span, { IngestLineParser.parseID($0) }) else {
-                throw fail(t, "must be 32 hex digits (the example's content id)")
+                throw fail(t, "'\(draft.string(span))' is not a Strata id (32 hex digits); if it is another tool's id, keep it out with --map id= (or map it elsewhere)")
             }
             idSpan = span
             id = v
@@ -359,7 +358,6 @@ public struct IngestLineParser {
             explicitShape = sh
         case .messages:
             guard c == 0x5B else { throw fail(t, "must be an array of {role, content} objects") }
-            sawMessagesArray = true
             try push(Frame(isArray: true, kind: .messages, node: -1, start: lx.i, captureMetadata: false), &lx, state: &state)
         case .tags:
             if c == 0x22 {
@@ -574,7 +572,13 @@ public struct IngestLineParser {
         guard year >= 1970 && year <= 9999 else { throw bad("year must be within 1970...9999") }
         guard month >= 1 && month <= 12 else { throw bad("invalid month") }
         let leap = year % 4 == 0 && (year % 100 != 0 || year % 400 == 0)
-        let dim = [31, leap ? 29 : 28, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31][month - 1]
+        // A switch, not an array literal: no allocation per timestamp.
+        let dim: Int
+        switch month {
+        case 2: dim = leap ? 29 : 28
+        case 4, 6, 9, 11: dim = 30
+        default: dim = 31
+        }
         guard day >= 1 && day <= dim else { throw bad("invalid day of month") }
         guard hour <= 23, minute <= 59, second <= 59 else { throw bad("invalid time of day") }
         let days = Int64(daysFromCivil(year, month, day))

@@ -62,7 +62,13 @@ public struct IngestMapping: Sendable, Equatable {
     }
 
     /// Reads `target` from `sourcePath` (dotted, e.g. "metadata.health_domain").
+    /// An empty path means the target is not read at all (e.g. `id=` for input
+    /// whose `id` key is some other tool's identifier).
     public mutating func map(_ target: Target, to sourcePath: String) throws {
+        if sourcePath.isEmpty {
+            paths[target.rawValue] = []
+            return
+        }
         let parts = sourcePath.split(separator: ".", omittingEmptySubsequences: false).map(String.init)
         guard !parts.isEmpty, parts.allSatisfy({ !$0.isEmpty }) else {
             throw StrataError(.usage, "source path '\(sourcePath)' for \(target.name) is not a dotted path of key names (e.g. metadata.health_domain)",
@@ -123,7 +129,8 @@ struct IngestTrie {
     static let root = 0
 
     init(_ m: IngestMapping) throws {
-        pathNames = IngestMapping.Target.allCases.map { m.sourcePath(for: $0) }
+        // An unread target is named by its own name in errors.
+        pathNames = IngestMapping.Target.allCases.map { m.paths[$0.rawValue].isEmpty ? $0.name : m.sourcePath(for: $0) }
         // Build a nested tree first, then flatten breadth-first.
         final class Tmp {
             var key: [UInt8]
@@ -132,7 +139,7 @@ struct IngestTrie {
             init(_ key: [UInt8]) { self.key = key }
         }
         let root = Tmp([])
-        for t in IngestMapping.Target.allCases {
+        for t in IngestMapping.Target.allCases where !m.paths[t.rawValue].isEmpty {
             var node = root
             for part in m.paths[t.rawValue] {
                 let k = Array(part.utf8)

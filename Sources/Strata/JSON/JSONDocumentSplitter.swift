@@ -22,6 +22,7 @@ public struct JSONDocumentSplitter {
     public private(set) var mode: Mode = .undetermined
 
     private var line = 1
+    private var bomPossible = true
     private var consumed = 0
     private var carry: [UInt8] = []
     private var skipping = false
@@ -49,11 +50,21 @@ public struct JSONDocumentSplitter {
         let p = base.assumingMemoryBound(to: UInt8.self)
         var k = 0
         let n = chunk.count
-        if consumed == 0, n >= 3, p[0] == 0xEF, p[1] == 0xBB, p[2] == 0xBF { k = 3 }
+        let chunkStart = consumed
         consumed += n
         if mode == .undetermined {
             while k < n {
                 let c = p[k]
+                // A UTF-8 byte-order mark at the very start of the file (possibly split across chunks).
+                let filePos = chunkStart + k
+                if filePos < 3 && bomPossible {
+                    if c == [0xEF, 0xBB, 0xBF][filePos] { k += 1; continue }
+                    bomPossible = false
+                    if filePos > 0 {
+                        try emit(.rejected(StrataError(.invalidInput, "invalid UTF-8 at the start of the file", line: 1)))
+                    }
+                }
+                bomPossible = false
                 if c == 0x0A { line += 1 } else if !(c == 0x20 || c == 0x09 || c == 0x0D) {
                     mode = c == 0x5B ? .array : .lines
                     break
@@ -227,6 +238,8 @@ public struct JSONDocumentSplitter {
         }
     }
 
+    @inline(__always) private func isSpace(_ c: UInt8) -> Bool { c == 0x20 || c == 0x0A || c == 0x0D || c == 0x09 }
+
     private mutating func endElement(_ p: UnsafePointer<UInt8>, _ start: Int, _ end: Int, _ emit: (Piece) throws -> Void) rethrows {
         inElement = false
         if skipping || elementLength + (end - start) > maxRecordBytes {
@@ -236,9 +249,12 @@ public struct JSONDocumentSplitter {
             return
         }
         if carry.isEmpty {
-            try emit(.record(UnsafeRawBufferPointer(start: p + start, count: end - start), line: recordLine))
+            var e = end
+            while e > start, isSpace(p[e - 1]) { e -= 1 }
+            try emit(.record(UnsafeRawBufferPointer(start: p + start, count: e - start), line: recordLine))
         } else {
             carry.append(contentsOf: UnsafeBufferPointer(start: p + start, count: end - start))
+            while let last = carry.last, isSpace(last) { carry.removeLast() }
             try carry.withUnsafeBytes { try emit(.record($0, line: recordLine)) }
             carry.removeAll(keepingCapacity: carry.capacity <= 1 << 20)
         }

@@ -55,6 +55,15 @@ struct JSONLexer {
                   !JSONLexer.needsAttention(UnsafeRawPointer(p + i).loadUnaligned(as: UInt64.self)) {
                 i &+= 8
             }
+            // Then byte by byte for a while: non-ASCII text (Cyrillic, CJK) defeats the
+            // word test, so validate it here without bouncing back to it per character.
+            let stop = min(n, i &+ 32)
+            while i < stop {
+                let c = p[i]
+                if c >= 0x80 { try scanUTF8Sequence(); continue }
+                if c == 0x22 || c == 0x5C || c < 0x20 { break }
+                i &+= 1
+            }
             guard i < n else { throw error("unterminated string") }
             let c = p[i]
             if c == 0x22 {
@@ -71,8 +80,7 @@ struct JSONLexer {
             if c < 0x20 {
                 throw error("raw control character U+00\(hex2(c)) in a string; it must be escaped (\\u00\(hex2(c)))")
             }
-            if c < 0x80 { i += 1; continue }
-            try scanUTF8Sequence()
+            // Otherwise the byte loop stopped at `stop` on an ordinary byte: go round again.
         }
     }
 

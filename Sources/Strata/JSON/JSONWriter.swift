@@ -33,7 +33,9 @@ public enum JSONWriter {
             default:
                 let hex: StaticString = "0123456789abcdef"
                 let h = hex.utf8Start
-                out.append(contentsOf: [0x5C, 0x75, 0x30, 0x30, h[Int(c >> 4)], h[Int(c & 15)]])
+                // Byte by byte, not an array literal: no allocation per escape.
+                out.append(0x5C); out.append(0x75); out.append(0x30); out.append(0x30)
+                out.append(h[Int(c >> 4)]); out.append(h[Int(c & 15)])
             }
             i += 1
             run = i
@@ -68,7 +70,7 @@ public enum JSONWriter {
     /// Appends the shortest text that reads back as `v`; non-finite values
     /// (which JSON cannot express) are written as `null`.
     public static func appendDouble(_ v: Double, to out: inout [UInt8]) {
-        guard v.isFinite else { out.append(contentsOf: [0x6E, 0x75, 0x6C, 0x6C]); return }
+        guard v.isFinite else { out.append(0x6E); out.append(0x75); out.append(0x6C); out.append(0x6C); return }
         // Integral values print as "3.0", exponents as "1e-05"/"1e+16": all valid JSON numbers.
         var d = v.description
         d.withUTF8 { out.append(contentsOf: $0) }

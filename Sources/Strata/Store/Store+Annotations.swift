@@ -16,7 +16,7 @@ extension Store {
 
     func annotateLocked(_ id: ExampleID, _ annotation: Annotation) throws {
         guard !closed else { throw StrataError(.usage, "store is closed", path: path) }
-        guard let loc = indexLookup(id), let original = try readFoldedLocked(id, at: loc)?.original,
+        guard let loc = try indexLookup(id), let original = try readFoldedLocked(id, at: loc)?.original,
               let partition = catalog.files[loc.segment]?.partition else {
             throw StrataError(.notFound, "no example with id \(id) in this store", field: "id")
         }
@@ -50,7 +50,7 @@ extension Store {
     /// The example with its annotations folded in, with its history and feedback counts.
     public func getFolded(_ id: ExampleID) throws -> FoldedExample? {
         try lock.withLock {
-            guard let loc = indexLookup(id) else { return nil }
+            guard let loc = try indexLookup(id) else { return nil }
             return try readFoldedLocked(id, at: loc)
         }
     }
@@ -86,19 +86,22 @@ extension Store {
 
     // MARK: Index access used by annotations and compaction (one place to adapt to the persistent index).
 
-    func indexLookup(_ id: ExampleID) -> Location? { index[id] }
+    func indexLookup(_ id: ExampleID) throws -> Location? { try dedup.locate(id: id, catalog: catalog) }
 
-    /// After a compaction swap: ids now live at new locations; purged ids are gone.
-    func indexApplyCompaction(remap: [ExampleID: Location], removed: [ExampleID]) {
-        for (id, loc) in remap { index[id] = loc }
-        for id in removed { index[id] = nil }
+    /// After a compaction swap (catalog already swapped, no pending appends):
+    /// ids now live at `remap`'s locations, `removed` ids are gone. The table
+    /// has no in-place update yet, so it is rebuilt from the live segments
+    /// (footers only when the dedup key is the id) and snapshotted at the next commit.
+    func indexApplyCompaction(remap: [ExampleID: Location], removed: [ExampleID]) throws {
+        _ = (remap, removed)
+        try dedup.rebuild(segments: manifest.segments.map(\.sequence), catalog: catalog)
     }
 }
 
 extension StoreReader {
     public func getFolded(_ id: ExampleID) throws -> FoldedExample? {
         try lock.withLock {
-            guard let loc = index[id] else { return nil }
+            guard let loc = try index.locate(id: id, catalog: catalog) else { return nil }
             return try catalog.readFolded(at: loc, expecting: id, annotations: annotationMap, buffers: &buffers)
         }
     }

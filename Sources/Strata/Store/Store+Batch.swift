@@ -58,10 +58,10 @@ extension Store {
     /// The one place an example entry enters the store: dedup, then append.
     /// REQUIRES: the lock is held and the caller runs inside `guardWrite`.
     func appendEntryLocked(_ entry: UnsafeRawBufferPointer, id: ExampleID, partition: PartitionKey, timestamp: Int64) throws -> AppendOutcome {
-        if index[id] != nil { return .duplicate(id) }
+        if let stored = try dedupCheckLocked(entry: entry, id: id, partition: partition, timestamp: timestamp) { return .duplicate(stored) }
         let seg = try activeSegment(for: partition)
         let loc = try seg.append(entry: entry, kind: .example, id: id, timestamp: timestamp)
-        index[id] = loc
+        try dedupInsertedLocked(id: id, at: loc)
         try noteWrites(seg)
         return .inserted(id)
     }

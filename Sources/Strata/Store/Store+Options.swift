@@ -21,6 +21,13 @@ public struct StoreOptions: @unchecked Sendable {
     public var directoryMode: UInt32 = 0o700
     /// Refuse stores whose directory is world-writable or owned by another user.
     public var checkPermissions = true
+    /// Dedup key for a new store (SPEC.md §5.3); nil = `.content`, or for an
+    /// existing store whatever it was created with. A different key is a `.usage` error.
+    public var dedupKey: DedupKey?
+    /// Append a duplicate-seen entry (SPEC.md §4.4) for every duplicate offer.
+    public var recordDuplicates = true
+    /// Write the dedup index snapshot after a commit once this many new keys (and a quarter of the index) accumulated.
+    public var indexSnapshotInterval = 65_536
 
     public init() {}
 }
@@ -44,11 +51,12 @@ public enum AppendOutcome: Equatable, Sendable {
 
 /// Something recovery did when opening the store, for the operator to see.
 public struct RecoveryEvent: Sendable, CustomStringConvertible {
-    public enum Kind: String, Sendable { case truncatedTornTail, removedOrphan, removedTemporary, sealedAfterCrash, removedEmptySegment }
+    public enum Kind: String, Sendable { case truncatedTornTail, removedOrphan, removedTemporary, sealedAfterCrash, removedEmptySegment, indexRebuilt, indexCaughtUp }
     public var kind: Kind
     public var path: String
     public var offset: Int64?
     public var bytes: Int64?
+    public var detail: String? = nil
 
     public var description: String {
         switch kind {
@@ -57,6 +65,8 @@ public struct RecoveryEvent: Sendable, CustomStringConvertible {
         case .removedTemporary: "removed temporary file \(path)"
         case .sealedAfterCrash: "sealed segment \(path) left active by an unclean shutdown"
         case .removedEmptySegment: "removed empty segment \(path)"
+        case .indexRebuilt: "rebuilt dedup index \(path) from the segments (\(detail ?? "")): \(bytes ?? 0) entries"
+        case .indexCaughtUp: "dedup index \(path) caught up with \(bytes ?? 0) entries from segments newer than its snapshot"
         }
     }
 }

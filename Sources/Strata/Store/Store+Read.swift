@@ -2,7 +2,7 @@ extension Store {
     /// The example with this id, or nil. Sees appended but uncommitted examples too.
     public func get(_ id: ExampleID) throws -> Example? {
         try lock.withLock {
-            guard let loc = index[id] else { return nil }
+            guard let loc = try dedup.locate(id: id, catalog: catalog) else { return nil }
             return try readFoldedLocked(id, at: loc)?.example
         }
     }
@@ -37,7 +37,8 @@ public final class StoreReader: @unchecked Sendable {
     public let path: String
     let catalog: SegmentCatalog
     let manifest: Manifest
-    var index: [ExampleID: Location] = [:]
+    /// Keyed by example id whatever the store's dedup key (Index/DedupIndex.swift).
+    var index = DedupIndex(key: .content)
     /// Target id → unfolded annotation entries (SPEC.md §4.6).
     var annotationMap = AnnotationMap()
     let lock = Mutex()
@@ -62,24 +63,17 @@ public final class StoreReader: @unchecked Sendable {
             if let footer = file.footer {
                 catalog.add(file, blockOffsets: footer.blocks.map(\.offset))
                 annotationMap.add(footer: footer, segment: entry.sequence)
-                for ref in footer.examples where index[ref.id] == nil {
-                    index[ref.id] = Location(segment: entry.sequence, blockIndex: UInt32(ref.blockIndex), entryIndex: UInt32(ref.entryIndex))
-                }
             } else {
                 let walk = try file.walk()
                 file.restrict(to: walk.validEnd)
                 catalog.add(file, blockOffsets: walk.blocks.map(\.offset))
-                _ = try catalog.forEachEntry(segment: entry.sequence, buffers: &buffers) { kind, body, loc in
-                    if kind == EntryKind.example.rawValue {
-                        var r = body
-                        let id = try RecordCodec.peekExampleID(&r)
-                        if index[id] == nil { index[id] = loc }
-                    }
-                    return true
-                }
                 try catalog.collectAnnotations(segment: entry.sequence, into: &annotationMap, buffers: &buffers)
             }
         }
+        // The index file is keyed by the store's dedup key: usable here only when that is the id.
+        let storeKey = try? DedupKey(manifest: manifest.dedup, path: mp)
+        _ = try index.load(fs: fileSystem, storePath: path, segments: catalog.files.keys.sorted(), catalog: catalog,
+                           useFile: storeKey?.isExampleID == true)
     }
 
     public var count: Int { index.count }
@@ -87,7 +81,7 @@ public final class StoreReader: @unchecked Sendable {
 
     public func get(_ id: ExampleID) throws -> Example? {
         try lock.withLock {
-            guard let loc = index[id] else { return nil }
+            guard let loc = try index.locate(id: id, catalog: catalog) else { return nil }
             return try catalog.readFolded(at: loc, expecting: id, annotations: annotationMap, buffers: &buffers)?.example
         }
     }

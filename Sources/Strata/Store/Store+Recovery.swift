@@ -65,14 +65,12 @@ extension Store {
             let footer = file.footer!
             catalog.add(file, blockOffsets: footer.blocks.map(\.offset))
             annotationMap.add(footer: footer, segment: entry.sequence)
-            for ref in footer.examples where index[ref.id] == nil {
-                index[ref.id] = Location(segment: entry.sequence, blockIndex: UInt32(ref.blockIndex), entryIndex: UInt32(ref.entryIndex))
-            }
         }
         if changed {
             manifest.segments = keep
             try writeManifest()
         }
+        try loadDedupIndexLocked()
     }
 
     /// Writes a footer for an active segment whose writer died, from a full walk.

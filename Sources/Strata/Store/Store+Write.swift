@@ -58,7 +58,6 @@ extension Store {
         guard !closed else { throw StrataError(.usage, "store is closed", path: path) }
         return try guardWrite {
             let id = CanonicalContent.id(of: d, scratch: &idScratch)
-            if index[id] != nil { return .duplicate(id) }
             entryBuffer.bytes.removeAll(keepingCapacity: true)
             RecordCodec.appendExampleEntry(d, id: id, to: &entryBuffer)
             let key = partitionKey(of: d)
@@ -152,5 +151,6 @@ extension Store {
             if manifestDirty { try writeManifest() }
             lastCommit = Date()
         }
+        dedupAfterCommitLocked()
     }
 }

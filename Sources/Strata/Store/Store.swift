@@ -13,8 +13,8 @@ public final class Store: @unchecked Sendable {
     var manifest: Manifest
     var manifestDirty = false
     let catalog: SegmentCatalog
-    /// Store-wide dedup: id → location of the example (committed or pending).
-    var index: [ExampleID: Location] = [:]
+    /// Store-wide dedup index (SPEC.md §5; Index/DedupIndex.swift).
+    var dedup = DedupIndex(key: .content)
     /// Target id → unfolded annotation entries (SPEC.md §4.6); see Store+Annotations.swift.
     var annotationMap = AnnotationMap()
     /// Compactions in progress and dictionary ids; see Compaction/Compactor.swift.
@@ -45,6 +45,7 @@ public final class Store: @unchecked Sendable {
         fs = options.fileSystem
         catalog = SegmentCatalog(fs: fs, root: path)
         let manifestPath = path + "/" + Format.manifestFileName
+        try options.dedupKey?.validate()
         if !fs.isDirectory(path) {
             guard options.createIfMissing else { throw StrataError(.notFound, "no store at this path (use createIfMissing or `strata ingest` to create one)", path: path) }
             try fs.createDirectory(path, mode: options.directoryMode)
@@ -62,9 +63,11 @@ public final class Store: @unchecked Sendable {
             }
             guard options.createIfMissing else { throw StrataError(.notFound, "no store here", path: path) }
             manifest = Manifest(storeID: Store.randomHex(), created: ISO8601DateFormatter().string(from: Date()))
+            manifest.dedup = (options.dedupKey ?? .content).manifestValue
             try writeManifest()
         }
         do {
+            dedup = DedupIndex(key: try resolveDedupKey())
             try recover()
         } catch {
             fileLock?.unlock()
@@ -134,6 +137,7 @@ public final class Store: @unchecked Sendable {
                     try commitLocked()
                     for seg in active.values { try seg.close() }
                     active = [:]
+                    if dedup.changedSinceSnapshot > 0 { try writeIndexSnapshotLocked() }
                 }
             }
         }
@@ -144,7 +148,7 @@ public final class Store: @unchecked Sendable {
     }
 
     /// Number of unique examples known to the writer (committed or pending).
-    public var count: Int { lock.withLock { index.count } }
+    public var count: Int { lock.withLock { dedup.count } }
 
     /// Runs a write step; on failure poisons the writer (SPEC.md §7).
     func guardWrite<T>(_ body: () throws -> T) throws -> T {

@@ -17,6 +17,7 @@ struct StatsCommand: ParsableCommand {
             let reader = try StoreReader.open(at: store)
             defer { reader.close() }
             let s = try StoreStatistics.compute(reader)
+            let dups = try reader.duplicateStatistics()
             if json {
                 var obj: [String: Any] = [
                     "records": s.records,
@@ -29,6 +30,7 @@ struct StatsCommand: ParsableCommand {
                     "bytes_on_disk": s.bytesOnDisk,
                 ]
                 obj["store"] = store
+                obj["duplicates"] = ["total": dups.total, "by_domain": dups.byDomain]
                 print(jsonLine(obj))
                 return
             }
@@ -39,6 +41,7 @@ struct StatsCommand: ParsableCommand {
             if let q = s.averageQualityScore {
                 print(String(format: "quality    avg %.3f, min %.3f, max %.3f over %d scored", q, s.qualityMin ?? 0, s.qualityMax ?? 0, s.qualityCount))
             }
+            print("duplicates \(dups.total) offers" + (dups.byDomain.isEmpty ? "" : " (" + dups.byDomain.sorted { $0.key < $1.key }.map { "\($0.key) \($0.value)" }.joined(separator: ", ") + ")"))
             print("shapes     " + s.byShape.sorted { $0.key < $1.key }.map { "\($0.key) \($0.value)" }.joined(separator: ", "))
             print("")
             print("partition".padding(toLength: 44, withPad: " ", startingAt: 0) + "records".leftPad(10) + "bytes".leftPad(12) + "segments".leftPad(10))

@@ -1,0 +1,278 @@
+/// The store-wide dedup index (SPEC.md §5): dedup key → location of the
+/// example that holds it. Used by the writer (keyed by its dedup key) and by
+/// read-only snapshots (keyed by example id).
+///
+/// Committed entries live in the compact `IdTable` (fingerprint + packed
+/// location, confirmed against the record on a fingerprint hit). Entries
+/// appended since the last commit live in `pending` with their full key, so
+/// a duplicate inside one batch is caught without reading an unwritten block;
+/// `pending` is merged into the table at commit (the index snapshot is only
+/// written then, so it never claims uncommitted data).
+final class DedupIndex {
+    struct PendingRef { var id: ExampleID; var location: Location }
+
+    let key: DedupKey
+    var keyer: DedupKeyer
+    private(set) var table = IdTable()
+    /// Keys whose location does not fit `PackedLocation` (practically never used).
+    private(set) var overflow: [ExampleID: Location] = [:]
+    private(set) var pending: [ExampleID: PendingRef] = [:]
+    /// id → location of pending entries, only when keys are not ids.
+    private var pendingByID: [ExampleID: Location] = [:]
+    /// Decompressed blocks recently read for confirmations. Several, because
+    /// an ingest interleaving partitions alternates between their segments.
+    private var cache: [(segment: UInt64, block: Int, bytes: [UInt8], starts: [Int])] = []
+    private var cacheNext = 0
+    private var scratch: [UInt8] = []
+    static let cachedBlocks = 16
+    /// The key computed by the last dedup check, for the insert that follows it.
+    var currentKey = ExampleID(high: 0, low: 0)
+    var lastSnapshotError: StrataError?
+    /// Committed entries added since the last snapshot was written.
+    var changedSinceSnapshot = 0
+    /// Pending entries beyond this are flushed into the table early (bounded RAM under manual commits).
+    static let pendingLimit = 1 << 16
+
+    init(key: DedupKey) {
+        self.key = key
+        keyer = DedupKeyer(key)
+    }
+
+    var count: Int { table.count + overflow.count + pending.count }
+    /// RAM held by the committed part, for the bytes-per-example figure.
+    var memoryBytes: Int { table.memoryBytes + overflow.count * 64 }
+
+    // MARK: lookups
+
+    /// Location of the example holding `k`, if any. Fingerprint hits are
+    /// confirmed by reading the record at the candidate location.
+    func lookup(_ k: ExampleID, catalog: SegmentCatalog) throws -> Location? {
+        if let p = pending[k] { return p.location }
+        if let packed = try table.find(k, { try confirm(k, at: PackedLocation.unpack($0), catalog: catalog) }) {
+            return PackedLocation.unpack(packed)
+        }
+        if !overflow.isEmpty, let l = overflow[k] { return l }
+        return nil
+    }
+
+    /// Location of the example with this id (for `get`).
+    func locate(id: ExampleID, catalog: SegmentCatalog) throws -> Location? {
+        if key.isExampleID { return try lookup(id, catalog: catalog) }
+        if let l = pendingByID[id] { return l }
+        // Keys are not ids: sealed footers list ids sorted (binary search);
+        // the written blocks of unsealed segments are scanned.
+        for (seq, file) in catalog.files.sorted(by: { $0.key < $1.key }) {
+            if let footer = file.footer {
+                var lo = 0, hi = footer.examples.count
+                while lo < hi {
+                    let mid = (lo + hi) / 2
+                    if footer.examples[mid].id < id { lo = mid + 1 } else { hi = mid }
+                }
+                if lo < footer.examples.count, footer.examples[lo].id == id {
+                    let r = footer.examples[lo]
+                    return Location(segment: seq, blockIndex: UInt32(r.blockIndex), entryIndex: UInt32(r.entryIndex))
+                }
+            } else {
+                var found: Location?
+                var scan = ReadBuffers()
+                _ = try catalog.forEachEntry(segment: seq, buffers: &scan) { kind, body, loc in
+                    guard kind == EntryKind.example.rawValue else { return true }
+                    var r = body
+                    if try RecordCodec.peekExampleID(&r) == id { found = loc; return false }
+                    return true
+                }
+                if let found { return found }
+            }
+        }
+        return nil
+    }
+
+    /// Reads the example at `loc` and checks that its dedup key is `k`.
+    private func confirm(_ k: ExampleID, at loc: Location, catalog: SegmentCatalog) throws -> Bool {
+        guard let e = try entry(at: loc, catalog: catalog, decode: !key.isExampleID) else { return false }
+        switch e {
+        case let .id(id): return id == k
+        case let .example(ex): return try keyer.key(of: ex) == k
+        }
+    }
+
+    enum EntryContent { case id(ExampleID), example(Example) }
+
+    /// The example entry at `loc` (only its id unless `decode`), nil if the
+    /// location holds no example (a stale index): callers then treat it as a miss.
+    func entry(at loc: Location, catalog: SegmentCatalog, decode: Bool) throws -> EntryContent? {
+        guard let file = catalog.files[loc.segment], let offsets = catalog.blockOffsets[loc.segment],
+              Int(loc.blockIndex) < offsets.count else { return nil }
+        let bi = Int(loc.blockIndex)
+        var slot = cache.firstIndex { $0.segment == loc.segment && $0.block == bi }
+        if slot == nil {
+            // Locals: two inout accesses to properties of this class would be an exclusivity conflict.
+            var bytes: [UInt8] = []
+            var sc = scratch
+            _ = try file.readBlock(at: offsets[bi], into: &bytes, scratch: &sc)
+            scratch = sc
+            // One walk records where each entry starts, so later confirmations jump straight to it.
+            var starts: [Int] = []
+            try bytes.withUnsafeBytes { raw in
+                var it = EntryIterator(raw, path: file.path, blockOffset: offsets[bi])
+                var at = it.reader.position
+                while try it.next() != nil {
+                    starts.append(at)
+                    at = it.reader.position
+                }
+            }
+            let entry = (segment: loc.segment, block: bi, bytes: bytes, starts: starts)
+            if cache.count < DedupIndex.cachedBlocks {
+                cache.append(entry)
+                slot = cache.count - 1
+            } else {
+                cache[cacheNext] = entry
+                slot = cacheNext
+                cacheNext = (cacheNext + 1) % DedupIndex.cachedBlocks
+            }
+        }
+        let starts = cache[slot!].starts
+        guard Int(loc.entryIndex) < starts.count else { return nil }
+        let start = starts[Int(loc.entryIndex)]
+        return try cache[slot!].bytes.withUnsafeBytes { raw in
+            // start < raw.count: it was recorded by a walk over these same bytes.
+            var it = EntryIterator(UnsafeRawBufferPointer(rebasing: raw[start...]), path: file.path, blockOffset: offsets[bi])
+            guard let (kind, body, _) = try it.next(), kind == EntryKind.example.rawValue else { return nil }
+            var r = body
+            return decode ? .example(try RecordCodec.decodeExampleBody(&r)) : .id(try RecordCodec.peekExampleID(&r))
+        }
+    }
+
+    // MARK: updates
+
+    /// Records an example appended (not yet committed) under key `k`.
+    func addPending(_ k: ExampleID, id: ExampleID, at loc: Location) {
+        pending[k] = PendingRef(id: id, location: loc)
+        if !key.isExampleID { pendingByID[id] = loc }
+    }
+
+    /// Moves pending entries into the table. REQUIRES: their blocks are written
+    /// (after a commit, or after the writer closed its open blocks).
+    func mergePending() {
+        guard !pending.isEmpty else { return }
+        for (k, p) in pending { insertCommitted(k, at: p.location) }
+        pending.removeAll(keepingCapacity: pending.count < 4096)
+        pendingByID.removeAll(keepingCapacity: false)
+    }
+
+    /// Adds a key known to be absent.
+    func insertCommitted(_ k: ExampleID, at loc: Location) {
+        if let packed = PackedLocation.pack(loc) { table.insert(k, packed: packed) } else { overflow[k] = loc }
+        changedSinceSnapshot += 1
+    }
+
+    func removeAll() {
+        table = IdTable()
+        overflow = [:]
+        pending = [:]
+        pendingByID = [:]
+        cache = []
+        changedSinceSnapshot = 0
+    }
+
+    // MARK: building
+
+    /// Adds the examples of `segment` from block `fromBlock` on, first one of
+    /// a key wins. Uses the footer when keys are ids; otherwise reads the blocks.
+    func catchUp(segment seq: UInt64, fromBlock: Int, catalog: SegmentCatalog) throws -> Int {
+        guard let file = catalog.files[seq], let offsets = catalog.blockOffsets[seq], fromBlock < offsets.count else { return 0 }
+        var added = 0
+        if key.isExampleID, let footer = file.footer {
+            for ref in footer.examples where ref.blockIndex >= fromBlock {
+                if try lookup(ref.id, catalog: catalog) == nil {
+                    insertCommitted(ref.id, at: Location(segment: seq, blockIndex: UInt32(ref.blockIndex), entryIndex: UInt32(ref.entryIndex)))
+                    added += 1
+                }
+            }
+            return added
+        }
+        var scan = ReadBuffers()
+        var found: [(ExampleID, Location)] = []
+        for bi in fromBlock..<offsets.count {
+            let h = try file.readBlock(at: offsets[bi], into: &scan.block, scratch: &scan.scratch)
+            found.removeAll(keepingCapacity: true)
+            try scan.block.withUnsafeBytes { raw in
+                var it = EntryIterator(raw, path: file.path, blockOffset: offsets[bi])
+                var i: UInt32 = 0
+                while let (kind, body, _) = try it.next() {
+                    if kind == EntryKind.example.rawValue {
+                        var r = body
+                        let k = key.isExampleID ? try RecordCodec.peekExampleID(&r) : try keyer.key(of: try RecordCodec.decodeExampleBody(&r))
+                        found.append((k, Location(segment: seq, blockIndex: UInt32(bi), entryIndex: i)))
+                    }
+                    i += 1
+                }
+                guard Int(i) == h.entryCount else {
+                    throw StrataError(.corruption, "block declares \(h.entryCount) entries but holds \(i)", path: file.path, offset: offsets[bi])
+                }
+            }
+            for (k, loc) in found where try lookup(k, catalog: catalog) == nil {
+                insertCommitted(k, at: loc)
+                added += 1
+            }
+        }
+        return added
+    }
+
+    /// What `load` did, for the store's recovery events.
+    enum LoadOutcome: Equatable { case loaded(caughtUp: Int), rebuilt(reason: String, entries: Int) }
+
+    /// Loads the snapshot file if it is present, intact, for this key, and
+    /// consistent with the catalog; then catches up from the blocks it does
+    /// not cover. Otherwise rebuilds from every segment. `segments` are the
+    /// manifest's sequences.
+    func load(fs: FileSystem, storePath: String, segments: [UInt64], catalog: SegmentCatalog, useFile: Bool) throws -> LoadOutcome {
+        var reason = "index file missing"
+        let path = storePath + "/" + Format.indexDirectoryName + "/" + Format.indexFileName
+        if useFile, fs.fileExists(path) {
+            do {
+                let snap = try IndexFile.decode(try fs.readFile(path), path: path)
+                if snap.descriptorHash != key.descriptorHash {
+                    reason = "index file was built for another dedup key"
+                } else if let stale = snap.coverage.first(where: { $0.blocks > 0 && (catalog.blockOffsets[$0.sequence]?.count ?? -1) < Int($0.blocks) }) {
+                    reason = "index file covers segment \(stale.sequence) beyond what the store holds"
+                } else {
+                    removeAll()
+                    table = snap.table
+                    for (k, l) in snap.overflow { overflow[k] = l }
+                    let covered = Dictionary(snap.coverage.map { ($0.sequence, Int($0.blocks)) }, uniquingKeysWith: max)
+                    var added = 0
+                    for seq in segments.sorted() { added += try catchUp(segment: seq, fromBlock: covered[seq] ?? 0, catalog: catalog) }
+                    changedSinceSnapshot = added
+                    return .loaded(caughtUp: added)
+                }
+            } catch let e as StrataError where e.code == .corruption || e.code == .unsupportedVersion {
+                reason = "index file unreadable: \(e.message)"
+            }
+        } else if !useFile {
+            reason = "rebuild requested"
+        }
+        try rebuild(segments: segments, catalog: catalog)
+        return .rebuilt(reason: reason, entries: count)
+    }
+
+    /// Builds the table from every segment, sized from the segments' example counts.
+    func rebuild(segments: [UInt64], catalog: SegmentCatalog) throws {
+        removeAll()
+        let expected = segments.reduce(0) { $0 + (catalog.files[$1]?.footer?.examples.count ?? 0) }
+        table = IdTable(expectedCount: expected)
+        for seq in segments.sorted() { _ = try catchUp(segment: seq, fromBlock: 0, catalog: catalog) }
+        changedSinceSnapshot = max(1, changedSinceSnapshot)
+    }
+
+    /// Writes the snapshot. REQUIRES: no pending entries, and every block the
+    /// catalog lists is committed (call right after a commit).
+    func writeSnapshot(fs: FileSystem, storePath: String, segments: [UInt64], catalog: SegmentCatalog,
+                       fileMode: UInt32, directoryMode: UInt32) throws {
+        precondition(pending.isEmpty, "index snapshot with uncommitted entries")
+        let coverage = segments.sorted().map { (sequence: $0, blocks: UInt64(catalog.blockOffsets[$0]?.count ?? 0)) }
+        try IndexFile.write(table, overflow: overflow, coverage: coverage, descriptorHash: key.descriptorHash,
+                            fs: fs, storePath: storePath, fileMode: fileMode, directoryMode: directoryMode)
+        changedSinceSnapshot = 0
+    }
+}

@@ -1,0 +1,138 @@
+import Foundation
+
+/// What `Store.rebuildIndex()` did.
+public struct IndexRebuildReport: Sendable, Equatable {
+    /// Unique keys in the rebuilt index.
+    public var entries: Int
+    /// RAM held by the index table.
+    public var memoryBytes: Int
+}
+
+extension Store {
+    /// The dedup key the store was created with; `options.dedupKey`, when
+    /// given, must match it (SPEC.md §5.3).
+    func resolveDedupKey() throws -> DedupKey {
+        let stored = try DedupKey(manifest: manifest.dedup, path: path + "/" + Format.manifestFileName)
+        if let wanted = options.dedupKey, wanted != stored {
+            throw StrataError(.usage, "store was created with dedup key \(stored) but is being opened with \(wanted); the key cannot change after creation (omit it to use the store's key)", path: path, field: "dedupKey")
+        }
+        return stored
+    }
+
+    /// Last step of recovery: load the index snapshot and catch up from the
+    /// blocks it does not cover, or rebuild it (SPEC.md §5.4).
+    func loadDedupIndexLocked() throws {
+        let indexPath = path + "/" + Format.indexDirectoryName + "/" + Format.indexFileName
+        let hadFile = fs.fileExists(indexPath)
+        let segments = manifest.segments.map(\.sequence)
+        switch try dedup.load(fs: fs, storePath: path, segments: segments, catalog: catalog, useFile: true) {
+        case let .loaded(n):
+            if n > 0 { recoveryEvents.append(RecoveryEvent(kind: .indexCaughtUp, path: indexPath, bytes: Int64(n))) }
+        case let .rebuilt(reason, n):
+            if hadFile || !segments.isEmpty {
+                recoveryEvents.append(RecoveryEvent(kind: .indexRebuilt, path: indexPath, bytes: Int64(n), detail: reason))
+            }
+        }
+        if dedup.changedSinceSnapshot > 0 || (!hadFile && !segments.isEmpty) { try writeIndexSnapshotLocked() }
+    }
+
+    /// The dedup check of `appendEntryLocked`: nil if new (the key is
+    /// remembered for `dedupInsertedLocked`), else the id of the stored example
+    /// it duplicates, after recording the offer (SPEC.md §4.4). `entry` is the
+    /// complete encoded example entry; it is decoded only when the key is not
+    /// the id, or to record a duplicate.
+    func dedupCheckLocked(entry: UnsafeRawBufferPointer, id: ExampleID, partition: PartitionKey, timestamp: Int64) throws -> ExampleID? {
+        var offered: Example?
+        func decodeOffered() throws -> Example {
+            if let offered { return offered }
+            var it = EntryIterator(entry, path: nil, blockOffset: 0)
+            guard var (kind, body, _) = try it.next(), kind == EntryKind.example.rawValue else {
+                throw StrataError(.invalidInput, "append of an entry that is not an example")
+            }
+            let e = try RecordCodec.decodeExampleBody(&body)
+            offered = e
+            return e
+        }
+        let k = dedup.key.isExampleID ? id : try dedup.keyer.key(of: try decodeOffered())
+        dedup.currentKey = k
+        guard let loc = try dedup.lookup(k, catalog: catalog) else { return nil }
+        let stored: ExampleID
+        if dedup.key.isExampleID {
+            stored = k
+        } else if let p = dedup.pending[k] {
+            stored = p.id
+        } else if case let .example(e)? = try dedup.entry(at: loc, catalog: catalog, decode: true) {
+            stored = e.id
+        } else {
+            throw StrataError(.corruption, "dedup index points at \(loc), which holds no example", path: path)
+        }
+        if options.recordDuplicates {
+            let e = try decodeOffered()
+            try appendDuplicateSeen(DuplicateSeen(target: stored, offered: id, timestampMillis: timestamp,
+                                                  seenAtMillis: Int64(Date().timeIntervalSince1970 * 1000),
+                                                  domain: partition.domain, source: e.source), partition: partition)
+        }
+        return stored
+    }
+
+    func dedupInsertedLocked(id: ExampleID, at loc: Location) throws {
+        dedup.addPending(dedup.currentKey, id: id, at: loc)
+        if dedup.pending.count >= DedupIndex.pendingLimit {
+            // Bound RAM under manual commits: write the open blocks (not fsynced)
+            // so their entries can move to the compact table.
+            for seg in active.values {
+                try seg.closeBlock()
+                try noteWrites(seg)
+            }
+            dedup.mergePending()
+        }
+    }
+
+    /// After a successful commit: everything appended is durable, so pending
+    /// entries join the table, and a snapshot is written when enough changed.
+    /// A failed snapshot does not fail the commit (the data is durable; the
+    /// index catches up on the next open); it is kept in `indexSnapshotError`.
+    func dedupAfterCommitLocked() {
+        dedup.mergePending()
+        let due = dedup.changedSinceSnapshot >= max(options.indexSnapshotInterval, dedup.count / 4)
+        guard due else { return }
+        do {
+            try writeIndexSnapshotLocked()
+            dedup.lastSnapshotError = nil
+        } catch let e as StrataError {
+            dedup.lastSnapshotError = e
+        } catch {
+            dedup.lastSnapshotError = StrataError(.io, "index snapshot failed", cause: error)
+        }
+    }
+
+    /// REQUIRES: called right after a commit (nothing uncommitted in the catalog).
+    func writeIndexSnapshotLocked() throws {
+        dedup.mergePending()
+        try dedup.writeSnapshot(fs: fs, storePath: path, segments: manifest.segments.map(\.sequence), catalog: catalog,
+                                fileMode: options.fileMode, directoryMode: options.directoryMode)
+    }
+
+    /// Commits, then rebuilds the dedup index from every segment (footers when
+    /// the key is the example id, records otherwise) and writes its snapshot.
+    @discardableResult
+    public func rebuildIndex() throws -> IndexRebuildReport {
+        try lock.withLock {
+            try commitLocked()
+            try guardWrite {
+                try dedup.rebuild(segments: manifest.segments.map(\.sequence), catalog: catalog)
+                try writeIndexSnapshotLocked()
+            }
+            return IndexRebuildReport(entries: dedup.count, memoryBytes: dedup.memoryBytes)
+        }
+    }
+
+    /// The dedup key this store was created with.
+    public var dedupKey: DedupKey { dedup.key }
+
+    /// RAM held by the dedup index (table and overflow; excludes uncommitted entries).
+    public var indexMemoryBytes: Int { lock.withLock { dedup.memoryBytes } }
+
+    /// The last index snapshot failure after a commit, if the latest attempt failed.
+    public var indexSnapshotError: StrataError? { lock.withLock { dedup.lastSnapshotError } }
+}

@@ -1,0 +1,40 @@
+import ArgumentParser
+import Foundation
+import Strata
+
+/// `strata init`: creates an empty store with its dedup key (SPEC.md §5.3).
+struct InitCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "init",
+        abstract: "Create an empty store and fix its dedup key.",
+        discussion: """
+        The dedup key cannot change after creation. Keys: content (default); \
+        content+FIELD[,FIELD] where FIELD is source, domain or metadata.PATH; prompt_only. \
+        Normalization: none (default), whitespace (collapse and trim Unicode white space), \
+        casefold (whitespace, then Unicode lowercase). Running init again with the same key \
+        is a no-op; with another key it fails.
+        Example: strata init ./store --dedup-key content+metadata.source_key --normalize whitespace
+        """
+    )
+
+    @Argument(help: "Store directory (created).") var store: String
+    @Option(name: .customLong("dedup-key"), help: "content | content+FIELD[,FIELD] | prompt_only") var dedupKey = "content"
+    @Option(help: "none | whitespace | casefold") var normalize = "none"
+    @Flag(help: "Print one JSON object.") var json = false
+
+    func run() throws {
+        try runCommand {
+            var options = StoreOptions()
+            options.dedupKey = try DedupKey(parsing: dedupKey, normalize: normalize)
+            let s = try Store.open(at: store, options: options)
+            let key = s.dedupKey
+            let count = s.count
+            try s.close()
+            if json {
+                print(jsonLine(["store": store, "dedup": ["key": key.kind.rawValue, "fields": key.fields, "normalize": key.normalize.rawValue], "records": count]))
+            } else {
+                print("store \(store) ready; dedup key \(key); \(count) records")
+            }
+        }
+    }
+}

@@ -1,0 +1,512 @@
+#!/usr/bin/env python3
+"""Time `strata` against what users would otherwise use, on the same JSONL corpus.
+
+    python3 tools/compare.py --size-mb 200 --reps 3
+    python3 tools/compare.py --corpus corpus.jsonl --only py_jsonl_sha256,duckdb --json
+    python3 tools/compare.py --corpus c.jsonl --strata .build/release/strata \\
+        --strata-cmd 'strata_compact={strata} compact {store} --json --level 19'
+
+Every step runs as its own child process.  Wall time is measured around the child
+(fork to exit), so interpreter start-up and imports (pyarrow, duckdb) are included,
+just as they are for the `strata` binary.  Peak RSS is the child's ru_maxrss taken
+from os.wait4() on that exact child (Linux: KiB) -- it is the peak of that process
+(the largest of it and any grandchild waited for), not a sum.  CPU is user+sys of the
+child.  Each repetition gets a fresh output; input is the same file (warm page
+cache: a first untimed `cat` reads it once).
+
+Strata steps are command templates (see STRATA_STEPS, override with --strata-cmd
+NAME=TEMPLATE).  Placeholders: {strata} {store} {corpus} {out}.  If the binary is
+missing, or the command exits non-zero saying "unknown command" / "unknown
+subcommand" / "unrecognized", the row reads "not available".
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import shlex
+import shutil
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+
+# name -> (template, description, needs)   needs: None | "ingested" (a store built by ingest)
+STRATA_STEPS = {
+    "strata_ingest": ("{strata} ingest {store} {corpus} --json", "strata ingest (dedup, LZ4 segments)", None),
+    "strata_export_jsonl": ("{strata} export {store} --format jsonl --out {out}", "strata export jsonl", "ingested"),
+    "strata_export_parquet": ("{strata} export {store} --format parquet --out {out}", "strata export parquet", "ingested"),
+    "strata_compact": ("{strata} compact {store} --json", "strata compact (zstd)", "ingested"),
+}
+
+PEERS = {
+    "py_jsonl_sha256": "Python json + sha256 dedup -> JSONL",
+    "sqlite": "sqlite3, hash PK, INSERT OR IGNORE, 1 txn",
+    "pyarrow_parquet": "pyarrow read_json, hash dedup, Parquet zstd",
+    "duckdb_parquet": "DuckDB read_json, DISTINCT ON sha256, Parquet zstd",
+    "zstd_19": "zstd -19 (CLI, 1 thread)",
+    "zstd_3": "zstd -3 (CLI, 1 thread)",
+    "lz4": "lz4 (CLI, default level)",
+}
+
+UNKNOWN_MARKERS = ("unknown command", "unknown subcommand", "unrecognized command",
+                   "unexpected argument", "no such command", "unknown option")
+
+CONTENT_KEYS = ("instruction", "input", "output", "prompt", "response", "messages")
+
+# ----------------------------------------------------------------------------- peer bodies
+# Each runs in a child:  python3 compare.py --peer NAME CORPUS OUT
+
+
+def peer_py_jsonl_sha256(corpus, out):
+    import hashlib
+    seen = set()
+    n_in = n_out = 0
+    with open(corpus, "rb") as f, open(out, "wb", buffering=1 << 20) as w:
+        for line in f:
+            if not line.strip():
+                continue
+            o = json.loads(line)
+            n_in += 1
+            c = {k: o[k] for k in CONTENT_KEYS if k in o}
+            h = hashlib.sha256(json.dumps(c, sort_keys=True, ensure_ascii=False).encode()).digest()
+            if h in seen:
+                continue
+            seen.add(h)
+            w.write(line)
+            n_out += 1
+        w.flush()
+        os.fsync(w.fileno())
+    return {"records_in": n_in, "records_out": n_out}
+
+
+def peer_sqlite(corpus, out):
+    import hashlib
+    import sqlite3
+    if os.path.exists(out):
+        os.remove(out)
+    db = sqlite3.connect(out)
+    db.execute("CREATE TABLE examples (hash BLOB PRIMARY KEY, domain TEXT, ts TEXT, doc TEXT NOT NULL)")
+    n_in = 0
+    rows = []
+    cur = db.cursor()
+    cur.execute("BEGIN")
+    with open(corpus, "rb") as f:
+        for line in f:
+            if not line.strip():
+                continue
+            o = json.loads(line)
+            n_in += 1
+            c = {k: o[k] for k in CONTENT_KEYS if k in o}
+            h = hashlib.sha256(json.dumps(c, sort_keys=True, ensure_ascii=False).encode()).digest()
+            rows.append((h, o.get("domain"), o.get("timestamp"), line.decode("utf-8")))
+            if len(rows) >= 5000:
+                cur.executemany("INSERT OR IGNORE INTO examples VALUES (?,?,?,?)", rows)
+                rows.clear()
+    if rows:
+        cur.executemany("INSERT OR IGNORE INTO examples VALUES (?,?,?,?)", rows)
+    db.commit()
+    n_out = db.execute("SELECT count(*) FROM examples").fetchone()[0]
+    db.close()
+    return {"records_in": n_in, "records_out": n_out}
+
+
+def peer_pyarrow_parquet(corpus, out):
+    import hashlib
+    import pyarrow as pa
+    import pyarrow.compute as pc
+    import pyarrow.json as pj
+    import pyarrow.parquet as pq
+    t = pj.read_json(corpus, read_options=pj.ReadOptions(block_size=16 << 20))
+    n_in = t.num_rows
+    # content key: the content columns that exist, as text, one row each
+    parts = []
+    for k in ("instruction", "input", "output", "prompt", "response"):
+        if k in t.column_names:
+            parts.append(pc.fill_null(t[k], ""))
+    if "messages" in t.column_names:
+        msgs = t["messages"].combine_chunks()
+        flat = pc.list_flatten(msgs)
+        parent = pc.list_parent_indices(msgs)
+        txt = pc.binary_join_element_wise(pc.fill_null(flat.field("role"), ""),
+                                          pc.fill_null(flat.field("content"), ""), "\x1f")
+        g = pa.table({"p": parent, "t": txt}).group_by("p", use_threads=False).aggregate([("t", "list")])
+        joined = pc.binary_join(g["t_list"], "\x1e")
+        full = [""] * n_in
+        for p, s in zip(g["p"].to_pylist(), joined.to_pylist()):
+            full[p] = s
+        parts.append(pa.array(full, pa.string()))
+    key = pc.binary_join_element_wise(*parts, "\x1d")
+    hashes = [hashlib.sha256(s.encode()).digest() for s in key.to_pylist()]
+    t = t.append_column("_h", pa.array(hashes, pa.binary(32)))
+    t = t.append_column("_i", pa.array(range(n_in), pa.int64()))
+    first = t.select(["_h", "_i"]).group_by("_h", use_threads=False).aggregate([("_i", "min")])
+    idx = pc.sort_indices(first["_i_min"])
+    keep = pc.take(first["_i_min"], idx)
+    t = t.take(keep).drop_columns(["_h", "_i"])
+    pq.write_table(t, out, compression="zstd")
+    return {"records_in": n_in, "records_out": t.num_rows}
+
+
+def peer_duckdb_parquet(corpus, out):
+    import duckdb
+    con = duckdb.connect()
+    # One statement.  sample_size=-1: metadata is arbitrary JSON, and with the default
+    # sample (20480 rows) a key first seen later is an error ("has unknown key").
+    content = "COLUMNS(lambda c: c IN ('instruction', 'input', 'output', 'prompt', 'response', 'messages'))"
+    con.execute(f"""
+        COPY (
+          SELECT * EXCLUDE (_h) FROM (
+            SELECT DISTINCT ON (_h) *, sha256(to_json(struct_pack(*{content}))) AS _h
+            FROM read_json('{corpus}', format='newline_delimited', sample_size=-1)
+          )
+        ) TO '{out}' (FORMAT parquet, COMPRESSION zstd)""")
+    n_out = con.execute(f"SELECT count(*) FROM read_parquet('{out}')").fetchone()[0]
+    return {"records_out": n_out}
+
+
+PEER_FUNCS = {
+    "py_jsonl_sha256": peer_py_jsonl_sha256,
+    "sqlite": peer_sqlite,
+    "pyarrow_parquet": peer_pyarrow_parquet,
+    "duckdb_parquet": peer_duckdb_parquet,
+}
+
+CLI_PEERS = {
+    "zstd_19": ["zstd", "-19", "-q", "-f", "{corpus}", "-o", "{out}"],
+    "zstd_3": ["zstd", "-3", "-q", "-f", "{corpus}", "-o", "{out}"],
+    "lz4": ["lz4", "-q", "-f", "{corpus}", "{out}"],
+}
+
+# ----------------------------------------------------------------------------- running
+
+
+def run_child(argv, timeout=None):
+    """Run argv; return (rc, wall_s, maxrss_kib, cpu_s, stdout, stderr)."""
+    t0 = time.perf_counter()
+    with tempfile.TemporaryFile() as fo, tempfile.TemporaryFile() as fe:
+        try:
+            p = subprocess.Popen(argv, stdout=fo, stderr=fe)
+        except FileNotFoundError as e:
+            return 127, 0.0, 0, 0.0, "", str(e)
+        _, status, ru = os.wait4(p.pid, 0)
+        wall = time.perf_counter() - t0
+        p.returncode = os.waitstatus_to_exitcode(status)
+        fo.seek(0)
+        fe.seek(0)
+        out = fo.read().decode("utf-8", "replace")
+        err = fe.read().decode("utf-8", "replace")
+    return p.returncode, wall, ru.ru_maxrss, ru.ru_utime + ru.ru_stime, out, err
+
+
+def path_bytes(p):
+    if os.path.isfile(p):
+        return os.path.getsize(p)
+    total = 0
+    for root, _dirs, files in os.walk(p):
+        for f in files:
+            try:
+                total += os.path.getsize(os.path.join(root, f))
+            except OSError:
+                pass
+    return total
+
+
+def rm(p):
+    if os.path.isdir(p) and not os.path.islink(p):
+        shutil.rmtree(p)
+    elif os.path.lexists(p):
+        os.remove(p)
+
+
+def last_json(text):
+    """The last line of stdout that parses as a JSON object (or the whole stdout)."""
+    try:
+        v = json.loads(text)
+        if isinstance(v, dict):
+            return v
+    except ValueError:
+        pass
+    for line in reversed(text.strip().splitlines()):
+        line = line.strip()
+        if line.startswith("{"):
+            try:
+                return json.loads(line)
+            except ValueError:
+                continue
+    return None
+
+
+def is_unknown(rc, out, err):
+    if rc == 127:
+        return True
+    low = (out + err).lower()
+    return rc != 0 and any(m in low for m in UNKNOWN_MARKERS)
+
+
+class Row:
+    def __init__(self, name, desc, kind):
+        self.name, self.desc, self.kind = name, desc, kind
+        self.walls, self.rss, self.cpu = [], [], []
+        self.out_bytes = None
+        self.status = "ok"
+        self.note = ""
+        self.extra = {}
+
+    def summary(self, raw_bytes):
+        d = {"name": self.name, "kind": self.kind, "description": self.desc, "status": self.status,
+             "note": self.note, "reps": len(self.walls)}
+        if self.walls and self.status == "ok":
+            w = statistics.median(self.walls)
+            d.update({
+                "wall_s_median": round(w, 4),
+                "wall_s_all": [round(x, 4) for x in self.walls],
+                "mb_per_s": round(raw_bytes / 1e6 / w, 2) if w > 0 else None,
+                "cpu_s_median": round(statistics.median(self.cpu), 3),
+                "mb_per_cpu_s": round(raw_bytes / 1e6 / statistics.median(self.cpu), 2)
+                if statistics.median(self.cpu) > 0 else None,
+                "peak_rss_mib": round(max(self.rss) / 1024, 1),
+                "out_bytes": self.out_bytes,
+                "out_over_raw": round(self.out_bytes / raw_bytes, 4) if self.out_bytes else None,
+                "compression_ratio": round(raw_bytes / self.out_bytes, 2) if self.out_bytes else None,
+            })
+        d.update(self.extra)
+        return d
+
+
+def run_peer(name, corpus, workdir, reps, raw_bytes, log):
+    row = Row(name, PEERS[name], "peer")
+    ext = {"py_jsonl_sha256": ".jsonl", "sqlite": ".sqlite", "pyarrow_parquet": ".parquet",
+           "duckdb_parquet": ".parquet", "zstd_19": ".zst", "zstd_3": ".zst", "lz4": ".lz4"}[name]
+    out = os.path.join(workdir, name + ext)
+    for i in range(reps):
+        rm(out)
+        if name in CLI_PEERS:
+            if shutil.which(CLI_PEERS[name][0]) is None:
+                row.status, row.note = "not available", f"{CLI_PEERS[name][0]} not installed"
+                return row
+            argv = [a.format(corpus=corpus, out=out) for a in CLI_PEERS[name]]
+        else:
+            argv = [sys.executable, os.path.abspath(__file__), "--peer", name, corpus, out]
+        rc, wall, rss, cpu, so, se = run_child(argv)
+        log(f"  {name} rep {i + 1}: rc={rc} {wall:.2f}s rss={rss / 1024:.0f}MiB")
+        if rc != 0:
+            row.status, row.note = "failed", (se.strip().splitlines() or ["rc=%d" % rc])[-1][:200]
+            return row
+        row.walls.append(wall)
+        row.rss.append(rss)
+        row.cpu.append(cpu)
+        row.out_bytes = path_bytes(out)
+        info = last_json(so)
+        if info:
+            row.extra.update({k: v for k, v in info.items() if v is not None})
+    return row
+
+
+def run_strata(name, template, desc, needs, args, corpus, workdir, reps, raw_bytes, log, state):
+    row = Row(name, desc, "strata")
+    strata = args.strata
+    if not (os.path.isfile(strata) and os.access(strata, os.X_OK)) and shutil.which(strata) is None:
+        row.status, row.note = "not available", f"binary {strata} not found"
+        return row
+    if needs == "ingested" and not state.get("ingested_store"):
+        row.status, row.note = "not available", "needs a store from strata_ingest"
+        return row
+    for i in range(reps):
+        store = os.path.join(workdir, name + ".store")
+        out = os.path.join(workdir, name + ".out")
+        rm(out)
+        if needs == "ingested":
+            rm(store)
+            shutil.copytree(state["ingested_store"], store)  # untimed; compact mutates it
+        else:
+            rm(store)
+        cmd = template.format(strata=shlex.quote(strata), store=shlex.quote(store),
+                              corpus=shlex.quote(corpus), out=shlex.quote(out))
+        rc, wall, rss, cpu, so, se = run_child(shlex.split(cmd))
+        log(f"  {name} rep {i + 1}: rc={rc} {wall:.2f}s rss={rss / 1024:.0f}MiB")
+        if is_unknown(rc, so, se):
+            row.status = "not available"
+            row.note = (se.strip() or so.strip() or "unknown command").splitlines()[0][:200]
+            return row
+        if rc != 0:
+            row.status = "failed"
+            row.note = f"rc={rc}: " + ((se.strip() or so.strip()).splitlines() or [""])[-1][:200]
+            return row
+        row.walls.append(wall)
+        row.rss.append(rss)
+        row.cpu.append(cpu)
+        target = out if os.path.exists(out) else store
+        row.out_bytes = path_bytes(target)
+        info = last_json(so)
+        if info is not None:
+            row.extra["strata_json"] = info
+        if name == "strata_ingest":
+            keep = os.path.join(workdir, "ingested.store")
+            rm(keep)
+            shutil.copytree(store, keep)
+            state["ingested_store"] = keep
+    return row
+
+
+# ----------------------------------------------------------------------------- report
+
+
+def fmt_bytes(n):
+    if n is None:
+        return "-"
+    for unit in ("B", "KB", "MB", "GB"):
+        if n < 1000 or unit == "GB":
+            return f"{n:.0f} {unit}" if unit == "B" else f"{n:.1f} {unit}"
+        n /= 1000.0
+
+
+def markdown(summ, raw_bytes, corpus, reps, records):
+    lines = [f"Corpus: `{corpus}` — {raw_bytes / 1e6:.1f} MB, {records} records; "
+             f"median of {reps} reps; MB/s = raw input MB / median wall; "
+             "RSS = peak ru_maxrss of the child (os.wait4).", "",
+             "| step | what | wall s (median) | MB/s | CPU s | MB/CPU-s | peak RSS MiB | output | out/raw | raw/out | records out | status |",
+             "|---|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---|"]
+    for d in summ:
+        if d["status"] != "ok":
+            lines.append(f"| {d['name']} | {d['description']} | - | - | - | - | - | - | - | - | - | "
+                         f"{d['status']}: {d['note']} |")
+            continue
+        ro = d.get("records_out")
+        if ro is None and isinstance(d.get("strata_json"), dict):
+            sj = d["strata_json"]
+            ro = sj.get("new", sj.get("inserted", sj.get("records")))
+        lines.append(
+            f"| {d['name']} | {d['description']} | {d['wall_s_median']:.2f} | {d['mb_per_s']:.1f} | "
+            f"{d['cpu_s_median']:.2f} | {d['mb_per_cpu_s']:.1f} | {d['peak_rss_mib']:.0f} | {fmt_bytes(d['out_bytes'])} | "
+            f"{d['out_over_raw']:.3f} | {d['compression_ratio']:.2f}x | {ro if ro is not None else '-'} | ok |")
+    # ratios: strata step vs each peer (peer wall / strata wall; >1 means strata is faster)
+    st = [d for d in summ if d["kind"] == "strata"]
+    pe = [d for d in summ if d["kind"] == "peer" and d["status"] == "ok"]
+    if st and pe:
+        lines += ["", "Speed ratio = peer median wall / strata median wall (> 1: strata faster); "
+                  "size ratio = strata output / peer output.", "",
+                  "| strata step | " + " | ".join(p["name"] for p in pe) + " |",
+                  "|---|" + "---:|" * len(pe)]
+        for s in st:
+            if s["status"] != "ok":
+                lines.append(f"| {s['name']} | " + " | ".join("n/a" for _ in pe) + " |")
+                continue
+            cells = []
+            for p in pe:
+                sp = p["wall_s_median"] / s["wall_s_median"]
+                sz = s["out_bytes"] / p["out_bytes"] if p["out_bytes"] else float("nan")
+                cells.append(f"{sp:.2f}x speed, {sz:.2f}x size")
+            lines.append(f"| {s['name']} | " + " | ".join(cells) + " |")
+    return "\n".join(lines)
+
+
+def main(argv=None):
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--corpus", help="JSONL corpus (strata record shape)")
+    ap.add_argument("--size-mb", type=float, help="generate a corpus of this size with gen_corpus.py")
+    ap.add_argument("--seed", type=int, default=0, help="seed for the generated corpus")
+    ap.add_argument("--reps", type=int, default=3)
+    ap.add_argument("--workdir", help="scratch directory (default: a temp dir, removed at the end)")
+    ap.add_argument("--only", help="comma-separated step names (strata_* and peers)")
+    ap.add_argument("--skip", help="comma-separated step names to skip")
+    ap.add_argument("--strata", default=".build/release/strata", help="path of the strata binary")
+    ap.add_argument("--strata-cmd", action="append", default=[], metavar="NAME=TEMPLATE",
+                    help="override a strata step's command template")
+    ap.add_argument("--json", action="store_true", help="print JSON instead of Markdown")
+    ap.add_argument("--json-out", help="also write the JSON result to this file")
+    ap.add_argument("--list", action="store_true", help="list steps and templates")
+    ap.add_argument("--peer", nargs=3, metavar=("NAME", "CORPUS", "OUT"), help=argparse.SUPPRESS)
+    a = ap.parse_args(argv)
+
+    if a.peer:
+        name, corpus, out = a.peer
+        print(json.dumps(PEER_FUNCS[name](corpus, out)))
+        return 0
+
+    steps = dict(STRATA_STEPS)
+    for o in a.strata_cmd:
+        k, _, v = o.partition("=")
+        if k not in steps:
+            ap.error(f"unknown strata step {k}; known: {', '.join(steps)}")
+        steps[k] = (v, steps[k][1], steps[k][2])
+    if a.list:
+        for k, (t, d, n) in steps.items():
+            print(f"{k:24s} {t}    # {d}")
+        for k, d in PEERS.items():
+            print(f"{k:24s} {d}")
+        return 0
+
+    names = list(steps) + list(PEERS)
+    if a.only:
+        want = [x.strip() for x in a.only.split(",") if x.strip()]
+        bad = [x for x in want if x not in names]
+        if bad:
+            ap.error(f"unknown step(s) {bad}; known: {names}")
+        names = [n for n in names if n in want]
+    if a.skip:
+        names = [n for n in names if n not in a.skip.split(",")]
+
+    own_tmp = a.workdir is None
+    workdir = a.workdir or tempfile.mkdtemp(prefix="strata-compare-")
+    os.makedirs(workdir, exist_ok=True)
+    log = lambda m: print(m, file=sys.stderr, flush=True)
+
+    corpus = a.corpus
+    if corpus is None:
+        size = a.size_mb or 50
+        corpus = os.path.join(workdir, f"corpus_{size:g}mb_seed{a.seed}.jsonl")
+        if not os.path.exists(corpus):
+            log(f"generating {size} MB corpus -> {corpus}")
+            subprocess.check_call([sys.executable, os.path.join(HERE, "gen_corpus.py"),
+                                   "--size-mb", str(size), "--seed", str(a.seed), "--out", corpus])
+    corpus = os.path.abspath(corpus)
+    raw = os.path.getsize(corpus)
+    with open(corpus, "rb") as f:  # warm the page cache, count records
+        records = sum(chunk.count(b"\n") for chunk in iter(lambda: f.read(1 << 22), b""))
+
+    rows = []
+    state = {}
+    load_before = os.getloadavg()
+    try:
+        for n in names:
+            log(f"{n} ...")
+            if n in steps:
+                t, d, needs = steps[n]
+                if needs == "ingested" and "ingested_store" not in state and "strata_ingest" not in names:
+                    # build the store once, untimed, so export/compact can run alone
+                    rr = run_strata("strata_ingest", steps["strata_ingest"][0], "", None, a, corpus,
+                                    workdir, 1, raw, log, state)
+                    if rr.status != "ok":
+                        state["ingested_store"] = None
+                rows.append(run_strata(n, t, d, needs, a, corpus, workdir, a.reps, raw, log, state))
+            else:
+                rows.append(run_peer(n, corpus, workdir, a.reps, raw, log))
+    finally:
+        if own_tmp:
+            shutil.rmtree(workdir, ignore_errors=True)
+
+    summ = [r.summary(raw) for r in rows]
+    load_after = os.getloadavg()
+    result = {"loadavg_before": [round(x, 2) for x in load_before],
+              "loadavg_after": [round(x, 2) for x in load_after],"corpus": corpus, "raw_bytes": raw, "records": records, "reps": a.reps,
+              "rss_method": "os.wait4 ru_maxrss of the child (KiB on Linux)",
+              "python": sys.version.split()[0], "cpus": os.cpu_count(), "steps": summ}
+    if a.json_out:
+        with open(a.json_out, "w") as f:
+            json.dump(result, f, indent=2)
+    if a.json:
+        print(json.dumps(result, indent=2))
+    else:
+        print(markdown(summ, raw, corpus, a.reps, records))
+        print(f"\nHost: {os.cpu_count()} CPUs; load average (1/5/15 min) before "
+              f"{result['loadavg_before']}, after {result['loadavg_after']}. Wall-clock figures "
+              "are only comparable on a quiet machine; CPU s is less sensitive to other load.")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
