@@ -88,12 +88,12 @@ extension Store {
 
     func indexLookup(_ id: ExampleID) throws -> Location? { try dedup.locate(id: id, catalog: catalog) }
 
-    /// After a compaction swap (catalog already swapped, no pending appends):
-    /// ids now live at `remap`'s locations, `removed` ids are gone. The table
-    /// has no in-place update yet, so it is rebuilt from the live segments
-    /// (footers only when the dedup key is the id) and snapshotted at the next commit.
-    func indexApplyCompaction(remap: [ExampleID: Location], removed: [ExampleID]) throws {
-        _ = (remap, removed)
+    /// After a compaction swap (catalog already swapped, nothing pending):
+    /// moved ids now live at their new locations, `removed` ids are gone.
+    /// Relocated in place when the dedup key is the id and nothing was purged;
+    /// otherwise rebuilt from the live segments. Snapshotted when due.
+    func indexApplyCompaction(moves: [(id: ExampleID, from: Location, to: Location)], removed: [ExampleID]) throws {
+        if removed.isEmpty, dedup.relocate(moves) { return }
         try dedup.rebuild(segments: manifest.segments.map(\.sequence), catalog: catalog)
     }
 }
