@@ -22,5 +22,6 @@ struct StrataCommand: ParsableCommand {
         IndexCommand.self,
         CompactCommand.self,
         AnnotateCommand.self,
+        ExportCommand.self,
     ]
 }

@@ -492,7 +492,7 @@ final class CompactionJob {
             for seq in inputSeqs { store.catalog.remove(seq) }
             for f in newFiles { store.catalog.add(f, blockOffsets: f.footer!.blocks.map(\.offset)) }
             for id in unusedDictionaries { store.catalog.dictionaries[id] = nil }
-            try store.guardWrite { try store.indexApplyCompaction(moves: moves, removed: removed) }
+            try store.indexApplyCompaction(moves: moves, removed: removed)
             store.annotationMap.remove(segments: inputSeqs)
             for (t, loc) in preserved { store.annotationMap.add(t, loc) }
             try store.compactionStep(.manifestSwapped, options)

@@ -90,11 +90,16 @@ extension Store {
 
     /// After a compaction swap (catalog already swapped, nothing pending):
     /// moved ids now live at their new locations, `removed` ids are gone.
-    /// Relocated in place when the dedup key is the id and nothing was purged;
-    /// otherwise rebuilt from the live segments. Snapshotted when due.
+    /// Relocated in place when the dedup key is the id and nothing was purged
+    /// (no footer is re-read); otherwise rebuilt from the live segments. The
+    /// snapshot is then rewritten so the index file matches the new segment set.
     func indexApplyCompaction(moves: [(id: ExampleID, from: Location, to: Location)], removed: [ExampleID]) throws {
-        if removed.isEmpty, dedup.relocate(moves) { return }
-        try dedup.rebuild(segments: manifest.segments.map(\.sequence), catalog: catalog)
+        try guardWrite {
+            if !(removed.isEmpty && dedup.relocate(moves)) {
+                try dedup.rebuild(segments: manifest.segments.map(\.sequence), catalog: catalog)
+            }
+            try writeIndexSnapshotLocked()
+        }
     }
 }
 

@@ -3,7 +3,11 @@
 /// seal what an unclean shutdown left active, and rebuild the id index.
 extension Store {
     func recover() throws {
-        let listed = Set(manifest.segments.map(\.sequence))
+        // A file is live only at its listed (partition, sequence): an orphan's
+        // sequence can be reused in another partition after a crash (orphan
+        // removals are not fsynced, so the orphan may come back), and matching
+        // on the sequence alone would keep that orphan forever.
+        let listed = Set(manifest.segments.map { "\($0.partition.path)/\($0.sequence)" })
         // 1. Temporaries and orphans.
         for name in try fs.listDirectory(path) where name.hasSuffix(".tmp") {
             try fs.remove(path + "/" + name)
@@ -17,7 +21,7 @@ extension Store {
                     if name.hasSuffix(".tmp") {
                         try fs.remove(full)
                         recoveryEvents.append(RecoveryEvent(kind: .removedTemporary, path: full))
-                    } else if let seq = Store.segmentSequence(fromFileName: name), !listed.contains(seq) {
+                    } else if let seq = Store.segmentSequence(fromFileName: name), !listed.contains("\(domainDir)/\(monthDir)/\(seq)") {
                         try fs.remove(full)
                         recoveryEvents.append(RecoveryEvent(kind: .removedOrphan, path: full))
                     }
