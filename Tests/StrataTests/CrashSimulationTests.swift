@@ -138,6 +138,23 @@ import Testing
         #expect(cases > 5)
     }
 
+    /// Power cut at every operation on the dedup index (`index/ids.idx` and its
+    /// temporary): the index is a cache of the segments, so a torn or missing
+    /// index must never lose or invent examples.
+    @Test func powerLossDuringIndexWriteLosesNothing() throws {
+        var cases = 0
+        for seed in UInt64(900)...902 {
+            let dry = SimulatedFileSystem(seed: seed)
+            _ = CrashWorkload(seed: seed, fs: dry).run(on: dry)
+            let points = dry.log.filter { $0.path.contains("/index") }.map(\.index)
+            for p in points {
+                cases += 1
+                try powerLossRun(seed: seed, mode: .tornWrite) { _ in p }
+            }
+        }
+        #expect(cases >= 3, "the workloads should write the index")
+    }
+
     /// Reordered unsynced writes can leave a hole before a later frame that did
     /// reach the disk. Committed data is before that point; the store must
     /// either recover it or refuse with a `.corruption` error naming the file —
