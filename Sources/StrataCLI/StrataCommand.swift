@@ -20,5 +20,8 @@ struct StrataCommand: ParsableCommand {
         StatsCommand.self,
         InitCommand.self,
         IndexCommand.self,
+        CompactCommand.self,
+        AnnotateCommand.self,
+        ExportCommand.self,
     ]
 }

@@ -28,6 +28,7 @@ extension Store {
                 }
             }
         }
+        try recoverDictionaries()
         // 2. Listed segments.
         var changed = false
         var keep: [Manifest.SegmentEntry] = []
@@ -67,6 +68,7 @@ extension Store {
             }
             let footer = file.footer!
             catalog.add(file, blockOffsets: footer.blocks.map(\.offset))
+            annotationMap.add(footer: footer, segment: entry.sequence)
         }
         if changed {
             manifest.segments = keep
@@ -98,7 +100,7 @@ extension Store {
                         var rr = r
                         _ = try rr.u8()
                         state.annotations.append(EntryRef(id: try ExampleID.read(from: &rr), blockIndex: bi, entryIndex: i))
-                    case .duplicateSeen:
+                    case .duplicateSeen, .foldedAnnotations:
                         break
                     case nil:
                         throw StrataError(.corruption, "unknown entry kind \(kind)", path: file.path, offset: b.offset)

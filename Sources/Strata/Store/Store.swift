@@ -15,6 +15,10 @@ public final class Store: @unchecked Sendable {
     let catalog: SegmentCatalog
     /// Store-wide dedup index (SPEC.md §5; Index/DedupIndex.swift).
     var dedup = DedupIndex(key: .content)
+    /// Target id → unfolded annotation entries (SPEC.md §4.6); see Store+Annotations.swift.
+    var annotationMap = AnnotationMap()
+    /// Compactions in progress and dictionary ids; see Compaction/Compactor.swift.
+    let compactionState = CompactionState()
     var active: [PartitionKey: ActiveSegment] = [:]
     /// Directories created since the last commit; fsynced at commit.
     var dirsToSync: Set<String> = []
@@ -103,8 +107,9 @@ public final class Store: @unchecked Sendable {
         }
     }
 
-    /// Replaces MANIFEST atomically (SPEC.md §2.1).
-    func writeManifest() throws {
+    /// Replaces MANIFEST atomically (SPEC.md §2.1). `beforeRename` runs once
+    /// MANIFEST.tmp is durable (a crash-test step of compaction).
+    func writeManifest(beforeRename: (() throws -> Void)? = nil) throws {
         manifest.generation += 1
         let bytes = try manifest.encode()
         let tmp = path + "/" + Format.manifestFileName + ".tmp"
@@ -118,6 +123,7 @@ public final class Store: @unchecked Sendable {
             try? f.close()
             throw error
         }
+        try beforeRename?()
         try fs.rename(tmp, to: path + "/" + Format.manifestFileName)
         try fs.syncDirectory(path)
         manifestDirty = false
@@ -125,6 +131,7 @@ public final class Store: @unchecked Sendable {
 
     /// Seals every active segment, commits, and releases the lock.
     public func close() throws {
+        compactionState.cancelAndWait()  // no compaction may outlive the writer lock
         try lock.withLock {
             guard !closed else { return }
             defer {
