@@ -20,5 +20,9 @@ struct StrataCommand: ParsableCommand {
         StatsCommand.self,
         InitCommand.self,
         IndexCommand.self,
+        InspectCommand.self,
+        VerifyCommand.self,
+        DumpCommand.self,
+        ScanCommand.self,
     ]
 }
