@@ -129,4 +129,6 @@ let benchmarks: @Sendable () -> Void = {
             }
         }
     }
+
+    registerExportBenchmarks()
 }

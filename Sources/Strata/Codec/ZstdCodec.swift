@@ -67,6 +67,34 @@ public enum ZstdCodec {
     }
 }
 
+extension ZstdCodec {
+    /// Trains with fastCover at fixed parameters (no parameter search): much
+    /// faster than `trainDictionary`, which searches (compaction's choice).
+    public static func trainDictionaryFast(buffer: [UInt8], sizes: [Int], capacity: Int, level: Int32) -> [UInt8]? {
+        guard !sizes.isEmpty else { return nil }
+        var params = ZDICT_fastCover_params_t()
+        params.k = 256
+        params.d = 8
+        params.f = 20
+        params.steps = 0
+        params.nbThreads = 1
+        params.splitPoint = 1.0
+        params.accel = 2
+        params.zParams.compressionLevel = level
+        var dict = [UInt8](repeating: 0, count: capacity)
+        let n = dict.withUnsafeMutableBytes { d in
+            buffer.withUnsafeBytes { b in
+                sizes.withUnsafeBufferPointer { s in
+                    ZDICT_trainFromBuffer_fastCover(d.baseAddress, capacity, b.baseAddress, s.baseAddress, UInt32(s.count), params)
+                }
+            }
+        }
+        if ZDICT_isError(n) != 0 { return nil }
+        dict.removeLast(capacity - n)
+        return dict
+    }
+}
+
 /// A zstd dictionary with its digested compression/decompression forms.
 public final class ZstdDictionary: @unchecked Sendable {
     public let bytes: [UInt8]

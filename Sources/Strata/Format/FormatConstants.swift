@@ -37,6 +37,11 @@ public enum Format {
 
     // SPEC.md §6 "Dictionaries".
     public static let dictionaryMagic: [UInt8] = Array("STRDICT1".utf8)
+    /// SPEC.md §6: dictionary file header size.
+    public static let dictionaryHeaderSize = 32
+    /// SPEC.md §6: the directory holding dictionaries, and a dictionary's file name.
+    public static let dictionaryDirectory = "dicts"
+    public static func dictionaryFileName(_ id: UInt32) -> String { "dict-\(id).zdict" }
 
     /// SPEC.md §2 "Directory layout": segment file name pattern.
     public static func segmentFileName(_ sequence: UInt64) -> String {
@@ -65,4 +70,6 @@ public enum EntryKind: UInt8, Sendable {
     case annotation = 2
     /// A duplicate offer of an existing example (provenance only, SPEC.md §4.3).
     case duplicateSeen = 3
+    /// The annotations compaction folded into the example entry just before it (SPEC.md §4.5).
+    case foldedAnnotations = 4
 }

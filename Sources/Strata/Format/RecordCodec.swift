@@ -104,6 +104,13 @@ public enum RecordCodec {
             content = .chat(ms)
         }
         let meta = try r.string("metadata")
+        // Found by fuzzing (Fuzz/RecordDecoder): an empty metadata text and
+        // bytes left over after the last field were accepted, so two different
+        // byte strings decoded to the same example and re-encoding changed it.
+        // The writer always writes at least "{}" and the entry length covers
+        // exactly the body (SPEC.md §4, §4.2); anything else is malformed.
+        guard meta.utf8.first == UInt8(ascii: "{") else { throw r.corruption("metadata is not a JSON object text") }
+        guard r.isAtEnd else { throw r.corruption("\(r.remaining) unexpected bytes after the example's last field") }
         var e = Example(content: content, domain: domain, timestampMillis: ts, qualityScore: quality,
                         tags: tags, source: source, metadataJSON: meta)
         // The stored id is authoritative only if it matches the content: a

@@ -79,12 +79,16 @@ public struct ScanFilter: @unchecked Sendable {
     public var toMonth: Month?
     /// Extra predicate on decoded examples.
     public var predicate: ((Example) -> Bool)?
+    /// Also visit examples whose folded state is excluded (SPEC.md §4.6).
+    public var includeExcluded = false
 
-    public init(domains: Set<String>? = nil, fromMonth: Month? = nil, toMonth: Month? = nil, predicate: ((Example) -> Bool)? = nil) {
+    public init(domains: Set<String>? = nil, fromMonth: Month? = nil, toMonth: Month? = nil, predicate: ((Example) -> Bool)? = nil,
+                includeExcluded: Bool = false) {
         self.domains = domains
         self.fromMonth = fromMonth
         self.toMonth = toMonth
         self.predicate = predicate
+        self.includeExcluded = includeExcluded
     }
 
     public static let all = ScanFilter()

@@ -3,10 +3,7 @@ extension Store {
     public func get(_ id: ExampleID) throws -> Example? {
         try lock.withLock {
             guard let loc = try dedup.locate(id: id, catalog: catalog) else { return nil }
-            if let seg = active.values.first(where: { $0.sequence == loc.segment }), seg.blockOffset(Int(loc.blockIndex)) == nil {
-                try guardWrite { try seg.closeBlock(); try noteWrites(seg) }
-            }
-            return try catalog.readExample(at: loc, expecting: id, buffers: &readBuffers)
+            return try readFoldedLocked(id, at: loc)?.example
         }
     }
 
@@ -17,7 +14,7 @@ extension Store {
             try guardWrite {
                 for seg in active.values { try seg.closeBlock(); try noteWrites(seg) }
             }
-            try StoreScanner.scan(catalog: catalog, filter: filter, buffers: &readBuffers, body)
+            try StoreScanner.scan(catalog: catalog, filter: filter, annotations: annotationMap, buffers: &readBuffers, body)
         }
     }
 
@@ -26,18 +23,10 @@ extension Store {
 }
 
 enum StoreScanner {
-    static func scan(catalog: SegmentCatalog, filter: ScanFilter, buffers: inout ReadBuffers, _ body: (Example) throws -> Bool) throws {
-        for p in catalog.sortedPartitions where filter.includes(p) {
-            for seq in catalog.partitions[p] ?? [] {
-                let more = try catalog.forEachEntry(segment: seq, buffers: &buffers) { kind, entry, _ in
-                    guard kind == EntryKind.example.rawValue else { return true }
-                    let e = try RecordCodec.decodeExampleBody(&entry)
-                    if let pred = filter.predicate, !pred(e) { return true }
-                    return try body(e)
-                }
-                if !more { return }
-            }
-        }
+    /// Folded examples (SPEC.md §4.6); excluded ones only with `filter.includeExcluded`.
+    static func scan(catalog: SegmentCatalog, filter: ScanFilter, annotations: AnnotationMap, buffers: inout ReadBuffers,
+                     _ body: (Example) throws -> Bool) throws {
+        try FoldingScanner.scan(catalog: catalog, filter: filter, annotations: annotations, buffers: &buffers) { try body($0.example) }
     }
 }
 
@@ -50,6 +39,8 @@ public final class StoreReader: @unchecked Sendable {
     let manifest: Manifest
     /// Keyed by example id whatever the store's dedup key (Index/DedupIndex.swift).
     var index = DedupIndex(key: .content)
+    /// Target id → unfolded annotation entries (SPEC.md §4.6).
+    var annotationMap = AnnotationMap()
     let lock = Mutex()
     var buffers = ReadBuffers()
 
@@ -59,6 +50,7 @@ public final class StoreReader: @unchecked Sendable {
         guard fileSystem.fileExists(mp) else { throw StrataError(.notFound, "no Strata store here (MANIFEST missing)", path: path) }
         manifest = try Manifest.decode(try fileSystem.readFile(mp), path: mp)
         catalog = SegmentCatalog(fs: fileSystem, root: path)
+        try catalog.loadDictionaries(for: manifest)
         for entry in manifest.segments {
             let p = catalog.segmentPath(entry.partition, entry.sequence)
             let file: SegmentFile
@@ -70,10 +62,12 @@ public final class StoreReader: @unchecked Sendable {
             }
             if let footer = file.footer {
                 catalog.add(file, blockOffsets: footer.blocks.map(\.offset))
+                annotationMap.add(footer: footer, segment: entry.sequence)
             } else {
                 let walk = try file.walk()
                 file.restrict(to: walk.validEnd)
                 catalog.add(file, blockOffsets: walk.blocks.map(\.offset))
+                try catalog.collectAnnotations(segment: entry.sequence, into: &annotationMap, buffers: &buffers)
             }
         }
         // The index file is keyed by the store's dedup key: usable here only when that is the id.
@@ -88,12 +82,12 @@ public final class StoreReader: @unchecked Sendable {
     public func get(_ id: ExampleID) throws -> Example? {
         try lock.withLock {
             guard let loc = try index.locate(id: id, catalog: catalog) else { return nil }
-            return try catalog.readExample(at: loc, expecting: id, buffers: &buffers)
+            return try catalog.readFolded(at: loc, expecting: id, annotations: annotationMap, buffers: &buffers)?.example
         }
     }
 
     public func scan(_ filter: ScanFilter = .all, _ body: (Example) throws -> Bool) throws {
-        try lock.withLock { try StoreScanner.scan(catalog: catalog, filter: filter, buffers: &buffers, body) }
+        try lock.withLock { try StoreScanner.scan(catalog: catalog, filter: filter, annotations: annotationMap, buffers: &buffers, body) }
     }
 
     public func close() { catalog.closeAll() }

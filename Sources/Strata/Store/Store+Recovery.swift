@@ -3,7 +3,11 @@
 /// seal what an unclean shutdown left active, and rebuild the id index.
 extension Store {
     func recover() throws {
-        let listed = Set(manifest.segments.map(\.sequence))
+        // A file is live only at its listed (partition, sequence): an orphan's
+        // sequence can be reused in another partition after a crash (orphan
+        // removals are not fsynced, so the orphan may come back), and matching
+        // on the sequence alone would keep that orphan forever.
+        let listed = Set(manifest.segments.map { "\($0.partition.path)/\($0.sequence)" })
         // 1. Temporaries and orphans.
         for name in try fs.listDirectory(path) where name.hasSuffix(".tmp") {
             try fs.remove(path + "/" + name)
@@ -17,13 +21,14 @@ extension Store {
                     if name.hasSuffix(".tmp") {
                         try fs.remove(full)
                         recoveryEvents.append(RecoveryEvent(kind: .removedTemporary, path: full))
-                    } else if let seq = Store.segmentSequence(fromFileName: name), !listed.contains(seq) {
+                    } else if let seq = Store.segmentSequence(fromFileName: name), !listed.contains("\(domainDir)/\(monthDir)/\(seq)") {
                         try fs.remove(full)
                         recoveryEvents.append(RecoveryEvent(kind: .removedOrphan, path: full))
                     }
                 }
             }
         }
+        try recoverDictionaries()
         // 2. Listed segments.
         var changed = false
         var keep: [Manifest.SegmentEntry] = []
@@ -63,6 +68,7 @@ extension Store {
             }
             let footer = file.footer!
             catalog.add(file, blockOffsets: footer.blocks.map(\.offset))
+            annotationMap.add(footer: footer, segment: entry.sequence)
         }
         if changed {
             manifest.segments = keep
@@ -94,7 +100,7 @@ extension Store {
                         var rr = r
                         _ = try rr.u8()
                         state.annotations.append(EntryRef(id: try ExampleID.read(from: &rr), blockIndex: bi, entryIndex: i))
-                    case .duplicateSeen:
+                    case .duplicateSeen, .foldedAnnotations:
                         break
                     case nil:
                         throw StrataError(.corruption, "unknown entry kind \(kind)", path: file.path, offset: b.offset)

@@ -15,6 +15,10 @@ public final class Store: @unchecked Sendable {
     let catalog: SegmentCatalog
     /// Store-wide dedup index (SPEC.md §5; Index/DedupIndex.swift).
     var dedup = DedupIndex(key: .content)
+    /// Target id → unfolded annotation entries (SPEC.md §4.6); see Store+Annotations.swift.
+    var annotationMap = AnnotationMap()
+    /// Compactions in progress and dictionary ids; see Compaction/Compactor.swift.
+    let compactionState = CompactionState()
     var active: [PartitionKey: ActiveSegment] = [:]
     /// Directories created since the last commit; fsynced at commit.
     var dirsToSync: Set<String> = []
@@ -44,9 +48,22 @@ public final class Store: @unchecked Sendable {
         try options.dedupKey?.validate()
         if !fs.isDirectory(path) {
             guard options.createIfMissing else { throw StrataError(.notFound, "no store at this path (use createIfMissing or `strata ingest` to create one)", path: path) }
+            // createDirectory also creates missing ancestors. Each new directory's
+            // entry lives in its parent, so every parent from the deepest
+            // pre-existing ancestor down must be fsynced, or a power loss after
+            // the first commit could drop the whole store (found by
+            // StoreCreationDurabilityTests under the simulated file system).
+            var parents: [String] = []
+            var p = path
+            while true {
+                let parent = (p as NSString).deletingLastPathComponent
+                let dir = parent.isEmpty ? "." : parent
+                parents.append(dir)
+                if parent.isEmpty || parent == p || fs.isDirectory(dir) { break }
+                p = parent
+            }
             try fs.createDirectory(path, mode: options.directoryMode)
-            let parent = (path as NSString).deletingLastPathComponent
-            try fs.syncDirectory(parent.isEmpty ? "." : parent)
+            for dir in parents { try fs.syncDirectory(dir) }  // children before parents
         }
         try Store.checkPermissions(fs: fs, path: path, options: options)
         fileLock = try fs.lockExclusive(path + "/" + Format.lockFileName)
@@ -82,13 +99,17 @@ public final class Store: @unchecked Sendable {
         if mode & 0o002 != 0 {
             throw StrataError(.permission, "store directory is world-writable (mode \(String(mode, radix: 8))); run `chmod o-w` on it or open with checkPermissions=false", path: path)
         }
-        if uid != getuid() && getuid() != 0 {
-            throw StrataError(.permission, "store directory is owned by uid \(uid), not by you (uid \(getuid())); refusing to write another user's store", path: path)
+        // No exemption for root: root writing into a directory another user
+        // controls is exactly the case this check exists for (that user can
+        // swap files or plant links under it). Use checkPermissions=false to override.
+        if uid != geteuid() {
+            throw StrataError(.permission, "store directory is owned by uid \(uid), not by you (uid \(geteuid())); refusing to write another user's store (chown it, or open with checkPermissions=false)", path: path)
         }
     }
 
-    /// Replaces MANIFEST atomically (SPEC.md §2.1).
-    func writeManifest() throws {
+    /// Replaces MANIFEST atomically (SPEC.md §2.1). `beforeRename` runs once
+    /// MANIFEST.tmp is durable (a crash-test step of compaction).
+    func writeManifest(beforeRename: (() throws -> Void)? = nil) throws {
         manifest.generation += 1
         let bytes = try manifest.encode()
         let tmp = path + "/" + Format.manifestFileName + ".tmp"
@@ -102,6 +123,7 @@ public final class Store: @unchecked Sendable {
             try? f.close()
             throw error
         }
+        try beforeRename?()
         try fs.rename(tmp, to: path + "/" + Format.manifestFileName)
         try fs.syncDirectory(path)
         manifestDirty = false
@@ -109,6 +131,7 @@ public final class Store: @unchecked Sendable {
 
     /// Seals every active segment, commits, and releases the lock.
     public func close() throws {
+        compactionState.cancelAndWait()  // no compaction may outlive the writer lock
         try lock.withLock {
             guard !closed else { return }
             defer {

@@ -14,7 +14,7 @@ struct StatsCommand: ParsableCommand {
 
     func run() throws {
         try runCommand {
-            let reader = try StoreReader(path: store)
+            let reader = try StoreReader.open(at: store)
             defer { reader.close() }
             let s = try StoreStatistics.compute(reader)
             let dups = try reader.duplicateStatistics()

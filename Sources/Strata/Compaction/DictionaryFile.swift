@@ -1,0 +1,108 @@
+/// zstd dictionary files `STORE/dicts/dict-<id>.zdict` (SPEC.md §6).
+///
+///     0   8  magic "STRDICT1"
+///     8   2  u16 format version (1)
+///     10  2  u16 reserved, 0
+///     12  4  u32 dictionaryID (the id segment headers and the manifest use; ≥ 1)
+///     16  4  u32 byteLength of the dictionary
+///     20  4  u32 reserved, 0
+///     24  8  u64 XXH3-64 of bytes [0, 24) followed by the dictionary bytes
+///     32  n  dictionary bytes (zstd dictionary format, as produced by ZDICT)
+public enum DictionaryFile {
+    public static func encode(id: UInt32, dictionary: [UInt8]) -> [UInt8] {
+        var w = ByteWriter(capacity: Format.dictionaryHeaderSize + dictionary.count)
+        w.append(Format.dictionaryMagic)
+        w.u16(Format.version)
+        w.u16(0)
+        w.u32(id)
+        w.u32(UInt32(dictionary.count))
+        w.u32(0)
+        let h = XXH64Stream()
+        h.update(w.bytes)
+        h.update(dictionary)
+        w.u64(h.digest)
+        w.append(dictionary)
+        return w.bytes
+    }
+
+    /// Validates a dictionary file and returns its dictionary. Never traps on bad bytes.
+    public static func decode(_ bytes: [UInt8], expectedID: UInt32, path: String) throws -> ZstdDictionary {
+        let dict: [UInt8] = try bytes.withUnsafeBytes { raw in
+            guard raw.count >= Format.dictionaryHeaderSize, raw.prefix(8).elementsEqual(Format.dictionaryMagic) else {
+                throw StrataError(.corruption, "not a Strata dictionary file (bad magic or too short)", path: path, offset: 0)
+            }
+            var r = ByteReader(raw, path: path)
+            try r.skip(8)
+            let version = try r.u16()
+            guard version >= Format.oldestReadableVersion, version <= Format.version else {
+                throw StrataError(.unsupportedVersion, "dictionary format version \(version) is not supported by this build", path: path, offset: 8)
+            }
+            _ = try r.u16()
+            let id = try r.u32()
+            let n = Int(try r.u32())
+            _ = try r.u32()
+            let sum = try r.u64()
+            guard id == expectedID else {
+                throw StrataError(.corruption, "dictionary file holds id \(id), expected \(expectedID)", path: path, offset: 12)
+            }
+            guard n == r.remaining else {
+                throw StrataError(.corruption, "dictionary length \(n) does not match the file (\(r.remaining) bytes follow the header)", path: path, offset: 16)
+            }
+            let h = XXH64Stream()
+            h.update(UnsafeRawBufferPointer(rebasing: raw[0..<24]))
+            h.update(UnsafeRawBufferPointer(rebasing: raw[Format.dictionaryHeaderSize...]))
+            guard h.digest == sum else {
+                throw StrataError(.corruption, "dictionary checksum mismatch", path: path, offset: 24)
+            }
+            return Array(raw[Format.dictionaryHeaderSize...])
+        }
+        guard let d = ZstdDictionary(bytes: dict) else {
+            throw StrataError(.corruption, "dictionary bytes are not a zstd dictionary", path: path, offset: Int64(Format.dictionaryHeaderSize))
+        }
+        return d
+    }
+}
+
+extension SegmentCatalog {
+    var dictionaryDirectory: String { root + "/" + Format.dictionaryDirectory }
+
+    func dictionaryPath(_ id: UInt32) -> String { dictionaryDirectory + "/" + Format.dictionaryFileName(id) }
+
+    /// Loads every dictionary the manifest's segments reference (before segments are added).
+    func loadDictionaries(for manifest: Manifest) throws {
+        for id in Set(manifest.segments.map(\.dictionaryID)) where id != 0 && dictionaries[id] == nil {
+            let p = dictionaryPath(id)
+            guard fs.fileExists(p) else {
+                throw StrataError(.corruption, "dictionary \(id) referenced by the manifest is missing; segments compressed with it cannot be read", path: p)
+            }
+            dictionaries[id] = try DictionaryFile.decode(try fs.readFile(p), expectedID: id, path: p)
+        }
+    }
+}
+
+extension Store {
+    /// Recovery for dictionaries (SPEC.md §7): drops temporaries and
+    /// dictionaries no listed segment references (an interrupted compaction),
+    /// then loads the referenced ones.
+    func recoverDictionaries() throws {
+        let dir = catalog.dictionaryDirectory
+        if fs.isDirectory(dir) {
+            let used = Set(manifest.segments.map(\.dictionaryID))
+            for name in try fs.listDirectory(dir) {
+                let unused = DictionaryFile.id(fromFileName: name).map { !used.contains($0) } ?? false
+                if name.hasSuffix(".tmp") || unused {
+                    try fs.remove(dir + "/" + name)
+                    recoveryEvents.append(RecoveryEvent(kind: name.hasSuffix(".tmp") ? .removedTemporary : .removedOrphan, path: dir + "/" + name))
+                }
+            }
+        }
+        try catalog.loadDictionaries(for: manifest)
+    }
+}
+
+extension DictionaryFile {
+    static func id(fromFileName name: String) -> UInt32? {
+        guard name.hasPrefix("dict-"), name.hasSuffix(".zdict") else { return nil }
+        return UInt32(name.dropFirst(5).dropLast(6))
+    }
+}

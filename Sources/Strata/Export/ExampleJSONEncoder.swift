@@ -1,0 +1,370 @@
+import Foundation
+
+/// A decoded example entry whose strings are views into the decompressed
+/// block (SPEC.md §4.2): nothing is copied or allocated per entry once the
+/// tag/message arrays have grown. Valid only while the block buffer is
+/// (inside `SegmentCatalog.forEachEntry`'s body).
+///
+/// The block's XXH3-64 checksum was verified when it was read; this fast path
+/// does not re-validate UTF-8 nor recompute the id (RecordCodec.decodeExampleBody does).
+struct EntryView {
+    static let emptyBytes = UnsafeRawBufferPointer(start: nil, count: 0)
+
+    var shape: Shape = .instruction
+    var id = ExampleID(high: 0, low: 0)
+    var timestampMillis: Int64 = 0
+    var quality: Double?
+    var domain = EntryView.emptyBytes
+    var source: UnsafeRawBufferPointer?
+    var tags: [UnsafeRawBufferPointer] = []
+    /// instruction / prompt
+    var first = EntryView.emptyBytes
+    /// input / response
+    var second = EntryView.emptyBytes
+    /// output
+    var third = EntryView.emptyBytes
+    var messages: [(role: Role, content: UnsafeRawBufferPointer)] = []
+    var metadata = EntryView.emptyBytes
+
+    init() {
+        tags.reserveCapacity(16)
+        messages.reserveCapacity(16)
+    }
+
+    @inline(__always) private static func bytes(_ r: inout ByteReader, _ what: StaticString) throws -> UnsafeRawBufferPointer {
+        let n = try r.count(what, limit: r.remaining)
+        return try r.slice(n, what)
+    }
+
+    /// Reads only the shape (for passes that skip some shapes cheaply).
+    static func peekShape(_ r: ByteReader) -> Shape? {
+        r.remaining > 0 ? Shape(rawValue: r.bytes[r.position]) : nil
+    }
+
+    /// Decodes an example body (after length and kind), throwing `.corruption` on malformed bytes.
+    mutating func decode(_ r: inout ByteReader) throws {
+        let sb = try r.u8("shape")
+        guard let s = Shape(rawValue: sb) else { throw r.corruption("unknown shape \(sb)") }
+        shape = s
+        id = try ExampleID.read(from: &r)
+        timestampMillis = try r.i64("timestamp")
+        let flags = try r.u8("flags")
+        guard flags & ~(RecordCodec.flagQuality | RecordCodec.flagSource) == 0 else { throw r.corruption("unknown example flags \(flags)") }
+        if flags & RecordCodec.flagQuality != 0 {
+            let q = try r.f64("quality_score")
+            guard q.isFinite, q >= 0, q <= 1 else { throw r.corruption("quality_score \(q) out of 0...1") }
+            quality = q
+        } else {
+            quality = nil
+        }
+        domain = try Self.bytes(&r, "domain")
+        source = flags & RecordCodec.flagSource != 0 ? try Self.bytes(&r, "source") : nil
+        let tagCount = try r.count("tag count", limit: r.remaining)
+        tags.removeAll(keepingCapacity: true)
+        for _ in 0..<tagCount { tags.append(try Self.bytes(&r, "tag")) }
+        messages.removeAll(keepingCapacity: true)
+        switch s {
+        case .instruction:
+            first = try Self.bytes(&r, "instruction")
+            second = try Self.bytes(&r, "input")
+            third = try Self.bytes(&r, "output")
+        case .promptResponse:
+            first = try Self.bytes(&r, "prompt")
+            second = try Self.bytes(&r, "response")
+            third = Self.emptyBytes
+        case .chat:
+            let n = try r.count("message count", limit: r.remaining)
+            for _ in 0..<n {
+                let rb = try r.u8("role")
+                guard let role = Role(rawValue: rb) else { throw r.corruption("unknown role \(rb)") }
+                messages.append((role, try Self.bytes(&r, "content")))
+            }
+        }
+        metadata = try Self.bytes(&r, "metadata")
+    }
+
+    /// The month of the timestamp.
+    var month: Month { Month(timestampMillis: timestampMillis) }
+}
+
+/// Streams example entries to JSON text straight from block bytes (SPEC.md §8.2).
+enum ExampleJSONEncoder {
+    @inline(__always) static func lit(_ s: StaticString, _ out: inout [UInt8]) {
+        out.append(contentsOf: UnsafeBufferPointer(start: s.utf8Start, count: s.utf8CodeUnitCount))
+    }
+
+    @inline(__always) static func str(_ b: UnsafeRawBufferPointer, _ out: inout [UInt8]) {
+        JSONWriter.appendString(b, to: &out)
+    }
+
+    /// `"YYYY-MM-DDTHH:MM:SS.mmmZ"`, quotes included.
+    static func appendTimestamp(_ ms: Int64, _ out: inout [UInt8]) {
+        let days = floorDiv(ms, 86_400_000)
+        let inDay = Int(ms - days * 86_400_000)
+        let (y, m, d) = civilFromDays(Int(days))
+        out.append(0x22)
+        @inline(__always) func two(_ v: Int) { out.append(UInt8(0x30 + v / 10)); out.append(UInt8(0x30 + v % 10)) }
+        if y >= 0 && y <= 9999 {
+            two(y / 100); two(y % 100)
+        } else {
+            out.append(contentsOf: Array(String(y).utf8))
+        }
+        out.append(0x2D); two(m); out.append(0x2D); two(d)
+        out.append(0x54)
+        let s = inDay / 1000
+        two(s / 3600); out.append(0x3A); two(s / 60 % 60); out.append(0x3A); two(s % 60)
+        out.append(0x2E)
+        let f = inDay % 1000
+        out.append(UInt8(0x30 + f / 100)); two(f % 100)
+        out.append(0x5A)
+        out.append(0x22)
+    }
+
+    static func timestampString(_ ms: Int64) -> String {
+        var o: [UInt8] = []
+        appendTimestamp(ms, &o)
+        return String(decoding: o.dropFirst().dropLast(), as: UTF8.self)
+    }
+
+    /// The stored metadata text. JSONL needs one line per object: a line break can only
+    /// be whitespace between tokens (inside strings JSON requires escapes), so CR / LF
+    /// are written as spaces — the same JSON value; any other byte is copied as is.
+    @inline(__always) static func appendMetadata(_ m: UnsafeRawBufferPointer, _ out: inout [UInt8]) {
+        guard m.count > 0, memchr(m.baseAddress!, 0x0A, m.count) != nil || memchr(m.baseAddress!, 0x0D, m.count) != nil else {
+            out.append(contentsOf: m)
+            return
+        }
+        for b in m { out.append(b == 0x0A || b == 0x0D ? 0x20 : b) }
+    }
+
+    @inline(__always) static func appendOptString(_ b: UnsafeRawBufferPointer?, _ out: inout [UInt8]) {
+        if let b { str(b, &out) } else { lit("null", &out) }
+    }
+
+    @inline(__always) static func appendQuality(_ q: Double?, _ out: inout [UInt8]) {
+        if let q { JSONWriter.appendDouble(q, to: &out) } else { lit("null", &out) }
+    }
+
+    static func appendTags(_ e: EntryView, _ out: inout [UInt8]) {
+        out.append(0x5B)
+        for (i, t) in e.tags.enumerated() {
+            if i > 0 { out.append(0x2C) }
+            str(t, &out)
+        }
+        out.append(0x5D)
+    }
+
+    static func appendMessages(_ e: EntryView, _ out: inout [UInt8]) {
+        out.append(0x5B)
+        for (i, m) in e.messages.enumerated() {
+            if i > 0 { out.append(0x2C) }
+            lit("{\"role\":\"", &out)
+            appendRoleName(m.role, &out)
+            lit("\",\"content\":", &out)
+            str(m.content, &out)
+            out.append(0x7D)
+        }
+        out.append(0x5D)
+    }
+
+    @inline(__always) static func appendRoleName(_ r: Role, _ out: inout [UInt8]) {
+        switch r {
+        case .system: lit("system", &out)
+        case .user: lit("user", &out)
+        case .assistant: lit("assistant", &out)
+        case .tool: lit("tool", &out)
+        }
+    }
+
+    @inline(__always) static func appendCorrected(_ a: FoldedAnnotations?, _ out: inout [UInt8]) {
+        if let c = a?.corrected { JSONWriter.appendString(c, to: &out) } else { lit("null", &out) }
+    }
+
+    /// The raw object (no trailing newline): every stored field plus the folded annotations.
+    ///
+    ///     {"id","shape",<content fields>,"domain","timestamp","quality_score","tags","source",
+    ///      "metadata","feedback_positive","feedback_negative","excluded","corrected"}
+    static func appendRaw(_ e: EntryView, annotations a: FoldedAnnotations?, _ out: inout [UInt8]) {
+        lit("{\"id\":\"", &out)
+        e.id.appendHex(to: &out)
+        switch e.shape {
+        case .instruction:
+            lit("\",\"shape\":\"instruction\",\"instruction\":", &out)
+            str(e.first, &out)
+            lit(",\"input\":", &out)
+            str(e.second, &out)
+            lit(",\"output\":", &out)
+            str(e.third, &out)
+        case .promptResponse:
+            lit("\",\"shape\":\"prompt_response\",\"prompt\":", &out)
+            str(e.first, &out)
+            lit(",\"response\":", &out)
+            str(e.second, &out)
+        case .chat:
+            lit("\",\"shape\":\"chat\",\"messages\":", &out)
+            appendMessages(e, &out)
+        }
+        lit(",\"domain\":", &out)
+        str(e.domain, &out)
+        lit(",\"timestamp\":", &out)
+        appendTimestamp(e.timestampMillis, &out)
+        lit(",\"quality_score\":", &out)
+        appendQuality(e.quality, &out)
+        lit(",\"tags\":", &out)
+        appendTags(e, &out)
+        lit(",\"source\":", &out)
+        appendOptString(e.source, &out)
+        lit(",\"metadata\":", &out)
+        appendMetadata(e.metadata, &out)
+        lit(",\"feedback_positive\":", &out)
+        JSONWriter.appendInt64(a?.feedbackPositive ?? 0, to: &out)
+        lit(",\"feedback_negative\":", &out)
+        JSONWriter.appendInt64(a?.feedbackNegative ?? 0, to: &out)
+        if a?.excluded == true { lit(",\"excluded\":true,\"corrected\":", &out) } else { lit(",\"excluded\":false,\"corrected\":", &out) }
+        appendCorrected(a, &out)
+        out.append(0x7D)
+    }
+
+    /// Whether the schema can represent this shape (chat examples have no alpaca / prompt_response form).
+    @inline(__always) static func represents(_ schema: JSONLSchema, _ shape: Shape) -> Bool {
+        switch schema {
+        case .raw, .chat: true
+        case .alpaca, .promptResponse: shape != .chat
+        }
+    }
+
+    /// The user turn of an instruction example: instruction, then a blank line and the input when the input is not empty.
+    static func appendUserTurn(_ e: EntryView, _ out: inout [UInt8]) {
+        if e.shape == .instruction && e.second.count > 0 {
+            // One string literal from two pieces: write the instruction unterminated, then "\n\n" + input.
+            var tmp: [UInt8] = []
+            tmp.reserveCapacity(e.first.count + e.second.count + 2)
+            tmp.append(contentsOf: e.first)
+            tmp.append(0x0A); tmp.append(0x0A)
+            tmp.append(contentsOf: e.second)
+            tmp.withUnsafeBytes { str($0, &out) }
+        } else {
+            str(e.first, &out)
+        }
+    }
+
+    /// The target text: the correction if there is one, else output / response.
+    @inline(__always) static func appendTarget(_ e: EntryView, _ a: FoldedAnnotations?, _ out: inout [UInt8]) {
+        if let c = a?.corrected { JSONWriter.appendString(c, to: &out) } else { str(e.shape == .instruction ? e.third : e.second, &out) }
+    }
+
+    /// One line of `schema` (no newline). REQUIRES: `represents(schema, e.shape)`.
+    static func append(_ schema: JSONLSchema, _ e: EntryView, annotations a: FoldedAnnotations?, systemPrompt: String?, _ out: inout [UInt8]) {
+        switch schema {
+        case .raw:
+            appendRaw(e, annotations: a, &out)
+        case .alpaca:
+            lit("{\"instruction\":", &out)
+            str(e.first, &out)
+            lit(",\"input\":", &out)
+            if e.shape == .instruction { str(e.second, &out) } else { lit("\"\"", &out) }
+            lit(",\"output\":", &out)
+            appendTarget(e, a, &out)
+            lit(",\"metadata\":", &out)
+            appendMetadata(e.metadata, &out)
+            out.append(0x7D)
+        case .promptResponse:
+            lit("{\"prompt\":", &out)
+            appendUserTurn(e, &out)
+            lit(",\"response\":", &out)
+            appendTarget(e, a, &out)
+            out.append(0x7D)
+        case .chat:
+            lit("{\"messages\":", &out)
+            if e.shape == .chat {
+                if let c = a?.corrected, let last = e.messages.lastIndex(where: { $0.role == .assistant }) {
+                    out.append(0x5B)
+                    for (i, m) in e.messages.enumerated() {
+                        if i > 0 { out.append(0x2C) }
+                        lit("{\"role\":\"", &out)
+                        appendRoleName(m.role, &out)
+                        lit("\",\"content\":", &out)
+                        if i == last { JSONWriter.appendString(c, to: &out) } else { str(m.content, &out) }
+                        out.append(0x7D)
+                    }
+                    out.append(0x5D)
+                } else {
+                    appendMessages(e, &out)
+                }
+            } else {
+                out.append(0x5B)
+                if let sp = systemPrompt {
+                    lit("{\"role\":\"system\",\"content\":", &out)
+                    JSONWriter.appendString(sp, to: &out)
+                    lit("},", &out)
+                }
+                lit("{\"role\":\"user\",\"content\":", &out)
+                appendUserTurn(e, &out)
+                lit("},{\"role\":\"assistant\",\"content\":", &out)
+                appendTarget(e, a, &out)
+                lit("}]", &out)
+            }
+            out.append(0x7D)
+        }
+    }
+
+    /// A chat example as seed 001's conversation: `conversation_metadata` and one
+    /// training pair per assistant message (SPEC.md §8.3).
+    static func appendConversation(_ e: EntryView, annotations a: FoldedAnnotations?, _ out: inout [UInt8]) {
+        lit("{\"conversation_metadata\":{\"conversation_id\":\"", &out)
+        e.id.appendHex(to: &out)
+        lit("\",\"domain\":", &out)
+        str(e.domain, &out)
+        lit(",\"timestamp\":", &out)
+        appendTimestamp(e.timestampMillis, &out)
+        lit(",\"quality_score\":", &out)
+        appendQuality(e.quality, &out)
+        lit(",\"tags\":", &out)
+        appendTags(e, &out)
+        lit(",\"source\":", &out)
+        appendOptString(e.source, &out)
+        lit(",\"metadata\":", &out)
+        appendMetadata(e.metadata, &out)
+        lit(",\"total_turns\":", &out)
+        JSONWriter.appendInt64(Int64(e.messages.count), to: &out)
+        lit(",\"feedback_positive\":", &out)
+        JSONWriter.appendInt64(a?.feedbackPositive ?? 0, to: &out)
+        lit(",\"feedback_negative\":", &out)
+        JSONWriter.appendInt64(a?.feedbackNegative ?? 0, to: &out)
+        lit(a?.excluded == true ? ",\"excluded\":true" : ",\"excluded\":false", &out)
+        lit("},\"messages\":", &out)
+        appendMessages(e, &out)
+        lit(",\"training_pairs\":[", &out)
+        var turn = 0
+        let lastAssistant = e.messages.lastIndex(where: { $0.role == .assistant })
+        for (i, m) in e.messages.enumerated() where m.role == .assistant {
+            // The user input is the nearest user message before this reply; the
+            // history is every non-system message before that input.
+            var u = i - 1
+            while u >= 0 && e.messages[u].role != .user { u -= 1 }
+            if turn > 0 { out.append(0x2C) }
+            turn += 1
+            lit("{\"turn_number\":", &out)
+            JSONWriter.appendInt64(Int64(turn), to: &out)
+            lit(",\"system_prompt\":", &out)
+            if let s = e.messages[..<i].first(where: { $0.role == .system }) { str(s.content, &out) } else { lit("null", &out) }
+            lit(",\"conversation_history\":[", &out)
+            var first = true
+            for k in 0..<max(u, 0) where e.messages[k].role != .system {
+                if !first { out.append(0x2C) }
+                first = false
+                lit("{\"role\":\"", &out)
+                appendRoleName(e.messages[k].role, &out)
+                lit("\",\"content\":", &out)
+                str(e.messages[k].content, &out)
+                out.append(0x7D)
+            }
+            lit("],\"current_user_input\":", &out)
+            if u >= 0 { str(e.messages[u].content, &out) } else { lit("\"\"", &out) }
+            lit(",\"target_response\":", &out)
+            if i == lastAssistant, let c = a?.corrected { JSONWriter.appendString(c, to: &out) } else { str(m.content, &out) }
+            out.append(0x7D)
+        }
+        lit("]}", &out)
+    }
+}

@@ -1,0 +1,97 @@
+import Foundation
+
+/// A read-only view of the partitions an export selects (SPEC.md §8.6): the
+/// manifest, their segments (complete frames only, as `StoreReader` sees
+/// them) and a fingerprint per partition. Unlike `StoreReader` it builds no
+/// id index and opens only the selected partitions' segments, so exporting
+/// one partition of a large store costs only that partition.
+final class ExportSnapshot {
+    struct SegmentVersion {
+        var sequence: UInt64
+        var bytes: Int64
+        var sealed: Bool
+        var codec: String
+        var dictionaryID: UInt32
+    }
+
+    let manifest: Manifest
+    let catalog: SegmentCatalog
+    /// Selected partitions, sorted.
+    let partitions: [PartitionKey]
+    let segments: [PartitionKey: [SegmentVersion]]
+    /// Annotation entries (kind 2) not yet folded by compaction, of the selected partitions (SPEC.md §4.6).
+    var annotationMap = AnnotationMap()
+
+    init(path: String, fs: FileSystem, include: (PartitionKey) -> Bool) throws {
+        let mp = path + "/" + Format.manifestFileName
+        guard fs.fileExists(mp) else { throw StrataError(.notFound, "no Strata store here (MANIFEST missing)", path: path) }
+        manifest = try Manifest.decode(try fs.readFile(mp), path: mp)
+        catalog = SegmentCatalog(fs: fs, root: path)
+        try catalog.loadDictionaries(for: manifest)
+        var segs: [PartitionKey: [SegmentVersion]] = [:]
+        for entry in manifest.segments where include(entry.partition) {
+            let p = catalog.segmentPath(entry.partition, entry.sequence)
+            let file: SegmentFile
+            do {
+                file = try SegmentFile(fs: fs, path: p, sequence: entry.sequence, partition: entry.partition,
+                                       expectSealed: entry.state == .sealed)
+            } catch let e as StrataError where e.code == .notFound && entry.state == .active {
+                continue  // the writer removed an empty segment after we read the manifest
+            }
+            if let footer = file.footer {
+                catalog.add(file, blockOffsets: footer.blocks.map(\.offset))
+                annotationMap.add(footer: footer, segment: entry.sequence)
+            } else {
+                let walk = try file.walk()
+                file.restrict(to: walk.validEnd)
+                catalog.add(file, blockOffsets: walk.blocks.map(\.offset))
+                var buffers = ReadBuffers()
+                try catalog.collectAnnotations(segment: entry.sequence, into: &annotationMap, buffers: &buffers)
+            }
+            segs[entry.partition, default: []].append(SegmentVersion(
+                sequence: entry.sequence, bytes: file.validLength, sealed: file.footer != nil,
+                codec: entry.codec, dictionaryID: entry.dictionaryID))
+        }
+        for k in segs.keys { segs[k]!.sort { $0.sequence < $1.sequence } }
+        segments = segs
+        partitions = segs.keys.sorted()
+    }
+
+    /// XXH3-64 of the partition's segment list (`seq:bytes:state:codec:dict;` each, in sequence order).
+    func fingerprint(_ p: PartitionKey) -> UInt64 {
+        var text = p.path + "|"
+        for s in segments[p] ?? [] {
+            text += "\(s.sequence):\(s.bytes):\(s.sealed ? "sealed" : "active"):\(s.codec):\(s.dictionaryID);"
+        }
+        return XXH.hash64(Array(text.utf8))
+    }
+
+    /// The store version recorded in exports.
+    func versionObject() -> [String: Any] {
+        var parts: [String: Any] = [:]
+        var all = ""
+        for p in partitions {
+            let fp = fingerprint(p)
+            all += p.path + "=" + hex64(fp) + ";"
+            parts[p.path] = [
+                "fingerprint": hex64(fp),
+                "segments": (segments[p] ?? []).map {
+                    ["seq": $0.sequence, "bytes": $0.bytes, "state": $0.sealed ? "sealed" : "active"] as [String: Any]
+                },
+            ] as [String: Any]
+        }
+        return [
+            "store_id": manifest.storeID,
+            "generation": manifest.generation,
+            "fingerprint": hex64(XXH.hash64(Array(all.utf8))),
+            "partitions": parts,
+        ]
+    }
+
+    func close() { catalog.closeAll() }
+}
+
+@inline(__always) func hex64(_ v: UInt64) -> String {
+    let s = String(v, radix: 16)
+    return String(repeating: "0", count: 16 - s.count) + s
+}

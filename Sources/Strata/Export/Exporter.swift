@@ -1,0 +1,586 @@
+import Foundation
+
+/// Materializes an export of a store (SPEC.md §8): streams the selected
+/// examples into JSONL / one JSON document / Parquet files under `outPath`,
+/// records what it wrote in `_strata_export.json`, and on a repeat run
+/// rewrites only what changed (nothing at all when the store did not change).
+///
+/// Reads a snapshot of the store (like `StoreReader`), so it runs beside a live writer.
+public final class Exporter {
+    public static let manifestFileName = "_strata_export.json"
+    public static let manifestVersion = 1
+    public static let lockFileName = ".strata_export.lock"
+
+    public let storePath: String
+    public let outPath: String
+    public let spec: ExportSpec
+    public let fs: FileSystem
+    /// The folded view of annotations; nil = no annotations (every example unannotated).
+    public var annotations: ExportAnnotationSource?
+    public var parquetOptions: ParquetWriterOptions = {
+        var o = ParquetWriterOptions()
+        o.rowGroupMaxBytes = 64 << 20
+        o.rowGroupMaxRows = 256 << 10
+        return o
+    }()
+    public var fileMode: UInt32 = 0o644
+
+    public init(storePath: String, outPath: String, spec: ExportSpec, fileSystem: FileSystem = PosixFileSystem.shared) {
+        self.storePath = storePath
+        var o = outPath
+        while o.count > 1 && o.hasSuffix("/") { o.removeLast() }
+        self.outPath = o
+        self.spec = spec
+        self.fs = fileSystem
+    }
+
+    /// One independently rewritable group of files: the whole export, or one partition when partitioned.
+    struct Unit {
+        var key: String
+        var partitions: [PartitionKey]
+        var fingerprint: UInt64
+    }
+
+    // Filter state, in bytes.
+    private var tagBytes: [[UInt8]] = []
+    private var sourceBytes: [UInt8]?
+    private var shapeMask: UInt8 = 0
+
+    public func run() throws -> ExportResult {
+        let started = Date()
+        try spec.validate()
+        tagBytes = spec.tags.map { Array($0.utf8) }
+        sourceBytes = spec.source.map { Array($0.utf8) }
+        shapeMask = spec.shapes.isEmpty ? 0xFF : spec.shapes.reduce(0) { $0 | (1 << $1.rawValue) }
+
+        let snap = try ExportSnapshot(path: storePath, fs: fs, include: spec.includes)
+        defer { snap.close() }
+        let units: [Unit]
+        if spec.partitioned {
+            units = snap.partitions.map { Unit(key: $0.path, partitions: [$0], fingerprint: snap.fingerprint($0)) }
+        } else {
+            var all = ""
+            for p in snap.partitions { all += p.path + "=" + hex64(snap.fingerprint(p)) + ";" }
+            units = [Unit(key: "", partitions: snap.partitions, fingerprint: XXH.hash64(Array(all.utf8)))]
+        }
+
+        // What the previous export recorded.
+        let old = readPreviousManifest()
+        let specJSON = spec.canonicalJSON
+        var oldUnits: [String: (fingerprint: UInt64, files: [ExportedFile])] = [:]
+        if let old, old["spec_canonical"] as? String == specJSON, let us = old["units"] as? [[String: Any]] {
+            for u in us {
+                guard let k = u["key"] as? String, let f = (u["fingerprint"] as? String).flatMap({ UInt64($0, radix: 16) }),
+                      let fl = u["files"] as? [[String: Any]] else { continue }
+                let files = fl.compactMap(ExportedFile.init(json:))
+                guard files.count == fl.count else { continue }
+                oldUnits[k] = (f, files)
+            }
+        }
+        let oldFiles = Set(((old?["files"] as? [[String: Any]]) ?? []).compactMap { $0["path"] as? String })
+        let oldSidecars = ((old?["sidecars"] as? [[String: Any]]) ?? []).compactMap { $0["path"] as? String }
+
+        var keep: [String: [ExportedFile]] = [:]
+        for u in units {
+            if let o = oldUnits[u.key], o.fingerprint == u.fingerprint, o.files.allSatisfy(fileIntact) { keep[u.key] = o.files }
+        }
+        let sameUnitSet = Set(oldUnits.keys) == Set(units.map(\.key))
+        if keep.count == units.count && sameUnitSet {
+            let files = units.flatMap { keep[$0.key]! }
+            return ExportResult(upToDate: true, files: files, rewrittenFiles: 0, skipped: (old?["skipped"] as? NSNumber)?.intValue ?? 0,
+                                seconds: Date().timeIntervalSince(started), storeGeneration: snap.manifest.generation)
+        }
+
+        if !fs.isDirectory(outPath) { try fs.createDirectory(outPath, mode: 0o755) }
+        // One writer per export directory (a hidden lock file, skipped by dataset readers).
+        let lock: FileLock
+        do { lock = try fs.lockExclusive(outPath + "/" + Exporter.lockFileName) } catch var e as StrataError where e.code == .locked {
+            e.message = "another export is writing this directory (\(e.message)); retry when it finishes"
+            throw e
+        }
+        defer { lock.unlock() }
+        let created = ExampleJSONEncoder.timestampString(Int64(Date().timeIntervalSince1970 * 1000))
+        let storeVersion = snap.versionObject()
+        var pending: [ExportFileSink] = []
+        var files: [ExportedFile] = []
+        var unitRecords: [[String: Any]] = []
+        var skipped = 0
+        do {
+            for u in units {
+                if let kept = keep[u.key] {
+                    files += kept
+                    unitRecords.append(["key": u.key, "fingerprint": hex64(u.fingerprint), "files": kept.map(\.jsonObject)])
+                    continue
+                }
+                var ctx = UnitContext(unit: u, snap: snap, created: created, storeVersion: storeVersion)
+                try writeUnit(&ctx)
+                pending += ctx.completed
+                skipped += ctx.skipped
+                let recs = ctx.completed.map(\.record)
+                files += recs
+                unitRecords.append(["key": u.key, "fingerprint": hex64(u.fingerprint), "files": recs.map(\.jsonObject)])
+            }
+        } catch {
+            for s in pending { s.abandon() }
+            throw error
+        }
+        // Publish: every new file under its final name, then the manifest, then drop stale files.
+        var dirs = Set<String>()
+        for s in pending {
+            try s.publish()
+            dirs.insert(String(s.finalPath[..<s.finalPath.lastIndex(of: "/")!]))
+        }
+        var sidecars: [[String: Any]] = []
+        if spec.format == .parquet {
+            // Hive readers (Spark, pyarrow.dataset) skip names starting with "_" or ".": partitioned exports prefix them.
+            let pre = spec.partitioned ? "_" : ""
+            sidecars.append(try writeSidecar(pre + "schema.json", Array(parquetSchemaJSON().utf8)))
+            sidecars.append(try writeSidecar(pre + "dataset_summary.md", Array(datasetSummary(files: files, created: created, storeVersion: storeVersion).utf8)))
+        }
+        for d in dirs.sorted(by: { $0.count > $1.count }) { try fs.syncDirectory(d) }
+        let manifest: [String: Any] = [
+            "strata_export_version": Exporter.manifestVersion,
+            "created": created,
+            "spec": spec.jsonObject,
+            "spec_canonical": specJSON,
+            "store_version": storeVersion,
+            "units": unitRecords,
+            "files": files.map(\.jsonObject),
+            "sidecars": sidecars,
+            "totals": ["rows": files.reduce(0) { $0 + $1.rows }, "bytes": files.reduce(Int64(0)) { $0 + $1.bytes }, "files": files.count],
+            "skipped": skipped,
+        ]
+        try writeAtomically(Exporter.manifestFileName,
+                            Array(try JSONSerialization.data(withJSONObject: manifest, options: [.sortedKeys, .prettyPrinted])))
+        try fs.syncDirectory(outPath)
+        let now = Set(files.map(\.path)).union(sidecars.compactMap { $0["path"] as? String })
+        for stale in oldFiles.union(oldSidecars) where !now.contains(stale) { try? fs.remove(outPath + "/" + stale) }
+        return ExportResult(upToDate: false, files: files, rewrittenFiles: pending.count, skipped: skipped,
+                            seconds: Date().timeIntervalSince(started), storeGeneration: snap.manifest.generation)
+    }
+
+    private func readPreviousManifest() -> [String: Any]? {
+        let p = outPath + "/" + Exporter.manifestFileName
+        guard fs.fileExists(p), let bytes = try? fs.readFile(p) else { return nil }
+        return (try? JSONSerialization.jsonObject(with: Data(bytes))) as? [String: Any]
+    }
+
+    private func fileIntact(_ f: ExportedFile) -> Bool {
+        (try? fs.fileSize(outPath + "/" + f.path)) == f.bytes
+    }
+
+    private func writeAtomically(_ name: String, _ bytes: [UInt8]) throws {
+        let final = outPath + "/" + name
+        let tmp = outPath + "/." + name + ".tmp-\(getpid())"
+        if fs.fileExists(tmp) { try fs.remove(tmp) }
+        let f = try fs.openWritable(tmp, mode: fileMode)
+        do {
+            try f.write(bytes)
+            try f.sync()
+            try f.close()
+        } catch {
+            try? f.close()
+            try? fs.remove(tmp)
+            throw error
+        }
+        try fs.rename(tmp, to: final)
+    }
+
+    private func writeSidecar(_ name: String, _ bytes: [UInt8]) throws -> [String: Any] {
+        try writeAtomically(name, bytes)
+        return ["path": name, "bytes": bytes.count, "xxh3_64": hex64(XXH.hash64(bytes))]
+    }
+
+    // MARK: - Writing one unit
+
+    struct UnitContext {
+        var unit: Unit
+        let snap: ExportSnapshot
+        let created: String
+        let storeVersion: [String: Any]
+        /// Per split index (1 when there is no split).
+        var sinks: [ExportFileSink?] = []
+        var parquet: [ParquetWriter?] = []
+        var stats: [ExportStats]?
+        var completed: [ExportFileSink] = []
+        var skipped = 0
+
+        init(unit: Unit, snap: ExportSnapshot, created: String, storeVersion: [String: Any]) {
+            self.unit = unit
+            self.snap = snap
+            self.created = created
+            self.storeVersion = storeVersion
+        }
+    }
+
+    private var splitCount: Int { spec.split?.names.count ?? 1 }
+
+    private func relPath(unit: Unit, split: Int) -> String {
+        let ext = spec.format.fileExtension
+        let splitName = spec.split?.names[split]
+        if spec.partitioned {
+            let prefix = splitName.map { "split=\($0)/" } ?? ""
+            return prefix + unit.key + "/part-00000." + ext
+        }
+        return (splitName ?? "data") + "." + ext
+    }
+
+    private func openSink(_ ctx: inout UnitContext, _ split: Int) throws -> ExportFileSink {
+        if let s = ctx.sinks[split] { return s }
+        let s = try ExportFileSink(fs: fs, root: outPath, relPath: relPath(unit: ctx.unit, split: split),
+                                   split: spec.split?.names[split], partition: spec.partitioned ? ctx.unit.key : nil, mode: fileMode)
+        ctx.sinks[split] = s
+        return s
+    }
+
+    /// Visits the selected examples of the unit, in partition then append order,
+    /// with their folded annotations (SPEC.md §4.6, §8.4): the kind-4 entry that
+    /// follows a compacted example in its block, then the unfolded kind-2 entries.
+    private func forEachSelected(_ ctx: UnitContext, onlyShape: Shape? = nil, notShape: Shape? = nil,
+                                 _ body: (inout EntryView, FoldedAnnotations?, Int, PartitionKey) throws -> Void) throws {
+        var view = EntryView()
+        var buffers = ReadBuffers()
+        var side = ReadBuffers()
+        let split = spec.split
+        let minQ = spec.minQuality
+        let catalog = ctx.snap.catalog
+        let annotationMap = ctx.snap.annotationMap
+        for p in ctx.unit.partitions {
+            for seg in ctx.snap.segments[p] ?? [] {
+                guard let file = catalog.files[seg.sequence], let offsets = catalog.blockOffsets[seg.sequence] else { continue }
+                for offset in offsets {
+                    let h = try file.readBlock(at: offset, into: &buffers.block, scratch: &buffers.scratch)
+                    var count = 0
+                    try buffers.block.withUnsafeBytes { raw in
+                        var it = EntryIterator(raw, path: file.path, blockOffset: offset)
+                        while let (kind, entryBody, _) = try it.next() {
+                            count += 1
+                            guard kind == EntryKind.example.rawValue else { continue }
+                            var entry = entryBody
+                            // Folded annotations of a compacted example follow it in the same block.
+                            var folded: [Annotation] = []
+                            var peek = it
+                            if let (k2, b2, _) = try peek.next(), k2 == EntryKind.foldedAnnotations.rawValue {
+                                it = peek
+                                count += 1
+                                var r = b2
+                                let (target, anns) = try AnnotationCodec.decodeFolded(&r)
+                                var idr = entry
+                                guard try RecordCodec.peekExampleID(&idr) == target else {
+                                    throw r.corruption("folded annotations of \(target) do not follow their example")
+                                }
+                                folded = anns
+                            }
+                            if let s = EntryView.peekShape(entry) {
+                                if (1 << s.rawValue) & shapeMask == 0 { continue }
+                                if let onlyShape, s != onlyShape { continue }
+                                if let notShape, s == notShape { continue }
+                            }
+                            try view.decode(&entry)
+                            if let minQ { guard let q = view.quality, q >= minQ else { continue } }
+                            if let sb = sourceBytes { guard let s = view.source, s.elementsEqual(sb) else { continue } }
+                            if !tagBytes.isEmpty {
+                                if spec.allTags {
+                                    guard tagBytes.allSatisfy({ t in view.tags.contains { $0.elementsEqual(t) } }) else { continue }
+                                } else {
+                                    guard view.tags.contains(where: { t in tagBytes.contains { t.elementsEqual($0) } }) else { continue }
+                                }
+                            }
+                            var a: FoldedAnnotations?
+                            if let external = annotations {
+                                a = external.annotations(for: view.id)
+                            } else if !folded.isEmpty || annotationMap[view.id] != nil {
+                                let later = try annotationMap[view.id].map { try catalog.readAnnotations(at: $0, target: view.id, buffers: &side) } ?? []
+                                a = FoldedAnnotations(folding: folded + later, shape: view.shape, hasAssistant: view.messages.contains { $0.role == .assistant })
+                            }
+                            if !spec.includeExcluded, a?.excluded == true { continue }
+                            if let fb = spec.feedback {
+                                let pos = a?.feedbackPositive ?? 0, neg = a?.feedbackNegative ?? 0
+                                switch fb {
+                                case .dropNegative: if neg > pos { continue }
+                                case .onlyPositive: if pos <= neg { continue }
+                                }
+                            }
+                            try body(&view, a, split?.index(of: view.id) ?? 0, p)
+                        }
+                    }
+                    guard count == h.entryCount else {
+                        throw StrataError(.corruption, "block declares \(h.entryCount) entries but holds \(count)", path: file.path, offset: offset)
+                    }
+                }
+            }
+        }
+    }
+
+    private func writeUnit(_ ctx: inout UnitContext) throws {
+        let n = splitCount
+        ctx.sinks = Array(repeating: nil, count: n)
+        ctx.parquet = Array(repeating: nil, count: n)
+        do {
+            if spec.format == .json || spec.metaHeader {
+                let stats = (0..<n).map { _ in ExportStats() }
+                try forEachSelected(ctx) { e, _, s, p in
+                    if spec.format == .json || ExampleJSONEncoder.represents(spec.schema, e.shape) { stats[s].add(e, partition: p) }
+                }
+                ctx.stats = stats
+            }
+            switch spec.format {
+            case .jsonl: try writeJSONL(&ctx)
+            case .json: try writeJSONDocument(&ctx)
+            case .parquet: try writeParquet(&ctx)
+            }
+            // Unpartitioned exports always have every file, even empty.
+            if !spec.partitioned {
+                for s in 0..<n where ctx.sinks[s] == nil {
+                    _ = try openSink(&ctx, s)
+                    if spec.format == .parquet { try finishParquet(&ctx, s) }
+                    if spec.format == .json { try writeJSONDocumentHeader(&ctx, s) ; ctx.sinks[s]!.buffer += Array("],\"conversations\":[]}\n".utf8) }
+                    if spec.metaHeader { writeMetaHeader(&ctx, s) }
+                }
+            }
+            for s in ctx.sinks { if let s { _ = try s.complete(); ctx.completed.append(s) } }
+        } catch {
+            for s in ctx.sinks { s?.abandon() }
+            throw error
+        }
+    }
+
+    private func writeMetaHeader(_ ctx: inout UnitContext, _ s: Int) {
+        let sink = ctx.sinks[s]!
+        let st = ctx.stats![s]
+        let fileName = String(sink.record.path.split(separator: "/").last!)
+        var meta: [String: Any] = [
+            "file_name": fileName, "total_pairs": st.examples, "version": "strata-export-\(Exporter.manifestVersion)",
+            "schema": spec.schema.rawValue, "created": ctx.created,
+            "store_generation": ctx.storeVersion["generation"] ?? 0,
+        ]
+        meta["split"] = spec.split?.names[s] ?? NSNull()
+        meta["partition"] = spec.partitioned ? ctx.unit.key : NSNull()
+        let d = (try? JSONSerialization.data(withJSONObject: ["_meta": meta], options: [.sortedKeys])) ?? Data()
+        sink.buffer.append(contentsOf: d)
+        sink.buffer.append(0x0A)
+    }
+
+    private func writeJSONL(_ ctx: inout UnitContext) throws {
+        let schema = spec.schema
+        let sp = spec.systemPrompt
+        var skipped = 0
+        var c = ctx
+        defer { c.skipped += skipped; ctx = c }
+        try forEachSelected(ctx) { e, a, s, _ in
+            guard ExampleJSONEncoder.represents(schema, e.shape) else { skipped += 1; return }
+            let sink: ExportFileSink
+            if let k = c.sinks[s] { sink = k } else {
+                sink = try openSink(&c, s)
+                if spec.metaHeader { writeMetaHeader(&c, s) }
+            }
+            ExampleJSONEncoder.append(schema, e, annotations: a, systemPrompt: sp, &sink.buffer)
+            sink.buffer.append(0x0A)
+            sink.record.rows += 1
+            sink.record.noteQuality(e.quality)
+            try sink.flushIfFull()
+        }
+    }
+
+    // MARK: JSON document
+
+    private func writeJSONDocumentHeader(_ ctx: inout UnitContext, _ s: Int) throws {
+        let sink = try openSink(&ctx, s)
+        let st = ctx.stats![s]
+        var meta: [String: Any] = [
+            "file_name": String(sink.record.path.split(separator: "/").last!),
+            "name": spec.name ?? (outPath as NSString).lastPathComponent,
+            "format_spec": "strata-export-json",
+            "version": "\(Exporter.manifestVersion)",
+            "created_date": ctx.created,
+            "total_examples": st.examples,
+            "total_conversations": st.conversations,
+            "total_training_pairs": st.trainingPairs,
+            "quality_summary": st.qualitySummary,
+            "distributions": st.distributions,
+            "filters": spec.jsonObject,
+            "store_version": ctx.storeVersion,
+        ]
+        meta["split"] = spec.split?.names[s] ?? NSNull()
+        let d = try JSONSerialization.data(withJSONObject: meta, options: [.sortedKeys])
+        sink.buffer.append(contentsOf: Array("{\"training_file_metadata\":".utf8))
+        sink.buffer.append(contentsOf: d)
+        sink.buffer.append(contentsOf: Array(",\"examples\":[".utf8))
+    }
+
+    private func writeJSONDocument(_ ctx: inout UnitContext) throws {
+        let n = splitCount
+        for s in 0..<n { try writeJSONDocumentHeader(&ctx, s) }
+        let c = ctx
+        var counts = Array(repeating: 0, count: n)
+        // Pass 2: instruction and prompt_response examples, in raw form.
+        try forEachSelected(c, notShape: .chat) { e, a, s, _ in
+            let sink = c.sinks[s]!
+            if counts[s] > 0 { sink.buffer.append(0x2C) }
+            counts[s] += 1
+            sink.buffer.append(0x0A)
+            ExampleJSONEncoder.appendRaw(e, annotations: a, &sink.buffer)
+            sink.record.rows += 1
+            sink.record.noteQuality(e.quality)
+            try sink.flushIfFull()
+        }
+        for s in 0..<n { c.sinks[s]!.buffer.append(contentsOf: Array("\n],\"conversations\":[".utf8)) }
+        counts = Array(repeating: 0, count: n)
+        // Pass 3: chat examples as conversations with training pairs.
+        try forEachSelected(c, onlyShape: .chat) { e, a, s, _ in
+            let sink = c.sinks[s]!
+            if counts[s] > 0 { sink.buffer.append(0x2C) }
+            counts[s] += 1
+            sink.buffer.append(0x0A)
+            ExampleJSONEncoder.appendConversation(e, annotations: a, &sink.buffer)
+            sink.record.rows += 1
+            sink.record.noteQuality(e.quality)
+            try sink.flushIfFull()
+        }
+        for s in 0..<n { c.sinks[s]!.buffer.append(contentsOf: Array("\n]}\n".utf8)) }
+    }
+
+    // MARK: Parquet
+
+    var parquetSchema: ParquetSchema { Exporter.parquetSchema(partitioned: spec.partitioned) }
+
+    /// The export's Parquet columns (SPEC.md §8.7). Hive-partitioned files omit `domain` and `month`, which the path carries.
+    public static func parquetSchema(partitioned: Bool) -> ParquetSchema {
+        var f: [ParquetField] = [ParquetField("id", .string, nullable: false), ParquetField("shape", .string, nullable: false)]
+        if !partitioned {
+            f.append(ParquetField("domain", .string, nullable: false))
+            f.append(ParquetField("month", .string, nullable: false))
+        }
+        f += [
+            ParquetField("timestamp", .timestampMillis, nullable: false),
+            ParquetField("quality_score", .double),
+            ParquetField("tags", .list(ParquetField("element", .string, nullable: false)), nullable: false),
+            ParquetField("source", .string),
+            ParquetField("instruction", .string),
+            ParquetField("input", .string),
+            ParquetField("output", .string),
+            ParquetField("prompt", .string),
+            ParquetField("response", .string),
+            ParquetField("messages", .list(ParquetField("element", .record([
+                ParquetField("role", .string, nullable: false), ParquetField("content", .string, nullable: false),
+            ]), nullable: false))),
+            ParquetField("metadata", .json, nullable: false),
+            ParquetField("feedback_positive", .int64, nullable: false),
+            ParquetField("feedback_negative", .int64, nullable: false),
+            ParquetField("excluded", .bool, nullable: false),
+            ParquetField("corrected", .string),
+        ]
+        return ParquetSchema(f)
+    }
+
+    private func openParquet(_ ctx: inout UnitContext, _ s: Int) throws -> ParquetWriter {
+        if let w = ctx.parquet[s] { return w }
+        let sink = try openSink(&ctx, s)
+        let w = try ParquetWriter(schema: parquetSchema, options: parquetOptions) { bytes in try sink.write(bytes) }
+        w.addMetadata(key: "strata.export.spec", value: spec.canonicalJSON)
+        ctx.parquet[s] = w
+        return w
+    }
+
+    private func finishParquet(_ ctx: inout UnitContext, _ s: Int) throws {
+        let w = try openParquet(&ctx, s)
+        _ = try w.close()
+    }
+
+    private func writeParquet(_ ctx: inout UnitContext) throws {
+        var c = ctx
+        defer { ctx = c }
+        let partitioned = spec.partitioned
+        var row: [ParquetValue] = []
+        row.reserveCapacity(21)
+        try forEachSelected(ctx) { e, a, s, p in
+            let w = try openParquet(&c, s)
+            @inline(__always) func str(_ b: UnsafeRawBufferPointer) -> ParquetValue { .string(String(decoding: b, as: UTF8.self)) }
+            row.removeAll(keepingCapacity: true)
+            row.append(.string(e.id.hex))
+            row.append(.string(e.shape.name))
+            if !partitioned {
+                row.append(.string(p.domain))
+                row.append(.string(p.month.description))
+            }
+            row.append(.int(e.timestampMillis))
+            row.append(e.quality.map { .double($0) } ?? .null)
+            row.append(.list(e.tags.map(str)))
+            row.append(e.source.map(str) ?? .null)
+            switch e.shape {
+            case .instruction:
+                row += [str(e.first), str(e.second), str(e.third), .null, .null, .null]
+            case .promptResponse:
+                row += [.null, .null, .null, str(e.first), str(e.second), .null]
+            case .chat:
+                row += [.null, .null, .null, .null, .null,
+                        .list(e.messages.map { .record([.string($0.role.name), str($0.content)]) })]
+            }
+            row.append(str(e.metadata))
+            row.append(.int(a?.feedbackPositive ?? 0))
+            row.append(.int(a?.feedbackNegative ?? 0))
+            row.append(.bool(a?.excluded ?? false))
+            row.append(a?.corrected.map { .string($0) } ?? .null)
+            try w.append(row)
+            let sink = c.sinks[s]!
+            sink.record.rows += 1
+            sink.record.noteQuality(e.quality)
+        }
+        for s in 0..<splitCount where c.parquet[s] != nil { _ = try c.parquet[s]!.close() }
+    }
+
+    /// `schema.json` as seed 002 writes it: `{"fields":[{"name","type",...}]}`.
+    func parquetSchemaJSON() -> String {
+        func typeObject(_ f: ParquetField) -> [String: Any] {
+            var o: [String: Any] = ["name": f.name, "nullable": f.nullable]
+            switch f.type {
+            case .string: o["type"] = "string"
+            case .json: o["type"] = "string"; o["logical_type"] = "json"
+            case .binary: o["type"] = "binary"
+            case .double: o["type"] = "double"
+            case .int32: o["type"] = "int32"
+            case .int64: o["type"] = "int64"
+            case .bool: o["type"] = "bool"
+            case .timestampMillis: o["type"] = "timestamp"; o["unit"] = "ms"; o["timezone"] = "UTC"
+            case let .list(e): o["type"] = "array"; o["items"] = typeObject(e)
+            case let .record(fs): o["type"] = "struct"; o["fields"] = fs.map(typeObject)
+            }
+            return o
+        }
+        var obj: [String: Any] = ["fields": parquetSchema.fields.map(typeObject)]
+        obj["partitioning"] = spec.partitioned ? [["name": "domain", "type": "string"], ["name": "month", "type": "string"]] : []
+        if let sp = spec.split { obj["splits"] = sp.names }
+        let d = (try? JSONSerialization.data(withJSONObject: obj, options: [.sortedKeys, .prettyPrinted])) ?? Data()
+        return String(decoding: d, as: UTF8.self) + "\n"
+    }
+
+    /// `dataset_summary.md` as seed 002 writes it.
+    func datasetSummary(files: [ExportedFile], created: String, storeVersion: [String: Any]) -> String {
+        let rows = files.reduce(0) { $0 + $1.rows }
+        let qc = files.reduce(0) { $0 + $1.qualityCount }
+        let qs = files.reduce(0.0) { $0 + $1.qualitySum }
+        let qmin = files.compactMap(\.qualityMin).min()
+        let qmax = files.compactMap(\.qualityMax).max()
+        func fmt(_ d: Double?) -> String { d.map { String(format: "%.4f", $0) } ?? "n/a" }
+        var md = "# Dataset summary\n\n"
+        md += "- Created: \(created)\n"
+        md += "- Store: \(storeVersion["store_id"] ?? "") generation \(storeVersion["generation"] ?? 0) (fingerprint \(storeVersion["fingerprint"] ?? ""))\n"
+        md += "- Layout: \(spec.partitioned ? "Hive partitioned (domain=…/month=…)" : "single file per split")\n"
+        md += "- Total rows: \(rows)\n"
+        md += "- Files: \(files.count)\n"
+        md += "- Quality score: \(qc) scored, avg \(fmt(qc > 0 ? qs / Double(qc) : nil)), min \(fmt(qmin)), max \(fmt(qmax))\n\n"
+        if let sp = spec.split {
+            md += "## Splits\n\n| split | rows |\n|---|---|\n"
+            for n in sp.names { md += "| \(n) | \(files.filter { $0.split == n }.reduce(0) { $0 + $1.rows }) |\n" }
+            md += "\n"
+        }
+        md += "## Files\n\n| file | rows | bytes |\n|---|---|---|\n"
+        for f in files { md += "| \(f.path) | \(f.rows) | \(f.bytes) |\n" }
+        md += "\n## Schema\n\n| column | type | nullable |\n|---|---|---|\n"
+        for f in parquetSchema.fields { md += "| \(f.name) | \(f.type) | \(f.nullable) |\n" }
+        md += "\n## Filters\n\n```json\n\(spec.canonicalJSON)\n```\n\n## Quality checks\n\n"
+        md += "- Minimum rows (1): \(rows >= 1 ? "pass" : "FAIL (no rows)")\n"
+        md += "- Nulls in required fields (id, shape, timestamp, metadata): pass (enforced by the schema)\n"
+        return md
+    }
+}

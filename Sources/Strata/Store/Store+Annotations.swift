@@ -1,0 +1,123 @@
+import Foundation
+
+/// Annotations (SPEC.md §4.3, §4.6): appended into the target example's
+/// partition, never written in place; every read folds them in.
+extension Store {
+    /// Records a later fact about the example `id`. Durable per the commit
+    /// policy, like an append. Throws `.notFound` naming the id when no such
+    /// example exists, and `.invalidInput` for a correction that does not fit
+    /// the example's shape (a chat without an assistant message).
+    public func annotate(_ id: ExampleID, _ annotation: Annotation) throws {
+        try lock.withLock {
+            try annotateLocked(id, annotation)
+            try afterBatchLocked()
+        }
+    }
+
+    func annotateLocked(_ id: ExampleID, _ annotation: Annotation) throws {
+        guard !closed else { throw StrataError(.usage, "store is closed", path: path) }
+        guard let loc = try indexLookup(id), let original = try readFoldedLocked(id, at: loc)?.original,
+              let partition = catalog.files[loc.segment]?.partition else {
+            throw StrataError(.notFound, "no example with id \(id) in this store", field: "id")
+        }
+        var a = annotation
+        switch a.kind {
+        case let .correction(text, field):
+            let f = field ?? .natural(for: original.shape)
+            guard FoldedExample.corrected(original.content, text: text, field: f) != nil else {
+                throw StrataError(.invalidInput, "a correction of the \(f.name) does not apply to this \(original.shape.name) example",
+                                  field: "correction")
+            }
+            guard !text.isEmpty else { throw StrataError(.invalidInput, "correction text is empty", field: "correction") }
+            a.kind = .correction(text: text, field: f)
+        case let .feedback(_, _, comment):
+            if let comment, comment.isEmpty { throw StrataError(.invalidInput, "comment is empty", field: "comment") }
+        case .exclude, .include:
+            break
+        }
+        try guardWrite {
+            let seg = try activeSegment(for: partition)
+            entryBuffer.bytes.removeAll(keepingCapacity: true)
+            AnnotationCodec.appendEntry(a, target: id, to: &entryBuffer)
+            let aloc = try entryBuffer.bytes.withUnsafeBytes {
+                try seg.append(entry: $0, kind: .annotation, id: id, timestamp: a.timestampMillis)
+            }
+            annotationMap.add(id, aloc)
+            try noteWrites(seg)
+        }
+    }
+
+    /// The example with its annotations folded in, with its history and feedback counts.
+    public func getFolded(_ id: ExampleID) throws -> FoldedExample? {
+        try lock.withLock {
+            guard let loc = try indexLookup(id) else { return nil }
+            return try readFoldedLocked(id, at: loc)
+        }
+    }
+
+    /// The example exactly as ingested, before any correction.
+    public func getRaw(_ id: ExampleID) throws -> Example? { try getFolded(id)?.original }
+
+    /// Every annotation of the example, oldest first. Throws `.notFound` for an unknown id.
+    public func history(_ id: ExampleID) throws -> [Annotation] {
+        guard let f = try getFolded(id) else { throw StrataError(.notFound, "no example with id \(id) in this store", field: "id") }
+        return f.annotations
+    }
+
+    /// Like `scan`, but hands out the folded examples with history and feedback.
+    public func scanFolded(_ filter: ScanFilter = .all, _ body: (FoldedExample) throws -> Bool) throws {
+        try lock.withLock {
+            try guardWrite {
+                for seg in active.values { try seg.closeBlock(); try noteWrites(seg) }
+            }
+            try FoldingScanner.scan(catalog: catalog, filter: filter, annotations: annotationMap, buffers: &readBuffers, body)
+        }
+    }
+
+    /// Reads a folded example, first writing out any open block it or its annotations live in.
+    func readFoldedLocked(_ id: ExampleID, at loc: Location) throws -> FoldedExample? {
+        var segments: Set<UInt64> = [loc.segment]
+        for l in annotationMap[id] ?? [] { segments.insert(l.segment) }
+        for seg in active.values where segments.contains(seg.sequence) && seg.blockEntries > 0 {
+            try guardWrite { try seg.closeBlock(); try noteWrites(seg) }
+        }
+        return try catalog.readFolded(at: loc, expecting: id, annotations: annotationMap, buffers: &readBuffers)
+    }
+
+    // MARK: Index access used by annotations and compaction (one place to adapt to the persistent index).
+
+    func indexLookup(_ id: ExampleID) throws -> Location? { try dedup.locate(id: id, catalog: catalog) }
+
+    /// After a compaction swap: ids now live at new locations; purged ids are gone.
+    /// The index is rebuilt from the new segment set (footers only for the
+    /// default key) and snapshotted: exact by construction, at the cost of
+    /// reading every footer once per compaction. `remap`/`removed` are kept for
+    /// an incremental update later.
+    func indexApplyCompaction(remap: [ExampleID: Location], removed: [ExampleID]) throws {
+        _ = (remap, removed)
+        try guardWrite {
+            try dedup.rebuild(segments: manifest.segments.map(\.sequence), catalog: catalog)
+            try writeIndexSnapshotLocked()
+        }
+    }
+}
+
+extension StoreReader {
+    public func getFolded(_ id: ExampleID) throws -> FoldedExample? {
+        try lock.withLock {
+            guard let loc = try index.locate(id: id, catalog: catalog) else { return nil }
+            return try catalog.readFolded(at: loc, expecting: id, annotations: annotationMap, buffers: &buffers)
+        }
+    }
+
+    public func getRaw(_ id: ExampleID) throws -> Example? { try getFolded(id)?.original }
+
+    public func history(_ id: ExampleID) throws -> [Annotation] {
+        guard let f = try getFolded(id) else { throw StrataError(.notFound, "no example with id \(id) in this store", field: "id") }
+        return f.annotations
+    }
+
+    public func scanFolded(_ filter: ScanFilter = .all, _ body: (FoldedExample) throws -> Bool) throws {
+        try lock.withLock { try FoldingScanner.scan(catalog: catalog, filter: filter, annotations: annotationMap, buffers: &buffers, body) }
+    }
+}

@@ -1,0 +1,95 @@
+import Foundation
+import Testing
+@testable import Strata
+
+/// Runs `strata` with extra environment variables.
+func runStrata(_ args: [String], environment extra: [String: String]) throws -> CLIResult {
+    let p = Process()
+    p.executableURL = URL(fileURLWithPath: strataBinary)
+    p.arguments = args
+    p.environment = ProcessInfo.processInfo.environment.merging(extra) { $1 }
+    let out = Pipe(), err = Pipe()
+    p.standardOutput = out
+    p.standardError = err
+    try p.run()
+    var errData = Data()
+    let group = DispatchGroup()
+    group.enter()
+    DispatchQueue.global().async {
+        errData = err.fileHandleForReading.readDataToEndOfFile()
+        group.leave()
+    }
+    let outData = out.fileHandleForReading.readDataToEndOfFile()
+    group.wait()
+    p.waitUntilExit()
+    return CLIResult(status: p.terminationStatus, stdout: String(decoding: outData, as: UTF8.self), stderr: String(decoding: errData, as: UTF8.self))
+}
+
+@Suite struct CompactionCLITests {
+    @Test func annotateThenGetShowsFoldedRawAndHistory() throws {
+        let path = temporaryStorePath()
+        let ex = try makeCompactableStore(path, examples: 600)
+        let pr = ex.dropFirst(2).first { $0.shape == .promptResponse }!  // not annotated by makeCompactableStore
+        var r = try runStrata(["annotate", path, pr.id.hex, "--correction", "Fixed by CLI", "--reason", "spec"])
+        #expect(r.status == 0, "\(r.stderr)")
+        r = try runStrata(["annotate", path, pr.id.hex, "--feedback", "positive", "--rating", "5"])
+        #expect(r.status == 0, "\(r.stderr)")
+        r = try runStrata(["get", path, pr.id.hex])
+        #expect(r.jsonLines.first?["response"] as? String == "Fixed by CLI")
+        #expect(r.jsonLines.first?["id"] as? String == pr.id.hex)
+        r = try runStrata(["get", path, pr.id.hex, "--raw", "--history"])
+        #expect(r.jsonLines.first?["response"] as? String == pr.content.responseOrNil)
+        #expect(r.jsonLines.dropFirst().map { $0["kind"] as? String } == ["correction", "feedback"])
+        r = try runStrata(["annotate", path, String(repeating: "0", count: 32), "--exclude"])
+        #expect(r.status == 64)
+        #expect(r.stderr.contains(String(repeating: "0", count: 32)))
+        r = try runStrata(["annotate", path, pr.id.hex, "--exclude", "--include"])
+        #expect(r.status == 64)
+    }
+
+    @Test func compactCommandReportsBytesBeforeAndAfterAsJSON() throws {
+        let path = temporaryStorePath()
+        _ = try makeCompactableStore(path, examples: 1500)
+        let before = try foldedView(StoreReader(path: path))
+        let r = try runStrata(["compact", path, "--partition", "domain=roofing/month=2025-01", "--level", "5", "--json"])
+        #expect(r.status == 0, "\(r.stderr)")
+        let lines = r.jsonLines
+        let part = try #require(lines.first)
+        #expect(part["partition"] as? String == "domain=roofing/month=2025-01")
+        let b = try #require(part["bytes_before"] as? Int), a = try #require(part["bytes_after"] as? Int)
+        #expect(a > 0 && a < b)
+        #expect(part["seconds"] is Double)
+        #expect(lines.last?["bytes_after"] as? Int == a)
+        #expect(try foldedView(StoreReader(path: path)) == before)
+        #expect(try runStrata(["compact", path, "--partition", "nonsense"]).status == 64)
+    }
+
+    /// Kills a real `strata compact` (_exit(137)) at every step; reopening must give before or after.
+    @Test func killedCompactProcessLeavesTheStoreBeforeOrAfterAtEveryStep() throws {
+        for step in CompactionStep.allCases {
+            let path = temporaryStorePath("kill\(step.rawValue)")
+            _ = try makeCompactableStore(path, examples: 1200)
+            let beforeFiles = segmentFiles(path)
+            let before = try foldedView(StoreReader(path: path))
+            let r = try runStrata(["compact", path, "--segment-mib", "1"],
+                                  environment: ["STRATA_TEST_CRASH_AT": "compact:\(step.rawValue)", "STRATA_COMPACT_DICT": "always"])
+            #expect(r.status == 137, "step \(step): \(r.stderr)")
+            let store = try Store.open(at: path)
+            #expect(try foldedView(store) == before, "step \(step)")
+            #expect(store.count == before.count)
+            let files = segmentFiles(path)
+            let isBefore = files == beforeFiles
+            let isAfter = files.filter { $0.hasSuffix(".strata") }.isDisjoint(with: beforeFiles)
+            #expect(isBefore || isAfter, "step \(step): \(files.sorted())")
+            #expect(isBefore == (step.rawValue < CompactionStep.manifestSwapped.rawValue), "step \(step)")
+            try store.close()
+        }
+    }
+}
+
+extension Content {
+    var responseOrNil: String? {
+        if case let .promptResponse(_, r) = self { return r }
+        return nil
+    }
+}
