@@ -27,5 +27,6 @@ struct StrataCommand: ParsableCommand {
         VerifyCommand.self,
         DumpCommand.self,
         ScanCommand.self,
+        MaintainCommand.self,
     ]
 }

@@ -34,9 +34,9 @@ public enum SegmentDumper {
     }
 
     /// Dumps frames starting at `start` (a frame boundary; nil = the first
-    /// frame), stopping after `limit` entries. `dictionaries` resolve zstd-dict blocks.
+    /// frame), stopping after `limit` entries. `storeRoot` locates the dictionary of zstd-dict blocks.
     public static func dump(path: String, fileSystem fs: FileSystem = PosixFileSystem.shared, start: Int64? = nil, limit: Int? = nil,
-                            dictionary: ZstdDictionary? = nil, _ body: (DumpItem) -> Void) throws {
+                            storeRoot: String? = nil, _ body: (DumpItem) -> Void) throws {
         let file = try fs.openReadable(path)
         defer { file.close() }
         let size = try file.currentSize()
@@ -44,6 +44,12 @@ public enum SegmentDumper {
         try file.readExactly(at: 0, count: min(Int(size), Format.segmentHeaderSize), into: &buf)
         let header = try buf.withUnsafeBytes { try SegmentHeader.decode($0, path: path) }
         if start == nil { body(.header(header)) }
+        // zstd-dict blocks need the store's dictionary (SPEC.md §6).
+        var dictionary: ZstdDictionary?
+        if header.dictionaryID != 0, let storeRoot {
+            let p = storeRoot + "/" + Format.dictionaryDirectory + "/" + Format.dictionaryFileName(header.dictionaryID)
+            dictionary = try? DictionaryFile.decode(try fs.readFile(p), expectedID: header.dictionaryID, path: p)
+        }
         var offset = start ?? Int64(Format.segmentHeaderSize)
         guard offset >= Int64(Format.segmentHeaderSize), offset < size else {
             throw StrataError(.usage, "offset \(offset) is outside the frames of this segment (\(Format.segmentHeaderSize)..<\(size))", path: path)

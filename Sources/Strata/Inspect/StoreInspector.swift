@@ -18,7 +18,10 @@ public struct SegmentSummary: Sendable {
     public var entries = 0
     public var examples = 0
     public var annotations = 0
-    public var duplicatesSeen = 0
+    /// Exact for active and lz4 segments; nil for compacted ones (not told apart from folded entries without reading blocks).
+    public var duplicatesSeen: Int? = 0
+    /// Entries that are neither examples nor annotations.
+    public var otherEntries = 0
     public var minTimestamp: Int64?
     public var maxTimestamp: Int64?
     public var tornBytes: Int64 = 0
@@ -33,7 +36,7 @@ public struct PartitionSummary: Sendable {
     func sum(_ f: (SegmentSummary) -> Int) -> Int { segments.reduce(0) { $0 + f($1) } }
     public var examples: Int { sum(\.examples) }
     public var annotations: Int { sum(\.annotations) }
-    public var duplicatesSeen: Int { sum(\.duplicatesSeen) }
+    public var duplicatesSeen: Int { sum { $0.duplicatesSeen ?? 0 } }
     public var blocks: Int { sum(\.blocks) }
     public var storedBytes: Int64 { segments.reduce(0) { $0 + $1.storedBytes } }
     public var rawBytes: Int64 { segments.reduce(0) { $0 + $1.rawBytes } }
@@ -92,8 +95,10 @@ public enum StoreInspector {
             s.entries = f.blocks.reduce(0) { $0 + $1.entryCount }
             s.examples = f.examples.count
             s.annotations = f.annotations.count
-            // The footer lists examples and annotations; every other entry is a duplicate offer.
-            s.duplicatesSeen = max(0, s.entries - s.examples - s.annotations)
+            // The footer lists examples and annotations; the other entries are duplicate offers,
+            // plus folded annotations in compacted segments (SPEC.md §4.5).
+            s.otherEntries = max(0, s.entries - s.examples - s.annotations)
+            s.duplicatesSeen = s.state == "compacted" ? nil : s.otherEntries
             s.rawBytes = f.rawBytes
             if !f.examples.isEmpty { s.minTimestamp = f.minTimestamp; s.maxTimestamp = f.maxTimestamp }
             return
@@ -121,8 +126,8 @@ public enum StoreInspector {
                         s.minTimestamp = min(s.minTimestamp ?? ts, ts)
                         s.maxTimestamp = max(s.maxTimestamp ?? ts, ts)
                     case EntryKind.annotation.rawValue: s.annotations += 1
-                    case EntryKind.duplicateSeen.rawValue: s.duplicatesSeen += 1
-                    default: break
+                    case EntryKind.duplicateSeen.rawValue: s.duplicatesSeen = (s.duplicatesSeen ?? 0) + 1; s.otherEntries += 1
+                    default: s.otherEntries += 1
                     }
                 }
             }

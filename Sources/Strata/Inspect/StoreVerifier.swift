@@ -184,27 +184,39 @@ public final class StoreVerifier {
         return out.sorted { $0.sequence < $1.sequence }
     }
 
-    /// Dictionary files under dicts/ (SPEC.md §6) that segments name.
+    /// Dictionary files under dicts/ (SPEC.md §6): every referenced one must
+    /// exist and decode; unreferenced ones are leftovers the writer removes.
     func loadDictionaries(_ segments: [SegmentRef]) {
-        let ids = Set(segments.compactMap { $0.entry?.dictionaryID }.filter { $0 != 0 })
-        for id in ids.sorted() {
-            let p = root + "/dicts/dict-\(id).zdict"
-            if !fs.fileExists(p) {
-                problem(.error, p, nil, "dictionary \(id) is named by segments but missing; their blocks cannot be read")
-                continue
-            }
-            report.dictionaries += 1
-            if let d = StoreVerifier.dictionaryLoader?(fs, p, id) {
-                switch d {
-                case .success(let dict): dictionaries[id] = dict
-                case .failure(let e): problem(e, path: p)
+        let dir = root + "/" + Format.dictionaryDirectory
+        let referenced = Set(segments.compactMap { $0.entry?.dictionaryID }.filter { $0 != 0 })
+        var present = Set<UInt32>()
+        if fs.isDirectory(dir) {
+            for name in ((try? fs.listDirectory(dir)) ?? []).sorted() {
+                let p = dir + "/" + name
+                if name.hasSuffix(".tmp") {
+                    problem(.warning, p, nil, "incomplete temporary dictionary; the writer deletes it on its next open")
+                    continue
+                }
+                guard let id = DictionaryFile.id(fromFileName: name) else {
+                    problem(.warning, p, nil, "unexpected file in dicts/; ignored")
+                    continue
+                }
+                present.insert(id)
+                do {
+                    let bytes = try fs.readFile(p)
+                    report.bytesChecked += Int64(bytes.count)
+                    dictionaries[id] = try DictionaryFile.decode(bytes, expectedID: id, path: p)
+                    report.dictionaries += 1
+                } catch { problem(error, path: p) }
+                if !referenced.contains(id) {
+                    problem(.warning, p, nil, "dictionary \(id) is used by no listed segment (left by an interrupted compaction); the writer removes it on its next open")
                 }
             }
         }
+        for id in referenced.subtracting(present).sorted() {
+            problem(.error, dir + "/" + Format.dictionaryFileName(id), nil, "dictionary \(id) is named by segments but missing; their blocks cannot be read")
+        }
     }
-
-    /// Set by the dictionary file reader when it is part of the build (SPEC.md §6).
-    nonisolated(unsafe) static var dictionaryLoader: ((FileSystem, String, UInt32) -> Result<ZstdDictionary, Error>)?
 
     // MARK: segments
 
@@ -360,17 +372,17 @@ public final class StoreVerifier {
                             blockKeys.append(nil)
                             report.duplicateSeen += 1
                         case EntryKind.annotation.rawValue:
+                            _ = try AnnotationCodec.decodeBody(&r)
+                            guard r.isAtEnd else { throw r.corruption("annotation entry \(ei) has \(r.remaining) trailing bytes") }
                             annotationCount += 1
                             blockKeys.append(nil)
                             report.annotations += 1
+                        case EntryKind.foldedAnnotations.rawValue:
+                            _ = try AnnotationCodec.decodeFolded(&r)
+                            report.otherEntries += 1
+                            blockKeys.append(nil)
                         default:
-                            if let decode = StoreVerifier.extraEntryKinds[kind] {
-                                try decode(&r)
-                                report.otherEntries += 1
-                                blockKeys.append(nil)
-                            } else {
-                                throw StrataError(.corruption, "entry \(ei) has unknown kind \(kind)", path: s.path, offset: offset)
-                            }
+                            throw StrataError(.corruption, "entry \(ei) has unknown kind \(kind)", path: s.path, offset: offset)
                         }
                         ei += 1
                     }
@@ -411,9 +423,6 @@ public final class StoreVerifier {
             problem(.error, s.path, footerOffset, "footer says \(footer.rawBytes) raw bytes, blocks decompress to \(rawBytes)")
         }
     }
-
-    /// Decoders for entry kinds added by other parts of the build (kind → validate body).
-    nonisolated(unsafe) static var extraEntryKinds: [UInt8: (inout ByteReader) throws -> Void] = [:]
 
     func tail(_ s: SegmentRef, sealed: Bool, offset: Int64, bytes: Int64, why: String) {
         if sealed {

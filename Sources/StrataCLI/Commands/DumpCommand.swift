@@ -35,7 +35,7 @@ struct DumpCommand: ParsableCommand {
             }
             let out = OutputWriter()
             var damaged = false
-            try SegmentDumper.dump(path: path, start: offset, limit: limit) { item in
+            try SegmentDumper.dump(path: path, start: offset, limit: limit, storeRoot: store) { item in
                 switch item {
                 case .header(let h):
                     out.write(json ? jsonLine(["what": "header", "offset": 0, "version": Int(h.version), "sequence": h.sequence, "dictionary": h.dictionaryID]) + "\n"

@@ -64,8 +64,8 @@ struct InspectCommand: ParsableCommand {
         ["sequence": s.sequence, "partition": s.partition.path, "path": s.path, "state": s.state, "codec": s.codec,
          "level": s.level as Any? ?? NSNull(), "dictionary": s.dictionaryID == 0 ? NSNull() : s.dictionaryID as Any,
          "stored_bytes": s.storedBytes, "raw_bytes": s.rawBytes, "ratio": s.ratio as Any? ?? NSNull(), "blocks": s.blocks,
-         "entries": s.entries, "examples": s.examples, "annotations": s.annotations, "duplicates_seen": s.duplicatesSeen,
-         "earliest": ts(s.minTimestamp), "latest": ts(s.maxTimestamp), "torn_bytes": s.tornBytes]
+         "entries": s.entries, "examples": s.examples, "annotations": s.annotations, "duplicates_seen": s.duplicatesSeen as Any? ?? NSNull(),
+         "other_entries": s.otherEntries, "earliest": ts(s.minTimestamp), "latest": ts(s.maxTimestamp), "torn_bytes": s.tornBytes]
     }
 
     static func json(_ info: StoreInspection, store: String) -> [String: Any] {
@@ -74,7 +74,7 @@ struct InspectCommand: ParsableCommand {
         return [
             "store": store, "store_id": info.storeID, "created": info.created, "generation": info.generation, "dedup_key": info.dedupKey,
             "examples": segs.reduce(0) { $0 + $1.examples }, "annotations": segs.reduce(0) { $0 + $1.annotations },
-            "duplicates_seen": segs.reduce(0) { $0 + $1.duplicatesSeen }, "blocks": segs.reduce(0) { $0 + $1.blocks },
+            "duplicates_seen": segs.reduce(0) { $0 + ($1.duplicatesSeen ?? 0) }, "blocks": segs.reduce(0) { $0 + $1.blocks },
             "stored_bytes": stored, "raw_bytes": raw, "ratio": stored > 0 && raw > 0 ? Double(raw) / Double(stored) : NSNull(),
             "earliest": ts(segs.compactMap(\.minTimestamp).min()), "latest": ts(segs.compactMap(\.maxTimestamp).max()),
             "segments_by_state": Dictionary(grouping: segs, by: \.state).mapValues(\.count),
@@ -98,7 +98,7 @@ struct InspectCommand: ParsableCommand {
         if !segmentsOnly {
             let stored = segs.reduce(Int64(0)) { $0 + $1.storedBytes }, raw = segs.reduce(Int64(0)) { $0 + $1.rawBytes }
             print("store       \(store) (id \(info.storeID), generation \(info.generation), dedup key \(info.dedupKey))")
-            print("examples    \(segs.reduce(0) { $0 + $1.examples })   annotations \(segs.reduce(0) { $0 + $1.annotations })   duplicates seen \(segs.reduce(0) { $0 + $1.duplicatesSeen })")
+            print("examples    \(segs.reduce(0) { $0 + $1.examples })   annotations \(segs.reduce(0) { $0 + $1.annotations })   duplicates seen \(segs.reduce(0) { $0 + ($1.duplicatesSeen ?? 0) })")
             print("segments    " + Dictionary(grouping: segs, by: \.state).map { "\($0.value.count) \($0.key)" }.sorted().joined(separator: ", ")
                   + "   blocks \(segs.reduce(0) { $0 + $1.blocks })")
             print("bytes       \(formatAmount(Double(raw), "B")) raw, \(formatAmount(Double(stored), "B")) stored, ratio \(ratio(stored > 0 && raw > 0 ? Double(raw) / Double(stored) : nil))")
@@ -122,7 +122,7 @@ struct InspectCommand: ParsableCommand {
             print(s.path.padding(toLength: 60, withPad: " ", startingAt: 0) + s.state.padding(toLength: 10, withPad: " ", startingAt: 0)
                   + (s.codec + (s.level.map { "-\($0)" } ?? "")).padding(toLength: 10, withPad: " ", startingAt: 0)
                   + (s.dictionaryID == 0 ? "-" : String(s.dictionaryID)).leftPad(5) + String(s.blocks).leftPad(7) + String(s.examples).leftPad(9)
-                  + String(s.duplicatesSeen).leftPad(6) + String(s.annotations).leftPad(6) + formatAmount(Double(s.rawBytes), "B").leftPad(10)
+                  + (s.duplicatesSeen.map(String.init) ?? "-").leftPad(6) + String(s.annotations).leftPad(6) + formatAmount(Double(s.rawBytes), "B").leftPad(10)
                   + formatAmount(Double(s.storedBytes), "B").leftPad(10) + ratio(s.ratio).leftPad(7) + "  " + day(s.minTimestamp) + "  " + day(s.maxTimestamp)
                   + (s.tornBytes > 0 ? "  (torn tail \(s.tornBytes) B)" : ""))
         }
