@@ -259,7 +259,36 @@ import Testing
         #expect(r.stderr.contains("MANIFEST"))
     }
 
-    @Test(arguments: ["inspect", "verify", "dump", "scan", "maintain", "stats", "ingest", "get", "init", "compact", "annotate", "export"])
+    @Test func statsQualityReportHasLengthsFeedbackShareAndChecks() throws {
+        let path = temporaryStorePath()
+        let ex = try Self.makeStore(path)
+        let pr = ex.first { $0.shape == .promptResponse }!
+        let s = try Store.open(at: path, options: { var o = StoreOptions(); o.createIfMissing = false; return o }())
+        try s.annotate(pr.id, .feedback(.positive))
+        try s.close()
+        let r = try runStrata(["stats", path, "--json", "--min-rows", "600"])
+        #expect(r.status == 0, "\(r.stderr)")
+        let q = try #require(r.jsonLines.first?["quality_report"] as? [String: Any])
+        let lengths = try #require(q["lengths"] as? [String: [String: Any]])
+        let prompts = ex.compactMap { e -> Int? in if case let .promptResponse(p, _) = e.content { return p.count }; return nil }.sorted()
+        #expect(lengths["prompt"]?["count"] as? Int == prompts.count)
+        #expect(lengths["prompt"]?["min"] as? Int == prompts.first)
+        #expect(lengths["prompt"]?["max"] as? Int == prompts.last)
+        #expect(lengths["prompt"]?["median"] as? Int == prompts[(prompts.count + 1) / 2 - 1])
+        #expect(Set(lengths.keys) == ["instruction", "input", "output", "prompt", "response", "message"])
+        let fb = try #require(q["feedback"] as? [String: Any])
+        #expect(fb["with_feedback"] as? Int == 1)
+        #expect(abs((fb["share"] as? Double ?? 0) - 1.0 / 600) < 1e-12)
+        let checks = try #require(q["checks"] as? [[String: Any]])
+        #expect(checks.allSatisfy { $0["passed"] as? Bool == true })
+        // "input" may be empty; nothing required is: the checks pass, and fail on too few rows.
+        let gate = try runStrata(["stats", path, "--min-rows", "601", "--check"])
+        #expect(gate.status == 65)
+        #expect(gate.stdout.contains("FAIL min_rows"))
+        #expect(gate.stdout.contains("median"))
+    }
+
+    @Test(arguments: ["inspect", "verify", "dump", "scan", "maintain", "stats", "ingest", "get", "init", "compact", "annotate", "export", "index"])
     func helpShowsAnExample(command: String) throws {
         let r = try runStrata(["help", command])
         #expect(r.status == 0)

@@ -38,7 +38,7 @@ struct VerifyCommand: ParsableCommand {
                 print(jsonLine([
                     "store": store, "intact": r.intact, "quick": r.quick, "errors": r.errorCount,
                     "warnings": r.problems.count - r.errorCount, "segments": r.segments, "blocks": r.blocks,
-                    "examples": r.examples, "annotations": r.annotations, "duplicates_seen": r.duplicateSeen,
+                    "examples": r.examples, "annotations": r.annotations, "duplicates_seen": r.duplicateSeen, "folded_entries": r.otherEntries,
                     "index_entries": r.indexEntries, "dictionaries": r.dictionaries, "bytes_checked": r.bytesChecked,
                     "seconds": seconds,
                     "problems": r.problems.map { p -> [String: Any] in
