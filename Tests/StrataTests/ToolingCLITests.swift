@@ -125,6 +125,46 @@ import Testing
         }
     }
 
+    @Test func verifyChecksCompactedSegmentsAndTheirDictionaries() throws {
+        let path = temporaryStorePath()
+        _ = try Self.makeStore(path, n: 1200)
+        var options = StoreOptions()
+        options.createIfMissing = false
+        let s = try Store.open(at: path, options: options)
+        var c = CompactionOptions()
+        c.dictionary = .always
+        _ = try s.compactAll(options: c)
+        try s.close()
+        let dicts = (try? FileManager.default.contentsOfDirectory(atPath: path + "/dicts")) ?? []
+        try #require(!dicts.isEmpty)
+        var r = try runStrata(["verify", path, "--json"])
+        #expect(r.status == 0, "\(r.stdout)")
+        #expect(r.jsonLines.first?["examples"] as? Int == 1200)
+        #expect((r.jsonLines.first?["dictionaries"] as? Int ?? 0) >= 1)
+        let i = try runStrata(["inspect", path, "--json"])
+        let segs = i.jsonLines.first?["segments"] as? [[String: Any]] ?? []
+        #expect(segs.allSatisfy { $0["state"] as? String == "compacted" })
+        #expect(segs.contains { $0["dictionary"] is Int })
+        // Dump decodes zstd-dict blocks through the store's dictionary.
+        let seg = try #require(segs.first { $0["dictionary"] is Int }?["path"] as? String)
+        let d = try runStrata(["dump", path, seg, "--json"])
+        #expect(d.status == 0, "\(d.stdout)")
+        #expect(d.jsonLines.contains { $0["kind"] as? String == "example" })
+        let dict = path + "/dicts/" + dicts.sorted()[0]
+        try FileManager.default.removeItem(atPath: dict)
+        r = try runStrata(["verify", path, "--json"])
+        #expect(r.status == 65)
+        #expect(Self.problems(r).contains { ($0["file"] as? String) == dict }, "\(r.stdout)")
+    }
+
+    @Test func commandsOnAPathThatIsNoStoreExitWithUsage() throws {
+        for args in [["verify", "/nonexistent-strata"], ["maintain", "/nonexistent-strata", "--json"], ["inspect", "/nonexistent-strata"], ["scan", "/nonexistent-strata"]] {
+            let r = try runStrata(args)
+            #expect(r.status == 64, "\(args)")
+            #expect(r.stderr.contains("/nonexistent-strata") && r.stderr.hasPrefix("strata: error:"), "\(r.stderr)")
+        }
+    }
+
     @Test func inspectJSONDescribesPartitionsAndSegments() throws {
         let path = temporaryStorePath()
         _ = try Self.makeStore(path)

@@ -42,6 +42,7 @@ struct MaintainCommand: ParsableCommand {
         let started = Date()
         do {
             try runCommand {
+                try requireStoreDirectory(store)
                 let exports = try exportSpecs.map { try MaintenanceExport.load(specFile: $0) }
                 let job = MaintenanceJob(storePath: store)
                 job.compact = compact

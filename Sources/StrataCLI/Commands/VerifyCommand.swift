@@ -28,6 +28,7 @@ struct VerifyCommand: ParsableCommand {
     func run() throws {
         try runCommand {
             let started = Date()
+            try requireStoreDirectory(store)
             let v = StoreVerifier(path: store, quick: quick)
             let progress = Progress(label: "verify", total: nil, quiet: quiet || json || quick)
             v.progress = { done, total in progress.update(done: done, extra: total > 0 ? String(format: "%.0f%%", Double(done) * 100 / Double(total)) : "") }
@@ -58,5 +59,18 @@ struct VerifyCommand: ParsableCommand {
             }
             if !r.intact { throw ExitCode(ExitStatus.dataError.rawValue) }
         }
+    }
+}
+
+/// A path that is no store at all is a usage error (64), not damage (65): a
+/// directory with segments but no MANIFEST is still verified (and reported damaged).
+func requireStoreDirectory(_ store: String) throws {
+    var isDir: ObjCBool = false
+    guard FileManager.default.fileExists(atPath: store, isDirectory: &isDir), isDir.boolValue else {
+        throw StrataError(.notFound, "no such directory; give the path of a Strata store", path: store)
+    }
+    let entries = (try? FileManager.default.contentsOfDirectory(atPath: store)) ?? []
+    if !entries.contains("MANIFEST") && !entries.contains(where: { $0.hasPrefix("domain=") }) {
+        throw StrataError(.notFound, "no Strata store here (no MANIFEST, no partition directories)", path: store)
     }
 }
