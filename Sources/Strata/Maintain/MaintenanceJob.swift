@@ -128,8 +128,15 @@ public final class MaintenanceJob {
         summary.warnings = check.problems.count
         var options = StoreOptions()
         options.createIfMissing = false
-        let store = try Store.open(at: storePath, options: options)
+        var store = try Store.open(at: storePath, options: options)
         summary.recovery = store.recoveryEvents.map(\.description)
+        if compact {
+            // Compaction takes sealed segments only: seal the active ones first (close
+            // seals), so one pass leaves every partition compact and the next has nothing to do.
+            try store.close()
+            store = try Store.open(at: storePath, options: options)
+            summary.recovery += store.recoveryEvents.map(\.description)
+        }
         do {
             let parts = store.partitions
             for (i, p) in parts.enumerated() {

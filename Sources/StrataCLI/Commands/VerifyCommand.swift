@@ -25,13 +25,24 @@ struct VerifyCommand: ParsableCommand {
     @Flag(help: "One JSON object on stdout instead of text.") var json = false
     @Flag(help: "No progress output.") var quiet = false
 
+    /// Bytes of every file in the store, for the progress bar's ETA.
+    static func bytesUnder(_ root: String) -> Int64 {
+        guard let e = FileManager.default.enumerator(atPath: root) else { return 0 }
+        var total: Int64 = 0
+        while let p = e.nextObject() as? String {
+            if let size = e.fileAttributes?[.size] as? NSNumber, e.fileAttributes?[.type] as? FileAttributeType == .typeRegular { total += size.int64Value }
+            _ = p
+        }
+        return total
+    }
+
     func run() throws {
         try runCommand {
             let started = Date()
             try requireStoreDirectory(store)
             let v = StoreVerifier(path: store, quick: quick)
-            let progress = Progress(label: "verify", total: nil, quiet: quiet || json || quick)
-            v.progress = { done, total in progress.update(done: done, extra: total > 0 ? String(format: "%.0f%%", Double(done) * 100 / Double(total)) : "") }
+            let progress = Progress(label: "verify", total: quick ? nil : Self.bytesUnder(store), quiet: quiet || json || quick)
+            v.progress = { done, _ in progress.update(done: done) }
             let r = v.run()
             progress.finish(done: r.bytesChecked)
             let seconds = Date().timeIntervalSince(started)
