@@ -6,12 +6,14 @@ cd "$(dirname "$0")/.."
 N=${1:-50000}; shift || true
 WORK=${BENCH_DIR:-/tmp/strata-bench-compaction}
 mkdir -p "$WORK"
-swift build -c release >/dev/null
+swift build -c release >/dev/null 2>&1
 S=.build/release/strata
-[ -f "$WORK/corpus-$N.jsonl" ] || python3 tools/gen_capture_corpus.py "$N" > "$WORK/corpus-$N.jsonl"
-JSONL=$(stat -c %s "$WORK/corpus-$N.jsonl")
+# CORPUS=file.jsonl uses that file (e.g. from tools/gen_corpus.py) instead of generating one.
+CORPUS=${CORPUS:-$WORK/corpus-$N.jsonl}
+[ -f "$CORPUS" ] || python3 tools/gen_capture_corpus.py "$N" > "$CORPUS"
+JSONL=$(stat -c %s "$CORPUS")
 rm -rf "$WORK/store"
-$S ingest "$WORK/store" "$WORK/corpus-$N.jsonl" --json | tail -1 >/dev/null
+$S ingest "$WORK/store" "$CORPUS" --json | tail -1 >/dev/null
 BEFORE=$(du -sb "$WORK/store" | cut -f1)
 START=$(date +%s.%N)
 /usr/bin/time -f "%U %S" -o "$WORK/cpu.txt" $S compact "$WORK/store" --json "$@" | tail -1 > "$WORK/compact.json"

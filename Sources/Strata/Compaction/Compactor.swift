@@ -323,7 +323,7 @@ final class CompactionJob {
         let segmentTarget = options.segmentTargetBytes ?? store.options.segmentTargetBytes
         var outputs: [(seq: UInt64, path: String)] = []
         var writer: CompactSegmentWriter?
-        var remap: [ExampleID: Location] = [:]
+        var moves: [(id: ExampleID, from: Location, to: Location)] = []
         var removed: [ExampleID] = []
         var preserved: [(ExampleID, Location)] = []
         var seen: Set<ExampleID> = []
@@ -353,12 +353,13 @@ final class CompactionJob {
 
         do {
             for f in inputs {
-                for b in f.footer!.blocks {
+                for (bi, b) in f.footer!.blocks.enumerated() {
                     if store.compactionState.isCancelled { throw StrataError(.usage, "store closed during compaction", path: store.path) }
                     _ = try f.readBlock(at: b.offset, into: &blockBuffer, scratch: &scratchBuffer)
                     try blockBuffer.withUnsafeBytes { raw in
                         var it = EntryIterator(raw, path: f.path, blockOffset: b.offset)
-                        var held: (id: ExampleID, ts: Int64, start: Int, end: Int)?
+                        var held: (id: ExampleID, ts: Int64, start: Int, end: Int, from: Location)?
+                        var entryIndex: UInt32 = 0
                         var start = 0
                         func emit(priorFolded: [[UInt8]]) throws {
                             guard let h = held else { return }
@@ -379,12 +380,13 @@ final class CompactionJob {
                             let loc = try foldedEntry.bytes.withUnsafeBytes { fe in
                                 try w.appendExample(UnsafeRawBufferPointer(rebasing: raw[h.start..<h.end]), folded: fe, id: h.id, timestamp: h.ts)
                             }
-                            remap[h.id] = loc
+                            moves.append((h.id, h.from, loc))
                             report.examples += 1
                         }
                         while let (kind, body, bytes) = try it.next() {
                             let end = bytes.baseAddress! - raw.baseAddress! + bytes.count
-                            defer { start = end }
+                            let here = Location(segment: f.sequence, blockIndex: UInt32(bi), entryIndex: entryIndex)
+                            defer { start = end; entryIndex += 1 }
                             switch EntryKind(rawValue: kind) {
                             case .example:
                                 try emit(priorFolded: [])
@@ -394,7 +396,7 @@ final class CompactionJob {
                                 let ts = try r.i64("timestamp")
                                 if seen.contains(id) { report.duplicatesDropped += 1; continue }
                                 seen.insert(id)
-                                held = (id, ts, start, end)
+                                held = (id, ts, start, end, here)
                             case .foldedAnnotations:
                                 var r = body
                                 let (target, prior) = try AnnotationCodec.decodeFoldedBodies(&r)
@@ -490,7 +492,7 @@ final class CompactionJob {
             for seq in inputSeqs { store.catalog.remove(seq) }
             for f in newFiles { store.catalog.add(f, blockOffsets: f.footer!.blocks.map(\.offset)) }
             for id in unusedDictionaries { store.catalog.dictionaries[id] = nil }
-            try store.indexApplyCompaction(remap: remap, removed: removed)
+            try store.indexApplyCompaction(moves: moves, removed: removed)
             store.annotationMap.remove(segments: inputSeqs)
             for (t, loc) in preserved { store.annotationMap.add(t, loc) }
             try store.compactionStep(.manifestSwapped, options)

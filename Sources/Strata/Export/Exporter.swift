@@ -19,8 +19,8 @@ public final class Exporter {
     public var annotations: ExportAnnotationSource?
     public var parquetOptions: ParquetWriterOptions = {
         var o = ParquetWriterOptions()
-        o.rowGroupMaxBytes = 64 << 20
-        o.rowGroupMaxRows = 256 << 10
+        o.rowGroupMaxBytes = 128 << 20
+        o.rowGroupMaxRows = 1 << 20
         return o
     }()
     public var fileMode: UInt32 = 0o644

@@ -166,6 +166,23 @@ final class DedupIndex {
         changedSinceSnapshot += 1
     }
 
+    /// Compaction moved examples (SPEC.md §7.1): points each id at its new
+    /// location in place. Only for id keys with nothing pending; returns false
+    /// when an id is not found at its old location (the caller then rebuilds).
+    func relocate(_ moves: [(id: ExampleID, from: Location, to: Location)]) -> Bool {
+        guard key.isExampleID, pending.isEmpty else { return false }
+        cache.removeAll()
+        for m in moves {
+            guard let newPacked = PackedLocation.pack(m.to) else { return false }
+            if let oldPacked = PackedLocation.pack(m.from), table.replace(m.id, where: { $0 == oldPacked }, with: newPacked) { continue }
+            guard overflow[m.id] == m.from else { return false }
+            overflow[m.id] = nil
+            table.insert(m.id, packed: newPacked)
+        }
+        changedSinceSnapshot += moves.count
+        return true
+    }
+
     func removeAll() {
         table = IdTable()
         overflow = [:]

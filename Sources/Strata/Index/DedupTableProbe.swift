@@ -1,14 +1,16 @@
 /// The dedup table exposed to the benchmark package only (`@_spi(Benchmarks)`),
 /// so lookups can be measured without the rest of the store.
 @_spi(Benchmarks) public final class DedupTableProbe: @unchecked Sendable {
-    var table: IdTable
+    // A constant: a `var` on a class pays a dynamic exclusivity check per lookup.
+    let table: IdTable
     public let count: Int
 
     /// A table of `count` synthetic ids (`syntheticID(0..<count)`).
     public init(count: Int) {
         self.count = count
-        table = IdTable()
-        for i in 0..<UInt64(count) { table.insert(DedupTableProbe.syntheticID(i), packed: i) }
+        var t = IdTable()
+        for i in 0..<UInt64(count) { t.insert(DedupTableProbe.syntheticID(i), packed: i) }
+        table = t
     }
 
     /// Fingerprint lookup as the store does it, with a confirmation that

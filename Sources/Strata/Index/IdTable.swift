@@ -92,6 +92,23 @@ struct IdTable {
         }
     }
 
+    /// Replaces the location of the slot for `key` whose location satisfies
+    /// `match` (compaction moving an example, SPEC.md §7.1); false if none does.
+    mutating func replace(_ key: ExampleID, where match: (UInt64) -> Bool, with loc: UInt64) -> Bool {
+        let fp = IdTable.fingerprint(key)
+        var i = IdTable.home(fp, capacity: capacity)
+        let n = physicalSlots
+        return words.withUnsafeMutableBufferPointer { w in
+            while i < n {
+                let f = w[2 &* i]
+                if f == 0 || f > fp { return false }
+                if f == fp, match(w[2 &* i &+ 1]) { w[2 &* i &+ 1] = loc; return true }
+                i &+= 1
+            }
+            return false
+        }
+    }
+
     /// Inserts without checking for an existing equal key (callers look up first).
     mutating func insert(_ key: ExampleID, packed loc: UInt64) {
         if Double(count + 1) > Double(capacity) * IdTable.maxLoad { grow() }

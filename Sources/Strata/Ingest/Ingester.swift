@@ -29,6 +29,8 @@ public final class Ingester {
 
     public let store: Store
     public let mapping: IngestMapping
+    /// Pseudonymizes identifier fields in metadata before storing (`--hash-field`).
+    public var fieldHasher: FieldHasher?
     public var commitEveryBytes: Int64 = 64 << 20
     /// Also commit after this many records (0 = no record limit).
     public var commitEveryRecords = 0
@@ -112,9 +114,10 @@ public final class Ingester {
         let mapping = self.mapping
         let onReject = self.onReject
         let recordLimit = commitEveryRecords
+        let hasher = fieldHasher
         let parseThread = Thread {
             Ingester.parseStage(source: source, mapping: mapping, readChunk: readChunk, free: free, ready: ready,
-                                cancelled: cancelled, recordLimit: recordLimit, onReject: onReject)
+                                cancelled: cancelled, recordLimit: recordLimit, hasher: hasher, onReject: onReject)
         }
         parseThread.stackSize = 4 << 20
         parseThread.start()
@@ -176,7 +179,9 @@ public final class Ingester {
 
     private static func parseStage(source: String, mapping: IngestMapping, readChunk: (inout [UInt8]) throws -> Int,
                                    free: BlockingQueue<StagedBatch>, ready: BlockingQueue<StagedBatch>,
-                                   cancelled: Atomic<Bool>, recordLimit: Int, onReject: ((Rejection) -> Void)?) {
+                                   cancelled: Atomic<Bool>, recordLimit: Int, hasher: FieldHasher?,
+                                   onReject: ((Rejection) -> Void)?) {
+        var hasher = hasher
         var parser = try! IngestLineParser(mapping: mapping)  // validated in init
         var draft = ExampleDraft()
         var idScratch = ByteWriter(capacity: 4096)
@@ -202,6 +207,7 @@ public final class Ingester {
                 do {
                     try parser.parse(bytes, into: &draft)
                     try ExampleValidation.validate(draft)
+                    hasher?.apply(to: &draft)
                     let id = CanonicalContent.id(of: draft, scratch: &idScratch)
                     if let claimed = parser.id, claimed != id {
                         throw StrataError(.invalidInput, "id \(claimed) does not match the content's id \(id)", field: "id")

@@ -88,15 +88,16 @@ extension Store {
 
     func indexLookup(_ id: ExampleID) throws -> Location? { try dedup.locate(id: id, catalog: catalog) }
 
-    /// After a compaction swap: ids now live at new locations; purged ids are gone.
-    /// The index is rebuilt from the new segment set (footers only for the
-    /// default key) and snapshotted: exact by construction, at the cost of
-    /// reading every footer once per compaction. `remap`/`removed` are kept for
-    /// an incremental update later.
-    func indexApplyCompaction(remap: [ExampleID: Location], removed: [ExampleID]) throws {
-        _ = (remap, removed)
+    /// After a compaction swap (catalog already swapped, nothing pending):
+    /// moved ids now live at their new locations, `removed` ids are gone.
+    /// Relocated in place when the dedup key is the id and nothing was purged
+    /// (no footer is re-read); otherwise rebuilt from the live segments. The
+    /// snapshot is then rewritten so the index file matches the new segment set.
+    func indexApplyCompaction(moves: [(id: ExampleID, from: Location, to: Location)], removed: [ExampleID]) throws {
         try guardWrite {
-            try dedup.rebuild(segments: manifest.segments.map(\.sequence), catalog: catalog)
+            if !(removed.isEmpty && dedup.relocate(moves)) {
+                try dedup.rebuild(segments: manifest.segments.map(\.sequence), catalog: catalog)
+            }
             try writeIndexSnapshotLocked()
         }
     }

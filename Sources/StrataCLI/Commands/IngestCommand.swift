@@ -24,6 +24,8 @@ struct IngestCommand: ParsableCommand {
     @Option(help: "Domain for records that have none.") var defaultDomain: String?
     @Flag(help: "Treat ISO timestamps without an offset as UTC.") var naiveTimestampsUtc = false
     @Flag(help: "Use the current time for records without a timestamp.") var timestampNow = false
+    @Option(name: .customLong("hash-field"), help: "Replace this metadata field's value with a keyed pseudonym (HMAC-SHA256 with the store's secret), e.g. metadata.user_id (repeatable).")
+    var hashFields: [String] = []
     @Option(help: "Write each rejected record (line, field, reason, text) as JSONL to this file.") var rejects: String?
     @Option(help: "Write each duplicate (line and the id it duplicates) as JSONL to this file.") var reportDuplicates: String?
     @Option(help: "Commit after this many MB of input (and at the end).") var commitEveryMb: Int = 64
@@ -42,6 +44,7 @@ struct IngestCommand: ParsableCommand {
             let s = try Store.open(at: store, options: options)
             for event in s.recoveryEvents where !quiet { printError("strata: recovery: \(event)") }
             let ingester = try Ingester(store: s, mapping: mapping)
+            if !hashFields.isEmpty { ingester.fieldHasher = try FieldHasher(fields: hashFields, secret: try s.fieldHashSecret()) }
             ingester.commitEveryBytes = Int64(max(1, commitEveryMb)) << 20
             ingester.commitEveryRecords = max(0, commitEvery)
             let rejectsOut = try rejects.map { try LineFile(path: $0) }

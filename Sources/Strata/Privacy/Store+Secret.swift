@@ -1,0 +1,66 @@
+/// The store's secret for `--hash-field` pseudonyms (SPEC.md §9):
+/// STORE/keys/field-hash.key, created on first use with mode 0600.
+extension Store {
+    static let secretMagic: [UInt8] = Array("STRKEY01".utf8)
+
+    /// Returns the store's 32-byte field-hashing secret, creating it durably on first use.
+    public func fieldHashSecret() throws -> [UInt8] {
+        try lock.withLock {
+            let dir = path + "/keys"
+            let file = dir + "/field-hash.key"
+            if fs.fileExists(file) {
+                let bytes = try fs.readFile(file)
+                return try Store.decodeSecret(bytes, path: file)
+            }
+            return try guardWrite {
+                var g = SystemRandomNumberGenerator()
+                var key = [UInt8](repeating: 0, count: 32)
+                for i in key.indices { key[i] = g.next() }
+                var w = ByteWriter(capacity: 56)
+                w.append(Store.secretMagic)
+                w.u16(Format.version)
+                w.u16(0)
+                w.u32(UInt32(key.count))
+                w.append(key)
+                w.u64(XXH.hash64(w.bytes))
+                if !fs.isDirectory(dir) {
+                    try fs.createDirectory(dir, mode: options.directoryMode)
+                    try fs.syncDirectory(path)
+                }
+                let tmp = file + ".tmp"
+                let f = try fs.openWritable(tmp, mode: 0o600)
+                try f.write(w.bytes)
+                try f.sync()
+                try f.close()
+                try fs.rename(tmp, to: file)
+                try fs.syncDirectory(dir)
+                return key
+            }
+        }
+    }
+
+    static func decodeSecret(_ bytes: [UInt8], path: String) throws -> [UInt8] {
+        try bytes.withUnsafeBytes { raw in
+            guard raw.count >= 24, raw.prefix(8).elementsEqual(secretMagic) else {
+                throw StrataError(.corruption, "not a Strata key file (bad magic)", path: path, offset: 0)
+            }
+            var r = ByteReader(raw, path: path)
+            try r.skip(8)
+            let version = try r.u16()
+            guard version <= Format.version else {
+                throw StrataError(.unsupportedVersion, "key file version \(version) is newer than this build", path: path, offset: 8)
+            }
+            _ = try r.u16()
+            let n = Int(try r.u32())
+            guard n >= 16, n <= 1024, raw.count == 16 + n + 8 else {
+                throw StrataError(.corruption, "key file length does not match its header", path: path, offset: 12)
+            }
+            let key = try r.slice(n)
+            let sum = try r.u64()
+            guard XXH.hash64(UnsafeRawBufferPointer(rebasing: raw[0..<(16 + n)])) == sum else {
+                throw StrataError(.corruption, "key file checksum mismatch", path: path, offset: Int64(16 + n))
+            }
+            return Array(key)
+        }
+    }
+}
