@@ -23,5 +23,10 @@ struct StrataCommand: ParsableCommand {
         CompactCommand.self,
         AnnotateCommand.self,
         ExportCommand.self,
+        InspectCommand.self,
+        VerifyCommand.self,
+        DumpCommand.self,
+        ScanCommand.self,
+        MaintainCommand.self,
     ]
 }

@@ -27,7 +27,10 @@ public struct StoreStatistics: Sendable {
     public var averageQualityScore: Double? { qualityCount > 0 ? qualitySum / Double(qualityCount) : nil }
 
     /// Scans every example of the snapshot once.
-    public static func compute(_ reader: StoreReader) throws -> StoreStatistics {
+    public static func compute(_ reader: StoreReader) throws -> StoreStatistics { try compute(reader, visit: nil) }
+
+    /// Scans the folded view (excluded examples go to `visit` only, for the quality report).
+    static func compute(_ reader: StoreReader, visit: ((FoldedExample) -> Void)?) throws -> StoreStatistics {
         var s = StoreStatistics()
         var parts: [PartitionKey: PartitionStats] = [:]
         for (seq, file) in reader.catalog.files {
@@ -37,7 +40,10 @@ public struct StoreStatistics: Sendable {
             parts[file.partition]!.segments += 1
             s.bytesOnDisk += size
         }
-        try reader.scan { e in
+        try reader.scanFolded(ScanFilter(includeExcluded: true)) { f in
+            visit?(f)
+            if f.isExcluded { return true }
+            let e = f.example
             s.records += 1
             let key = PartitionKey(domain: e.domain, month: e.month)
             parts[key, default: PartitionStats(key: key)].records += 1

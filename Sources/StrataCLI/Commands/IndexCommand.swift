@@ -7,6 +7,11 @@ struct IndexCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "index",
         abstract: "Maintain and query the dedup index.",
+        discussion: """
+        Examples:
+          strata index rebuild ./store
+          strata index provenance ./store 3f2a9c0d5e6b7a8190a1b2c3d4e5f601
+        """,
         subcommands: [IndexRebuildCommand.self, IndexProvenanceCommand.self]
     )
 }
@@ -15,11 +20,19 @@ struct IndexRebuildCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "rebuild",
         abstract: "Rebuild the dedup index from the segments and write it atomically.",
-        discussion: "Takes the writer lock. Example: strata index rebuild ./store --json"
+        discussion: """
+        Takes the writer lock. Needed only when `strata verify` reports the index damaged \
+        or out of step (opening a store also rebuilds a damaged index).
+
+        Examples:
+          strata index rebuild ./store
+          strata index rebuild ./store --json
+        """
     )
 
     @Argument(help: "Store directory.") var store: String
     @Flag(help: "Print one JSON object.") var json = false
+    @Flag(help: "No progress output.") var quiet = false
 
     func run() throws {
         try runCommand {
@@ -28,7 +41,9 @@ struct IndexRebuildCommand: ParsableCommand {
             let s = try Store.open(at: store, options: options)
             let events = s.recoveryEvents
             let started = Date()
+            let progress = Progress(label: "index rebuild", total: nil, quiet: quiet || json)
             let report = try s.rebuildIndex()
+            progress.finish(done: Int64(report.entries), unit: "entries")
             let seconds = Date().timeIntervalSince(started)
             try s.close()
             if json {

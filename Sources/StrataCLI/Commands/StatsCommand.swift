@@ -6,17 +6,34 @@ struct StatsCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "stats",
         abstract: "Counts, partitions, date range, quality and size of a store.",
-        discussion: "Example: strata stats ./store --json | jq .by_domain"
+        discussion: """
+        Reads every example once (the folded view: corrections applied, excluded examples \
+        counted apart). Besides counts by partition, domain, month, shape, source and tag \
+        it prints a quality report: the quality-score histogram, the length distribution \
+        of every text field (min/median/p90/max characters), the share of examples with \
+        feedback, and dataset checks (--min-rows; no empty required field). Exit code 65 \
+        with --check when a check fails.
+
+        Examples:
+          strata stats ./store
+          strata stats ./store --json | jq .quality_report.lengths
+          strata stats ./store --min-rows 1000 --check    # nightly gate (seed 002)
+        """
     )
 
     @Argument(help: "Store directory.") var store: String
     @Flag(help: "One JSON object instead of a table.") var json = false
+    @Option(help: "Minimum number of examples for the min_rows check.") var minRows: Int = 1
+    @Flag(help: "Exit 65 when a dataset check fails.") var check = false
 
     func run() throws {
         try runCommand {
             let reader = try StoreReader.open(at: store)
             defer { reader.close() }
-            let s = try StoreStatistics.compute(reader)
+            let (s, q) = try StoreStatistics.computeWithQuality(reader, minRows: minRows)
+            defer { if check, q.checks.contains(where: { !$0.passed }) {
+                printError("strata: dataset check failed: " + q.checks.filter { !$0.passed }.map { "\($0.name) (\($0.detail))" }.joined(separator: "; "))
+            } }
             let dups = try reader.duplicateStatistics()
             if json {
                 var obj: [String: Any] = [
@@ -31,7 +48,9 @@ struct StatsCommand: ParsableCommand {
                 ]
                 obj["store"] = store
                 obj["duplicates"] = ["total": dups.total, "by_domain": dups.byDomain]
+                obj["quality_report"] = Self.json(q)
                 print(jsonLine(obj))
+                try failIfChecksFail(q)
                 return
             }
             print("store      \(store)")
@@ -48,7 +67,47 @@ struct StatsCommand: ParsableCommand {
             for p in s.partitions {
                 print(p.key.path.padding(toLength: 44, withPad: " ", startingAt: 0) + String(p.records).leftPad(10) + formatAmount(Double(p.bytes), "B").leftPad(12) + String(p.segments).leftPad(10))
             }
+            Self.printQuality(s, q)
+            try failIfChecksFail(q)
         }
+    }
+
+    func failIfChecksFail(_ q: QualityReport) throws {
+        if check, q.checks.contains(where: { !$0.passed }) { throw ExitCode(ExitStatus.dataError.rawValue) }
+    }
+
+    static func json(_ q: QualityReport) -> [String: Any] {
+        [
+            "examples": q.examples, "excluded": q.excluded,
+            "lengths": q.lengths.mapValues { ["count": $0.count, "min": $0.min, "median": $0.median, "p90": $0.p90, "max": $0.max, "mean": $0.mean] },
+            "feedback": ["with_feedback": q.withFeedback, "share": q.feedbackShare as Any? ?? NSNull(), "positive": q.positiveFeedback,
+                         "negative": q.negativeFeedback, "corrected": q.corrected],
+            "empty_required_fields": q.emptyRequired,
+            "checks": q.checks.map { ["name": $0.name, "passed": $0.passed, "detail": $0.detail] },
+        ]
+    }
+
+    static func printQuality(_ s: StoreStatistics, _ q: QualityReport) {
+        print("")
+        print("quality report")
+        if s.qualityCount > 0 {
+            let peak = max(1, s.qualityHistogram.max() ?? 1)
+            for (i, c) in s.qualityHistogram.enumerated() {
+                print(String(format: "  %.1f–%.1f ", Double(i) / 10, Double(i + 1) / 10) + String(c).leftPad(9) + " " + String(repeating: "#", count: c * 40 / peak))
+            }
+            print("  unscored  " + String(s.records - s.qualityCount).leftPad(9))
+        }
+        print("  " + "field".padding(toLength: 13, withPad: " ", startingAt: 0) + "count".leftPad(9) + "min".leftPad(8) + "median".leftPad(8) + "p90".leftPad(8) + "max".leftPad(9) + "  (characters)")
+        for f in QualityReport.fields {
+            guard let l = q.lengths[f] else { continue }
+            print("  " + f.padding(toLength: 13, withPad: " ", startingAt: 0) + String(l.count).leftPad(9) + String(l.min).leftPad(8) + String(l.median).leftPad(8)
+                  + String(l.p90).leftPad(8) + String(l.max).leftPad(9))
+        }
+        print(String(format: "  feedback   %d of %d examples (%.1f%%): %d positive, %d negative; %d corrected, %d excluded",
+                     q.withFeedback, q.examples, (q.feedbackShare ?? 0) * 100, q.positiveFeedback, q.negativeFeedback, q.corrected, q.excluded))
+        if !s.bySource.isEmpty { print("  sources    " + s.bySource.sorted { $0.value > $1.value }.prefix(10).map { "\($0.key) \($0.value)" }.joined(separator: ", ")) }
+        if !s.byTag.isEmpty { print("  tags       " + s.byTag.sorted { $0.value > $1.value }.prefix(10).map { "\($0.key) \($0.value)" }.joined(separator: ", ")) }
+        for c in q.checks { print("  check      \(c.passed ? "pass" : "FAIL") \(c.name): \(c.detail)") }
     }
 }
 

@@ -1,0 +1,173 @@
+import Foundation
+
+/// An export a maintenance job keeps up to date: where it goes and what it holds.
+public struct MaintenanceExport: Sendable {
+    public var specPath: String
+    public var out: String
+    public var spec: ExportSpec
+
+    /// Reads a spec file: one JSON object whose members mirror `strata export`'s
+    /// options in snake_case, plus "out" (relative paths resolve against the file's directory).
+    ///
+    ///     {"out": "exports/train", "format": "jsonl", "schema": "alpaca", "min_quality": 0.7,
+    ///      "domains": ["metabolic_diabetes"], "split": "train=0.9,validation=0.1"}
+    public static func load(specFile path: String, fileSystem fs: FileSystem = PosixFileSystem.shared) throws -> MaintenanceExport {
+        guard fs.fileExists(path) else { throw StrataError(.usage, "export spec file not found", path: path) }
+        let bytes = try fs.readFile(path)
+        guard let obj = (try? JSONSerialization.jsonObject(with: Data(bytes))) as? [String: Any] else {
+            throw StrataError(.usage, "export spec file is not a JSON object", path: path)
+        }
+        func bad(_ field: String, _ m: String) -> StrataError { StrataError(.usage, "export spec: \(m)", path: path, field: field) }
+        let known: Set<String> = ["out", "format", "schema", "meta_header", "domains", "from_month", "to_month", "min_quality", "tags",
+                                  "all_tags", "source", "shapes", "feedback", "include_excluded", "split", "partitioned", "system_prompt", "name"]
+        if let unknown = obj.keys.sorted().first(where: { !known.contains($0) }) {
+            throw bad(unknown, "unknown member '\(unknown)' (known: \(known.sorted().joined(separator: ", ")))")
+        }
+        guard let outRaw = obj["out"] as? String, !outRaw.isEmpty else { throw bad("out", "\"out\" (output directory) is required") }
+        let dir = (path as NSString).deletingLastPathComponent
+        let out = outRaw.hasPrefix("/") || dir.isEmpty ? outRaw : dir + "/" + outRaw
+        func str(_ k: String) throws -> String? {
+            guard let v = obj[k] else { return nil }
+            guard let s = v as? String else { throw bad(k, "\"\(k)\" must be a string") }
+            return s
+        }
+        func strs(_ k: String) throws -> [String] {
+            guard let v = obj[k] else { return [] }
+            guard let a = v as? [String] else { throw bad(k, "\"\(k)\" must be an array of strings") }
+            return a
+        }
+        func bool(_ k: String) throws -> Bool {
+            guard let v = obj[k] else { return false }
+            guard let n = v as? Bool else { throw bad(k, "\"\(k)\" must be true or false") }
+            return n
+        }
+        let formatName = try str("format") ?? "jsonl"
+        guard let format = ExportFormat(rawValue: formatName) else { throw bad("format", "format must be jsonl, json or parquet") }
+        let schemaName = try str("schema") ?? "raw"
+        guard let schema = JSONLSchema(rawValue: schemaName) else { throw bad("schema", "schema must be raw, alpaca, prompt_response or chat") }
+        var spec = ExportSpec(format: format, schema: schema)
+        spec.metaHeader = try bool("meta_header")
+        spec.domains = try strs("domains")
+        if let m = try str("from_month") { guard let v = Month(m) else { throw bad("from_month", "from_month must be YYYY-MM") }; spec.fromMonth = v }
+        if let m = try str("to_month") { guard let v = Month(m) else { throw bad("to_month", "to_month must be YYYY-MM") }; spec.toMonth = v }
+        if let q = obj["min_quality"] { guard let n = q as? NSNumber else { throw bad("min_quality", "min_quality must be a number") }; spec.minQuality = n.doubleValue }
+        spec.tags = try strs("tags")
+        spec.allTags = try bool("all_tags")
+        spec.source = try str("source")
+        spec.shapes = try strs("shapes").map { n in
+            guard let s = Shape(name: n) else { throw bad("shapes", "shape '\(n)' is not instruction, prompt_response or chat") }
+            return s
+        }
+        if let f = try str("feedback") {
+            guard let fb = FeedbackFilter(rawValue: f) else { throw bad("feedback", "feedback must be drop-negative or only-positive") }
+            spec.feedback = fb
+        }
+        spec.includeExcluded = try bool("include_excluded")
+        if let s = try str("split") { spec.split = try SplitSpec(parsing: s) }
+        spec.partitioned = try bool("partitioned")
+        spec.systemPrompt = try str("system_prompt")
+        spec.name = try str("name")
+        do { try spec.validate() } catch var e as StrataError { e.path = path; throw e }
+        return MaintenanceExport(specPath: path, out: out, spec: spec)
+    }
+}
+
+/// One scheduler-run maintenance pass (`strata maintain`): quick verify, then
+/// partition by partition compaction, index snapshot refresh, exports.
+///
+/// Every step is idempotent and atomic on disk (compaction swaps segments
+/// through the manifest, exports publish complete files only, the index
+/// snapshot is replaced by rename), so a run killed at any instant is resumed
+/// by simply running it again: finished partitions are skipped as already
+/// compact, finished exports are up to date.
+public final class MaintenanceJob {
+    public struct PartitionResult: Sendable {
+        public var partition: PartitionKey
+        public var compacted: Bool
+        public var bytesBefore: Int64
+        public var bytesAfter: Int64
+    }
+
+    public struct ExportOutcome: Sendable {
+        public var specPath: String
+        public var out: String
+        public var upToDate: Bool
+        public var rewrittenFiles: Int
+        public var rows: Int
+    }
+
+    public struct Summary: Sendable {
+        public var partitions: [PartitionResult] = []
+        public var exports: [ExportOutcome] = []
+        public var recovery: [String] = []
+        public var warnings = 0
+        public var indexEntries = 0
+        public var seconds = 0.0
+        public var compacted: Int { partitions.filter(\.compacted).count }
+    }
+
+    public let storePath: String
+    public var compact = false
+    public var compaction = CompactionOptions()
+    public var exports: [MaintenanceExport] = []
+    /// Called before each partition (index, total, partition) and export.
+    public var onStep: ((String) -> Void)?
+
+    public init(storePath: String) { self.storePath = storePath }
+
+    /// Runs the pass. Throws `.corruption` (with the first problem's file and
+    /// offset) when the quick verify finds damage; nothing is modified then.
+    public func run() throws -> Summary {
+        let started = Date()
+        var summary = Summary()
+        let check = StoreVerifier(path: storePath, quick: true).run()
+        if let p = check.problems.first(where: { $0.severity == .error }) {
+            throw StrataError(.corruption, "\(p.message) (\(check.errorCount) problems; run `strata verify \(storePath)` for the list); nothing was changed",
+                              path: p.path, offset: p.offset)
+        }
+        summary.warnings = check.problems.count
+        var options = StoreOptions()
+        options.createIfMissing = false
+        var store = try Store.open(at: storePath, options: options)
+        summary.recovery = store.recoveryEvents.map(\.description)
+        if compact {
+            // Compaction takes sealed segments only: seal the active ones first (close
+            // seals), so one pass leaves every partition compact and the next has nothing to do.
+            try store.close()
+            store = try Store.open(at: storePath, options: options)
+            summary.recovery += store.recoveryEvents.map(\.description)
+        }
+        do {
+            let parts = store.partitions
+            for (i, p) in parts.enumerated() {
+                onStep?("partition \(i + 1)/\(parts.count) \(p.path)")
+                if compact {
+                    let r = try store.compact(partition: p, options: compaction)
+                    summary.partitions.append(PartitionResult(partition: p, compacted: !r.skipped, bytesBefore: r.bytesBefore, bytesAfter: r.bytesAfter))
+                } else {
+                    summary.partitions.append(PartitionResult(partition: p, compacted: false, bytesBefore: 0, bytesAfter: 0))
+                }
+                MaintenanceJob.testPause()
+            }
+            summary.indexEntries = store.count
+            // Seals active segments and writes the index snapshot when it changed.
+            try store.close()
+        } catch {
+            try? store.close()
+            throw error
+        }
+        for e in exports {
+            onStep?("export \(e.out)")
+            let r = try Exporter(storePath: storePath, outPath: e.out, spec: e.spec).run()
+            summary.exports.append(ExportOutcome(specPath: e.specPath, out: e.out, upToDate: r.upToDate, rewrittenFiles: r.rewrittenFiles, rows: r.rows))
+            MaintenanceJob.testPause()
+        }
+        summary.seconds = Date().timeIntervalSince(started)
+        return summary
+    }
+
+    /// Test hook: STRATA_TEST_MAINTAIN_PAUSE_MS slows each step so a test can kill the process mid-run.
+    static func testPause() {
+        if let v = ProcessInfo.processInfo.environment["STRATA_TEST_MAINTAIN_PAUSE_MS"], let ms = UInt32(v) { usleep(ms * 1000) }
+    }
+}

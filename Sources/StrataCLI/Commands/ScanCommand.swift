@@ -1,0 +1,65 @@
+import ArgumentParser
+import Foundation
+import Strata
+
+/// `strata scan`: examples as JSONL on stdout, filtered.
+struct ScanCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "scan",
+        abstract: "Print examples as JSON Lines, filtered by partition and metadata.",
+        discussion: """
+        Reads a snapshot of the store (works while a writer runs). Filters combine \
+        with AND; --domain and --tag may repeat (any of them matches).
+
+        Examples:
+          strata scan ./store --domain metabolic_diabetes --from-month 2025-01 --to-month 2025-03
+          strata scan ./store --min-quality 0.8 --tag reviewed --limit 100 > sample.jsonl
+          strata scan ./store --shape chat --source capture | jq -c .messages
+        """
+    )
+
+    @Argument(help: "Store directory.") var store: String
+    @Option(help: "Only this domain (repeatable).") var domain: [String] = []
+    @Option(name: .customLong("from-month"), help: "First month, YYYY-MM.") var fromMonth: String?
+    @Option(name: .customLong("to-month"), help: "Last month, YYYY-MM (inclusive).") var toMonth: String?
+    @Option(name: .customLong("min-quality"), help: "Minimum quality_score (examples without one are skipped).") var minQuality: Double?
+    @Option(help: "Only examples carrying this tag (repeatable: any).") var tag: [String] = []
+    @Option(help: "Only examples from this source.") var source: String?
+    @Option(help: "instruction, prompt_response or chat.") var shape: String?
+    @Option(help: "Stop after N examples.") var limit: Int?
+
+    func validate() throws {
+        if let fromMonth, Month(fromMonth) == nil { throw ValidationError("--from-month '\(fromMonth)' is not YYYY-MM") }
+        if let toMonth, Month(toMonth) == nil { throw ValidationError("--to-month '\(toMonth)' is not YYYY-MM") }
+        if let shape, Shape(name: shape) == nil { throw ValidationError("--shape '\(shape)' is not one of instruction, prompt_response, chat") }
+        if let minQuality, !(0...1).contains(minQuality) { throw ValidationError("--min-quality must be between 0 and 1") }
+        if let limit, limit < 0 { throw ValidationError("--limit must not be negative") }
+    }
+
+    func run() throws {
+        try runCommand {
+            let reader = try StoreReader(path: store)
+            defer { reader.close() }
+            let tags = Set(tag), q = minQuality, src = source, sh = shape.flatMap(Shape.init(name:))
+            let needsPredicate = q != nil || !tags.isEmpty || src != nil || sh != nil
+            let filter = ScanFilter(domains: domain.isEmpty ? nil : Set(domain), fromMonth: fromMonth.flatMap(Month.init),
+                                    toMonth: toMonth.flatMap(Month.init), predicate: needsPredicate ? { e in
+                if let q { guard let s = e.qualityScore, s >= q else { return false } }
+                if !tags.isEmpty, !e.tags.contains(where: tags.contains) { return false }
+                if let src, e.source != src { return false }
+                if let sh, e.shape != sh { return false }
+                return true
+            } : nil)
+            let out = OutputWriter()
+            var n = 0
+            if limit == 0 { return }
+            try reader.scan(filter) { e in
+                out.write(e.jsonString)
+                out.write("\n")
+                n += 1
+                return limit.map { n < $0 } ?? true
+            }
+            out.flush()
+        }
+    }
+}
