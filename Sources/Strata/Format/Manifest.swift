@@ -41,16 +41,49 @@ public struct Manifest: @unchecked Sendable {
     }
 
     public func encode() throws -> [UInt8] {
-        var obj = extra
-        obj["store_id"] = storeID
-        obj["created"] = created
-        obj["generation"] = generation
-        obj["next_segment"] = nextSegment
-        obj["dedup"] = dedup
-        obj["segments"] = segments.map { s -> [String: Any] in
-            ["seq": s.sequence, "partition": s.partition.path, "state": s.state.rawValue, "codec": s.codec, "dict": s.dictionaryID]
+        // Written by hand, not through JSONSerialization: the segment list can
+        // hold thousands of entries and the manifest is rewritten at every
+        // compaction swap, where Foundation's boxing and sorted-key collation
+        // dominated (measured). Members are emitted in sorted key order, as before.
+        var body: [UInt8] = []
+        body.reserveCapacity(128 + segments.count * 96)
+        func small(_ value: Any) throws -> [UInt8] {
+            Array(try JSONSerialization.data(withJSONObject: value, options: [.sortedKeys, .withoutEscapingSlashes, .fragmentsAllowed]))
         }
-        let body = try JSONSerialization.data(withJSONObject: obj, options: [.sortedKeys, .withoutEscapingSlashes])
+        var members: [(String, [UInt8])] = []
+        for (k, v) in extra { members.append((k, try small(v))) }
+        var str: [UInt8] = []
+        func jsonString(_ s: String) -> [UInt8] {
+            str.removeAll(keepingCapacity: true)
+            JSONWriter.appendString(s, to: &str)
+            return str
+        }
+        members.append(("created", jsonString(created)))
+        members.append(("dedup", try small(dedup)))
+        members.append(("generation", Array(String(generation).utf8)))
+        members.append(("next_segment", Array(String(nextSegment).utf8)))
+        var segs: [UInt8] = [UInt8(ascii: "[")]
+        for (i, seg) in segments.enumerated() {
+            if i > 0 { segs.append(UInt8(ascii: ",")) }
+            segs.append(contentsOf: #"{"codec":"#.utf8)
+            segs.append(contentsOf: jsonString(seg.codec))
+            segs.append(contentsOf: #","dict":\#(seg.dictionaryID),"partition":"#.utf8)
+            segs.append(contentsOf: jsonString(seg.partition.path))
+            segs.append(contentsOf: #","seq":\#(seg.sequence),"state":"#.utf8)
+            segs.append(contentsOf: jsonString(seg.state.rawValue))
+            segs.append(UInt8(ascii: "}"))
+        }
+        segs.append(UInt8(ascii: "]"))
+        members.append(("segments", segs))
+        members.append(("store_id", jsonString(storeID)))
+        body.append(UInt8(ascii: "{"))
+        for (i, (k, v)) in members.sorted(by: { Array($0.0.utf8).lexicographicallyPrecedes(Array($1.0.utf8)) }).enumerated() {
+            if i > 0 { body.append(UInt8(ascii: ",")) }
+            body.append(contentsOf: jsonString(k))
+            body.append(UInt8(ascii: ":"))
+            body.append(contentsOf: v)
+        }
+        body.append(UInt8(ascii: "}"))
         var w = ByteWriter(capacity: 24 + body.count)
         w.append(Format.manifestMagic)
         w.u16(Format.version)

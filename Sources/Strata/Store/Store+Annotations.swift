@@ -98,7 +98,12 @@ extension Store {
             if !(removed.isEmpty && dedup.relocate(moves)) {
                 try dedup.rebuild(segments: manifest.segments.map(\.sequence), catalog: catalog)
             }
-            try writeIndexSnapshotLocked()
+            // The snapshot is not rewritten per partition (it was most of the time of
+            // compacting many small partitions): it is written at close or by the
+            // next commit's snapshot policy. Until then the file on disk names
+            // segments that no longer exist, which open detects and answers by a
+            // rebuild from the segments (SPEC.md §5.4).
+            dedup.changedSinceSnapshot = max(1, dedup.changedSinceSnapshot)
         }
     }
 }
