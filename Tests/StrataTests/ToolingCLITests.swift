@@ -112,6 +112,34 @@ import Testing
         #expect(Self.problems(r).contains { ($0["file"] as? String) == stray && ($0["message"] as? String)?.contains("not listed") == true }, "\(r.stdout)")
     }
 
+    @Test func verifyTreatsATornTailOfAnActiveSegmentAsAWarningAndMidFileDamageAsAnError() throws {
+        let live = temporaryStorePath()
+        var options = StoreOptions()
+        options.blockTargetBytes = 4 << 10
+        let s = try Store.open(at: live, options: options)
+        _ = try s.append(contentsOf: makeExamples(400, domains: ["alpha"], months: 1))
+        try s.commit()
+        // A copy taken while the writer is open: its segment is listed active, without footer.
+        let path = live + "-copy"
+        try FileManager.default.copyItem(atPath: live, toPath: path)
+        try s.close()
+        let seg = Self.segments(path)[0]
+        let inspect = try runStrata(["inspect", path, "--json"])
+        #expect((inspect.jsonLines.first?["segments"] as? [[String: Any]])?.first?["state"] as? String == "active")
+        #expect(try runStrata(["verify", path]).status == 0)
+        let handle = try FileHandle(forWritingTo: URL(fileURLWithPath: path + "/" + seg))
+        handle.seekToEndOfFile()
+        handle.write(Data("torn-write".utf8))
+        try handle.close()
+        var r = try runStrata(["verify", path, "--json"])
+        #expect(r.status == 0, "\(r.stdout)")
+        #expect(Self.problems(r).contains { $0["severity"] as? String == "warning" && ($0["message"] as? String)?.contains("torn tail") == true })
+        try Self.flipByte(path + "/" + seg, at: 32 + 24 + 5)
+        r = try runStrata(["verify", path, "--json"])
+        #expect(r.status == 65)
+        #expect(Self.problems(r).contains { $0["severity"] as? String == "error" && $0["offset"] as? Int == 32 }, "\(r.stdout)")
+    }
+
     @Test func verifyNeverCrashesOnRandomDamage() throws {
         let path = temporaryStorePath()
         _ = try Self.makeStore(path, n: 200)
