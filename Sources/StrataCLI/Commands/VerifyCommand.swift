@@ -15,7 +15,7 @@ struct VerifyCommand: ParsableCommand {
 
         Examples:
           strata verify ./store
-          strata verify ./store --quick          # headers, trailers, footers, manifest only
+          strata verify ./store --quick    # headers, trailers, footers, manifest
           strata verify ./store --json | jq '.problems[]'
         """
     )
