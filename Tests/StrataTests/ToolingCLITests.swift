@@ -101,6 +101,22 @@ import Testing
         #expect(Self.problems(r).contains { ($0["file"] as? String) == idx }, "\(r.stdout)")
     }
 
+    @Test func verifyReportsAnIndexThatDisagreesWithTheSegments() throws {
+        let path = temporaryStorePath()
+        _ = try Self.makeStore(path)
+        let stale = try Data(contentsOf: URL(fileURLWithPath: path + "/index/ids.idx"))
+        // Compaction rewrites every segment: the old index now points at segments that are gone.
+        #expect(try runStrata(["maintain", path, "--compact", "--json"]).status == 0)
+        try stale.write(to: URL(fileURLWithPath: path + "/index/ids.idx"))
+        let r = try runStrata(["verify", path, "--json"])
+        #expect(r.status == 65)
+        let p = Self.problems(r)
+        #expect(p.contains { ($0["file"] as? String)?.hasSuffix("index/ids.idx") == true && $0["severity"] as? String == "error" }, "\(r.stdout)")
+        // The fix the message names works.
+        #expect(try runStrata(["index", "rebuild", path, "--quiet"]).status == 0)
+        #expect(try runStrata(["verify", path]).status == 0)
+    }
+
     @Test func verifyReportsAnUnlistedSegment() throws {
         let path = temporaryStorePath()
         _ = try Self.makeStore(path)

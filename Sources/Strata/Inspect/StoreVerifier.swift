@@ -51,8 +51,9 @@ public final class StoreVerifier {
     var report = VerifyReport()
     var keyer: DedupKeyer?
     var manifest: Manifest?
-    /// Dedup key of each example entry, per segment and block; nil for other entries.
-    var keysAt: [UInt64: [[ExampleID?]]] = [:]
+    /// Index fingerprint (SPEC.md §5.1, never 0) of each example entry's dedup key,
+    /// per segment and block; 0 for other entries. 8 bytes per entry keeps big stores verifiable.
+    var keysAt: [UInt64: [[UInt64]]] = [:]
     var dictionaries: [UInt32: ZstdDictionary] = [:]
     var totalBytes: Int64 = 0
 
@@ -270,7 +271,7 @@ public final class StoreVerifier {
         }
         let footerBlockOffsets = footer?.blocks.map(\.offset) ?? []
         var blocks: [BlockSeen] = []
-        var keys: [[ExampleID?]] = []
+        var keys: [[UInt64]] = []
         var exampleRefs: [EntryRef] = []
         var annotationCount = 0
         var minTs = Int64.max, maxTs = Int64.min
@@ -344,7 +345,7 @@ public final class StoreVerifier {
             let bi = blocks.count
             blocks.append(BlockSeen(offset: offset, entryCount: h.entryCount))
             rawBytes += Int64(h.rawLength)
-            var blockKeys: [ExampleID?] = []
+            var blockKeys: [UInt64] = []
             do {
                 try buf.withUnsafeBytes { raw in
                     try FrameCodec.decodeBlockPayload(UnsafeRawBufferPointer(rebasing: raw[Format.frameHeaderSize...]), header: h,
@@ -365,22 +366,22 @@ public final class StoreVerifier {
                             minTs = min(minTs, e.timestampMillis)
                             maxTs = max(maxTs, e.timestampMillis)
                             exampleRefs.append(EntryRef(id: e.id, blockIndex: bi, entryIndex: ei))
-                            blockKeys.append(try keyer?.key(of: e) ?? e.id)
+                            blockKeys.append(IdTable.fingerprint(try keyer?.key(of: e) ?? e.id))
                             report.examples += 1
                         case EntryKind.duplicateSeen.rawValue:
                             _ = try DuplicateSeen.decode(&r)
-                            blockKeys.append(nil)
+                            blockKeys.append(0)
                             report.duplicateSeen += 1
                         case EntryKind.annotation.rawValue:
                             _ = try AnnotationCodec.decodeBody(&r)
                             guard r.isAtEnd else { throw r.corruption("annotation entry \(ei) has \(r.remaining) trailing bytes") }
                             annotationCount += 1
-                            blockKeys.append(nil)
+                            blockKeys.append(0)
                             report.annotations += 1
                         case EntryKind.foldedAnnotations.rawValue:
                             _ = try AnnotationCodec.decodeFolded(&r)
                             report.otherEntries += 1
-                            blockKeys.append(nil)
+                            blockKeys.append(0)
                         default:
                             throw StrataError(.corruption, "entry \(ei) has unknown kind \(kind)", path: s.path, offset: offset)
                         }
@@ -440,7 +441,7 @@ public final class StoreVerifier {
         let path = root + "/" + Format.indexDirectoryName + "/" + Format.indexFileName
         guard let m = manifest, let keyer else { return }
         let listed = Set(m.segments.map(\.sequence))
-        let haveExamples = keysAt.values.contains { $0.contains { $0.contains { $0 != nil } } }
+        let haveExamples = keysAt.values.contains { $0.contains { $0.contains { $0 != 0 } } }
         guard fs.fileExists(path) else {
             if haveExamples {
                 problem(.warning, path, nil, "index file missing: the next open rebuilds it from the segments (or run `strata index rebuild`)")
@@ -472,16 +473,16 @@ public final class StoreVerifier {
             }
             covered[c.sequence] = min(Int(c.blocks), have)
         }
-        func key(at loc: Location) -> ExampleID? {
+        func key(at loc: Location) -> UInt64 {
             guard let blocks = keysAt[loc.segment], Int(loc.blockIndex) < blocks.count,
-                  Int(loc.entryIndex) < blocks[Int(loc.blockIndex)].count else { return nil }
+                  Int(loc.entryIndex) < blocks[Int(loc.blockIndex)].count else { return 0 }
             return blocks[Int(loc.blockIndex)][Int(loc.entryIndex)]
         }
         // Index → segments.
         var badEntries = 0
         snap.table.forEach { fp, packed in
             let loc = PackedLocation.unpack(packed)
-            guard let k = key(at: loc), IdTable.fingerprint(k) == fp else {
+            guard key(at: loc) == fp else {
                 badEntries += 1
                 if badEntries <= 10 {
                     problem(.error, path, nil, "index entry points at segment \(loc.segment) block \(loc.blockIndex) entry \(loc.entryIndex), which holds no example with that key")
@@ -489,40 +490,47 @@ public final class StoreVerifier {
                 return
             }
         }
-        for (k, loc) in snap.overflow where key(at: loc) != k {
+        for (k, loc) in snap.overflow where key(at: loc) != IdTable.fingerprint(k) {
             badEntries += 1
             problem(.error, path, nil, "index overflow entry for \(k) points at a location that does not hold it")
         }
         if badEntries > 10 { problem(.error, path, nil, "\(badEntries - 10) more index entries point at the wrong place") }
-        // Segments → index, first occurrence of a key wins (SPEC.md §5).
-        var distinct = Set<ExampleID>()
-        var missing = 0
-        let overflow = Dictionary(snap.overflow.map { ($0.key, $0.location) }, uniquingKeysWith: { a, _ in a })
+        // Segments → index. The index holds the first example of each key (SPEC.md §5):
+        // an example it resolves to its own location is that first one.
+        var firsts = 0, storedAgain = 0, missing = 0
+        var overflowByFP: [UInt64: Location] = [:]
+        for (k, loc) in snap.overflow { overflowByFP[IdTable.fingerprint(k)] = loc }
         for seq in m.segments.map(\.sequence).sorted() {
             guard let blocks = keysAt[seq] else { continue }
             for bi in 0..<min(covered[seq] ?? 0, blocks.count) {
-                for (ei, k) in blocks[bi].enumerated() {
-                    guard let k, distinct.insert(k).inserted else { continue }
-                    let found = snap.table.find(k) { key(at: PackedLocation.unpack($0)) == k } != nil || overflow[k] != nil
-                    if !found {
+                for (ei, fp) in blocks[bi].enumerated() where fp != 0 {
+                    let here = Location(segment: seq, blockIndex: UInt32(bi), entryIndex: UInt32(ei))
+                    let probe = ExampleID(high: fp == 1 ? 0 : fp, low: 0)
+                    let found = snap.table.find(probe) { key(at: PackedLocation.unpack($0)) == fp }.map(PackedLocation.unpack) ?? overflowByFP[fp]
+                    guard let found else {
                         missing += 1
                         if missing <= 10 {
-                            problem(.error, path, nil, "example key \(k) in segment \(seq) block \(bi) entry \(ei) is not in the index")
+                            problem(.error, path, nil, "the example in segment \(seq) block \(bi) entry \(ei) is not in the index")
                         }
+                        continue
                     }
+                    if found == here { firsts += 1 } else { storedAgain += 1 }
                 }
             }
         }
         if missing > 10 { problem(.error, path, nil, "\(missing - 10) more examples are missing from the index") }
+        if storedAgain > 0 {
+            problem(.warning, path, nil, "\(storedAgain) examples repeat the dedup key of an earlier one (the index resolves each key to the first)")
+        }
         report.indexEntries = snap.table.count + snap.overflow.count
-        if badEntries == 0, missing == 0, report.indexEntries != distinct.count {
-            problem(.error, path, 32, "index holds \(report.indexEntries) entries, the blocks it covers hold \(distinct.count) distinct keys")
+        if badEntries == 0, missing == 0, report.indexEntries != firsts {
+            problem(.error, path, 32, "index holds \(report.indexEntries) entries, the blocks it covers hold \(firsts) distinct keys")
         }
         // Examples written after the snapshot are legal: the next open catches up from them (SPEC.md §5.4).
         var uncovered = 0
         for seg in m.segments {
             guard let blocks = keysAt[seg.sequence] else { continue }
-            for bi in min(covered[seg.sequence] ?? 0, blocks.count)..<blocks.count { uncovered += blocks[bi].lazy.filter { $0 != nil }.count }
+            for bi in min(covered[seg.sequence] ?? 0, blocks.count)..<blocks.count { uncovered += blocks[bi].lazy.filter { $0 != 0 }.count }
         }
         if uncovered > 0 {
             problem(.warning, path, nil, "\(uncovered) examples were written after the index snapshot; the next open catches up from them")
