@@ -142,13 +142,13 @@ import Testing
         }
     }
 
-    func runTable(root: String, fileFilter: (String) -> Bool, seed: UInt64) throws -> Int {
+    func runTable(root: String, fileFilter: (String) -> Bool, seed: UInt64, positions: ((Int) -> [Int])? = nil) throws -> Int {
         var cases = 0
         let files = Fixture.files(root).filter(fileFilter)
         #expect(!files.isEmpty)
         for (fi, file) in files.enumerated() {
             let size = try FileManager.default.attributesOfItem(atPath: root + "/" + file)[.size] as! Int
-            for p in Self.positions(size: size, seed: seed &+ UInt64(fi)) {
+            for p in positions?(size) ?? Self.positions(size: size, seed: seed &+ UInt64(fi)) {
                 for d in [Damage.flip(p), .zero(p), .truncate(p)] {
                     let copy = try damagedCopy(of: root, file: file, d)
                     let context = "\(file): \(d)"
@@ -165,6 +165,17 @@ import Testing
     @Test func damagedManifestIsReportedNeverMisread() throws {
         let n = try runTable(root: Fixture.shared.cleanPath, fileFilter: { $0 == "MANIFEST" }, seed: 1)
         #expect(n > 50)
+    }
+
+    @Test func damagedIndexIsRebuiltOrReportedNeverMisread() throws {
+        let files = Fixture.files(Fixture.shared.cleanPath).filter { $0.hasPrefix("index/") }
+        #expect(!files.isEmpty, "the fixture store should have written its dedup index")
+        // Every header field, the first coverage/slot bytes, the middle and the
+        // trailing checksum (each case rebuilds the index, so fewer positions).
+        let n = try runTable(root: Fixture.shared.cleanPath, fileFilter: { $0.hasPrefix("index/") }, seed: 4) { size in
+            [0, 8, 10, 16, 24, 32, 40, 48, 56, 64, size / 2, size - 8].filter { $0 < size }
+        }
+        #expect(n >= 30)
     }
 
     @Test func damagedSealedSegmentsAreReportedNeverMisread() throws {
