@@ -321,6 +321,27 @@ import Testing
         reader.close()
     }
 
+    /// A maintenance run killed at every step of a compaction (the compactor's crash
+    /// points) is finished by the next run, and the one after has nothing to do.
+    @Test(arguments: CompactionStep.allCases)
+    func maintainResumesAfterAKillAtEveryCompactionStep(step: CompactionStep) throws {
+        let path = temporaryStorePath("maintain-step\(step.rawValue)")
+        _ = try Self.makeStore(path, n: 900)
+        let crash = try runStrata(["maintain", path, "--compact", "--json"],
+                                  environment: ["STRATA_TEST_CRASH_AT": "compact:\(step.rawValue)", "STRATA_COMPACT_DICT": "always"])
+        #expect(crash.status == 137, "\(crash.stdout) \(crash.stderr)")
+        let r = try runStrata(["maintain", path, "--compact", "--json"], environment: ["STRATA_COMPACT_DICT": "always"])
+        #expect(r.status == 0, "\(r.stdout) \(r.stderr)")
+        #expect(r.jsonLines.first?["status"] as? String == "done")
+        let v = try runStrata(["verify", path])
+        #expect(v.status == 0, "\(v.stdout)")
+        let again = try runStrata(["maintain", path, "--compact", "--json"])
+        #expect(again.jsonLines.first?["compacted"] as? Int == 0)
+        let reader = try StoreReader(path: path)
+        #expect(reader.count == 900)
+        reader.close()
+    }
+
     @Test func maintainExitCodesForLockedStoreBadSpecAndCorruption() throws {
         let path = temporaryStorePath()
         _ = try Self.makeStore(path)

@@ -13,6 +13,9 @@ public struct VerifyProblem: Sendable, CustomStringConvertible {
     public var path: String
     public var offset: Int64?
     public var message: String
+    /// Crash leftovers the writer removes on its next open (SPEC.md §7 step 2):
+    /// damage to report, but not a reason for a maintenance job to stop.
+    public var repairedByOpen = false
 
     public var description: String {
         "\(severity): \(path)" + (offset.map { " at offset \($0)" } ?? "") + ": \(message)"
@@ -110,7 +113,12 @@ public final class StoreVerifier {
         totalBytes = segments.reduce(0) { $0 + ((try? fs.fileSize($1.path)) ?? 0) }
         for s in segments {
             report.segments += 1
+            let before = report.problems.count
             verifySegment(s)
+            if s.entry == nil, manifest != nil {
+                // Whatever is wrong inside an unlisted file goes away with it on the next open.
+                for i in before..<report.problems.count { report.problems[i].repairedByOpen = true }
+            }
         }
         if !quick, manifest != nil { verifyIndex() }
         progress?(report.bytesChecked, max(totalBytes, report.bytesChecked))
@@ -180,6 +188,7 @@ public final class StoreVerifier {
         }
         for u in onDisk.values.sorted(by: { $0.sequence < $1.sequence }) {
             problem(.error, u.path, nil, "segment file not listed in MANIFEST (left by a crash or copied in); the writer deletes it on its next open")
+            report.problems[report.problems.count - 1].repairedByOpen = true
             out.append(u)
         }
         return out.sorted { $0.sequence < $1.sequence }
@@ -208,7 +217,10 @@ public final class StoreVerifier {
                     report.bytesChecked += Int64(bytes.count)
                     dictionaries[id] = try DictionaryFile.decode(bytes, expectedID: id, path: p)
                     report.dictionaries += 1
-                } catch { problem(error, path: p) }
+                } catch {
+                    problem(error, path: p)
+                    report.problems[report.problems.count - 1].repairedByOpen = !referenced.contains(id)
+                }
                 if !referenced.contains(id) {
                     problem(.warning, p, nil, "dictionary \(id) is used by no listed segment (left by an interrupted compaction); the writer removes it on its next open")
                 }
