@@ -101,6 +101,22 @@ import Testing
         #expect(Self.problems(r).contains { ($0["file"] as? String) == idx }, "\(r.stdout)")
     }
 
+    @Test func verifyReportsAnIndexThatDisagreesWithTheSegments() throws {
+        let path = temporaryStorePath()
+        _ = try Self.makeStore(path)
+        let stale = try Data(contentsOf: URL(fileURLWithPath: path + "/index/ids.idx"))
+        // Compaction rewrites every segment: the old index now points at segments that are gone.
+        #expect(try runStrata(["maintain", path, "--compact", "--json"]).status == 0)
+        try stale.write(to: URL(fileURLWithPath: path + "/index/ids.idx"))
+        let r = try runStrata(["verify", path, "--json"])
+        #expect(r.status == 65)
+        let p = Self.problems(r)
+        #expect(p.contains { ($0["file"] as? String)?.hasSuffix("index/ids.idx") == true && $0["severity"] as? String == "error" }, "\(r.stdout)")
+        // The fix the message names works.
+        #expect(try runStrata(["index", "rebuild", path, "--quiet"]).status == 0)
+        #expect(try runStrata(["verify", path]).status == 0)
+    }
+
     @Test func verifyReportsAnUnlistedSegment() throws {
         let path = temporaryStorePath()
         _ = try Self.makeStore(path)
@@ -110,6 +126,34 @@ import Testing
         let r = try runStrata(["verify", path, "--json"])
         #expect(r.status == 65)
         #expect(Self.problems(r).contains { ($0["file"] as? String) == stray && ($0["message"] as? String)?.contains("not listed") == true }, "\(r.stdout)")
+    }
+
+    @Test func verifyTreatsATornTailOfAnActiveSegmentAsAWarningAndMidFileDamageAsAnError() throws {
+        let live = temporaryStorePath()
+        var options = StoreOptions()
+        options.blockTargetBytes = 4 << 10
+        let s = try Store.open(at: live, options: options)
+        _ = try s.append(contentsOf: makeExamples(400, domains: ["alpha"], months: 1))
+        try s.commit()
+        // A copy taken while the writer is open: its segment is listed active, without footer.
+        let path = live + "-copy"
+        try FileManager.default.copyItem(atPath: live, toPath: path)
+        try s.close()
+        let seg = Self.segments(path)[0]
+        let inspect = try runStrata(["inspect", path, "--json"])
+        #expect((inspect.jsonLines.first?["segments"] as? [[String: Any]])?.first?["state"] as? String == "active")
+        #expect(try runStrata(["verify", path]).status == 0)
+        let handle = try FileHandle(forWritingTo: URL(fileURLWithPath: path + "/" + seg))
+        handle.seekToEndOfFile()
+        handle.write(Data("torn-write".utf8))
+        try handle.close()
+        var r = try runStrata(["verify", path, "--json"])
+        #expect(r.status == 0, "\(r.stdout)")
+        #expect(Self.problems(r).contains { $0["severity"] as? String == "warning" && ($0["message"] as? String)?.contains("torn tail") == true })
+        try Self.flipByte(path + "/" + seg, at: 32 + 24 + 5)
+        r = try runStrata(["verify", path, "--json"])
+        #expect(r.status == 65)
+        #expect(Self.problems(r).contains { $0["severity"] as? String == "error" && $0["offset"] as? Int == 32 }, "\(r.stdout)")
     }
 
     @Test func verifyNeverCrashesOnRandomDamage() throws {
@@ -274,6 +318,27 @@ import Testing
         #expect((o["exports"] as? [[String: Any]])?.first?["up_to_date"] as? Bool == true)
         let reader = try StoreReader(path: path)
         #expect(reader.count == 1200)
+        reader.close()
+    }
+
+    /// A maintenance run killed at every step of a compaction (the compactor's crash
+    /// points) is finished by the next run, and the one after has nothing to do.
+    @Test(arguments: CompactionStep.allCases)
+    func maintainResumesAfterAKillAtEveryCompactionStep(step: CompactionStep) throws {
+        let path = temporaryStorePath("maintain-step\(step.rawValue)")
+        _ = try Self.makeStore(path, n: 900)
+        let crash = try runStrata(["maintain", path, "--compact", "--json"],
+                                  environment: ["STRATA_TEST_CRASH_AT": "compact:\(step.rawValue)", "STRATA_COMPACT_DICT": "always"])
+        #expect(crash.status == 137, "\(crash.stdout) \(crash.stderr)")
+        let r = try runStrata(["maintain", path, "--compact", "--json"], environment: ["STRATA_COMPACT_DICT": "always"])
+        #expect(r.status == 0, "\(r.stdout) \(r.stderr)")
+        #expect(r.jsonLines.first?["status"] as? String == "done")
+        let v = try runStrata(["verify", path])
+        #expect(v.status == 0, "\(v.stdout)")
+        let again = try runStrata(["maintain", path, "--compact", "--json"])
+        #expect(again.jsonLines.first?["compacted"] as? Int == 0)
+        let reader = try StoreReader(path: path)
+        #expect(reader.count == 900)
         reader.close()
     }
 

@@ -274,11 +274,15 @@ final class DedupIndex {
     }
 
     /// Builds the table from every segment, sized from the segments' example counts.
-    func rebuild(segments: [UInt64], catalog: SegmentCatalog) throws {
+    /// `progress` gets (segments done, segments) after each segment.
+    func rebuild(segments: [UInt64], catalog: SegmentCatalog, progress: ((Int, Int) -> Void)? = nil) throws {
         removeAll()
         let expected = segments.reduce(0) { $0 + (catalog.files[$1]?.footer?.examples.count ?? 0) }
         table = IdTable(expectedCount: expected)
-        for seq in segments.sorted() { _ = try catchUp(segment: seq, fromBlock: 0, catalog: catalog) }
+        for (i, seq) in segments.sorted().enumerated() {
+            _ = try catchUp(segment: seq, fromBlock: 0, catalog: catalog)
+            progress?(i + 1, segments.count)
+        }
         changedSinceSnapshot = max(1, changedSinceSnapshot)
     }
 

@@ -13,6 +13,9 @@ public struct VerifyProblem: Sendable, CustomStringConvertible {
     public var path: String
     public var offset: Int64?
     public var message: String
+    /// Crash leftovers the writer removes on its next open (SPEC.md §7 step 2):
+    /// damage to report, but not a reason for a maintenance job to stop.
+    public var repairedByOpen = false
 
     public var description: String {
         "\(severity): \(path)" + (offset.map { " at offset \($0)" } ?? "") + ": \(message)"
@@ -51,8 +54,9 @@ public final class StoreVerifier {
     var report = VerifyReport()
     var keyer: DedupKeyer?
     var manifest: Manifest?
-    /// Dedup key of each example entry, per segment and block; nil for other entries.
-    var keysAt: [UInt64: [[ExampleID?]]] = [:]
+    /// Index fingerprint (SPEC.md §5.1, never 0) of each example entry's dedup key,
+    /// per segment and block; 0 for other entries. 8 bytes per entry keeps big stores verifiable.
+    var keysAt: [UInt64: [[UInt64]]] = [:]
     var dictionaries: [UInt32: ZstdDictionary] = [:]
     var totalBytes: Int64 = 0
 
@@ -109,7 +113,12 @@ public final class StoreVerifier {
         totalBytes = segments.reduce(0) { $0 + ((try? fs.fileSize($1.path)) ?? 0) }
         for s in segments {
             report.segments += 1
+            let before = report.problems.count
             verifySegment(s)
+            if s.entry == nil, manifest != nil {
+                // Whatever is wrong inside an unlisted file goes away with it on the next open.
+                for i in before..<report.problems.count { report.problems[i].repairedByOpen = true }
+            }
         }
         if !quick, manifest != nil { verifyIndex() }
         progress?(report.bytesChecked, max(totalBytes, report.bytesChecked))
@@ -179,6 +188,7 @@ public final class StoreVerifier {
         }
         for u in onDisk.values.sorted(by: { $0.sequence < $1.sequence }) {
             problem(.error, u.path, nil, "segment file not listed in MANIFEST (left by a crash or copied in); the writer deletes it on its next open")
+            report.problems[report.problems.count - 1].repairedByOpen = true
             out.append(u)
         }
         return out.sorted { $0.sequence < $1.sequence }
@@ -207,7 +217,10 @@ public final class StoreVerifier {
                     report.bytesChecked += Int64(bytes.count)
                     dictionaries[id] = try DictionaryFile.decode(bytes, expectedID: id, path: p)
                     report.dictionaries += 1
-                } catch { problem(error, path: p) }
+                } catch {
+                    problem(error, path: p)
+                    report.problems[report.problems.count - 1].repairedByOpen = !referenced.contains(id)
+                }
                 if !referenced.contains(id) {
                     problem(.warning, p, nil, "dictionary \(id) is used by no listed segment (left by an interrupted compaction); the writer removes it on its next open")
                 }
@@ -270,7 +283,7 @@ public final class StoreVerifier {
         }
         let footerBlockOffsets = footer?.blocks.map(\.offset) ?? []
         var blocks: [BlockSeen] = []
-        var keys: [[ExampleID?]] = []
+        var keys: [[UInt64]] = []
         var exampleRefs: [EntryRef] = []
         var annotationCount = 0
         var minTs = Int64.max, maxTs = Int64.min
@@ -344,7 +357,7 @@ public final class StoreVerifier {
             let bi = blocks.count
             blocks.append(BlockSeen(offset: offset, entryCount: h.entryCount))
             rawBytes += Int64(h.rawLength)
-            var blockKeys: [ExampleID?] = []
+            var blockKeys: [UInt64] = []
             do {
                 try buf.withUnsafeBytes { raw in
                     try FrameCodec.decodeBlockPayload(UnsafeRawBufferPointer(rebasing: raw[Format.frameHeaderSize...]), header: h,
@@ -365,22 +378,22 @@ public final class StoreVerifier {
                             minTs = min(minTs, e.timestampMillis)
                             maxTs = max(maxTs, e.timestampMillis)
                             exampleRefs.append(EntryRef(id: e.id, blockIndex: bi, entryIndex: ei))
-                            blockKeys.append(try keyer?.key(of: e) ?? e.id)
+                            blockKeys.append(IdTable.fingerprint(try keyer?.key(of: e) ?? e.id))
                             report.examples += 1
                         case EntryKind.duplicateSeen.rawValue:
                             _ = try DuplicateSeen.decode(&r)
-                            blockKeys.append(nil)
+                            blockKeys.append(0)
                             report.duplicateSeen += 1
                         case EntryKind.annotation.rawValue:
                             _ = try AnnotationCodec.decodeBody(&r)
                             guard r.isAtEnd else { throw r.corruption("annotation entry \(ei) has \(r.remaining) trailing bytes") }
                             annotationCount += 1
-                            blockKeys.append(nil)
+                            blockKeys.append(0)
                             report.annotations += 1
                         case EntryKind.foldedAnnotations.rawValue:
                             _ = try AnnotationCodec.decodeFolded(&r)
                             report.otherEntries += 1
-                            blockKeys.append(nil)
+                            blockKeys.append(0)
                         default:
                             throw StrataError(.corruption, "entry \(ei) has unknown kind \(kind)", path: s.path, offset: offset)
                         }
@@ -440,7 +453,7 @@ public final class StoreVerifier {
         let path = root + "/" + Format.indexDirectoryName + "/" + Format.indexFileName
         guard let m = manifest, let keyer else { return }
         let listed = Set(m.segments.map(\.sequence))
-        let haveExamples = keysAt.values.contains { $0.contains { $0.contains { $0 != nil } } }
+        let haveExamples = keysAt.values.contains { $0.contains { $0.contains { $0 != 0 } } }
         guard fs.fileExists(path) else {
             if haveExamples {
                 problem(.warning, path, nil, "index file missing: the next open rebuilds it from the segments (or run `strata index rebuild`)")
@@ -472,16 +485,16 @@ public final class StoreVerifier {
             }
             covered[c.sequence] = min(Int(c.blocks), have)
         }
-        func key(at loc: Location) -> ExampleID? {
+        func key(at loc: Location) -> UInt64 {
             guard let blocks = keysAt[loc.segment], Int(loc.blockIndex) < blocks.count,
-                  Int(loc.entryIndex) < blocks[Int(loc.blockIndex)].count else { return nil }
+                  Int(loc.entryIndex) < blocks[Int(loc.blockIndex)].count else { return 0 }
             return blocks[Int(loc.blockIndex)][Int(loc.entryIndex)]
         }
         // Index → segments.
         var badEntries = 0
         snap.table.forEach { fp, packed in
             let loc = PackedLocation.unpack(packed)
-            guard let k = key(at: loc), IdTable.fingerprint(k) == fp else {
+            guard key(at: loc) == fp else {
                 badEntries += 1
                 if badEntries <= 10 {
                     problem(.error, path, nil, "index entry points at segment \(loc.segment) block \(loc.blockIndex) entry \(loc.entryIndex), which holds no example with that key")
@@ -489,40 +502,47 @@ public final class StoreVerifier {
                 return
             }
         }
-        for (k, loc) in snap.overflow where key(at: loc) != k {
+        for (k, loc) in snap.overflow where key(at: loc) != IdTable.fingerprint(k) {
             badEntries += 1
             problem(.error, path, nil, "index overflow entry for \(k) points at a location that does not hold it")
         }
         if badEntries > 10 { problem(.error, path, nil, "\(badEntries - 10) more index entries point at the wrong place") }
-        // Segments → index, first occurrence of a key wins (SPEC.md §5).
-        var distinct = Set<ExampleID>()
-        var missing = 0
-        let overflow = Dictionary(snap.overflow.map { ($0.key, $0.location) }, uniquingKeysWith: { a, _ in a })
+        // Segments → index. The index holds the first example of each key (SPEC.md §5):
+        // an example it resolves to its own location is that first one.
+        var firsts = 0, storedAgain = 0, missing = 0
+        var overflowByFP: [UInt64: Location] = [:]
+        for (k, loc) in snap.overflow { overflowByFP[IdTable.fingerprint(k)] = loc }
         for seq in m.segments.map(\.sequence).sorted() {
             guard let blocks = keysAt[seq] else { continue }
             for bi in 0..<min(covered[seq] ?? 0, blocks.count) {
-                for (ei, k) in blocks[bi].enumerated() {
-                    guard let k, distinct.insert(k).inserted else { continue }
-                    let found = snap.table.find(k) { key(at: PackedLocation.unpack($0)) == k } != nil || overflow[k] != nil
-                    if !found {
+                for (ei, fp) in blocks[bi].enumerated() where fp != 0 {
+                    let here = Location(segment: seq, blockIndex: UInt32(bi), entryIndex: UInt32(ei))
+                    let probe = ExampleID(high: fp == 1 ? 0 : fp, low: 0)
+                    let found = snap.table.find(probe) { key(at: PackedLocation.unpack($0)) == fp }.map(PackedLocation.unpack) ?? overflowByFP[fp]
+                    guard let found else {
                         missing += 1
                         if missing <= 10 {
-                            problem(.error, path, nil, "example key \(k) in segment \(seq) block \(bi) entry \(ei) is not in the index")
+                            problem(.error, path, nil, "the example in segment \(seq) block \(bi) entry \(ei) is not in the index")
                         }
+                        continue
                     }
+                    if found == here { firsts += 1 } else { storedAgain += 1 }
                 }
             }
         }
         if missing > 10 { problem(.error, path, nil, "\(missing - 10) more examples are missing from the index") }
+        if storedAgain > 0 {
+            problem(.warning, path, nil, "\(storedAgain) examples repeat the dedup key of an earlier one (the index resolves each key to the first)")
+        }
         report.indexEntries = snap.table.count + snap.overflow.count
-        if badEntries == 0, missing == 0, report.indexEntries != distinct.count {
-            problem(.error, path, 32, "index holds \(report.indexEntries) entries, the blocks it covers hold \(distinct.count) distinct keys")
+        if badEntries == 0, missing == 0, report.indexEntries != firsts {
+            problem(.error, path, 32, "index holds \(report.indexEntries) entries, the blocks it covers hold \(firsts) distinct keys")
         }
         // Examples written after the snapshot are legal: the next open catches up from them (SPEC.md §5.4).
         var uncovered = 0
         for seg in m.segments {
             guard let blocks = keysAt[seg.sequence] else { continue }
-            for bi in min(covered[seg.sequence] ?? 0, blocks.count)..<blocks.count { uncovered += blocks[bi].lazy.filter { $0 != nil }.count }
+            for bi in min(covered[seg.sequence] ?? 0, blocks.count)..<blocks.count { uncovered += blocks[bi].lazy.filter { $0 != 0 }.count }
         }
         if uncovered > 0 {
             problem(.warning, path, nil, "\(uncovered) examples were written after the index snapshot; the next open catches up from them")

@@ -121,15 +121,20 @@ public final class MaintenanceJob {
         let started = Date()
         var summary = Summary()
         let check = StoreVerifier(path: storePath, quick: true).run()
-        if let p = check.problems.first(where: { $0.severity == .error }) {
+        // Leftovers of a killed run (unlisted segments) are removed by the open below: resume.
+        if let p = check.problems.first(where: { $0.severity == .error && !$0.repairedByOpen }) {
             throw StrataError(.corruption, "\(p.message) (\(check.errorCount) problems; run `strata verify \(storePath)` for the list); nothing was changed",
                               path: p.path, offset: p.offset)
+        }
+        if check.problems.contains(where: { $0.severity == .error && $0.repairedByOpen }) {
+            // Reported so the summary shows the run resumed after an interruption.
+            summary.recovery.append(contentsOf: check.problems.filter(\.repairedByOpen).map { "leftover of an interrupted run: \($0.path)" })
         }
         summary.warnings = check.problems.count
         var options = StoreOptions()
         options.createIfMissing = false
         var store = try Store.open(at: storePath, options: options)
-        summary.recovery = store.recoveryEvents.map(\.description)
+        summary.recovery += store.recoveryEvents.map(\.description)
         if compact {
             // Compaction takes sealed segments only: seal the active ones first (close
             // seals), so one pass leaves every partition compact and the next has nothing to do.

@@ -116,16 +116,20 @@ extension Store {
     /// Commits, then rebuilds the dedup index from every segment (footers when
     /// the key is the example id, records otherwise) and writes its snapshot.
     @discardableResult
-    public func rebuildIndex() throws -> IndexRebuildReport {
+    /// `progress` gets (segments done, segments) as the rebuild goes (for `strata index rebuild`).
+    public func rebuildIndex(progress: ((Int, Int) -> Void)? = nil) throws -> IndexRebuildReport {
         try lock.withLock {
             try commitLocked()
             try guardWrite {
-                try dedup.rebuild(segments: manifest.segments.map(\.sequence), catalog: catalog)
+                try dedup.rebuild(segments: manifest.segments.map(\.sequence), catalog: catalog, progress: progress)
                 try writeIndexSnapshotLocked()
             }
             return IndexRebuildReport(entries: dedup.count, memoryBytes: dedup.memoryBytes)
         }
     }
+
+    /// Segments the manifest lists (the unit of index rebuild progress).
+    public var segmentCount: Int { lock.withLock { manifest.segments.count } }
 
     /// The dedup key this store was created with.
     public var dedupKey: DedupKey { dedup.key }

@@ -14,9 +14,9 @@ struct DumpCommand: ParsableCommand {
         Damage is shown where it is found and the dump stops there.
 
         Examples:
-          strata dump ./store domain=alpha/month=2025-01/seg-0000000001.strata
-          strata dump ./store domain=alpha/month=2025-01/seg-0000000001.strata --offset 32 --limit 10
-          strata dump ./store domain=alpha/month=2025-01/seg-0000000001.strata --json | jq 'select(.kind=="example")'
+          strata dump ./store domain=a/month=2025-01/seg-0000000001.strata
+          strata dump ./store domain=a/month=2025-01/seg-0000000001.strata --limit 10
+          strata dump ./store domain=a/month=2025-01/seg-0000000001.strata --json
         """
     )
 

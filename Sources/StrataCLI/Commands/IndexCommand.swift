@@ -41,9 +41,9 @@ struct IndexRebuildCommand: ParsableCommand {
             let s = try Store.open(at: store, options: options)
             let events = s.recoveryEvents
             let started = Date()
-            let progress = Progress(label: "index rebuild", total: nil, quiet: quiet || json)
-            let report = try s.rebuildIndex()
-            progress.finish(done: Int64(report.entries), unit: "entries")
+            let progress = Progress(label: "index rebuild", total: Int64(s.segmentCount), quiet: quiet || json)
+            let report = try s.rebuildIndex { done, _ in progress.update(done: Int64(done), unit: "segments") }
+            progress.finish(done: Int64(s.segmentCount), unit: "segments", extra: "\(report.entries) entries")
             let seconds = Date().timeIntervalSince(started)
             try s.close()
             if json {

@@ -14,8 +14,8 @@ struct InspectCommand: ParsableCommand {
 
         Examples:
           strata inspect ./store
-          strata inspect ./store domain=metabolic_diabetes/month=2025-03
-          strata inspect ./store domain=metabolic_diabetes/month=2025-03/seg-0000000004.strata --json
+          strata inspect ./store domain=alpha/month=2025-03
+          strata inspect ./store domain=alpha/month=2025-03/seg-0000000004.strata --json
         """
     )
 

@@ -22,12 +22,12 @@ struct MaintainCommand: ParsableCommand {
 
         An export spec file is a JSON object with the `strata export` options in \
         snake_case and "out" (relative to the spec file):
-          {"out": "exports/train", "format": "jsonl", "schema": "alpaca", "min_quality": 0.7}
+          {"out": "exports/train", "schema": "alpaca", "min_quality": 0.7}
 
         Examples:
           strata maintain ./store --compact --json
-          strata maintain ./store --compact --export train.json --export lake.json --json
-          # Kubernetes CronJob: command: ["strata", "maintain", "/data/store", "--compact", "--json"]
+          strata maintain ./store --compact --export train.json --json
+          # CronJob: args: [maintain, /data/store, --compact, --json]
         """
     )
 
@@ -47,6 +47,7 @@ struct MaintainCommand: ParsableCommand {
                 let job = MaintenanceJob(storePath: store)
                 job.compact = compact
                 job.compaction.level = level
+                if ProcessInfo.processInfo.environment["STRATA_COMPACT_DICT"] == "always" { job.compaction.dictionary = .always }
                 job.exports = exports
                 let showSteps = !quiet && !json
                 job.onStep = { step in if showSteps { printError("maintain: \(step)") } }

@@ -12,8 +12,8 @@ struct ScanCommand: ParsableCommand {
         with AND; --domain and --tag may repeat (any of them matches).
 
         Examples:
-          strata scan ./store --domain metabolic_diabetes --from-month 2025-01 --to-month 2025-03
-          strata scan ./store --min-quality 0.8 --tag reviewed --limit 100 > sample.jsonl
+          strata scan ./store --domain alpha --from-month 2025-01 --to-month 2025-03
+          strata scan ./store --min-quality 0.8 --tag reviewed --limit 100
           strata scan ./store --shape chat --source capture | jq -c .messages
         """
     )

@@ -15,7 +15,7 @@ struct VerifyCommand: ParsableCommand {
 
         Examples:
           strata verify ./store
-          strata verify ./store --quick          # headers, trailers, footers, manifest only
+          strata verify ./store --quick    # headers, trailers, footers, manifest
           strata verify ./store --json | jq '.problems[]'
         """
     )
@@ -54,7 +54,8 @@ struct VerifyCommand: ParsableCommand {
                     "index_entries": r.indexEntries, "dictionaries": r.dictionaries, "bytes_checked": r.bytesChecked,
                     "seconds": seconds,
                     "problems": r.problems.map { p -> [String: Any] in
-                        ["severity": p.severity.rawValue, "file": p.path, "offset": p.offset.map { $0 as Any } ?? NSNull(), "message": p.message]
+                        ["severity": p.severity.rawValue, "file": p.path, "offset": p.offset.map { $0 as Any } ?? NSNull(), "message": p.message,
+                         "repaired_by_open": p.repairedByOpen]
                     },
                 ]))
             } else {
@@ -65,7 +66,10 @@ struct VerifyCommand: ParsableCommand {
                     print("ok: \(what) intact" + (r.problems.isEmpty ? "" : " (\(r.problems.count) warnings)") + String(format: " in %.2f s", seconds))
                 } else {
                     print("DAMAGED: \(r.errorCount) problems in \(what)")
-                    printError("strata: verify found \(r.errorCount) problems; see the list above. Restore damaged files from a copy; `strata index rebuild` repairs the index.")
+                    let leftovers = r.problems.allSatisfy { $0.severity == .warning || $0.repairedByOpen }
+                    printError(leftovers
+                        ? "strata: verify found \(r.errorCount) problems, all leftovers of an interrupted write; the next writer open (e.g. `strata maintain \(store)`) removes them."
+                        : "strata: verify found \(r.errorCount) problems; see the list above. Restore damaged files from a copy; `strata index rebuild` repairs the index.")
                 }
             }
             if !r.intact { throw ExitCode(ExitStatus.dataError.rawValue) }
