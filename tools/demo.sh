@@ -31,6 +31,10 @@ echo "== ingest: sample corpus, then files in seed 000 and seed 004 shapes"
 echo "== stats"
 "$strata" stats "$store"
 
+if has compact; then
+  echo "== compact (zstd, dictionaries where they pay)"
+  "$strata" compact "$store" | tail -3
+fi
 if has export; then
   echo "== export: alpaca JSONL, Parquet (Hive layout)"
   "$strata" export "$store" --format jsonl --schema alpaca --out "$work/export-alpaca"
