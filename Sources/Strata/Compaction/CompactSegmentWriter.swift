@@ -97,15 +97,7 @@ final class CompactSegmentWriter {
         footer.minTimestamp = minTimestamp
         footer.maxTimestamp = maxTimestamp
         footer.rawBytes = rawBytes
-        let payload = footer.encodePayload()
-        let footerOffset = file.size
-        frame.removeAll(keepingCapacity: true)
-        payload.withUnsafeBytes {
-            FrameCodec.appendFrame(type: .footer, payload: $0, rawLength: payload.count, entryCount: 0, to: &frame)
-        }
-        let trailer = SegmentTrailer(footerOffset: footerOffset, footerFrameLength: frame.count,
-                                     exampleCount: footer.examples.count, annotationCount: footer.annotations.count)
-        frame.append(contentsOf: trailer.encode())
+        footer.encodeSealingTail(footerOffset: file.size, into: &frame)
         try file.write(frame)
         try file.sync()
         let size = file.size

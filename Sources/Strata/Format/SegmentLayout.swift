@@ -168,3 +168,18 @@ public struct SegmentTrailer: Equatable, Sendable {
         return SegmentTrailer(footerOffset: fo, footerFrameLength: Int(fl), exampleCount: ec, annotationCount: ac)
     }
 }
+
+extension SegmentFooter {
+    /// The bytes that seal a segment (SPEC.md §3.3): the footer frame followed
+    /// by the trailer, for a footer that will start at `footerOffset`.
+    public func encodeSealingTail(footerOffset: Int64, into out: inout [UInt8]) {
+        out.removeAll(keepingCapacity: true)
+        let payload = encodePayload()
+        payload.withUnsafeBytes {
+            FrameCodec.appendFrame(type: .footer, payload: $0, rawLength: payload.count, entryCount: 0, to: &out)
+        }
+        let trailer = SegmentTrailer(footerOffset: footerOffset, footerFrameLength: out.count,
+                                     exampleCount: examples.count, annotationCount: annotations.count)
+        out.append(contentsOf: trailer.encode())
+    }
+}

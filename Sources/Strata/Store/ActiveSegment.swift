@@ -124,15 +124,7 @@ final class ActiveSegment {
         footer.minTimestamp = minTimestamp
         footer.maxTimestamp = maxTimestamp
         footer.rawBytes = rawBytes
-        let payload = footer.encodePayload()
-        let footerOffset = file.size
-        frameBuffer.removeAll(keepingCapacity: true)
-        payload.withUnsafeBytes {
-            FrameCodec.appendFrame(type: .footer, payload: $0, rawLength: payload.count, entryCount: 0, to: &frameBuffer)
-        }
-        let trailer = SegmentTrailer(footerOffset: footerOffset, footerFrameLength: frameBuffer.count,
-                                     exampleCount: footer.examples.count, annotationCount: footer.annotations.count)
-        frameBuffer.append(contentsOf: trailer.encode())
+        footer.encodeSealingTail(footerOffset: file.size, into: &frameBuffer)
         try file.write(frameBuffer)
         needsSync = true
         sealed = true
