@@ -29,25 +29,9 @@ final class ExportSnapshot {
         catalog = SegmentCatalog(fs: fs, root: path)
         try catalog.loadDictionaries(for: manifest)
         var segs: [PartitionKey: [SegmentVersion]] = [:]
+        var buffers = ReadBuffers()
         for entry in manifest.segments where include(entry.partition) {
-            let p = catalog.segmentPath(entry.partition, entry.sequence)
-            let file: SegmentFile
-            do {
-                file = try SegmentFile(fs: fs, path: p, sequence: entry.sequence, partition: entry.partition,
-                                       expectSealed: entry.state == .sealed)
-            } catch let e as StrataError where e.code == .notFound && entry.state == .active {
-                continue  // the writer removed an empty segment after we read the manifest
-            }
-            if let footer = file.footer {
-                catalog.add(file, blockOffsets: footer.blocks.map(\.offset))
-                annotationMap.add(footer: footer, segment: entry.sequence)
-            } else {
-                let walk = try file.walk()
-                file.restrict(to: walk.validEnd)
-                catalog.add(file, blockOffsets: walk.blocks.map(\.offset))
-                var buffers = ReadBuffers()
-                try catalog.collectAnnotations(segment: entry.sequence, into: &annotationMap, buffers: &buffers)
-            }
+            guard let file = try catalog.addSnapshotSegment(entry, annotations: &annotationMap, buffers: &buffers) else { continue }
             segs[entry.partition, default: []].append(SegmentVersion(
                 sequence: entry.sequence, bytes: file.validLength, sealed: file.footer != nil,
                 codec: entry.codec, dictionaryID: entry.dictionaryID))

@@ -107,3 +107,31 @@ public struct ReadBuffers {
     var scratch: [UInt8] = []
     public init() {}
 }
+
+extension SegmentCatalog {
+    /// Opens a manifest-listed segment for a read-only snapshot: sealed ones by
+    /// their footer, active ones by a frame walk limited to the complete frames
+    /// present now; registers it and collects its annotations. Returns nil for
+    /// an active segment the writer removed (empty) after the manifest was read.
+    func addSnapshotSegment(_ entry: Manifest.SegmentEntry, annotations: inout AnnotationMap,
+                            buffers: inout ReadBuffers) throws -> SegmentFile? {
+        let p = segmentPath(entry.partition, entry.sequence)
+        let file: SegmentFile
+        do {
+            file = try SegmentFile(fs: fs, path: p, sequence: entry.sequence, partition: entry.partition,
+                                   expectSealed: entry.state == .sealed)
+        } catch let e as StrataError where e.code == .notFound && entry.state == .active {
+            return nil
+        }
+        if let footer = file.footer {
+            add(file, blockOffsets: footer.blocks.map(\.offset))
+            annotations.add(footer: footer, segment: entry.sequence)
+        } else {
+            let walk = try file.walk()
+            file.restrict(to: walk.validEnd)
+            add(file, blockOffsets: walk.blocks.map(\.offset))
+            try collectAnnotations(segment: entry.sequence, into: &annotations, buffers: &buffers)
+        }
+        return file
+    }
+}

@@ -52,23 +52,7 @@ public final class StoreReader: @unchecked Sendable {
         catalog = SegmentCatalog(fs: fileSystem, root: path)
         try catalog.loadDictionaries(for: manifest)
         for entry in manifest.segments {
-            let p = catalog.segmentPath(entry.partition, entry.sequence)
-            let file: SegmentFile
-            do {
-                file = try SegmentFile(fs: fileSystem, path: p, sequence: entry.sequence, partition: entry.partition,
-                                       expectSealed: entry.state == .sealed)
-            } catch let e as StrataError where e.code == .notFound && entry.state == .active {
-                continue  // the writer removed an empty segment after we read the manifest
-            }
-            if let footer = file.footer {
-                catalog.add(file, blockOffsets: footer.blocks.map(\.offset))
-                annotationMap.add(footer: footer, segment: entry.sequence)
-            } else {
-                let walk = try file.walk()
-                file.restrict(to: walk.validEnd)
-                catalog.add(file, blockOffsets: walk.blocks.map(\.offset))
-                try catalog.collectAnnotations(segment: entry.sequence, into: &annotationMap, buffers: &buffers)
-            }
+            _ = try catalog.addSnapshotSegment(entry, annotations: &annotationMap, buffers: &buffers)
         }
         // The index file is keyed by the store's dedup key: usable here only when that is the id.
         let storeKey = try? DedupKey(manifest: manifest.dedup, path: mp)
