@@ -48,34 +48,6 @@ final class SegmentCatalog {
         files = [:]
     }
 
-    /// Reads the entry at `loc` and decodes it as an example.
-    func readExample(at loc: Location, expecting id: ExampleID, buffers: inout ReadBuffers) throws -> Example? {
-        guard let file = files[loc.segment], let offsets = blockOffsets[loc.segment], Int(loc.blockIndex) < offsets.count else {
-            return nil
-        }
-        let offset = offsets[Int(loc.blockIndex)]
-        _ = try file.readBlock(at: offset, into: &buffers.block, scratch: &buffers.scratch)
-        return try buffers.block.withUnsafeBytes { raw in
-            var it = EntryIterator(raw, path: file.path, blockOffset: offset)
-            var i: UInt32 = 0
-            while let (kind, body, _) = try it.next() {
-                if i == loc.entryIndex {
-                    guard kind == EntryKind.example.rawValue else {
-                        throw StrataError(.corruption, "index points at a kind-\(kind) entry, not an example", path: file.path, offset: offset)
-                    }
-                    var r = body
-                    let e = try RecordCodec.decodeExampleBody(&r)
-                    guard e.id == id else {
-                        throw StrataError(.corruption, "index entry for \(id) points at example \(e.id)", path: file.path, offset: offset)
-                    }
-                    return e
-                }
-                i += 1
-            }
-            throw StrataError(.corruption, "block has fewer than \(loc.entryIndex + 1) entries", path: file.path, offset: offset)
-        }
-    }
-
     /// Visits every entry of every block of the segment, in order.
     func forEachEntry(segment seq: UInt64, buffers: inout ReadBuffers,
                       _ body: (_ kind: UInt8, _ entry: inout ByteReader, _ loc: Location) throws -> Bool) throws -> Bool {
