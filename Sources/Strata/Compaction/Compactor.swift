@@ -548,20 +548,7 @@ final class CompactionJob {
             try fs.syncDirectory(store.path)
         }
         let p = store.catalog.dictionaryPath(id)
-        let tmp = p + ".tmp"
-        try? fs.remove(tmp)
-        let f = try fs.openWritable(tmp, mode: store.options.fileMode)
-        do {
-            try f.write(DictionaryFile.encode(id: id, dictionary: bytes))
-            try f.sync()
-            try f.close()
-        } catch {
-            try? f.close()
-            try? fs.remove(tmp)
-            throw error
-        }
-        try fs.rename(tmp, to: p)
-        try fs.syncDirectory(dir)
+        try fs.replaceAtomically(p, mode: store.options.fileMode) { try $0.write(DictionaryFile.encode(id: id, dictionary: bytes)) }
         return id
     }
 

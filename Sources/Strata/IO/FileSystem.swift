@@ -1,3 +1,5 @@
+import Foundation
+
 /// The small file-system interface all store I/O goes through (SPEC.md §7
 /// lists the durability steps). `PosixFileSystem` is the real one; tests
 /// substitute a crash-simulating implementation.
@@ -63,4 +65,32 @@ extension ReadableFile {
 
 public protocol FileLock: AnyObject {
     func unlock()
+}
+
+extension FileSystem {
+    /// Replaces `path` atomically (SPEC.md §2.1's protocol, used for every
+    /// small file Strata rewrites: manifest, index snapshot, dictionaries,
+    /// the store secret): `write` fills `path.tmp`, which is fsynced, closed,
+    /// renamed over `path`, and the directory is fsynced. A reader sees the old
+    /// or the new file, never a mixture. On failure the temporary is removed.
+    /// `beforeRename` runs between the fsync and the rename (crash-step tests).
+    public func replaceAtomically(_ path: String, mode: UInt32, beforeRename: (() throws -> Void)? = nil,
+                                  _ write: (WritableFile) throws -> Void) throws {
+        let tmp = path + ".tmp"
+        try? remove(tmp)
+        let f = try openWritable(tmp, mode: mode)
+        do {
+            try write(f)
+            try f.sync()
+            try f.close()
+        } catch {
+            try? f.close()
+            try? remove(tmp)
+            throw error
+        }
+        try beforeRename?()
+        try rename(tmp, to: path)
+        let dir = (path as NSString).deletingLastPathComponent
+        try syncDirectory(dir.isEmpty ? "." : dir)
+    }
 }

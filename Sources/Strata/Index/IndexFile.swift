@@ -33,10 +33,7 @@ enum IndexFile {
             try fs.syncDirectory(storePath)
         }
         let final = dir + "/" + Format.indexFileName
-        let tmp = final + ".tmp"
-        try? fs.remove(tmp)
-        let f = try fs.openWritable(tmp, mode: fileMode)
-        do {
+        try fs.replaceAtomically(final, mode: fileMode) { f in
             var h = ByteWriter(capacity: Format.indexHeaderSize)
             h.append(Format.indexMagic)
             h.u16(Format.version)
@@ -70,15 +67,7 @@ enum IndexFile {
             sum.update(w.bytes)
             w.u64(sum.digest)
             try f.write(w.bytes)
-            try f.sync()
-            try f.close()
-        } catch {
-            try? f.close()
-            try? fs.remove(tmp)
-            throw error
         }
-        try fs.rename(tmp, to: final)
-        try fs.syncDirectory(dir)
     }
 
     /// Decodes and checks a snapshot. Throws `.corruption` (with file and

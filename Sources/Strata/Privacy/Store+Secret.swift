@@ -27,13 +27,7 @@ extension Store {
                     try fs.createDirectory(dir, mode: options.directoryMode)
                     try fs.syncDirectory(path)
                 }
-                let tmp = file + ".tmp"
-                let f = try fs.openWritable(tmp, mode: 0o600)
-                try f.write(w.bytes)
-                try f.sync()
-                try f.close()
-                try fs.rename(tmp, to: file)
-                try fs.syncDirectory(dir)
+                try fs.replaceAtomically(file, mode: 0o600) { try $0.write(w.bytes) }
                 return key
             }
         }

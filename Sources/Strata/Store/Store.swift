@@ -112,20 +112,9 @@ public final class Store: @unchecked Sendable {
     func writeManifest(beforeRename: (() throws -> Void)? = nil) throws {
         manifest.generation += 1
         let bytes = try manifest.encode()
-        let tmp = path + "/" + Format.manifestFileName + ".tmp"
-        try? fs.remove(tmp)
-        let f = try fs.openWritable(tmp, mode: options.fileMode)
-        do {
-            try f.write(bytes)
-            try f.sync()
-            try f.close()
-        } catch {
-            try? f.close()
-            throw error
+        try fs.replaceAtomically(path + "/" + Format.manifestFileName, mode: options.fileMode, beforeRename: beforeRename) {
+            try $0.write(bytes)
         }
-        try beforeRename?()
-        try fs.rename(tmp, to: path + "/" + Format.manifestFileName)
-        try fs.syncDirectory(path)
         manifestDirty = false
     }
 
