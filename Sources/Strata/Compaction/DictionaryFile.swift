@@ -87,6 +87,7 @@ extension Store {
     func recoverDictionaries() throws {
         let dir = catalog.dictionaryDirectory
         if fs.isDirectory(dir) {
+          try fs.removingUnderSnapshotLock(root: path) {
             let used = Set(manifest.segments.map(\.dictionaryID))
             for name in try fs.listDirectory(dir) {
                 let unused = DictionaryFile.id(fromFileName: name).map { !used.contains($0) } ?? false
@@ -95,6 +96,7 @@ extension Store {
                     recoveryEvents.append(RecoveryEvent(kind: name.hasSuffix(".tmp") ? .removedTemporary : .removedOrphan, path: dir + "/" + name))
                 }
             }
+          }
         }
         try catalog.loadDictionaries(for: manifest)
     }

@@ -24,6 +24,9 @@ public enum Format {
     public static let manifestMagic: [UInt8] = Array("STRMANI1".utf8)
     public static let manifestFileName = "MANIFEST"
     public static let lockFileName = "LOCK"
+    /// SPEC.md §2.3 and §7.2: the snapshot lock (shared while a reader pins a
+    /// snapshot, exclusive while a writer deletes files a snapshot may name).
+    public static let snapshotLockFileName = "SNAPSHOT.lock"
 
     // SPEC.md §5 "Dedup index".
     public static let indexMagic: [UInt8] = Array("STRIDX01".utf8)

@@ -28,6 +28,26 @@ public protocol FileSystem: AnyObject, Sendable {
     func ownerAndMode(_ path: String) throws -> (uid: UInt32, mode: UInt32)
 }
 
+extension FileSystem {
+    /// Advisory lock of the snapshot protocol (SPEC.md §7.2) on `path`, created
+    /// 0600 if missing: shared for readers opening a snapshot, exclusive for a
+    /// writer about to delete files a snapshot may name. Waits up to `wait`
+    /// seconds, then throws `.locked`. Returns nil when the lock file cannot be
+    /// opened (a store on read-only media, where no writer can delete anything).
+    /// File systems without advisory locks (the test simulator) return nil.
+    public func lockSnapshot(_ path: String, exclusive: Bool, wait: Double) throws -> FileLock? {
+        guard let posix = self as? PosixFileSystem else { return nil }
+        return try posix.lockWaiting(path, exclusive: exclusive, wait: wait)
+    }
+
+    /// Makes sure this process may hold `count` more open files (raising the
+    /// soft RLIMIT_NOFILE up to the hard limit): a snapshot keeps one
+    /// descriptor per segment it pins. No-op for non-POSIX file systems.
+    public func reserveDescriptors(_ count: Int) throws {
+        try (self as? PosixFileSystem)?.raiseDescriptorLimit(toHold: count)
+    }
+}
+
 public protocol WritableFile: AnyObject {
     var path: String { get }
     /// Bytes in the file, including unsynced ones.

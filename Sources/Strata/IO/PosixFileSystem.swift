@@ -115,6 +115,45 @@ public final class PosixFileSystem: FileSystem, @unchecked Sendable {
         return PosixFileLock(fd: fd)
     }
 
+    /// See `FileSystem.lockSnapshot`. Polls a non-blocking `flock` so a
+    /// timeout is possible (flock itself has none).
+    func lockWaiting(_ path: String, exclusive: Bool, wait: Double) throws -> FileLock? {
+        var fd = open(path, O_RDWR | O_CREAT | O_NOFOLLOW | O_CLOEXEC, 0o600)
+        if fd < 0 && (errno == EROFS || errno == EACCES) { fd = open(path, O_RDONLY | O_NOFOLLOW | O_CLOEXEC) }
+        guard fd >= 0 else {
+            if errno == EROFS || errno == EACCES || errno == ENOENT { return nil }
+            throw Self.error("open snapshot lock", path)
+        }
+        let deadline = Date().addingTimeInterval(wait)
+        var pause: useconds_t = 200
+        while flock(fd, (exclusive ? LOCK_EX : LOCK_SH) | LOCK_NB) != 0 {
+            let err = errno
+            guard err == EWOULDBLOCK || err == EINTR else { Glibc.close(fd); throw Self.error("flock", path, err) }
+            if Date() >= deadline {
+                Glibc.close(fd)
+                throw StrataError(.locked, "timed out after \(wait) s waiting for the snapshot lock (\(exclusive ? "readers are opening snapshots" : "a writer is deleting replaced files"))", path: path)
+            }
+            usleep(pause)
+            pause = min(pause * 2, 5_000)
+        }
+        return PosixFileLock(fd: fd)
+    }
+
+    /// Raises the soft RLIMIT_NOFILE so that `count` more descriptors fit
+    /// (with headroom for everything else the process has open).
+    func raiseDescriptorLimit(toHold count: Int) throws {
+        var lim = rlimit()
+        guard getrlimit(__rlimit_resource_t(RLIMIT_NOFILE.rawValue), &lim) == 0 else { return }
+        let want = rlim_t(count + 256)
+        if lim.rlim_cur >= want { return }
+        let hard = lim.rlim_max
+        lim.rlim_cur = min(max(want * 2, lim.rlim_cur), hard)
+        _ = setrlimit(__rlimit_resource_t(RLIMIT_NOFILE.rawValue), &lim)
+        guard lim.rlim_cur >= want else {
+            throw StrataError(.io, "the store needs \(count) open files for a consistent snapshot but this process may open at most \(hard) (RLIMIT_NOFILE); raise `ulimit -n` or compact the store (fewer, larger segments)")
+        }
+    }
+
     public func ownerAndMode(_ path: String) throws -> (uid: UInt32, mode: UInt32) {
         var st = stat()
         guard stat(path, &st) == 0 else { throw Self.error("stat", path) }

@@ -43,21 +43,32 @@ public final class StoreReader: @unchecked Sendable {
     var annotationMap = AnnotationMap()
     let lock = Mutex()
     var buffers = ReadBuffers()
+    /// The descriptors of the snapshot's files (SPEC.md §7.2).
+    let pins: PinnedFileSystem
 
     public init(path: String, fileSystem: FileSystem = PosixFileSystem.shared) throws {
         self.path = path
         let mp = path + "/" + Format.manifestFileName
-        guard fileSystem.fileExists(mp) else { throw StrataError(.notFound, "no Strata store here (MANIFEST missing)", path: path) }
-        manifest = try Manifest.decode(try fileSystem.readFile(mp), path: mp)
-        catalog = SegmentCatalog(fs: fileSystem, root: path)
-        try catalog.loadDictionaries(for: manifest)
-        for entry in manifest.segments {
-            _ = try catalog.addSnapshotSegment(entry, annotations: &annotationMap, buffers: &buffers)
+        // Every file of the snapshot is opened now and held (SPEC.md §7.2), so a
+        // compaction that deletes them later cannot make this reader fail.
+        let snap = try PinnedSnapshot.pin(root: path, fs: fileSystem)
+        pins = snap.fs
+        manifest = snap.manifest
+        catalog = SegmentCatalog(fs: snap.fs, root: path)
+        do {
+            try catalog.loadDictionaries(for: manifest)
+            for entry in manifest.segments where !snap.vanishedActive.contains(entry.sequence) {
+                _ = try catalog.addSnapshotSegment(entry, annotations: &annotationMap, buffers: &buffers)
+            }
+            // The index file is keyed by the store's dedup key: usable here only when that is the id.
+            let storeKey = try? DedupKey(manifest: manifest.dedup, path: mp)
+            _ = try index.load(fs: snap.fs, storePath: path, segments: catalog.files.keys.sorted(), catalog: catalog,
+                               useFile: storeKey?.isExampleID == true)
+        } catch {
+            catalog.closeAll()
+            snap.fs.unpinAll()
+            throw error
         }
-        // The index file is keyed by the store's dedup key: usable here only when that is the id.
-        let storeKey = try? DedupKey(manifest: manifest.dedup, path: mp)
-        _ = try index.load(fs: fileSystem, storePath: path, segments: catalog.files.keys.sorted(), catalog: catalog,
-                           useFile: storeKey?.isExampleID == true)
     }
 
     public var count: Int { index.count }
@@ -74,5 +85,8 @@ public final class StoreReader: @unchecked Sendable {
         try lock.withLock { try StoreScanner.scan(catalog: catalog, filter: filter, annotations: annotationMap, buffers: &buffers, body) }
     }
 
-    public func close() { catalog.closeAll() }
+    public func close() {
+        catalog.closeAll()
+        pins.unpinAll()
+    }
 }

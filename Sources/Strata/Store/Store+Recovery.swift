@@ -8,7 +8,15 @@ extension Store {
         // removals are not fsynced, so the orphan may come back), and matching
         // on the sequence alone would keep that orphan forever.
         let listed = Set(manifest.segments.map { "\($0.partition.path)/\($0.sequence)" })
-        // 1. Temporaries and orphans.
+        // 1. Temporaries and orphans, under the exclusive snapshot lock (SPEC.md
+        // §7.2): a reader may have read a manifest naming an orphan (a compaction
+        // swapped the manifest and was killed before deleting its inputs).
+        try fs.removingUnderSnapshotLock(root: path) { try removeLeftovers(listed: listed) }
+        try recoverDictionaries()
+        try recoverListedSegments()
+    }
+
+    private func removeLeftovers(listed: Set<String>) throws {
         for name in try fs.listDirectory(path) where name.hasSuffix(".tmp") {
             try fs.remove(path + "/" + name)
             recoveryEvents.append(RecoveryEvent(kind: .removedTemporary, path: path + "/" + name))
@@ -28,7 +36,9 @@ extension Store {
                 }
             }
         }
-        try recoverDictionaries()
+    }
+
+    private func recoverListedSegments() throws {
         // 2. Listed segments.
         var changed = false
         var keep: [Manifest.SegmentEntry] = []
