@@ -96,6 +96,15 @@ extension FileSystem {
     /// `beforeRename` runs between the fsync and the rename (crash-step tests).
     public func replaceAtomically(_ path: String, mode: UInt32, beforeRename: (() throws -> Void)? = nil,
                                   _ write: (WritableFile) throws -> Void) throws {
+        try writeReplacement(path, mode: mode, write)
+        try beforeRename?()
+        try installReplacement(path)
+    }
+
+    /// The first half of `replaceAtomically`: fills and fsyncs `path.tmp`.
+    /// A commit runs it concurrently with the data fsyncs it depends on and
+    /// calls `installReplacement` only after all of them succeeded.
+    public func writeReplacement(_ path: String, mode: UInt32, _ write: (WritableFile) throws -> Void) throws {
         let tmp = path + ".tmp"
         try? remove(tmp)
         let f = try openWritable(tmp, mode: mode)
@@ -108,8 +117,12 @@ extension FileSystem {
             try? remove(tmp)
             throw error
         }
-        try beforeRename?()
-        try rename(tmp, to: path)
+    }
+
+    /// The second half of `replaceAtomically`: renames `path.tmp` over `path`
+    /// and fsyncs the directory.
+    public func installReplacement(_ path: String) throws {
+        try rename(path + ".tmp", to: path)
         let dir = (path as NSString).deletingLastPathComponent
         try syncDirectory(dir.isEmpty ? "." : dir)
     }

@@ -282,6 +282,11 @@ public final class StoreVerifier {
             end = size
         }
         let footerBlockOffsets = footer?.blocks.map(\.offset) ?? []
+        // What the last commit made durable (SPEC.md §7): damage below it is lost committed data.
+        let committed = sealed ? nil : s.entry?.committed
+        if let committed, size < committed {
+            problem(.error, s.path, size, "active segment has \(size) bytes but its last commit made \(committed) bytes durable: committed data is missing (the file was truncated)")
+        }
         var blocks: [BlockSeen] = []
         var keys: [[UInt64]] = []
         var exampleRefs: [EntryRef] = []
@@ -303,7 +308,7 @@ public final class StoreVerifier {
         while offset < end {
             let left = end - offset
             if left < Int64(Format.frameHeaderSize) {
-                tail(s, sealed: sealed, offset: offset, bytes: left, why: "fewer than 24 bytes after the last frame")
+                tail(s, sealed: sealed, committed: committed, offset: offset, bytes: left, why: "fewer than 24 bytes after the last frame")
                 break
             }
             let h: FrameHeader
@@ -320,7 +325,7 @@ public final class StoreVerifier {
                 if sealed {
                     problem(.error, s.path, offset, "frame declares \(h.frameLength) bytes but only \(left) remain before the footer")
                 } else {
-                    tail(s, sealed: false, offset: offset, bytes: left, why: "the last frame is incomplete")
+                    tail(s, sealed: false, committed: committed, offset: offset, bytes: left, why: "the last frame is incomplete")
                 }
                 guard let next = resync(after: offset) else { break }
                 offset = next
@@ -332,10 +337,15 @@ public final class StoreVerifier {
             report.bytesChecked += Int64(h.frameLength)
             progress?(report.bytesChecked, totalBytes)
             let sumOK = buf.withUnsafeBytes { FrameCodec.checksumMatches($0, header: h) }
+            if !sumOK, !sealed, let committed, offset >= committed {
+                // Past the committed length: an interrupted, uncommitted write.
+                tail(s, sealed: false, committed: committed, offset: offset, bytes: size - offset, why: "a frame past the committed length fails its checksum")
+                break
+            }
             if !sumOK {
                 let last = offset + Int64(h.frameLength) == size
                 problem(.error, s.path, offset, "frame checksum mismatch (type \(h.type), \(h.storedLength) stored bytes)"
-                        + (last && !sealed ? "; it is the last frame: a torn write the writer drops on open, or damage" : ""))
+                        + (last && !sealed && committed == nil ? "; it is the last frame: a torn write the writer drops on open, or damage" : ""))
                 guard let next = resync(after: offset) else { break }
                 offset = next
                 continue
@@ -437,9 +447,11 @@ public final class StoreVerifier {
         }
     }
 
-    func tail(_ s: SegmentRef, sealed: Bool, offset: Int64, bytes: Int64, why: String) {
+    func tail(_ s: SegmentRef, sealed: Bool, committed: Int64? = nil, offset: Int64, bytes: Int64, why: String) {
         if sealed {
             problem(.error, s.path, offset, "\(why) in a sealed segment (\(bytes) bytes)")
+        } else if let committed, offset < committed {
+            problem(.error, s.path, offset, "\(why), below the committed length \(committed): committed data is damaged")
         } else {
             problem(.warning, s.path, offset, "torn tail of \(bytes) bytes (\(why)); a crash interrupted a write, the writer drops it on open")
         }

@@ -95,11 +95,15 @@ extension SegmentCatalog {
         } catch let e as StrataError where e.code == .notFound && entry.state == .active {
             return nil
         }
-        if let footer = file.footer {
+        // Listed active but sealed on disk (a close the manifest does not know of
+        // yet): the footer is trusted only if a walk ends at it (SPEC.md §7).
+        var trustFooter = file.footer != nil
+        if trustFooter, entry.state == .active, entry.committed != nil { trustFooter = try file.walk(committed: entry.committed).sealed }
+        if let footer = file.footer, trustFooter {
             add(file, blockOffsets: footer.blocks.map(\.offset))
             annotations.add(footer: footer, segment: entry.sequence)
         } else {
-            let walk = try file.walk()
+            let walk = try file.walk(committed: entry.committed)
             file.restrict(to: walk.validEnd)
             add(file, blockOffsets: walk.blocks.map(\.offset))
             try collectAnnotations(segment: entry.sequence, into: &annotations, buffers: &buffers)

@@ -48,8 +48,12 @@ extension Store {
                 throw StrataError(.corruption, "segment listed in the manifest is missing; committed data may be lost — restore it from backup", path: p)
             }
             var file = try SegmentFile(fs: fs, path: p, sequence: entry.sequence, partition: entry.partition, expectSealed: entry.state == .sealed)
-            if !file.isSealed {
-                let walk = try file.walk()
+            // A file that looks sealed although the manifest lists it active was
+            // sealed by a close the crash interrupted: its footer is trusted only
+            // after a walk (a reordering disk may have kept the footer and lost
+            // an uncommitted frame before it).
+            if !file.isSealed || (entry.state == .active && entry.committed != nil) {
+                let walk = try file.walk(committed: entry.committed)
                 if walk.tornBytes > 0 {
                     try fs.truncate(p, to: walk.validEnd)
                     recoveryEvents.append(RecoveryEvent(kind: .truncatedTornTail, path: p, offset: walk.validEnd, bytes: walk.tornBytes))
