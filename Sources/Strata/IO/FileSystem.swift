@@ -40,6 +40,13 @@ extension FileSystem {
         return try posix.lockWaiting(path, exclusive: exclusive, wait: wait)
     }
 
+    /// Whether some process holds a `flock` on `path` (the writer's LOCK),
+    /// found without taking the lock (which would make a starting writer fail);
+    /// nil when it cannot be told.
+    public func isLockHeld(_ path: String) -> Bool? {
+        (self as? PosixFileSystem)?.flockHeld(path)
+    }
+
     /// Makes sure this process may hold `count` more open files (raising the
     /// soft RLIMIT_NOFILE up to the hard limit): a snapshot keeps one
     /// descriptor per segment it pins. No-op for non-POSIX file systems.

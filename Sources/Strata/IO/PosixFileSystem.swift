@@ -139,6 +139,20 @@ public final class PosixFileSystem: FileSystem, @unchecked Sendable {
         return PosixFileLock(fd: fd)
     }
 
+    /// Looks the file's inode up in /proc/locks (Linux), where every held
+    /// `flock` is listed as `N: FLOCK ADVISORY WRITE pid MAJ:MIN:INODE 0 EOF`.
+    func flockHeld(_ path: String) -> Bool? {
+        var st = stat()
+        guard stat(path, &st) == 0 else { return false }
+        guard let text = try? String(contentsOfFile: "/proc/locks", encoding: .utf8) else { return nil }
+        let suffix = ":\(st.st_ino)"
+        for line in text.split(separator: "\n") where line.contains("FLOCK") {
+            let fields = line.split(separator: " ", omittingEmptySubsequences: true)
+            if fields.contains(where: { $0.hasSuffix(suffix) && $0.split(separator: ":").count == 3 }) { return true }
+        }
+        return false
+    }
+
     /// Raises the soft RLIMIT_NOFILE so that `count` more descriptors fit
     /// (with headroom for everything else the process has open).
     func raiseDescriptorLimit(toHold count: Int) throws {

@@ -5,6 +5,10 @@ public struct VerifyProblem: Sendable, CustomStringConvertible {
     public enum Severity: String, Sendable {
         /// Damage or a broken invariant: the store is not intact.
         case error
+        /// State the next writer open repairs by itself (leftovers of a killed
+        /// ingest or compaction, a torn uncommitted tail, a stale index): no
+        /// committed data is damaged; `strata verify --repair` fixes it now.
+        case recoverable
         /// Harmless or self-healing state (torn tail, missing index snapshot): reported, store still intact.
         case warning
     }
@@ -36,9 +40,24 @@ public struct VerifyReport: Sendable {
     public var dictionaries = 0
     public var quick = false
 
-    /// True when no error was found (warnings allowed).
+    /// True when no error was found (warnings and recoverable state allowed).
     public var intact: Bool { !problems.contains { $0.severity == .error } }
     public var errorCount: Int { problems.filter { $0.severity == .error }.count }
+    public var recoverableCount: Int { problems.filter { $0.severity == .recoverable }.count }
+    /// Intact, but holding state the next writer open repairs.
+    public var needsRepair: Bool { intact && recoverableCount > 0 }
+    /// A writer held the store's LOCK while this ran: files it was creating
+    /// (not in the manifest read) were noted, not checked.
+    public var writerRunning = false
+    /// What was read and what was not (quick mode reads no block contents).
+    public var checked: String {
+        quick ? "MANIFEST, segment headers, trailers and footers of \(segments) segments, dictionaries"
+              : "MANIFEST, every frame of \(segments) segments (\(blocks) blocks, \(examples) examples), dictionaries, dedup index"
+    }
+    public var notChecked: String {
+        quick ? "block contents (frame checksums, decompression, entries, ids) and the dedup index; run `strata verify` for those"
+              : (writerRunning ? "files a running writer created after the snapshot was taken" : "nothing")
+    }
 }
 
 /// Checks every byte and invariant of a store without modifying it and
@@ -46,7 +65,9 @@ public struct VerifyReport: Sendable {
 /// traps on damaged bytes: everything it finds becomes a `VerifyProblem`.
 public final class StoreVerifier {
     public let root: String
-    let fs: FileSystem
+    /// The snapshot's pinned files while `run` runs (SPEC.md §7.2), else the caller's file system.
+    var fs: FileSystem
+    let baseFS: FileSystem
     public let quick: Bool
     /// Called with (bytes checked, bytes to check) during a full verify.
     public var progress: ((Int64, Int64) -> Void)?
@@ -59,16 +80,24 @@ public final class StoreVerifier {
     var keysAt: [UInt64: [[UInt64]]] = [:]
     var dictionaries: [UInt32: ZstdDictionary] = [:]
     var totalBytes: Int64 = 0
+    /// The index covers segments or blocks the manifest does not have (§5.4: rebuilt on open).
+    var staleIndex = false
 
     public init(path: String, fileSystem: FileSystem = PosixFileSystem.shared, quick: Bool = false) {
         root = path
         fs = fileSystem
+        baseFS = fileSystem
         self.quick = quick
     }
 
     func problem(_ severity: VerifyProblem.Severity = .error, _ path: String, _ offset: Int64?, _ message: String) {
-        report.problems.append(VerifyProblem(severity: severity, path: path, offset: offset, message: message))
+        report.problems.append(VerifyProblem(severity: severity, path: path, offset: offset, message: message,
+                                             repairedByOpen: severity == .recoverable))
     }
+
+    /// State the next writer open repairs: recoverable when no writer runs; a
+    /// mere note (warning) while one does, since it may be that writer's work in progress.
+    var leftover: VerifyProblem.Severity { report.writerRunning ? .warning : .recoverable }
 
     func problem(_ e: Error, path: String, offset: Int64? = nil) {
         if let e = e as? StrataError {
@@ -91,10 +120,24 @@ public final class StoreVerifier {
     public func run() -> VerifyReport {
         report = VerifyReport()
         report.quick = quick
+        staleIndex = false
         let mpath = root + "/" + Format.manifestFileName
         guard fs.isDirectory(root) else {
             problem(.error, root, nil, "no such directory")
             return report
+        }
+        report.writerRunning = baseFS.isLockHeld(root + "/" + Format.lockFileName) ?? false
+        // A consistent snapshot (SPEC.md §7.2): the manifest and every file it
+        // lists stay readable while writers append, compact and delete. If the
+        // pin fails (damaged manifest, missing segment) the checks below report why.
+        var pinned: PinnedFileSystem?
+        if fs.fileExists(mpath), let snap = try? PinnedSnapshot.pin(root: root, fs: baseFS) {
+            pinned = snap.fs
+            fs = snap.fs
+        }
+        defer {
+            pinned?.unpinAll()
+            fs = baseFS
         }
         if !fs.fileExists(mpath) {
             problem(.error, mpath, nil, "MANIFEST missing: this is not a Strata store, or its manifest was deleted")
@@ -117,7 +160,10 @@ public final class StoreVerifier {
             verifySegment(s)
             if s.entry == nil, manifest != nil {
                 // Whatever is wrong inside an unlisted file goes away with it on the next open.
-                for i in before..<report.problems.count { report.problems[i].repairedByOpen = true }
+                for i in before..<report.problems.count {
+                    report.problems[i].repairedByOpen = true
+                    report.problems[i].severity = .recoverable
+                }
             }
         }
         if !quick, manifest != nil { verifyIndex() }
@@ -143,7 +189,7 @@ public final class StoreVerifier {
                 for f in ((try? fs.listDirectory(ppath)) ?? []).sorted() {
                     let fpath = ppath + "/" + f
                     if f.hasSuffix(".tmp") {
-                        problem(.warning, fpath, nil, "incomplete temporary file; the writer deletes it on its next open")
+                        problem(leftover, fpath, nil, "incomplete temporary file; the writer deletes it on its next open")
                         continue
                     }
                     guard f.hasPrefix("seg-"), f.hasSuffix(".strata"), let seq = UInt64(f.dropFirst(4).dropLast(7)),
@@ -187,8 +233,12 @@ public final class StoreVerifier {
             out.append(SegmentRef(sequence: e.sequence, partition: e.partition, path: path, entry: e))
         }
         for u in onDisk.values.sorted(by: { $0.sequence < $1.sequence }) {
-            problem(.error, u.path, nil, "segment file not listed in MANIFEST (left by a crash or copied in); the writer deletes it on its next open")
-            report.problems[report.problems.count - 1].repairedByOpen = true
+            if report.writerRunning {
+                // Created after the manifest this check read: a new active segment or compaction output.
+                problem(.warning, u.path, nil, "not in the MANIFEST this check read; the running writer is creating it (not checked)")
+                continue
+            }
+            problem(.recoverable, u.path, nil, "segment file not listed in MANIFEST (left by a killed ingest or compaction); the writer deletes it on its next open")
             out.append(u)
         }
         return out.sorted { $0.sequence < $1.sequence }
@@ -204,7 +254,7 @@ public final class StoreVerifier {
             for name in ((try? fs.listDirectory(dir)) ?? []).sorted() {
                 let p = dir + "/" + name
                 if name.hasSuffix(".tmp") {
-                    problem(.warning, p, nil, "incomplete temporary dictionary; the writer deletes it on its next open")
+                    problem(leftover, p, nil, "incomplete temporary dictionary; the writer deletes it on its next open")
                     continue
                 }
                 guard let id = DictionaryFile.id(fromFileName: name) else {
@@ -219,10 +269,13 @@ public final class StoreVerifier {
                     report.dictionaries += 1
                 } catch {
                     problem(error, path: p)
-                    report.problems[report.problems.count - 1].repairedByOpen = !referenced.contains(id)
+                    if !referenced.contains(id) {
+                        report.problems[report.problems.count - 1].severity = leftover
+                        report.problems[report.problems.count - 1].repairedByOpen = true
+                    }
                 }
                 if !referenced.contains(id) {
-                    problem(.warning, p, nil, "dictionary \(id) is used by no listed segment (left by an interrupted compaction); the writer removes it on its next open")
+                    problem(leftover, p, nil, "dictionary \(id) is used by no listed segment (left by an interrupted compaction); the writer removes it on its next open")
                 }
             }
         }
@@ -246,7 +299,7 @@ public final class StoreVerifier {
             problem(.error, s.path, 12, "segment header names dictionary \(h.dictionaryID), MANIFEST says \(e.dictionaryID)")
         }
         if let seg = segment, seg.footer != nil, s.entry?.state == .active {
-            problem(.warning, s.path, nil, "sealed on disk but listed active (a crash between sealing and the manifest update); recovery accepts it")
+            problem(leftover, s.path, nil, "sealed on disk but listed active (a crash between sealing and the manifest update); the next open records it as sealed")
         }
         if quick {
             if let seg = segment { report.blocks += seg.footer?.blocks.count ?? 0; report.examples += seg.footer?.examples.count ?? 0 }
@@ -452,8 +505,10 @@ public final class StoreVerifier {
             problem(.error, s.path, offset, "\(why) in a sealed segment (\(bytes) bytes)")
         } else if let committed, offset < committed {
             problem(.error, s.path, offset, "\(why), below the committed length \(committed): committed data is damaged")
+        } else if report.writerRunning {
+            problem(.warning, s.path, offset, "\(bytes) bytes of an uncommitted write in progress (\(why))")
         } else {
-            problem(.warning, s.path, offset, "torn tail of \(bytes) bytes (\(why)); a crash interrupted a write, the writer drops it on open")
+            problem(.recoverable, s.path, offset, "torn tail of \(bytes) bytes (\(why)); a crash interrupted an uncommitted write, the writer drops it on open")
         }
     }
 
@@ -462,6 +517,20 @@ public final class StoreVerifier {
     /// The index file must agree with the segments: every entry it holds points at
     /// an example with that key, and every example in the blocks it covers is found.
     func verifyIndex() {
+        let first = report.problems.count
+        verifyIndexContents()
+        // An index whose coverage disagrees with the manifest is stale (a killed
+        // compaction, or a writer between its manifest swap and index rewrite): the
+        // next open rebuilds it (SPEC.md §5.4), so what follows from that is recoverable.
+        if staleIndex {
+            for i in first..<report.problems.count where report.problems[i].severity == .error {
+                report.problems[i].severity = leftover
+                report.problems[i].repairedByOpen = true
+            }
+        }
+    }
+
+    func verifyIndexContents() {
         let path = root + "/" + Format.indexDirectoryName + "/" + Format.indexFileName
         guard let m = manifest, let keyer else { return }
         let listed = Set(m.segments.map(\.sequence))
@@ -488,11 +557,13 @@ public final class StoreVerifier {
         var covered: [UInt64: Int] = [:]
         for c in snap.coverage where c.blocks > 0 {
             guard listed.contains(c.sequence) else {
+                staleIndex = true
                 problem(.error, path, 64, "index covers segment \(c.sequence), which the MANIFEST does not list; run `strata index rebuild`")
                 continue
             }
             let have = keysAt[c.sequence]?.count ?? 0
             if Int(c.blocks) > have {
+                staleIndex = true
                 problem(.error, path, 64, "index covers \(c.blocks) blocks of segment \(c.sequence), which holds \(have); run `strata index rebuild`")
             }
             covered[c.sequence] = min(Int(c.blocks), have)

@@ -104,6 +104,10 @@ struct PinnedSnapshot {
         guard base.fileExists(mp) else { throw StrataError(.notFound, "no Strata store here (MANIFEST missing)", path: root) }
         let lock = try base.lockSnapshot(root + "/" + Format.snapshotLockFileName, exclusive: false, wait: 60)
         defer { lock?.unlock() }
+        // The index snapshot first: it is rewritten after the manifest, so opened
+        // before it, it never covers more than the manifest lists (except just
+        // after a compaction swap, which §5.4's coverage check detects).
+        try pfs.pin(root + "/" + Format.indexDirectoryName + "/" + Format.indexFileName)
         guard try pfs.pin(mp) else { throw StrataError(.notFound, "no Strata store here (MANIFEST missing)", path: root) }
         let manifest: Manifest
         do {
@@ -128,7 +132,6 @@ struct PinnedSnapshot {
                 if e.dictionaryID != 0 { dicts.insert(e.dictionaryID) }
             }
             for id in dicts { try pfs.pin(root + "/" + Format.dictionaryDirectory + "/" + Format.dictionaryFileName(id)) }
-            try pfs.pin(root + "/" + Format.indexDirectoryName + "/" + Format.indexFileName)
         } catch {
             pfs.unpinAll()
             throw error
