@@ -91,7 +91,8 @@ extension Store {
             let used = Set(manifest.segments.map(\.dictionaryID))
             for name in try fs.listDirectory(dir) {
                 let unused = DictionaryFile.id(fromFileName: name).map { !used.contains($0) } ?? false
-                if name.hasSuffix(".tmp") || unused {
+                let own = fs.isOwnLeftover(dir + "/" + name, magic: name.hasSuffix(".tmp") ? nil : Format.dictionaryMagic)
+                if (name.hasPrefix("dict-") && name.hasSuffix(".tmp") || unused) && own {
                     try fs.remove(dir + "/" + name)
                     recoveryEvents.append(RecoveryEvent(kind: name.hasSuffix(".tmp") ? .removedTemporary : .removedOrphan, path: dir + "/" + name))
                 }

@@ -98,9 +98,18 @@ final class ExportFileSink {
         let dir = String(finalPath[..<slash])
         // Hidden while incomplete: readers of Hive layouts skip names starting with ".".
         tempPath = dir + "/." + finalPath[finalPath.index(after: slash)...] + ".tmp-\(getpid())"
+        // Directories the export creates under OUT must be real directories:
+        // a planted symlink (domain=x -> /elsewhere) would redirect the data.
+        var sub = root
+        for part in relPath.split(separator: "/").dropLast() {
+            sub += "/" + part
+            if fs.isSymbolicLink(sub) {
+                throw StrataError(.permission, "export directory is a symbolic link; refusing to write through it (remove the link)", path: sub)
+            }
+        }
         if !fs.isDirectory(dir) { try fs.createDirectory(dir, mode: 0o755) }
-        if fs.fileExists(tempPath) { try fs.remove(tempPath) }
-        file = try fs.openWritable(tempPath, mode: mode)
+        if fs.fileExists(tempPath) || fs.isSymbolicLink(tempPath) { try fs.remove(tempPath) }
+        file = try fs.createNew(tempPath, mode: mode)  // O_EXCL | O_NOFOLLOW
         record = ExportedFile(path: relPath, split: split, partition: partition, rows: 0, bytes: 0, xxh3: 0)
         buffer.reserveCapacity(Self.chunk + Self.chunk / 2)
     }

@@ -154,7 +154,11 @@ public final class Exporter {
                             Array(try JSONSerialization.data(withJSONObject: manifest, options: [.sortedKeys, .prettyPrinted])))
         try fs.syncDirectory(outPath)
         let now = Set(files.map(\.path)).union(sidecars.compactMap { $0["path"] as? String })
-        for stale in oldFiles.union(oldSidecars) where !now.contains(stale) { try? fs.remove(outPath + "/" + stale) }
+        // Only names this export could have written: a doctored manifest naming
+        // "../x" or "/etc/x" must not make an export delete outside OUT.
+        for stale in oldFiles.union(oldSidecars) where !now.contains(stale) && Exporter.isSafeRelativePath(stale) {
+            try? fs.remove(outPath + "/" + stale)
+        }
         return ExportResult(upToDate: false, files: files, rewrittenFiles: pending.count, skipped: skipped,
                             seconds: Date().timeIntervalSince(started), storeGeneration: snap.manifest.generation)
     }
@@ -172,8 +176,8 @@ public final class Exporter {
     private func writeAtomically(_ name: String, _ bytes: [UInt8]) throws {
         let final = outPath + "/" + name
         let tmp = outPath + "/." + name + ".tmp-\(getpid())"
-        if fs.fileExists(tmp) { try fs.remove(tmp) }
-        let f = try fs.openWritable(tmp, mode: fileMode)
+        if fs.fileExists(tmp) || fs.isSymbolicLink(tmp) { try fs.remove(tmp) }
+        let f = try fs.createNew(tmp, mode: fileMode)  // O_EXCL | O_NOFOLLOW
         do {
             try f.write(bytes)
             try f.sync()
@@ -582,5 +586,13 @@ public final class Exporter {
         md += "- Minimum rows (1): \(rows >= 1 ? "pass" : "FAIL (no rows)")\n"
         md += "- Nulls in required fields (id, shape, timestamp, metadata): pass (enforced by the schema)\n"
         return md
+    }
+}
+
+extension Exporter {
+    /// A relative path without empty, "." or ".." components (what an export writes).
+    static func isSafeRelativePath(_ p: String) -> Bool {
+        guard !p.isEmpty, !p.hasPrefix("/") else { return false }
+        return p.split(separator: "/", omittingEmptySubsequences: false).allSatisfy { !$0.isEmpty && $0 != "." && $0 != ".." }
     }
 }

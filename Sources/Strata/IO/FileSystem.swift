@@ -40,6 +40,35 @@ extension FileSystem {
         return try posix.lockWaiting(path, exclusive: exclusive, wait: wait)
     }
 
+    /// Creates a new file for appending writes: fails if `path` exists (as a
+    /// file or a symbolic link), so nothing a third party planted under that name
+    /// is ever written through (SPEC.md §2). Test file systems without the
+    /// distinction fall back to `openWritable`.
+    public func createNew(_ path: String, mode: UInt32) throws -> WritableFile {
+        if let posix = self as? PosixFileSystem { return try posix.createExclusive(path, mode: mode) }
+        return try openWritable(path, mode: mode)
+    }
+
+    /// True when `path` itself is a symbolic link (not followed).
+    public func isSymbolicLink(_ path: String) -> Bool {
+        (self as? PosixFileSystem)?.lstatType(path) == S_IFLNK
+    }
+
+    /// True when `path` is a regular file (not followed), owned by this process's
+    /// user, starting with `magic` (or empty: a creation cut short). Only such
+    /// files are removed as leftovers: the store never deletes what it did not create.
+    public func isOwnLeftover(_ path: String, magic: [UInt8]?) -> Bool {
+        if let posix = self as? PosixFileSystem {
+            guard posix.lstatType(path) == S_IFREG, let owner = try? ownerAndMode(path), owner.uid == geteuid() else { return false }
+        }
+        guard let magic else { return true }
+        guard let f = try? openReadable(path) else { return false }
+        defer { f.close() }
+        var buf: [UInt8] = []
+        let n = (try? f.read(at: 0, count: magic.count, into: &buf)) ?? -1
+        return n == 0 || (n == magic.count && buf == magic)
+    }
+
     /// Whether some process holds a `flock` on `path` (the writer's LOCK),
     /// found without taking the lock (which would make a starting writer fail);
     /// nil when it cannot be told.
@@ -114,7 +143,7 @@ extension FileSystem {
     public func writeReplacement(_ path: String, mode: UInt32, _ write: (WritableFile) throws -> Void) throws {
         let tmp = path + ".tmp"
         try? remove(tmp)
-        let f = try openWritable(tmp, mode: mode)
+        let f = try createNew(tmp, mode: mode)
         do {
             try write(f)
             try f.sync()

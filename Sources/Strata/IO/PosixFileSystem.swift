@@ -15,11 +15,26 @@ public final class PosixFileSystem: FileSystem, @unchecked Sendable {
     }
 
     public func openWritable(_ path: String, mode: UInt32) throws -> WritableFile {
-        let fd = open(path, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, mode_t(mode))
+        // O_NOFOLLOW: a symbolic link planted under a store or export name is refused (ELOOP), never written through.
+        let fd = open(path, O_WRONLY | O_CREAT | O_APPEND | O_NOFOLLOW | O_CLOEXEC, mode_t(mode))
         guard fd >= 0 else { throw Self.error("open for writing", path) }
         var st = stat()
         guard fstat(fd, &st) == 0 else { let e = Self.error("fstat", path); Glibc.close(fd); throw e }
         return PosixWritableFile(fd: fd, path: path, size: Int64(st.st_size))
+    }
+
+    /// See `FileSystem.createNew`: O_CREAT | O_EXCL | O_NOFOLLOW.
+    func createExclusive(_ path: String, mode: UInt32) throws -> WritableFile {
+        let fd = open(path, O_WRONLY | O_CREAT | O_EXCL | O_APPEND | O_NOFOLLOW | O_CLOEXEC, mode_t(mode))
+        guard fd >= 0 else { throw Self.error("create", path) }
+        return PosixWritableFile(fd: fd, path: path, size: 0)
+    }
+
+    /// The file type bits of `path` itself (lstat), or nil if it does not exist.
+    func lstatType(_ path: String) -> mode_t? {
+        var st = stat()
+        guard lstat(path, &st) == 0 else { return nil }
+        return st.st_mode & S_IFMT
     }
 
     public func openReadable(_ path: String) throws -> ReadableFile {
@@ -95,16 +110,29 @@ public final class PosixFileSystem: FileSystem, @unchecked Sendable {
     }
 
     public func lockExclusive(_ path: String) throws -> FileLock {
-        let fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC, 0o600)
-        guard fd >= 0 else { throw Self.error("open lock file", path) }
+        // O_NOFOLLOW: a planted symlink named LOCK must not get its target truncated.
+        let fd = open(path, O_RDWR | O_CREAT | O_NOFOLLOW | O_CLOEXEC, 0o600)
+        guard fd >= 0 else {
+            if errno == ELOOP {
+                throw StrataError(.permission, "lock file is a symbolic link; refusing to write through it (remove the link)", path: path)
+            }
+            throw Self.error("open lock file", path)
+        }
         if flock(fd, LOCK_EX | LOCK_NB) != 0 {
             let err = errno
-            var buf = [UInt8](repeating: 0, count: 32)
-            let n = pread(fd, &buf, 32, 0)
-            Glibc.close(fd)
+            defer { Glibc.close(fd) }
             if err == EWOULDBLOCK {
-                let pid = n > 0 ? String(decoding: buf[0..<n], as: UTF8.self).trimmingCharacters(in: .whitespacesAndNewlines) : "?"
-                throw StrataError(.locked, "store is locked by pid \(pid); wait for that writer to finish or stop it", path: path)
+                // The holder writes its pid right after taking the lock: give it a moment.
+                var pid = ""
+                for _ in 0..<20 {
+                    var buf = [UInt8](repeating: 0, count: 32)
+                    let n = pread(fd, &buf, 32, 0)
+                    pid = n > 0 ? String(decoding: buf[0..<n], as: UTF8.self).trimmingCharacters(in: .whitespacesAndNewlines) : ""
+                    if !pid.isEmpty { break }
+                    usleep(5_000)
+                }
+                let who = pid.isEmpty ? "another process (it has not recorded its pid)" : "pid \(pid)"
+                throw StrataError(.locked, "store is locked by \(who); wait for that writer to finish or stop it", path: path)
             }
             throw Self.error("flock", path, err)
         }

@@ -188,7 +188,7 @@ public final class StoreVerifier {
                 }
                 for f in ((try? fs.listDirectory(ppath)) ?? []).sorted() {
                     let fpath = ppath + "/" + f
-                    if f.hasSuffix(".tmp") {
+                    if f.hasPrefix("seg-") && f.hasSuffix(".tmp") {
                         problem(leftover, fpath, nil, "incomplete temporary file; the writer deletes it on its next open")
                         continue
                     }

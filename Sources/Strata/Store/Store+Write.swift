@@ -103,6 +103,8 @@ extension Store {
         if let s = active[key] { return s }
         let domainDir = path + "/domain=" + key.domain
         let dir = domainDir + "/month=\(key.month)"
+        try Store.refuseSymbolicLink(fs, domainDir)
+        try Store.refuseSymbolicLink(fs, dir)
         if !fs.isDirectory(dir) {
             if !fs.isDirectory(domainDir) {
                 try fs.createDirectory(domainDir, mode: options.directoryMode)
