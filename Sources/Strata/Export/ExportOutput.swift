@@ -107,7 +107,7 @@ final class ExportFileSink {
                 throw StrataError(.permission, "export directory is a symbolic link; refusing to write through it (remove the link)", path: sub)
             }
         }
-        if !fs.isDirectory(dir) { try fs.createDirectory(dir, mode: 0o755) }
+        if !fs.isDirectory(dir) { try fs.createDirectory(dir, mode: Exporter.directoryMode(for: mode)) }
         if fs.fileExists(tempPath) || fs.isSymbolicLink(tempPath) { try fs.remove(tempPath) }
         file = try fs.createNew(tempPath, mode: mode)  // O_EXCL | O_NOFOLLOW
         record = ExportedFile(path: relPath, split: split, partition: partition, rows: 0, bytes: 0, xxh3: 0)

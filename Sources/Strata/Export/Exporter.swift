@@ -23,7 +23,12 @@ public final class Exporter {
         o.rowGroupMaxRows = 1 << 20
         return o
     }()
-    public var fileMode: UInt32 = 0o644
+    /// Mode of the files an export creates: private by default, like the store
+    /// (`strata export --mode 644` for outputs other users must read). Directories
+    /// it creates get the same bits plus search (x) wherever read is granted.
+    public var fileMode: UInt32 = 0o600
+    var directoryMode: UInt32 { Exporter.directoryMode(for: fileMode) }
+    static func directoryMode(for fileMode: UInt32) -> UInt32 { fileMode | ((fileMode & 0o444) >> 2) }
 
     public init(storePath: String, outPath: String, spec: ExportSpec, fileSystem: FileSystem = PosixFileSystem.shared) {
         self.storePath = storePath
@@ -86,12 +91,17 @@ public final class Exporter {
         }
         let sameUnitSet = Set(oldUnits.keys) == Set(units.map(\.key))
         if keep.count == units.count && sameUnitSet {
+            // Nothing to write; still clear what a killed run left, if no export is writing now.
+            if fs.isDirectory(outPath), let lock = try? fs.lockExclusive(outPath + "/" + Exporter.lockFileName) {
+                removeAbandonedTemporaries()
+                lock.unlock()
+            }
             let files = units.flatMap { keep[$0.key]! }
             return ExportResult(upToDate: true, files: files, rewrittenFiles: 0, skipped: (old?["skipped"] as? NSNumber)?.intValue ?? 0,
                                 seconds: Date().timeIntervalSince(started), storeGeneration: snap.manifest.generation)
         }
 
-        if !fs.isDirectory(outPath) { try fs.createDirectory(outPath, mode: 0o755) }
+        if !fs.isDirectory(outPath) { try fs.createDirectory(outPath, mode: directoryMode) }
         // One writer per export directory (a hidden lock file, skipped by dataset readers).
         let lock: FileLock
         do { lock = try fs.lockExclusive(outPath + "/" + Exporter.lockFileName) } catch var e as StrataError where e.code == .locked {
@@ -99,6 +109,7 @@ public final class Exporter {
             throw e
         }
         defer { lock.unlock() }
+        removeAbandonedTemporaries()
         let created = ExampleJSONEncoder.timestampString(Int64(Date().timeIntervalSince1970 * 1000))
         let storeVersion = snap.versionObject()
         var pending: [ExportFileSink] = []
@@ -594,5 +605,32 @@ extension Exporter {
     static func isSafeRelativePath(_ p: String) -> Bool {
         guard !p.isEmpty, !p.hasPrefix("/") else { return false }
         return p.split(separator: "/", omittingEmptySubsequences: false).allSatisfy { !$0.isEmpty && $0 != "." && $0 != ".." }
+    }
+}
+
+extension Exporter {
+    /// Removes temporary files (`.<name>.tmp-<pid>`, SPEC.md §8.1) that a killed
+    /// export left in OUT and the directories it writes. Called only while
+    /// holding the export lock, so no live run owns them. Only regular files
+    /// owned by this user with that name pattern; symbolic links are not followed.
+    func removeAbandonedTemporaries() {
+        func isTemporary(_ name: String) -> Bool {
+            guard name.hasPrefix("."), let r = name.range(of: ".tmp-", options: .backwards) else { return false }
+            let pid = name[r.upperBound...]
+            return !pid.isEmpty && pid.allSatisfy(\.isASCII) && pid.allSatisfy(\.isNumber)
+        }
+        func visit(_ dir: String, depth: Int) {
+            guard depth <= 4, let names = try? fs.listDirectory(dir) else { return }
+            for n in names {
+                let p = dir + "/" + n
+                if fs.isSymbolicLink(p) { continue }
+                if fs.isDirectory(p) {
+                    visit(p, depth: depth + 1)
+                } else if isTemporary(n), fs.isOwnLeftover(p, magic: nil) {
+                    try? fs.remove(p)
+                }
+            }
+        }
+        visit(outPath, depth: 0)
     }
 }

@@ -153,6 +153,7 @@ public final class StoreVerifier {
         }
         let segments = collectSegments()
         loadDictionaries(segments)
+        verifySecret()
         totalBytes = segments.reduce(0) { $0 + ((try? fs.fileSize($1.path)) ?? 0) }
         for s in segments {
             report.segments += 1
@@ -282,6 +283,23 @@ public final class StoreVerifier {
         for id in referenced.subtracting(present).sorted() {
             problem(.error, dir + "/" + Format.dictionaryFileName(id), nil, "dictionary \(id) is named by segments but missing; their blocks cannot be read")
         }
+    }
+
+    /// The pseudonym key (SPEC.md §9): when the MANIFEST says pseudonyms were
+    /// made, the key file must exist and be the one they were made with.
+    func verifySecret() {
+        guard let want = manifest?.extra[Store.secretManifestKey] as? String else { return }
+        let p = root + "/keys/field-hash.key"
+        guard fs.fileExists(p) else {
+            problem(.error, p, nil, "missing, but the MANIFEST records pseudonymized fields made with it; restore it from a backup (a new key would change every pseudonym)")
+            return
+        }
+        do {
+            let key = try Store.decodeSecret(try fs.readFile(p), path: p)
+            if Store.secretFingerprint(key) != want {
+                problem(.error, p, 16, "not the key this store's pseudonyms were made with (fingerprint \(Store.secretFingerprint(key)), MANIFEST says \(want))")
+            }
+        } catch { problem(error, path: p) }
     }
 
     // MARK: segments

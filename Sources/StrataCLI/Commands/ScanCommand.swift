@@ -34,6 +34,10 @@ struct ScanCommand: ParsableCommand {
         if let shape, Shape(name: shape) == nil { throw ValidationError("--shape '\(shape)' is not one of instruction, prompt_response, chat") }
         if let minQuality, !(0...1).contains(minQuality) { throw ValidationError("--min-quality must be between 0 and 1") }
         if let limit, limit < 0 { throw ValidationError("--limit must not be negative") }
+        // As export does: a domain that cannot name a partition is a mistake, not an empty result.
+        for d in domain where !PartitionKey.isValidDomain(d) {
+            throw ValidationError("--domain '\(d)' must match [a-z0-9][a-z0-9_-]{0,63}")
+        }
     }
 
     func run() throws {
