@@ -109,3 +109,46 @@ import Testing
         #expect(r.stderr.contains("has not recorded its pid"), "\(r.stderr)")
     }
 }
+
+/// `--skip-damaged`: a damaged block or segment costs only its own examples.
+@Suite(.serialized) struct SkipDamagedTests {
+    @Test func scanAndExportSkipDamagedReadEverythingElseAndReportWhatWasSkipped() throws {
+        let input = RealProcessCrashTests.Input.shared
+        let store = temporaryStorePath("salvage")
+        try FileManager.default.copyItem(atPath: CompactionKillTests.template, toPath: store)
+        let reader = try StoreReader(path: store)
+        let segs = reader.manifest.segments
+        reader.close()
+        // Damage a block in one segment and the footer of another.
+        let blockSeg = store + "/" + segs[0].partition.path + "/" + Format.segmentFileName(segs[0].sequence)
+        let footerSeg = store + "/" + segs[4].partition.path + "/" + Format.segmentFileName(segs[4].sequence)
+        for (p, back) in [(blockSeg, -1), (footerSeg, 45)] {
+            var b = [UInt8](try Data(contentsOf: URL(fileURLWithPath: p)))
+            let i = back < 0 ? 32 + 24 + 3 : b.count - back
+            b[i] ^= 0x40
+            try Data(b).write(to: URL(fileURLWithPath: p))
+        }
+        let plain = try runStrata(["scan", store])
+        #expect(plain.status == 65)
+        let r = try runStrata(["scan", store, "--skip-damaged"])
+        #expect(r.status == 65)
+        let ids = r.stdout.split(separator: "\n").compactMap { (try? JSONSerialization.jsonObject(with: Data($0.utf8)) as? [String: Any])?["id"] as? String }
+        #expect(ids.count > input.lines.count / 2 && ids.count < input.lines.count, "\(ids.count) salvaged")
+        #expect(Set(ids).isSubset(of: Set(input.lines.map(\.id.hex))))
+        #expect(r.stderr.contains(Format.segmentFileName(segs[0].sequence)) && r.stderr.contains(Format.segmentFileName(segs[4].sequence)), "\(r.stderr)")
+        let out = temporaryStorePath("salvageOut")
+        let e = try runStrata(["export", store, "--out", out, "--skip-damaged", "--json"])
+        #expect(e.status == 65)
+        #expect(e.jsonLines.first?["rows"] as? Int == ids.count, "\(e.stdout)")
+        #expect(((e.jsonLines.first?["damaged_skipped"] as? [Any]) ?? []).count == 2)
+        // Repaired (the template's files put back): the salvage export is not "up to date".
+        for s in [segs[0], segs[4]] {
+            let rel = "/" + s.partition.path + "/" + Format.segmentFileName(s.sequence)
+            try FileManager.default.removeItem(atPath: store + rel)
+            try FileManager.default.copyItem(atPath: CompactionKillTests.template + rel, toPath: store + rel)
+        }
+        let again = try runStrata(["export", store, "--out", out, "--json"])
+        #expect(again.status == 0)
+        #expect(again.jsonLines.first?["rows"] as? Int == input.lines.count)
+    }
+}

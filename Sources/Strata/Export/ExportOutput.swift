@@ -68,6 +68,8 @@ public struct ExportResult: Sendable {
     public var skipped: Int
     public var seconds: Double
     public var storeGeneration: UInt64
+    /// Salvage mode (`skipDamaged`): damaged segments and blocks left out (file, offset, reason).
+    public var damagedSkipped: [StrataError] = []
 
     public var rows: Int { files.reduce(0) { $0 + $1.rows } }
     public var bytes: Int64 { files.reduce(0) { $0 + $1.bytes } }
@@ -75,6 +77,7 @@ public struct ExportResult: Sendable {
     public var jsonObject: [String: Any] {
         ["up_to_date": upToDate, "files": files.count, "rewritten_files": rewrittenFiles, "rows": rows, "bytes": bytes,
          "skipped": skipped, "seconds": seconds, "store_generation": storeGeneration,
+         "damaged_skipped": damagedSkipped.map(\.description),
          "paths": files.map(\.path)]
     }
 }

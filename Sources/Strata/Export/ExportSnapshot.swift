@@ -23,7 +23,10 @@ final class ExportSnapshot {
     var annotationMap = AnnotationMap()
     let pins: PinnedFileSystem
 
-    init(path: String, fs: FileSystem, include: (PartitionKey) -> Bool) throws {
+    /// Salvage mode: segments that fail to open as corrupt (listed here).
+    private(set) var skipped: [StrataError] = []
+
+    init(path: String, fs: FileSystem, include: (PartitionKey) -> Bool, skipDamaged: Bool = false) throws {
         // The selected partitions' files are opened now and held (SPEC.md §7.2).
         let snap = try PinnedSnapshot.pin(root: path, fs: fs) { include($0.partition) }
         pins = snap.fs
@@ -39,7 +42,12 @@ final class ExportSnapshot {
         }
         for entry in manifest.segments where include(entry.partition) && !snap.vanishedActive.contains(entry.sequence) {
             let added: SegmentFile?
-            do { added = try catalog.addSnapshotSegment(entry, annotations: &annotationMap, buffers: &buffers) } catch {
+            do { added = try catalog.addSnapshotSegment(entry, annotations: &annotationMap, buffers: &buffers) }
+            catch let e as StrataError where e.code == .corruption && skipDamaged {
+                if catalog.files[entry.sequence] != nil { catalog.remove(entry.sequence) }
+                skipped.append(StrataError(.corruption, "segment skipped: \(e.message)", path: e.path, offset: e.offset))
+                continue
+            } catch {
                 catalog.closeAll()
                 snap.fs.unpinAll()
                 throw error

@@ -27,6 +27,10 @@ public final class Exporter {
     /// (`strata export --mode 644` for outputs other users must read). Directories
     /// it creates get the same bits plus search (x) wherever read is granted.
     public var fileMode: UInt32 = 0o600
+    /// Salvage (`strata export --skip-damaged`): damaged segments and blocks are
+    /// left out and listed (result, `_strata_export.json` `damaged_skipped`).
+    public var skipDamaged = false
+    var damaged: [StrataError] = []
     var directoryMode: UInt32 { Exporter.directoryMode(for: fileMode) }
     static func directoryMode(for fileMode: UInt32) -> UInt32 { fileMode | ((fileMode & 0o444) >> 2) }
 
@@ -58,7 +62,8 @@ public final class Exporter {
         sourceBytes = spec.source.map { Array($0.utf8) }
         shapeMask = spec.shapes.isEmpty ? 0xFF : spec.shapes.reduce(0) { $0 | (1 << $1.rawValue) }
 
-        let snap = try ExportSnapshot(path: storePath, fs: fs, include: spec.includes)
+        let snap = try ExportSnapshot(path: storePath, fs: fs, include: spec.includes, skipDamaged: skipDamaged)
+        damaged = snap.skipped
         defer { snap.close() }
         let units: [Unit]
         if spec.partitioned {
@@ -90,6 +95,9 @@ public final class Exporter {
             if let o = oldUnits[u.key], o.fingerprint == u.fingerprint, o.files.allSatisfy(fileIntact) { keep[u.key] = o.files }
         }
         let sameUnitSet = Set(oldUnits.keys) == Set(units.map(\.key))
+        // A salvage export is never "up to date": once the damage is repaired the data must be written whole.
+        let oldSalvaged = !((old?["damaged_skipped"] as? [Any]) ?? []).isEmpty
+        if oldSalvaged || skipDamaged && !damaged.isEmpty { keep = [:] }
         if keep.count == units.count && sameUnitSet {
             // Nothing to write; still clear what a killed run left, if no export is writing now.
             if fs.isDirectory(outPath), let lock = try? fs.lockExclusive(outPath + "/" + Exporter.lockFileName) {
@@ -160,6 +168,7 @@ public final class Exporter {
             "sidecars": sidecars,
             "totals": ["rows": files.reduce(0) { $0 + $1.rows }, "bytes": files.reduce(Int64(0)) { $0 + $1.bytes }, "files": files.count],
             "skipped": skipped,
+            "damaged_skipped": damaged.map { ["path": $0.path ?? "", "offset": $0.offset ?? -1, "message": $0.message] as [String: Any] },
         ]
         try writeAtomically(Exporter.manifestFileName,
                             Array(try JSONSerialization.data(withJSONObject: manifest, options: [.sortedKeys, .prettyPrinted])))
@@ -170,8 +179,10 @@ public final class Exporter {
         for stale in oldFiles.union(oldSidecars) where !now.contains(stale) && Exporter.isSafeRelativePath(stale) {
             try? fs.remove(outPath + "/" + stale)
         }
-        return ExportResult(upToDate: false, files: files, rewrittenFiles: pending.count, skipped: skipped,
-                            seconds: Date().timeIntervalSince(started), storeGeneration: snap.manifest.generation)
+        var result = ExportResult(upToDate: false, files: files, rewrittenFiles: pending.count, skipped: skipped,
+                                  seconds: Date().timeIntervalSince(started), storeGeneration: snap.manifest.generation)
+        result.damagedSkipped = damaged
+        return result
     }
 
     private func readPreviousManifest() -> [String: Any]? {
@@ -264,7 +275,14 @@ public final class Exporter {
             for seg in ctx.snap.segments[p] ?? [] {
                 guard let file = catalog.files[seg.sequence], let offsets = catalog.blockOffsets[seg.sequence] else { continue }
                 for offset in offsets {
-                    let h = try file.readBlock(at: offset, into: &buffers.block, scratch: &buffers.scratch)
+                    let h: FrameHeader
+                    do {
+                        h = try file.readBlock(at: offset, into: &buffers.block, scratch: &buffers.scratch)
+                    } catch let e as StrataError where e.code == .corruption && skipDamaged {
+                        // Every pass meets the same damage: record it once.
+                        if !damaged.contains(where: { $0.path == e.path && $0.offset == e.offset }) { damaged.append(e) }
+                        continue
+                    }
                     var count = 0
                     try buffers.block.withUnsafeBytes { raw in
                         var it = EntryIterator(raw, path: file.path, blockOffset: offset)
