@@ -6,7 +6,8 @@ struct StrataCommand: ParsableCommand {
         commandName: "strata",
         abstract: "Inspect, fill, compact and export Strata stores of ML training examples.",
         discussion: """
-        Exit codes: 0 done; 64 usage error; 65 corruption found or input rejected; \
+        Exit codes: 0 done; 3 (verify) recoverable: leftovers the next writer open \
+        repairs, no damage; 64 usage error; 65 corruption found or input rejected; \
         74 I/O failure; 75 store locked by another writer.
         """,
         version: "strata 0.1 (format v1)",

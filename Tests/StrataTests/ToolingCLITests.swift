@@ -108,10 +108,11 @@ import Testing
         // Compaction rewrites every segment: the old index now points at segments that are gone.
         #expect(try runStrata(["maintain", path, "--compact", "--json"]).status == 0)
         try stale.write(to: URL(fileURLWithPath: path + "/index/ids.idx"))
+        // Stale coverage is what the next open rebuilds: recoverable (exit 3), not damage.
         let r = try runStrata(["verify", path, "--json"])
-        #expect(r.status == 65)
+        #expect(r.status == 3)
         let p = Self.problems(r)
-        #expect(p.contains { ($0["file"] as? String)?.hasSuffix("index/ids.idx") == true && $0["severity"] as? String == "error" }, "\(r.stdout)")
+        #expect(p.contains { ($0["file"] as? String)?.hasSuffix("index/ids.idx") == true && $0["severity"] as? String == "recoverable" }, "\(r.stdout)")
         // The fix the message names works.
         #expect(try runStrata(["index", "rebuild", path, "--quiet"]).status == 0)
         #expect(try runStrata(["verify", path]).status == 0)
@@ -124,11 +125,16 @@ import Testing
         let stray = path + "/" + (seg as NSString).deletingLastPathComponent + "/seg-0000009999.strata"
         try FileManager.default.copyItem(atPath: path + "/" + seg, toPath: stray)
         let r = try runStrata(["verify", path, "--json"])
-        #expect(r.status == 65)
-        #expect(Self.problems(r).contains { ($0["file"] as? String) == stray && ($0["message"] as? String)?.contains("not listed") == true }, "\(r.stdout)")
+        #expect(r.status == 3)
+        #expect(Self.problems(r).contains { ($0["file"] as? String) == stray && $0["severity"] as? String == "recoverable"
+            && ($0["message"] as? String)?.contains("not listed") == true }, "\(r.stdout)")
+        // --repair: the writer's open removes it, the second verify passes.
+        let repaired = try runStrata(["verify", path, "--repair"])
+        #expect(repaired.status == 0, "\(repaired.stdout)")
+        #expect(!FileManager.default.fileExists(atPath: stray))
     }
 
-    @Test func verifyTreatsATornTailOfAnActiveSegmentAsAWarningAndMidFileDamageAsAnError() throws {
+    @Test func verifyTreatsATornTailOfAnActiveSegmentAsRecoverableAndMidFileDamageAsAnError() throws {
         let live = temporaryStorePath()
         var options = StoreOptions()
         options.blockTargetBytes = 4 << 10
@@ -148,8 +154,8 @@ import Testing
         handle.write(Data("torn-write".utf8))
         try handle.close()
         var r = try runStrata(["verify", path, "--json"])
-        #expect(r.status == 0, "\(r.stdout)")
-        #expect(Self.problems(r).contains { $0["severity"] as? String == "warning" && ($0["message"] as? String)?.contains("torn tail") == true })
+        #expect(r.status == 3, "\(r.stdout)")
+        #expect(Self.problems(r).contains { $0["severity"] as? String == "recoverable" && ($0["message"] as? String)?.contains("torn tail") == true })
         try Self.flipByte(path + "/" + seg, at: 32 + 24 + 5)
         r = try runStrata(["verify", path, "--json"])
         #expect(r.status == 65)

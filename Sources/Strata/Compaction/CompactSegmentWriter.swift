@@ -27,7 +27,7 @@ final class CompactSegmentWriter {
         self.path = path
         self.codec = codec
         self.blockTarget = blockTarget
-        file = try fs.openWritable(path, mode: fileMode)
+        file = try fs.createNew(path, mode: fileMode)  // O_EXCL | O_NOFOLLOW
         guard file.size == 0 else {
             throw StrataError(.corruption, "new segment file already exists with \(file.size) bytes", path: path)
         }

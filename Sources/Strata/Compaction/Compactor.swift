@@ -500,14 +500,18 @@ final class CompactionJob {
         report.outputSegments = outputs.map(\.seq)
 
         // 5. Old files: removed only now that the new state is durable.
-        var first = true
-        for f in inputs {
-            f.close()
-            try fs.remove(f.path)
-            if first { first = false; try store.compactionStep(.firstOldSegmentDeleted, options) }
+        // Under the exclusive snapshot lock (SPEC.md §7.2): a reader that read the
+        // old manifest has already opened these files, and POSIX keeps them readable.
+        for f in inputs { f.close() }
+        try fs.removingUnderSnapshotLock(root: store.path) {
+            var first = true
+            for f in inputs {
+                try fs.remove(f.path)
+                if first { first = false; try store.compactionStep(.firstOldSegmentDeleted, options) }
+            }
+            // Not fsynced: a deletion lost in a crash leaves an unlisted orphan that the next open removes.
+            for id in unusedDictionaries { try? removeDictionary(id) }
         }
-        // Not fsynced: a deletion lost in a crash leaves an unlisted orphan that the next open removes.
-        for id in unusedDictionaries { try? removeDictionary(id) }
         try store.compactionStep(.oldFilesDeleted, options)
         report.rawBytes = newFiles.reduce(0) { $0 + $1.footer!.rawBytes }
         report.seconds = Date().timeIntervalSince(started)

@@ -87,14 +87,17 @@ extension Store {
     func recoverDictionaries() throws {
         let dir = catalog.dictionaryDirectory
         if fs.isDirectory(dir) {
+          try fs.removingUnderSnapshotLock(root: path) {
             let used = Set(manifest.segments.map(\.dictionaryID))
             for name in try fs.listDirectory(dir) {
                 let unused = DictionaryFile.id(fromFileName: name).map { !used.contains($0) } ?? false
-                if name.hasSuffix(".tmp") || unused {
+                let own = fs.isOwnLeftover(dir + "/" + name, magic: name.hasSuffix(".tmp") ? nil : Format.dictionaryMagic)
+                if (name.hasPrefix("dict-") && name.hasSuffix(".tmp") || unused) && own {
                     try fs.remove(dir + "/" + name)
                     recoveryEvents.append(RecoveryEvent(kind: name.hasSuffix(".tmp") ? .removedTemporary : .removedOrphan, path: dir + "/" + name))
                 }
             }
+          }
         }
         try catalog.loadDictionaries(for: manifest)
     }

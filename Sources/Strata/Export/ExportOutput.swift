@@ -68,6 +68,8 @@ public struct ExportResult: Sendable {
     public var skipped: Int
     public var seconds: Double
     public var storeGeneration: UInt64
+    /// Salvage mode (`skipDamaged`): damaged segments and blocks left out (file, offset, reason).
+    public var damagedSkipped: [StrataError] = []
 
     public var rows: Int { files.reduce(0) { $0 + $1.rows } }
     public var bytes: Int64 { files.reduce(0) { $0 + $1.bytes } }
@@ -75,6 +77,7 @@ public struct ExportResult: Sendable {
     public var jsonObject: [String: Any] {
         ["up_to_date": upToDate, "files": files.count, "rewritten_files": rewrittenFiles, "rows": rows, "bytes": bytes,
          "skipped": skipped, "seconds": seconds, "store_generation": storeGeneration,
+         "damaged_skipped": damagedSkipped.map(\.description),
          "paths": files.map(\.path)]
     }
 }
@@ -98,9 +101,18 @@ final class ExportFileSink {
         let dir = String(finalPath[..<slash])
         // Hidden while incomplete: readers of Hive layouts skip names starting with ".".
         tempPath = dir + "/." + finalPath[finalPath.index(after: slash)...] + ".tmp-\(getpid())"
-        if !fs.isDirectory(dir) { try fs.createDirectory(dir, mode: 0o755) }
-        if fs.fileExists(tempPath) { try fs.remove(tempPath) }
-        file = try fs.openWritable(tempPath, mode: mode)
+        // Directories the export creates under OUT must be real directories:
+        // a planted symlink (domain=x -> /elsewhere) would redirect the data.
+        var sub = root
+        for part in relPath.split(separator: "/").dropLast() {
+            sub += "/" + part
+            if fs.isSymbolicLink(sub) {
+                throw StrataError(.permission, "export directory is a symbolic link; refusing to write through it (remove the link)", path: sub)
+            }
+        }
+        if !fs.isDirectory(dir) { try fs.createDirectory(dir, mode: Exporter.directoryMode(for: mode)) }
+        if fs.fileExists(tempPath) || fs.isSymbolicLink(tempPath) { try fs.remove(tempPath) }
+        file = try fs.createNew(tempPath, mode: mode)  // O_EXCL | O_NOFOLLOW
         record = ExportedFile(path: relPath, split: split, partition: partition, rows: 0, bytes: 0, xxh3: 0)
         buffer.reserveCapacity(Self.chunk + Self.chunk / 2)
     }

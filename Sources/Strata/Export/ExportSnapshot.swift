@@ -21,17 +21,38 @@ final class ExportSnapshot {
     let segments: [PartitionKey: [SegmentVersion]]
     /// Annotation entries (kind 2) not yet folded by compaction, of the selected partitions (SPEC.md §4.6).
     var annotationMap = AnnotationMap()
+    let pins: PinnedFileSystem
 
-    init(path: String, fs: FileSystem, include: (PartitionKey) -> Bool) throws {
-        let mp = path + "/" + Format.manifestFileName
-        guard fs.fileExists(mp) else { throw StrataError(.notFound, "no Strata store here (MANIFEST missing)", path: path) }
-        manifest = try Manifest.decode(try fs.readFile(mp), path: mp)
-        catalog = SegmentCatalog(fs: fs, root: path)
-        try catalog.loadDictionaries(for: manifest)
+    /// Salvage mode: segments that fail to open as corrupt (listed here).
+    private(set) var skipped: [StrataError] = []
+
+    init(path: String, fs: FileSystem, include: (PartitionKey) -> Bool, skipDamaged: Bool = false) throws {
+        // The selected partitions' files are opened now and held (SPEC.md §7.2).
+        let snap = try PinnedSnapshot.pin(root: path, fs: fs) { include($0.partition) }
+        pins = snap.fs
+        manifest = snap.manifest
+        catalog = SegmentCatalog(fs: snap.fs, root: path)
         var segs: [PartitionKey: [SegmentVersion]] = [:]
         var buffers = ReadBuffers()
-        for entry in manifest.segments where include(entry.partition) {
-            guard let file = try catalog.addSnapshotSegment(entry, annotations: &annotationMap, buffers: &buffers) else { continue }
+        do {
+            try catalog.loadDictionaries(for: Self.selected(manifest, include))
+        } catch {
+            snap.fs.unpinAll()
+            throw error
+        }
+        for entry in manifest.segments where include(entry.partition) && !snap.vanishedActive.contains(entry.sequence) {
+            let added: SegmentFile?
+            do { added = try catalog.addSnapshotSegment(entry, annotations: &annotationMap, buffers: &buffers) }
+            catch let e as StrataError where e.code == .corruption && skipDamaged {
+                if catalog.files[entry.sequence] != nil { catalog.remove(entry.sequence) }
+                skipped.append(StrataError(.corruption, "segment skipped: \(e.message)", path: e.path, offset: e.offset))
+                continue
+            } catch {
+                catalog.closeAll()
+                snap.fs.unpinAll()
+                throw error
+            }
+            guard let file = added else { continue }
             segs[entry.partition, default: []].append(SegmentVersion(
                 sequence: entry.sequence, bytes: file.validLength, sealed: file.footer != nil,
                 codec: entry.codec, dictionaryID: entry.dictionaryID))
@@ -72,7 +93,17 @@ final class ExportSnapshot {
         ]
     }
 
-    func close() { catalog.closeAll() }
+    /// The manifest restricted to the selected partitions (for loading only their dictionaries).
+    static func selected(_ m: Manifest, _ include: (PartitionKey) -> Bool) -> Manifest {
+        var m = m
+        m.segments = m.segments.filter { include($0.partition) }
+        return m
+    }
+
+    func close() {
+        catalog.closeAll()
+        pins.unpinAll()
+    }
 }
 
 @inline(__always) func hex64(_ v: UInt64) -> String {

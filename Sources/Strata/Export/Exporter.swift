@@ -23,7 +23,16 @@ public final class Exporter {
         o.rowGroupMaxRows = 1 << 20
         return o
     }()
-    public var fileMode: UInt32 = 0o644
+    /// Mode of the files an export creates: private by default, like the store
+    /// (`strata export --mode 644` for outputs other users must read). Directories
+    /// it creates get the same bits plus search (x) wherever read is granted.
+    public var fileMode: UInt32 = 0o600
+    /// Salvage (`strata export --skip-damaged`): damaged segments and blocks are
+    /// left out and listed (result, `_strata_export.json` `damaged_skipped`).
+    public var skipDamaged = false
+    var damaged: [StrataError] = []
+    var directoryMode: UInt32 { Exporter.directoryMode(for: fileMode) }
+    static func directoryMode(for fileMode: UInt32) -> UInt32 { fileMode | ((fileMode & 0o444) >> 2) }
 
     public init(storePath: String, outPath: String, spec: ExportSpec, fileSystem: FileSystem = PosixFileSystem.shared) {
         self.storePath = storePath
@@ -53,7 +62,8 @@ public final class Exporter {
         sourceBytes = spec.source.map { Array($0.utf8) }
         shapeMask = spec.shapes.isEmpty ? 0xFF : spec.shapes.reduce(0) { $0 | (1 << $1.rawValue) }
 
-        let snap = try ExportSnapshot(path: storePath, fs: fs, include: spec.includes)
+        let snap = try ExportSnapshot(path: storePath, fs: fs, include: spec.includes, skipDamaged: skipDamaged)
+        damaged = snap.skipped
         defer { snap.close() }
         let units: [Unit]
         if spec.partitioned {
@@ -85,13 +95,21 @@ public final class Exporter {
             if let o = oldUnits[u.key], o.fingerprint == u.fingerprint, o.files.allSatisfy(fileIntact) { keep[u.key] = o.files }
         }
         let sameUnitSet = Set(oldUnits.keys) == Set(units.map(\.key))
+        // A salvage export is never "up to date": once the damage is repaired the data must be written whole.
+        let oldSalvaged = !((old?["damaged_skipped"] as? [Any]) ?? []).isEmpty
+        if oldSalvaged || skipDamaged && !damaged.isEmpty { keep = [:] }
         if keep.count == units.count && sameUnitSet {
+            // Nothing to write; still clear what a killed run left, if no export is writing now.
+            if fs.isDirectory(outPath), let lock = try? fs.lockExclusive(outPath + "/" + Exporter.lockFileName) {
+                removeAbandonedTemporaries()
+                lock.unlock()
+            }
             let files = units.flatMap { keep[$0.key]! }
             return ExportResult(upToDate: true, files: files, rewrittenFiles: 0, skipped: (old?["skipped"] as? NSNumber)?.intValue ?? 0,
                                 seconds: Date().timeIntervalSince(started), storeGeneration: snap.manifest.generation)
         }
 
-        if !fs.isDirectory(outPath) { try fs.createDirectory(outPath, mode: 0o755) }
+        if !fs.isDirectory(outPath) { try fs.createDirectory(outPath, mode: directoryMode) }
         // One writer per export directory (a hidden lock file, skipped by dataset readers).
         let lock: FileLock
         do { lock = try fs.lockExclusive(outPath + "/" + Exporter.lockFileName) } catch var e as StrataError where e.code == .locked {
@@ -99,6 +117,7 @@ public final class Exporter {
             throw e
         }
         defer { lock.unlock() }
+        removeAbandonedTemporaries()
         let created = ExampleJSONEncoder.timestampString(Int64(Date().timeIntervalSince1970 * 1000))
         let storeVersion = snap.versionObject()
         var pending: [ExportFileSink] = []
@@ -149,14 +168,21 @@ public final class Exporter {
             "sidecars": sidecars,
             "totals": ["rows": files.reduce(0) { $0 + $1.rows }, "bytes": files.reduce(Int64(0)) { $0 + $1.bytes }, "files": files.count],
             "skipped": skipped,
+            "damaged_skipped": damaged.map { ["path": $0.path ?? "", "offset": $0.offset ?? -1, "message": $0.message] as [String: Any] },
         ]
         try writeAtomically(Exporter.manifestFileName,
                             Array(try JSONSerialization.data(withJSONObject: manifest, options: [.sortedKeys, .prettyPrinted])))
         try fs.syncDirectory(outPath)
         let now = Set(files.map(\.path)).union(sidecars.compactMap { $0["path"] as? String })
-        for stale in oldFiles.union(oldSidecars) where !now.contains(stale) { try? fs.remove(outPath + "/" + stale) }
-        return ExportResult(upToDate: false, files: files, rewrittenFiles: pending.count, skipped: skipped,
-                            seconds: Date().timeIntervalSince(started), storeGeneration: snap.manifest.generation)
+        // Only names this export could have written: a doctored manifest naming
+        // "../x" or "/etc/x" must not make an export delete outside OUT.
+        for stale in oldFiles.union(oldSidecars) where !now.contains(stale) && Exporter.isSafeRelativePath(stale) {
+            try? fs.remove(outPath + "/" + stale)
+        }
+        var result = ExportResult(upToDate: false, files: files, rewrittenFiles: pending.count, skipped: skipped,
+                                  seconds: Date().timeIntervalSince(started), storeGeneration: snap.manifest.generation)
+        result.damagedSkipped = damaged
+        return result
     }
 
     private func readPreviousManifest() -> [String: Any]? {
@@ -172,8 +198,8 @@ public final class Exporter {
     private func writeAtomically(_ name: String, _ bytes: [UInt8]) throws {
         let final = outPath + "/" + name
         let tmp = outPath + "/." + name + ".tmp-\(getpid())"
-        if fs.fileExists(tmp) { try fs.remove(tmp) }
-        let f = try fs.openWritable(tmp, mode: fileMode)
+        if fs.fileExists(tmp) || fs.isSymbolicLink(tmp) { try fs.remove(tmp) }
+        let f = try fs.createNew(tmp, mode: fileMode)  // O_EXCL | O_NOFOLLOW
         do {
             try f.write(bytes)
             try f.sync()
@@ -249,7 +275,14 @@ public final class Exporter {
             for seg in ctx.snap.segments[p] ?? [] {
                 guard let file = catalog.files[seg.sequence], let offsets = catalog.blockOffsets[seg.sequence] else { continue }
                 for offset in offsets {
-                    let h = try file.readBlock(at: offset, into: &buffers.block, scratch: &buffers.scratch)
+                    let h: FrameHeader
+                    do {
+                        h = try file.readBlock(at: offset, into: &buffers.block, scratch: &buffers.scratch)
+                    } catch let e as StrataError where e.code == .corruption && skipDamaged {
+                        // Every pass meets the same damage: record it once.
+                        if !damaged.contains(where: { $0.path == e.path && $0.offset == e.offset }) { damaged.append(e) }
+                        continue
+                    }
                     var count = 0
                     try buffers.block.withUnsafeBytes { raw in
                         var it = EntryIterator(raw, path: file.path, blockOffset: offset)
@@ -582,5 +615,40 @@ public final class Exporter {
         md += "- Minimum rows (1): \(rows >= 1 ? "pass" : "FAIL (no rows)")\n"
         md += "- Nulls in required fields (id, shape, timestamp, metadata): pass (enforced by the schema)\n"
         return md
+    }
+}
+
+extension Exporter {
+    /// A relative path without empty, "." or ".." components (what an export writes).
+    static func isSafeRelativePath(_ p: String) -> Bool {
+        guard !p.isEmpty, !p.hasPrefix("/") else { return false }
+        return p.split(separator: "/", omittingEmptySubsequences: false).allSatisfy { !$0.isEmpty && $0 != "." && $0 != ".." }
+    }
+}
+
+extension Exporter {
+    /// Removes temporary files (`.<name>.tmp-<pid>`, SPEC.md §8.1) that a killed
+    /// export left in OUT and the directories it writes. Called only while
+    /// holding the export lock, so no live run owns them. Only regular files
+    /// owned by this user with that name pattern; symbolic links are not followed.
+    func removeAbandonedTemporaries() {
+        func isTemporary(_ name: String) -> Bool {
+            guard name.hasPrefix("."), let r = name.range(of: ".tmp-", options: .backwards) else { return false }
+            let pid = name[r.upperBound...]
+            return !pid.isEmpty && pid.allSatisfy(\.isASCII) && pid.allSatisfy(\.isNumber)
+        }
+        func visit(_ dir: String, depth: Int) {
+            guard depth <= 4, let names = try? fs.listDirectory(dir) else { return }
+            for n in names {
+                let p = dir + "/" + n
+                if fs.isSymbolicLink(p) { continue }
+                if fs.isDirectory(p) {
+                    visit(p, depth: depth + 1)
+                } else if isTemporary(n), fs.isOwnLeftover(p, magic: nil) {
+                    try? fs.remove(p)
+                }
+            }
+        }
+        visit(outPath, depth: 0)
     }
 }

@@ -5,6 +5,10 @@ public enum Format {
     public static let version: UInt16 = 1
     /// The oldest format version this build can read.
     public static let oldestReadableVersion: UInt16 = 1
+    /// SPEC.md §2.1: the MANIFEST's version. 2 adds the committed length of
+    /// active segments (readers accept 1 and 2; writers write 2, so a build that
+    /// knows only 1, and would keep stale committed lengths, refuses the store).
+    public static let manifestVersion: UInt16 = 2
 
     // SPEC.md §3 "Segment files": 8-byte magic at offset 0 of every segment.
     public static let segmentMagic: [UInt8] = Array("STRSEG01".utf8)
@@ -24,6 +28,9 @@ public enum Format {
     public static let manifestMagic: [UInt8] = Array("STRMANI1".utf8)
     public static let manifestFileName = "MANIFEST"
     public static let lockFileName = "LOCK"
+    /// SPEC.md §2.3 and §7.2: the snapshot lock (shared while a reader pins a
+    /// snapshot, exclusive while a writer deletes files a snapshot may name).
+    public static let snapshotLockFileName = "SNAPSHOT.lock"
 
     // SPEC.md §5 "Dedup index".
     public static let indexMagic: [UInt8] = Array("STRIDX01".utf8)

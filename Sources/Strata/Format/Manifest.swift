@@ -9,13 +9,19 @@ public struct Manifest: @unchecked Sendable {
         public var state: State
         public var codec: String
         public var dictionaryID: UInt32
+        /// Active segments only (SPEC.md §2.1, §7): the file length the last
+        /// commit made durable. Bytes below it are committed; nil in manifests
+        /// of format version 1, which did not record it.
+        public var committed: Int64?
 
-        public init(sequence: UInt64, partition: PartitionKey, state: State, codec: String = "lz4", dictionaryID: UInt32 = 0) {
+        public init(sequence: UInt64, partition: PartitionKey, state: State, codec: String = "lz4", dictionaryID: UInt32 = 0,
+                    committed: Int64? = nil) {
             self.sequence = sequence
             self.partition = partition
             self.state = state
             self.codec = codec
             self.dictionaryID = dictionaryID
+            self.committed = committed
         }
     }
 
@@ -67,6 +73,7 @@ public struct Manifest: @unchecked Sendable {
             if i > 0 { segs.append(UInt8(ascii: ",")) }
             segs.append(contentsOf: #"{"codec":"#.utf8)
             segs.append(contentsOf: jsonString(seg.codec))
+            if seg.state == .active, let c = seg.committed { segs.append(contentsOf: #","committed":\#(c)"#.utf8) }
             segs.append(contentsOf: #","dict":\#(seg.dictionaryID),"partition":"#.utf8)
             segs.append(contentsOf: jsonString(seg.partition.path))
             segs.append(contentsOf: #","seq":\#(seg.sequence),"state":"#.utf8)
@@ -86,7 +93,7 @@ public struct Manifest: @unchecked Sendable {
         body.append(UInt8(ascii: "}"))
         var w = ByteWriter(capacity: 24 + body.count)
         w.append(Format.manifestMagic)
-        w.u16(Format.version)
+        w.u16(Format.manifestVersion)
         w.u16(0)
         w.u32(UInt32(body.count))
         w.u64(XXH.hash64(body))
@@ -102,8 +109,8 @@ public struct Manifest: @unchecked Sendable {
             var r = ByteReader(raw, path: path)
             try r.skip(8)
             let version = try r.u16()
-            guard version >= Format.oldestReadableVersion, version <= Format.version else {
-                throw StrataError(.unsupportedVersion, "manifest format version \(version) is newer than this build supports (\(Format.version)); upgrade strata", path: path, offset: 8)
+            guard version >= Format.oldestReadableVersion, version <= Format.manifestVersion else {
+                throw StrataError(.unsupportedVersion, "manifest format version \(version) is newer than this build supports (\(Format.manifestVersion)); upgrade strata", path: path, offset: 8)
             }
             _ = try r.u16()
             let n = Int(try r.u32())
@@ -131,8 +138,15 @@ public struct Manifest: @unchecked Sendable {
                       let key = PartitionKey(path: p), let st = (s["state"] as? String).flatMap(SegmentEntry.State.init(rawValue:)) else {
                     throw bad("segment entry \(s) is malformed")
                 }
+                var committed: Int64?
+                if let c = s["committed"] {
+                    guard st == .active, let n = (c as? NSNumber)?.int64Value, n >= Int64(Format.segmentHeaderSize) else {
+                        throw bad("segment entry \(seq) has an invalid committed length")
+                    }
+                    committed = n
+                }
                 m.segments.append(SegmentEntry(sequence: seq, partition: key, state: st, codec: s["codec"] as? String ?? "lz4",
-                                               dictionaryID: (s["dict"] as? NSNumber)?.uint32Value ?? 0))
+                                               dictionaryID: (s["dict"] as? NSNumber)?.uint32Value ?? 0, committed: committed))
             }
             m.extra = obj.filter { !knownKeys.contains($0.key) }
             return m

@@ -28,6 +28,62 @@ public protocol FileSystem: AnyObject, Sendable {
     func ownerAndMode(_ path: String) throws -> (uid: UInt32, mode: UInt32)
 }
 
+extension FileSystem {
+    /// Advisory lock of the snapshot protocol (SPEC.md §7.2) on `path`, created
+    /// 0600 if missing: shared for readers opening a snapshot, exclusive for a
+    /// writer about to delete files a snapshot may name. Waits up to `wait`
+    /// seconds, then throws `.locked`. Returns nil when the lock file cannot be
+    /// opened (a store on read-only media, where no writer can delete anything).
+    /// File systems without advisory locks (the test simulator) return nil.
+    public func lockSnapshot(_ path: String, exclusive: Bool, wait: Double) throws -> FileLock? {
+        guard let posix = self as? PosixFileSystem else { return nil }
+        return try posix.lockWaiting(path, exclusive: exclusive, wait: wait)
+    }
+
+    /// Creates a new file for appending writes: fails if `path` exists (as a
+    /// file or a symbolic link), so nothing a third party planted under that name
+    /// is ever written through (SPEC.md §2). Test file systems without the
+    /// distinction fall back to `openWritable`.
+    public func createNew(_ path: String, mode: UInt32) throws -> WritableFile {
+        if let posix = self as? PosixFileSystem { return try posix.createExclusive(path, mode: mode) }
+        return try openWritable(path, mode: mode)
+    }
+
+    /// True when `path` itself is a symbolic link (not followed).
+    public func isSymbolicLink(_ path: String) -> Bool {
+        (self as? PosixFileSystem)?.lstatType(path) == S_IFLNK
+    }
+
+    /// True when `path` is a regular file (not followed), owned by this process's
+    /// user, starting with `magic` (or empty: a creation cut short). Only such
+    /// files are removed as leftovers: the store never deletes what it did not create.
+    public func isOwnLeftover(_ path: String, magic: [UInt8]?) -> Bool {
+        if let posix = self as? PosixFileSystem {
+            guard posix.lstatType(path) == S_IFREG, let owner = try? ownerAndMode(path), owner.uid == geteuid() else { return false }
+        }
+        guard let magic else { return true }
+        guard let f = try? openReadable(path) else { return false }
+        defer { f.close() }
+        var buf: [UInt8] = []
+        let n = (try? f.read(at: 0, count: magic.count, into: &buf)) ?? -1
+        return n == 0 || (n == magic.count && buf == magic)
+    }
+
+    /// Whether some process holds a `flock` on `path` (the writer's LOCK),
+    /// found without taking the lock (which would make a starting writer fail);
+    /// nil when it cannot be told.
+    public func isLockHeld(_ path: String) -> Bool? {
+        (self as? PosixFileSystem)?.flockHeld(path)
+    }
+
+    /// Makes sure this process may hold `count` more open files (raising the
+    /// soft RLIMIT_NOFILE up to the hard limit): a snapshot keeps one
+    /// descriptor per segment it pins. No-op for non-POSIX file systems.
+    public func reserveDescriptors(_ count: Int) throws {
+        try (self as? PosixFileSystem)?.raiseDescriptorLimit(toHold: count)
+    }
+}
+
 public protocol WritableFile: AnyObject {
     var path: String { get }
     /// Bytes in the file, including unsynced ones.
@@ -76,9 +132,18 @@ extension FileSystem {
     /// `beforeRename` runs between the fsync and the rename (crash-step tests).
     public func replaceAtomically(_ path: String, mode: UInt32, beforeRename: (() throws -> Void)? = nil,
                                   _ write: (WritableFile) throws -> Void) throws {
+        try writeReplacement(path, mode: mode, write)
+        try beforeRename?()
+        try installReplacement(path)
+    }
+
+    /// The first half of `replaceAtomically`: fills and fsyncs `path.tmp`.
+    /// A commit runs it concurrently with the data fsyncs it depends on and
+    /// calls `installReplacement` only after all of them succeeded.
+    public func writeReplacement(_ path: String, mode: UInt32, _ write: (WritableFile) throws -> Void) throws {
         let tmp = path + ".tmp"
         try? remove(tmp)
-        let f = try openWritable(tmp, mode: mode)
+        let f = try createNew(tmp, mode: mode)
         do {
             try write(f)
             try f.sync()
@@ -88,8 +153,12 @@ extension FileSystem {
             try? remove(tmp)
             throw error
         }
-        try beforeRename?()
-        try rename(tmp, to: path)
+    }
+
+    /// The second half of `replaceAtomically`: renames `path.tmp` over `path`
+    /// and fsyncs the directory.
+    public func installReplacement(_ path: String) throws {
+        try rename(path + ".tmp", to: path)
         let dir = (path as NSString).deletingLastPathComponent
         try syncDirectory(dir.isEmpty ? "." : dir)
     }

@@ -15,11 +15,26 @@ public final class PosixFileSystem: FileSystem, @unchecked Sendable {
     }
 
     public func openWritable(_ path: String, mode: UInt32) throws -> WritableFile {
-        let fd = open(path, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, mode_t(mode))
+        // O_NOFOLLOW: a symbolic link planted under a store or export name is refused (ELOOP), never written through.
+        let fd = open(path, O_WRONLY | O_CREAT | O_APPEND | O_NOFOLLOW | O_CLOEXEC, mode_t(mode))
         guard fd >= 0 else { throw Self.error("open for writing", path) }
         var st = stat()
         guard fstat(fd, &st) == 0 else { let e = Self.error("fstat", path); Glibc.close(fd); throw e }
         return PosixWritableFile(fd: fd, path: path, size: Int64(st.st_size))
+    }
+
+    /// See `FileSystem.createNew`: O_CREAT | O_EXCL | O_NOFOLLOW.
+    func createExclusive(_ path: String, mode: UInt32) throws -> WritableFile {
+        let fd = open(path, O_WRONLY | O_CREAT | O_EXCL | O_APPEND | O_NOFOLLOW | O_CLOEXEC, mode_t(mode))
+        guard fd >= 0 else { throw Self.error("create", path) }
+        return PosixWritableFile(fd: fd, path: path, size: 0)
+    }
+
+    /// The file type bits of `path` itself (lstat), or nil if it does not exist.
+    func lstatType(_ path: String) -> mode_t? {
+        var st = stat()
+        guard lstat(path, &st) == 0 else { return nil }
+        return st.st_mode & S_IFMT
     }
 
     public func openReadable(_ path: String) throws -> ReadableFile {
@@ -95,16 +110,29 @@ public final class PosixFileSystem: FileSystem, @unchecked Sendable {
     }
 
     public func lockExclusive(_ path: String) throws -> FileLock {
-        let fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC, 0o600)
-        guard fd >= 0 else { throw Self.error("open lock file", path) }
+        // O_NOFOLLOW: a planted symlink named LOCK must not get its target truncated.
+        let fd = open(path, O_RDWR | O_CREAT | O_NOFOLLOW | O_CLOEXEC, 0o600)
+        guard fd >= 0 else {
+            if errno == ELOOP {
+                throw StrataError(.permission, "lock file is a symbolic link; refusing to write through it (remove the link)", path: path)
+            }
+            throw Self.error("open lock file", path)
+        }
         if flock(fd, LOCK_EX | LOCK_NB) != 0 {
             let err = errno
-            var buf = [UInt8](repeating: 0, count: 32)
-            let n = pread(fd, &buf, 32, 0)
-            Glibc.close(fd)
+            defer { Glibc.close(fd) }
             if err == EWOULDBLOCK {
-                let pid = n > 0 ? String(decoding: buf[0..<n], as: UTF8.self).trimmingCharacters(in: .whitespacesAndNewlines) : "?"
-                throw StrataError(.locked, "store is locked by pid \(pid); wait for that writer to finish or stop it", path: path)
+                // The holder writes its pid right after taking the lock: give it a moment.
+                var pid = ""
+                for _ in 0..<20 {
+                    var buf = [UInt8](repeating: 0, count: 32)
+                    let n = pread(fd, &buf, 32, 0)
+                    pid = n > 0 ? String(decoding: buf[0..<n], as: UTF8.self).trimmingCharacters(in: .whitespacesAndNewlines) : ""
+                    if !pid.isEmpty { break }
+                    usleep(5_000)
+                }
+                let who = pid.isEmpty ? "another process (it has not recorded its pid)" : "pid \(pid)"
+                throw StrataError(.locked, "store is locked by \(who); wait for that writer to finish or stop it", path: path)
             }
             throw Self.error("flock", path, err)
         }
@@ -113,6 +141,59 @@ public final class PosixFileSystem: FileSystem, @unchecked Sendable {
         _ = ftruncate(fd, 0)
         _ = text.withUnsafeBytes { pwrite(fd, $0.baseAddress, $0.count, 0) }
         return PosixFileLock(fd: fd)
+    }
+
+    /// See `FileSystem.lockSnapshot`. Polls a non-blocking `flock` so a
+    /// timeout is possible (flock itself has none).
+    func lockWaiting(_ path: String, exclusive: Bool, wait: Double) throws -> FileLock? {
+        var fd = open(path, O_RDWR | O_CREAT | O_NOFOLLOW | O_CLOEXEC, 0o600)
+        if fd < 0 && (errno == EROFS || errno == EACCES) { fd = open(path, O_RDONLY | O_NOFOLLOW | O_CLOEXEC) }
+        guard fd >= 0 else {
+            if errno == EROFS || errno == EACCES || errno == ENOENT { return nil }
+            throw Self.error("open snapshot lock", path)
+        }
+        let deadline = Date().addingTimeInterval(wait)
+        var pause: useconds_t = 200
+        while flock(fd, (exclusive ? LOCK_EX : LOCK_SH) | LOCK_NB) != 0 {
+            let err = errno
+            guard err == EWOULDBLOCK || err == EINTR else { Glibc.close(fd); throw Self.error("flock", path, err) }
+            if Date() >= deadline {
+                Glibc.close(fd)
+                throw StrataError(.locked, "timed out after \(wait) s waiting for the snapshot lock (\(exclusive ? "readers are opening snapshots" : "a writer is deleting replaced files"))", path: path)
+            }
+            usleep(pause)
+            pause = min(pause * 2, 5_000)
+        }
+        return PosixFileLock(fd: fd)
+    }
+
+    /// Looks the file's inode up in /proc/locks (Linux), where every held
+    /// `flock` is listed as `N: FLOCK ADVISORY WRITE pid MAJ:MIN:INODE 0 EOF`.
+    func flockHeld(_ path: String) -> Bool? {
+        var st = stat()
+        guard stat(path, &st) == 0 else { return false }
+        guard let text = try? String(contentsOfFile: "/proc/locks", encoding: .utf8) else { return nil }
+        let suffix = ":\(st.st_ino)"
+        for line in text.split(separator: "\n") where line.contains("FLOCK") {
+            let fields = line.split(separator: " ", omittingEmptySubsequences: true)
+            if fields.contains(where: { $0.hasSuffix(suffix) && $0.split(separator: ":").count == 3 }) { return true }
+        }
+        return false
+    }
+
+    /// Raises the soft RLIMIT_NOFILE so that `count` more descriptors fit
+    /// (with headroom for everything else the process has open).
+    func raiseDescriptorLimit(toHold count: Int) throws {
+        var lim = rlimit()
+        guard getrlimit(__rlimit_resource_t(RLIMIT_NOFILE.rawValue), &lim) == 0 else { return }
+        let want = rlim_t(count + 256)
+        if lim.rlim_cur >= want { return }
+        let hard = lim.rlim_max
+        lim.rlim_cur = min(max(want * 2, lim.rlim_cur), hard)
+        _ = setrlimit(__rlimit_resource_t(RLIMIT_NOFILE.rawValue), &lim)
+        guard lim.rlim_cur >= want else {
+            throw StrataError(.io, "the store needs \(count) open files for a consistent snapshot but this process may open at most \(hard) (RLIMIT_NOFILE); raise `ulimit -n` or compact the store (fewer, larger segments)")
+        }
     }
 
     public func ownerAndMode(_ path: String) throws -> (uid: UInt32, mode: UInt32) {

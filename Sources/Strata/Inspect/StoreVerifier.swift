@@ -5,6 +5,10 @@ public struct VerifyProblem: Sendable, CustomStringConvertible {
     public enum Severity: String, Sendable {
         /// Damage or a broken invariant: the store is not intact.
         case error
+        /// State the next writer open repairs by itself (leftovers of a killed
+        /// ingest or compaction, a torn uncommitted tail, a stale index): no
+        /// committed data is damaged; `strata verify --repair` fixes it now.
+        case recoverable
         /// Harmless or self-healing state (torn tail, missing index snapshot): reported, store still intact.
         case warning
     }
@@ -36,9 +40,24 @@ public struct VerifyReport: Sendable {
     public var dictionaries = 0
     public var quick = false
 
-    /// True when no error was found (warnings allowed).
+    /// True when no error was found (warnings and recoverable state allowed).
     public var intact: Bool { !problems.contains { $0.severity == .error } }
     public var errorCount: Int { problems.filter { $0.severity == .error }.count }
+    public var recoverableCount: Int { problems.filter { $0.severity == .recoverable }.count }
+    /// Intact, but holding state the next writer open repairs.
+    public var needsRepair: Bool { intact && recoverableCount > 0 }
+    /// A writer held the store's LOCK while this ran: files it was creating
+    /// (not in the manifest read) were noted, not checked.
+    public var writerRunning = false
+    /// What was read and what was not (quick mode reads no block contents).
+    public var checked: String {
+        quick ? "MANIFEST, segment headers, trailers and footers of \(segments) segments, dictionaries"
+              : "MANIFEST, every frame of \(segments) segments (\(blocks) blocks, \(examples) examples), dictionaries, dedup index"
+    }
+    public var notChecked: String {
+        quick ? "block contents (frame checksums, decompression, entries, ids) and the dedup index; run `strata verify` for those"
+              : (writerRunning ? "files a running writer created after the snapshot was taken" : "nothing")
+    }
 }
 
 /// Checks every byte and invariant of a store without modifying it and
@@ -46,7 +65,9 @@ public struct VerifyReport: Sendable {
 /// traps on damaged bytes: everything it finds becomes a `VerifyProblem`.
 public final class StoreVerifier {
     public let root: String
-    let fs: FileSystem
+    /// The snapshot's pinned files while `run` runs (SPEC.md §7.2), else the caller's file system.
+    var fs: FileSystem
+    let baseFS: FileSystem
     public let quick: Bool
     /// Called with (bytes checked, bytes to check) during a full verify.
     public var progress: ((Int64, Int64) -> Void)?
@@ -59,16 +80,24 @@ public final class StoreVerifier {
     var keysAt: [UInt64: [[UInt64]]] = [:]
     var dictionaries: [UInt32: ZstdDictionary] = [:]
     var totalBytes: Int64 = 0
+    /// The index covers segments or blocks the manifest does not have (§5.4: rebuilt on open).
+    var staleIndex = false
 
     public init(path: String, fileSystem: FileSystem = PosixFileSystem.shared, quick: Bool = false) {
         root = path
         fs = fileSystem
+        baseFS = fileSystem
         self.quick = quick
     }
 
     func problem(_ severity: VerifyProblem.Severity = .error, _ path: String, _ offset: Int64?, _ message: String) {
-        report.problems.append(VerifyProblem(severity: severity, path: path, offset: offset, message: message))
+        report.problems.append(VerifyProblem(severity: severity, path: path, offset: offset, message: message,
+                                             repairedByOpen: severity == .recoverable))
     }
+
+    /// State the next writer open repairs: recoverable when no writer runs; a
+    /// mere note (warning) while one does, since it may be that writer's work in progress.
+    var leftover: VerifyProblem.Severity { report.writerRunning ? .warning : .recoverable }
 
     func problem(_ e: Error, path: String, offset: Int64? = nil) {
         if let e = e as? StrataError {
@@ -91,10 +120,24 @@ public final class StoreVerifier {
     public func run() -> VerifyReport {
         report = VerifyReport()
         report.quick = quick
+        staleIndex = false
         let mpath = root + "/" + Format.manifestFileName
         guard fs.isDirectory(root) else {
             problem(.error, root, nil, "no such directory")
             return report
+        }
+        report.writerRunning = baseFS.isLockHeld(root + "/" + Format.lockFileName) ?? false
+        // A consistent snapshot (SPEC.md §7.2): the manifest and every file it
+        // lists stay readable while writers append, compact and delete. If the
+        // pin fails (damaged manifest, missing segment) the checks below report why.
+        var pinned: PinnedFileSystem?
+        if fs.fileExists(mpath), let snap = try? PinnedSnapshot.pin(root: root, fs: baseFS) {
+            pinned = snap.fs
+            fs = snap.fs
+        }
+        defer {
+            pinned?.unpinAll()
+            fs = baseFS
         }
         if !fs.fileExists(mpath) {
             problem(.error, mpath, nil, "MANIFEST missing: this is not a Strata store, or its manifest was deleted")
@@ -110,6 +153,7 @@ public final class StoreVerifier {
         }
         let segments = collectSegments()
         loadDictionaries(segments)
+        verifySecret()
         totalBytes = segments.reduce(0) { $0 + ((try? fs.fileSize($1.path)) ?? 0) }
         for s in segments {
             report.segments += 1
@@ -117,7 +161,10 @@ public final class StoreVerifier {
             verifySegment(s)
             if s.entry == nil, manifest != nil {
                 // Whatever is wrong inside an unlisted file goes away with it on the next open.
-                for i in before..<report.problems.count { report.problems[i].repairedByOpen = true }
+                for i in before..<report.problems.count {
+                    report.problems[i].repairedByOpen = true
+                    report.problems[i].severity = .recoverable
+                }
             }
         }
         if !quick, manifest != nil { verifyIndex() }
@@ -142,8 +189,8 @@ public final class StoreVerifier {
                 }
                 for f in ((try? fs.listDirectory(ppath)) ?? []).sorted() {
                     let fpath = ppath + "/" + f
-                    if f.hasSuffix(".tmp") {
-                        problem(.warning, fpath, nil, "incomplete temporary file; the writer deletes it on its next open")
+                    if f.hasPrefix("seg-") && f.hasSuffix(".tmp") {
+                        problem(leftover, fpath, nil, "incomplete temporary file; the writer deletes it on its next open")
                         continue
                     }
                     guard f.hasPrefix("seg-"), f.hasSuffix(".strata"), let seq = UInt64(f.dropFirst(4).dropLast(7)),
@@ -187,8 +234,12 @@ public final class StoreVerifier {
             out.append(SegmentRef(sequence: e.sequence, partition: e.partition, path: path, entry: e))
         }
         for u in onDisk.values.sorted(by: { $0.sequence < $1.sequence }) {
-            problem(.error, u.path, nil, "segment file not listed in MANIFEST (left by a crash or copied in); the writer deletes it on its next open")
-            report.problems[report.problems.count - 1].repairedByOpen = true
+            if report.writerRunning {
+                // Created after the manifest this check read: a new active segment or compaction output.
+                problem(.warning, u.path, nil, "not in the MANIFEST this check read; the running writer is creating it (not checked)")
+                continue
+            }
+            problem(.recoverable, u.path, nil, "segment file not listed in MANIFEST (left by a killed ingest or compaction); the writer deletes it on its next open")
             out.append(u)
         }
         return out.sorted { $0.sequence < $1.sequence }
@@ -204,7 +255,7 @@ public final class StoreVerifier {
             for name in ((try? fs.listDirectory(dir)) ?? []).sorted() {
                 let p = dir + "/" + name
                 if name.hasSuffix(".tmp") {
-                    problem(.warning, p, nil, "incomplete temporary dictionary; the writer deletes it on its next open")
+                    problem(leftover, p, nil, "incomplete temporary dictionary; the writer deletes it on its next open")
                     continue
                 }
                 guard let id = DictionaryFile.id(fromFileName: name) else {
@@ -219,16 +270,36 @@ public final class StoreVerifier {
                     report.dictionaries += 1
                 } catch {
                     problem(error, path: p)
-                    report.problems[report.problems.count - 1].repairedByOpen = !referenced.contains(id)
+                    if !referenced.contains(id) {
+                        report.problems[report.problems.count - 1].severity = leftover
+                        report.problems[report.problems.count - 1].repairedByOpen = true
+                    }
                 }
                 if !referenced.contains(id) {
-                    problem(.warning, p, nil, "dictionary \(id) is used by no listed segment (left by an interrupted compaction); the writer removes it on its next open")
+                    problem(leftover, p, nil, "dictionary \(id) is used by no listed segment (left by an interrupted compaction); the writer removes it on its next open")
                 }
             }
         }
         for id in referenced.subtracting(present).sorted() {
             problem(.error, dir + "/" + Format.dictionaryFileName(id), nil, "dictionary \(id) is named by segments but missing; their blocks cannot be read")
         }
+    }
+
+    /// The pseudonym key (SPEC.md §9): when the MANIFEST says pseudonyms were
+    /// made, the key file must exist and be the one they were made with.
+    func verifySecret() {
+        guard let want = manifest?.extra[Store.secretManifestKey] as? String else { return }
+        let p = root + "/keys/field-hash.key"
+        guard fs.fileExists(p) else {
+            problem(.error, p, nil, "missing, but the MANIFEST records pseudonymized fields made with it; restore it from a backup (a new key would change every pseudonym)")
+            return
+        }
+        do {
+            let key = try Store.decodeSecret(try fs.readFile(p), path: p)
+            if Store.secretFingerprint(key) != want {
+                problem(.error, p, 16, "not the key this store's pseudonyms were made with (fingerprint \(Store.secretFingerprint(key)), MANIFEST says \(want))")
+            }
+        } catch { problem(error, path: p) }
     }
 
     // MARK: segments
@@ -246,7 +317,7 @@ public final class StoreVerifier {
             problem(.error, s.path, 12, "segment header names dictionary \(h.dictionaryID), MANIFEST says \(e.dictionaryID)")
         }
         if let seg = segment, seg.footer != nil, s.entry?.state == .active {
-            problem(.warning, s.path, nil, "sealed on disk but listed active (a crash between sealing and the manifest update); recovery accepts it")
+            problem(leftover, s.path, nil, "sealed on disk but listed active (a crash between sealing and the manifest update); the next open records it as sealed")
         }
         if quick {
             if let seg = segment { report.blocks += seg.footer?.blocks.count ?? 0; report.examples += seg.footer?.examples.count ?? 0 }
@@ -282,6 +353,11 @@ public final class StoreVerifier {
             end = size
         }
         let footerBlockOffsets = footer?.blocks.map(\.offset) ?? []
+        // What the last commit made durable (SPEC.md §7): damage below it is lost committed data.
+        let committed = sealed ? nil : s.entry?.committed
+        if let committed, size < committed {
+            problem(.error, s.path, size, "active segment has \(size) bytes but its last commit made \(committed) bytes durable: committed data is missing (the file was truncated)")
+        }
         var blocks: [BlockSeen] = []
         var keys: [[UInt64]] = []
         var exampleRefs: [EntryRef] = []
@@ -303,7 +379,7 @@ public final class StoreVerifier {
         while offset < end {
             let left = end - offset
             if left < Int64(Format.frameHeaderSize) {
-                tail(s, sealed: sealed, offset: offset, bytes: left, why: "fewer than 24 bytes after the last frame")
+                tail(s, sealed: sealed, committed: committed, offset: offset, bytes: left, why: "fewer than 24 bytes after the last frame")
                 break
             }
             let h: FrameHeader
@@ -320,7 +396,7 @@ public final class StoreVerifier {
                 if sealed {
                     problem(.error, s.path, offset, "frame declares \(h.frameLength) bytes but only \(left) remain before the footer")
                 } else {
-                    tail(s, sealed: false, offset: offset, bytes: left, why: "the last frame is incomplete")
+                    tail(s, sealed: false, committed: committed, offset: offset, bytes: left, why: "the last frame is incomplete")
                 }
                 guard let next = resync(after: offset) else { break }
                 offset = next
@@ -332,10 +408,15 @@ public final class StoreVerifier {
             report.bytesChecked += Int64(h.frameLength)
             progress?(report.bytesChecked, totalBytes)
             let sumOK = buf.withUnsafeBytes { FrameCodec.checksumMatches($0, header: h) }
+            if !sumOK, !sealed, let committed, offset >= committed {
+                // Past the committed length: an interrupted, uncommitted write.
+                tail(s, sealed: false, committed: committed, offset: offset, bytes: size - offset, why: "a frame past the committed length fails its checksum")
+                break
+            }
             if !sumOK {
                 let last = offset + Int64(h.frameLength) == size
                 problem(.error, s.path, offset, "frame checksum mismatch (type \(h.type), \(h.storedLength) stored bytes)"
-                        + (last && !sealed ? "; it is the last frame: a torn write the writer drops on open, or damage" : ""))
+                        + (last && !sealed && committed == nil ? "; it is the last frame: a torn write the writer drops on open, or damage" : ""))
                 guard let next = resync(after: offset) else { break }
                 offset = next
                 continue
@@ -437,11 +518,15 @@ public final class StoreVerifier {
         }
     }
 
-    func tail(_ s: SegmentRef, sealed: Bool, offset: Int64, bytes: Int64, why: String) {
+    func tail(_ s: SegmentRef, sealed: Bool, committed: Int64? = nil, offset: Int64, bytes: Int64, why: String) {
         if sealed {
             problem(.error, s.path, offset, "\(why) in a sealed segment (\(bytes) bytes)")
+        } else if let committed, offset < committed {
+            problem(.error, s.path, offset, "\(why), below the committed length \(committed): committed data is damaged")
+        } else if report.writerRunning {
+            problem(.warning, s.path, offset, "\(bytes) bytes of an uncommitted write in progress (\(why))")
         } else {
-            problem(.warning, s.path, offset, "torn tail of \(bytes) bytes (\(why)); a crash interrupted a write, the writer drops it on open")
+            problem(.recoverable, s.path, offset, "torn tail of \(bytes) bytes (\(why)); a crash interrupted an uncommitted write, the writer drops it on open")
         }
     }
 
@@ -450,6 +535,20 @@ public final class StoreVerifier {
     /// The index file must agree with the segments: every entry it holds points at
     /// an example with that key, and every example in the blocks it covers is found.
     func verifyIndex() {
+        let first = report.problems.count
+        verifyIndexContents()
+        // An index whose coverage disagrees with the manifest is stale (a killed
+        // compaction, or a writer between its manifest swap and index rewrite): the
+        // next open rebuilds it (SPEC.md §5.4), so what follows from that is recoverable.
+        if staleIndex {
+            for i in first..<report.problems.count where report.problems[i].severity == .error {
+                report.problems[i].severity = leftover
+                report.problems[i].repairedByOpen = true
+            }
+        }
+    }
+
+    func verifyIndexContents() {
         let path = root + "/" + Format.indexDirectoryName + "/" + Format.indexFileName
         guard let m = manifest, let keyer else { return }
         let listed = Set(m.segments.map(\.sequence))
@@ -476,11 +575,13 @@ public final class StoreVerifier {
         var covered: [UInt64: Int] = [:]
         for c in snap.coverage where c.blocks > 0 {
             guard listed.contains(c.sequence) else {
+                staleIndex = true
                 problem(.error, path, 64, "index covers segment \(c.sequence), which the MANIFEST does not list; run `strata index rebuild`")
                 continue
             }
             let have = keysAt[c.sequence]?.count ?? 0
             if Int(c.blocks) > have {
+                staleIndex = true
                 problem(.error, path, 64, "index covers \(c.blocks) blocks of segment \(c.sequence), which holds \(have); run `strata index rebuild`")
             }
             covered[c.sequence] = min(Int(c.blocks), have)

@@ -2,7 +2,11 @@
 /// STORE/keys/field-hash.key, created on first use with mode 0600.
 extension Store {
     static let secretMagic: [UInt8] = Array("STRKEY01".utf8)
+    /// MANIFEST member recording that pseudonyms exist (SPEC.md §9).
+    static let secretManifestKey = "field_hash_key"
 
+    /// XXH3-64 of the key bytes, 16 hex digits: identifies the key without revealing it.
+    static func secretFingerprint(_ key: [UInt8]) -> String { hex64(XXH.hash64(key)) }
     /// Returns the store's 32-byte field-hashing secret, creating it durably on first use.
     public func fieldHashSecret() throws -> [UInt8] {
         try lock.withLock {
@@ -10,7 +14,16 @@ extension Store {
             let file = dir + "/field-hash.key"
             if fs.fileExists(file) {
                 let bytes = try fs.readFile(file)
-                return try Store.decodeSecret(bytes, path: file)
+                let key = try Store.decodeSecret(bytes, path: file)
+                if let want = manifest.extra[Store.secretManifestKey] as? String, want != Store.secretFingerprint(key) {
+                    throw StrataError(.corruption, "keys/field-hash.key is not the key this store's pseudonyms were made with (MANIFEST \(Store.secretManifestKey) \(want)); restore the original from a backup", path: file, offset: 16)
+                }
+                return key
+            }
+            // A missing key is never silently replaced when pseudonyms exist: a new
+            // one would change every pseudonym (SPEC.md §9).
+            if manifest.extra[Store.secretManifestKey] != nil || fs.isDirectory(dir) {
+                throw StrataError(.corruption, "keys/field-hash.key is missing but this store holds fields pseudonymized with it; restore it from a backup (a new key would change every pseudonym)", path: file, offset: 0)
             }
             return try guardWrite {
                 var g = SystemRandomNumberGenerator()
@@ -28,6 +41,9 @@ extension Store {
                     try fs.syncDirectory(path)
                 }
                 try fs.replaceAtomically(file, mode: 0o600) { try $0.write(w.bytes) }
+                // Recorded (a fingerprint, not the key) so that a later loss is detected.
+                manifest.extra[Store.secretManifestKey] = Store.secretFingerprint(key)
+                manifestDirty = true
                 return key
             }
         }

@@ -34,7 +34,7 @@ final class ActiveSegment {
         self.path = path
         self.codec = codec
         self.blockTarget = blockTarget
-        file = try fs.openWritable(path, mode: fileMode)
+        file = try fs.createNew(path, mode: fileMode)  // O_EXCL | O_NOFOLLOW
         if file.size != 0 {
             throw StrataError(.corruption, "new segment file already exists with \(file.size) bytes", path: path)
         }

@@ -147,14 +147,23 @@ extension SegmentCatalog {
 enum FoldingScanner {
     /// Visits folded examples of matching partitions in (domain, month, append)
     /// order; excluded ones only when `filter.includeExcluded`.
+    /// With `onDamage` (salvage), damaged blocks are reported and skipped, and
+    /// so is an example whose later annotations are unreadable (its folded view
+    /// — e.g. an exclusion — cannot be known, so it is not guessed).
     static func scan(catalog: SegmentCatalog, filter: ScanFilter, annotations: AnnotationMap, buffers: inout ReadBuffers,
-                     _ body: (FoldedExample) throws -> Bool) throws {
+                     onDamage: ((StrataError) -> Void)? = nil, _ body: (FoldedExample) throws -> Bool) throws {
         var side = ReadBuffers()
         var pending: (example: Example, folded: [Annotation])?
         func flush() throws -> Bool {
             guard let (e, folded) = pending else { return true }
             pending = nil
-            let later = try annotations[e.id].map { try catalog.readAnnotations(at: $0, target: e.id, buffers: &side) } ?? []
+            let later: [Annotation]
+            do {
+                later = try annotations[e.id].map { try catalog.readAnnotations(at: $0, target: e.id, buffers: &side) } ?? []
+            } catch let err as StrataError where err.code == .corruption && onDamage != nil {
+                onDamage?(StrataError(.corruption, "example \(e.id) skipped: its annotations are unreadable (\(err.message))", path: err.path, offset: err.offset))
+                return true
+            }
             let f = FoldedExample(original: e, annotations: folded + later)
             if f.isExcluded && !filter.includeExcluded { return true }
             if let pred = filter.predicate, !pred(f.example) { return true }
@@ -162,7 +171,7 @@ enum FoldingScanner {
         }
         for p in catalog.sortedPartitions where filter.includes(p) {
             for seq in catalog.partitions[p] ?? [] {
-                var more = try catalog.forEachEntry(segment: seq, buffers: &buffers) { kind, entry, _ in
+                var more = try catalog.forEachEntry(segment: seq, buffers: &buffers, onDamage: onDamage) { kind, entry, _ in
                     switch kind {
                     case EntryKind.example.rawValue:
                         guard try flush() else { return false }

@@ -49,11 +49,19 @@ final class SegmentCatalog {
     }
 
     /// Visits every entry of every block of the segment, in order.
-    func forEachEntry(segment seq: UInt64, buffers: inout ReadBuffers,
+    /// With `onDamage`, a block that fails its checksum or decompression is
+    /// reported to it and skipped instead of failing the visit (`--skip-damaged`).
+    func forEachEntry(segment seq: UInt64, buffers: inout ReadBuffers, onDamage: ((StrataError) -> Void)? = nil,
                       _ body: (_ kind: UInt8, _ entry: inout ByteReader, _ loc: Location) throws -> Bool) throws -> Bool {
         guard let file = files[seq], let offsets = blockOffsets[seq] else { return true }
         for (bi, offset) in offsets.enumerated() {
-            let h = try file.readBlock(at: offset, into: &buffers.block, scratch: &buffers.scratch)
+            let h: FrameHeader
+            do {
+                h = try file.readBlock(at: offset, into: &buffers.block, scratch: &buffers.scratch)
+            } catch let e as StrataError where e.code == .corruption && onDamage != nil {
+                onDamage?(e)
+                continue
+            }
             let keepGoing: Bool = try buffers.block.withUnsafeBytes { raw in
                 var it = EntryIterator(raw, path: file.path, blockOffset: offset)
                 var i: UInt32 = 0
@@ -95,11 +103,15 @@ extension SegmentCatalog {
         } catch let e as StrataError where e.code == .notFound && entry.state == .active {
             return nil
         }
-        if let footer = file.footer {
+        // Listed active but sealed on disk (a close the manifest does not know of
+        // yet): the footer is trusted only if a walk ends at it (SPEC.md §7).
+        var trustFooter = file.footer != nil
+        if trustFooter, entry.state == .active, entry.committed != nil { trustFooter = try file.walk(committed: entry.committed).sealed }
+        if let footer = file.footer, trustFooter {
             add(file, blockOffsets: footer.blocks.map(\.offset))
             annotations.add(footer: footer, segment: entry.sequence)
         } else {
-            let walk = try file.walk()
+            let walk = try file.walk(committed: entry.committed)
             file.restrict(to: walk.validEnd)
             add(file, blockOffsets: walk.blocks.map(\.offset))
             try collectAnnotations(segment: entry.sequence, into: &annotations, buffers: &buffers)

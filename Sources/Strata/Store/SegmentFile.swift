@@ -83,33 +83,62 @@ public final class SegmentFile {
     /// Walks the frames of an active segment from the header on, verifying
     /// every checksum. A torn tail is reported in the result, never thrown;
     /// a damaged frame followed by more data throws `.corruption`.
-    public func walk() throws -> WalkResult {
+    ///
+    /// - Parameter committed: the segment's committed length from the manifest
+    ///   (SPEC.md §7), when it records one. Then a damaged or missing frame
+    ///   below it is corruption (committed data), and the first damaged or
+    ///   incomplete frame at or past it starts the torn tail, whatever follows
+    ///   (uncommitted writes may reach the disk out of order). Without it, a
+    ///   damaged frame is a torn tail only when nothing valid follows it.
+    public func walk(committed: Int64? = nil) throws -> WalkResult {
         var result = WalkResult()
         let size = try file.currentSize()
+        if let committed, size < committed {
+            throw StrataError(.corruption, "active segment has \(size) bytes but its last commit made \(committed) bytes durable: committed data is missing (the file was truncated)", path: path, offset: size)
+        }
         var offset = Int64(Format.segmentHeaderSize)
         var buf: [UInt8] = []
+        /// Decides what a damaged or incomplete frame at `offset` is: throws for
+        /// committed data; returns normally when it starts the torn tail.
+        func tear(_ cause: String, scanAfter: Bool) throws {
+            if let committed {
+                if offset < committed {
+                    throw StrataError(.corruption, "\(cause) below the committed length \(committed): committed data is damaged", path: path, offset: offset)
+                }
+                return
+            }
+            if scanAfter { try requireNoFrameAfter(offset, size: size, cause: cause) }
+        }
         while offset < size {
             let left = size - offset
-            if left < Int64(Format.frameHeaderSize) { result.tornBytes = left; break }
+            if left < Int64(Format.frameHeaderSize) {
+                try tear("\(left) bytes after the last frame", scanAfter: false)
+                result.tornBytes = left
+                break
+            }
             try file.readExactly(at: offset, count: Format.frameHeaderSize, into: &buf)
             let h: FrameHeader
             do {
                 h = try buf.withUnsafeBytes { try FrameCodec.parseHeader($0, path: path, offset: offset) }
             } catch {
                 // A header we cannot parse is a torn tail only if no valid frame follows it.
-                try requireNoFrameAfter(offset, size: size, cause: "unreadable frame header")
+                try tear("unreadable frame header", scanAfter: true)
                 result.tornBytes = left
                 break
             }
             if Int64(h.frameLength) > left {
-                try requireNoFrameAfter(offset, size: size, cause: "frame runs past end of file")
+                try tear("frame runs past end of file", scanAfter: true)
                 result.tornBytes = left
                 break
             }
             try file.readExactly(at: offset, count: h.frameLength, into: &buf)
             let ok = buf.withUnsafeBytes { FrameCodec.checksumMatches($0, header: h) }
             if !ok {
-                if offset + Int64(h.frameLength) == size { result.tornBytes = left; break }
+                if committed != nil || offset + Int64(h.frameLength) == size {
+                    try tear("frame checksum mismatch", scanAfter: false)
+                    result.tornBytes = left
+                    break
+                }
                 throw StrataError(.corruption, "frame checksum mismatch with \(size - offset - Int64(h.frameLength)) bytes of data after it; the segment is damaged in the middle", path: path, offset: offset)
             }
             if h.type == FrameType.footer.rawValue {
@@ -130,6 +159,9 @@ public final class SegmentFile {
             result.blocks.append((offset, h))
             offset += Int64(h.frameLength)
             result.validEnd = offset
+        }
+        if let committed, result.validEnd < committed, !result.sealed {
+            throw StrataError(.corruption, "valid frames end at \(result.validEnd), before the committed length \(committed): committed data is damaged", path: path, offset: result.validEnd)
         }
         return result
     }

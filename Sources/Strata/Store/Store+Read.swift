@@ -43,21 +43,44 @@ public final class StoreReader: @unchecked Sendable {
     var annotationMap = AnnotationMap()
     let lock = Mutex()
     var buffers = ReadBuffers()
+    /// The descriptors of the snapshot's files (SPEC.md §7.2).
+    let pins: PinnedFileSystem
 
-    public init(path: String, fileSystem: FileSystem = PosixFileSystem.shared) throws {
+    /// Salvage mode (`--skip-damaged`): damaged segments and blocks are skipped
+    /// and listed in `skipped` instead of failing the open or the scan.
+    public let skipDamaged: Bool
+    /// What salvage mode skipped (file, offset, reason).
+    public private(set) var skipped: [StrataError] = []
+
+    public init(path: String, fileSystem: FileSystem = PosixFileSystem.shared, skipDamaged: Bool = false) throws {
         self.path = path
+        self.skipDamaged = skipDamaged
         let mp = path + "/" + Format.manifestFileName
-        guard fileSystem.fileExists(mp) else { throw StrataError(.notFound, "no Strata store here (MANIFEST missing)", path: path) }
-        manifest = try Manifest.decode(try fileSystem.readFile(mp), path: mp)
-        catalog = SegmentCatalog(fs: fileSystem, root: path)
-        try catalog.loadDictionaries(for: manifest)
-        for entry in manifest.segments {
-            _ = try catalog.addSnapshotSegment(entry, annotations: &annotationMap, buffers: &buffers)
+        // Every file of the snapshot is opened now and held (SPEC.md §7.2), so a
+        // compaction that deletes them later cannot make this reader fail.
+        let snap = try PinnedSnapshot.pin(root: path, fs: fileSystem)
+        pins = snap.fs
+        manifest = snap.manifest
+        catalog = SegmentCatalog(fs: snap.fs, root: path)
+        do {
+            try catalog.loadDictionaries(for: manifest)
+            for entry in manifest.segments where !snap.vanishedActive.contains(entry.sequence) {
+                do {
+                    _ = try catalog.addSnapshotSegment(entry, annotations: &annotationMap, buffers: &buffers)
+                } catch let e as StrataError where e.code == .corruption && skipDamaged {
+                    if let f = catalog.files[entry.sequence] { _ = f; catalog.remove(entry.sequence) }
+                    skipped.append(StrataError(.corruption, "segment skipped: \(e.message)", path: e.path, offset: e.offset))
+                }
+            }
+            // The index file is keyed by the store's dedup key: usable here only when that is the id.
+            let storeKey = try? DedupKey(manifest: manifest.dedup, path: mp)
+            _ = try index.load(fs: snap.fs, storePath: path, segments: catalog.files.keys.sorted(), catalog: catalog,
+                               useFile: storeKey?.isExampleID == true)
+        } catch {
+            catalog.closeAll()
+            snap.fs.unpinAll()
+            throw error
         }
-        // The index file is keyed by the store's dedup key: usable here only when that is the id.
-        let storeKey = try? DedupKey(manifest: manifest.dedup, path: mp)
-        _ = try index.load(fs: fileSystem, storePath: path, segments: catalog.files.keys.sorted(), catalog: catalog,
-                           useFile: storeKey?.isExampleID == true)
     }
 
     public var count: Int { index.count }
@@ -71,8 +94,17 @@ public final class StoreReader: @unchecked Sendable {
     }
 
     public func scan(_ filter: ScanFilter = .all, _ body: (Example) throws -> Bool) throws {
-        try lock.withLock { try StoreScanner.scan(catalog: catalog, filter: filter, annotations: annotationMap, buffers: &buffers, body) }
+        try lock.withLock {
+            guard skipDamaged else {
+                return try StoreScanner.scan(catalog: catalog, filter: filter, annotations: annotationMap, buffers: &buffers, body)
+            }
+            try FoldingScanner.scan(catalog: catalog, filter: filter, annotations: annotationMap, buffers: &buffers,
+                                    onDamage: { self.skipped.append($0) }) { try body($0.example) }
+        }
     }
 
-    public func close() { catalog.closeAll() }
+    public func close() {
+        catalog.closeAll()
+        pins.unpinAll()
+    }
 }

@@ -8,27 +8,60 @@ extension Store {
         // removals are not fsynced, so the orphan may come back), and matching
         // on the sequence alone would keep that orphan forever.
         let listed = Set(manifest.segments.map { "\($0.partition.path)/\($0.sequence)" })
-        // 1. Temporaries and orphans.
-        for name in try fs.listDirectory(path) where name.hasSuffix(".tmp") {
-            try fs.remove(path + "/" + name)
-            recoveryEvents.append(RecoveryEvent(kind: .removedTemporary, path: path + "/" + name))
+        // 1. Temporaries and orphans, under the exclusive snapshot lock (SPEC.md
+        // §7.2): a reader may have read a manifest naming an orphan (a compaction
+        // swapped the manifest and was killed before deleting its inputs).
+        try fs.removingUnderSnapshotLock(root: path) { try removeLeftovers(listed: listed) }
+        try recoverDictionaries()
+        try recoverListedSegments()
+    }
+
+    /// Removes what an interrupted run of this store left: temporaries it
+    /// writes (`MANIFEST.tmp`, `seg-*.tmp`) and unlisted segment files — only
+    /// regular files owned by this user, segments only if they carry the
+    /// segment magic (or are empty). Anything else is left alone: the store
+    /// never deletes a file it did not create. A partition directory that is
+    /// a symbolic link is refused (SPEC.md §2): writing or deleting through it
+    /// would reach outside the store.
+    private func removeLeftovers(listed: Set<String>) throws {
+        let manifestTmp = Format.manifestFileName + ".tmp"
+        if fs.fileExists(path + "/" + manifestTmp) || fs.isSymbolicLink(path + "/" + manifestTmp),
+           fs.isOwnLeftover(path + "/" + manifestTmp, magic: nil) {
+            try fs.remove(path + "/" + manifestTmp)
+            recoveryEvents.append(RecoveryEvent(kind: .removedTemporary, path: path + "/" + manifestTmp))
         }
-        for domainDir in try fs.listDirectory(path) where domainDir.hasPrefix("domain=") && fs.isDirectory(path + "/" + domainDir) {
+        for domainDir in try fs.listDirectory(path) where domainDir.hasPrefix("domain=") {
+            try Store.refuseSymbolicLink(fs, path + "/" + domainDir)
+            guard fs.isDirectory(path + "/" + domainDir) else { continue }
             for monthDir in try fs.listDirectory(path + "/" + domainDir) where monthDir.hasPrefix("month=") {
                 let dir = path + "/" + domainDir + "/" + monthDir
+                try Store.refuseSymbolicLink(fs, dir)
+                guard fs.isDirectory(dir) else { continue }
                 for name in try fs.listDirectory(dir) {
                     let full = dir + "/" + name
-                    if name.hasSuffix(".tmp") {
+                    if name.hasPrefix("seg-") && name.hasSuffix(".tmp") {
+                        guard fs.isOwnLeftover(full, magic: nil) else { continue }
                         try fs.remove(full)
                         recoveryEvents.append(RecoveryEvent(kind: .removedTemporary, path: full))
-                    } else if let seq = Store.segmentSequence(fromFileName: name), !listed.contains("\(domainDir)/\(monthDir)/\(seq)") {
+                    } else if let seq = Store.segmentSequence(fromFileName: name), name == Format.segmentFileName(seq),
+                              !listed.contains("\(domainDir)/\(monthDir)/\(seq)") {
+                        guard fs.isOwnLeftover(full, magic: Format.segmentMagic) else { continue }
                         try fs.remove(full)
                         recoveryEvents.append(RecoveryEvent(kind: .removedOrphan, path: full))
                     }
                 }
             }
         }
-        try recoverDictionaries()
+    }
+
+    /// Throws `.permission` if `dir` (a store directory) is a symbolic link.
+    static func refuseSymbolicLink(_ fs: FileSystem, _ dir: String) throws {
+        if fs.isSymbolicLink(dir) {
+            throw StrataError(.permission, "partition directory is a symbolic link; refusing to write or delete through it (replace it with a real directory)", path: dir)
+        }
+    }
+
+    private func recoverListedSegments() throws {
         // 2. Listed segments.
         var changed = false
         var keep: [Manifest.SegmentEntry] = []
@@ -38,8 +71,12 @@ extension Store {
                 throw StrataError(.corruption, "segment listed in the manifest is missing; committed data may be lost — restore it from backup", path: p)
             }
             var file = try SegmentFile(fs: fs, path: p, sequence: entry.sequence, partition: entry.partition, expectSealed: entry.state == .sealed)
-            if !file.isSealed {
-                let walk = try file.walk()
+            // A file that looks sealed although the manifest lists it active was
+            // sealed by a close the crash interrupted: its footer is trusted only
+            // after a walk (a reordering disk may have kept the footer and lost
+            // an uncommitted frame before it).
+            if !file.isSealed || (entry.state == .active && entry.committed != nil) {
+                let walk = try file.walk(committed: entry.committed)
                 if walk.tornBytes > 0 {
                     try fs.truncate(p, to: walk.validEnd)
                     recoveryEvents.append(RecoveryEvent(kind: .truncatedTornTail, path: p, offset: walk.validEnd, bytes: walk.tornBytes))

@@ -70,7 +70,7 @@ public final class Store: @unchecked Sendable {
         if fs.fileExists(manifestPath) {
             manifest = try Manifest.decode(try fs.readFile(manifestPath), path: manifestPath)
         } else {
-            let names = try fs.listDirectory(path).filter { $0 != Format.lockFileName && $0 != Format.manifestFileName + ".tmp" }
+            let names = try fs.listDirectory(path).filter { $0 != Format.lockFileName && $0 != Format.snapshotLockFileName && $0 != Format.manifestFileName + ".tmp" }
             guard names.isEmpty else {
                 throw StrataError(.corruption, "directory is not empty but has no MANIFEST: not a Strata store, or its manifest was lost (found \(names.prefix(3).joined(separator: ", ")))", path: path)
             }

@@ -30,7 +30,10 @@ struct CompactCommand: ParsableCommand {
             options.level = level
             options.purgeExcluded = purgeExcluded
             if noDictionary { options.dictionary = .never }
-            if let segmentMib { options.segmentTargetBytes = Int64(segmentMib) << 20 }
+            if let segmentMib {
+                guard (1...65536).contains(segmentMib) else { throw StrataError(.usage, "--segment-mib must be in 1...65536", field: "--segment-mib") }
+                options.segmentTargetBytes = Int64(segmentMib) << 20
+            }
             guard (4...16384).contains(blockKib) else { throw StrataError(.usage, "--block-kib must be in 4...16384", field: "--block-kib") }
             options.blockTargetBytes = blockKib << 10
             if ProcessInfo.processInfo.environment["STRATA_COMPACT_DICT"] == "always" { options.dictionary = .always }

@@ -37,6 +37,8 @@ struct ExportCommand: ParsableCommand {
     @Option(help: "Chat schema: system message for converted instruction/prompt_response examples.") var systemPrompt: String?
     @Option(help: "Name recorded in the JSON document / headers (default: OUT's name).") var name: String?
     @Flag(help: "Print one JSON object.") var json = false
+    @Flag(help: "Salvage: leave out damaged segments and blocks, export everything else, list what was skipped (stderr, _strata_export.json); exit 65 if anything was.") var skipDamaged = false
+    @Option(help: "Octal mode of the files written, e.g. 644 for outputs other users read (default 600: private, like the store; directories get x where r is granted).") var mode: String = "600"
 
     func makeSpec() throws -> ExportSpec {
         func usage(_ m: String) -> StrataError { StrataError(.usage, m) }
@@ -71,7 +73,27 @@ struct ExportCommand: ParsableCommand {
     func run() throws {
         try runCommand {
             let spec = try makeSpec()
-            let r = try Exporter(storePath: store, outPath: out, spec: spec).run()
+            guard let fileMode = UInt32(mode, radix: 8), fileMode & 0o600 == 0o600, fileMode & ~0o666 == 0 else {
+                throw StrataError(.usage, "--mode must be an octal file mode between 600 and 666 (e.g. 600, 640, 644)", field: "--mode")
+            }
+            let exporter = Exporter(storePath: store, outPath: out, spec: spec)
+            exporter.fileMode = fileMode
+            exporter.skipDamaged = skipDamaged
+            let r = try exporter.run()
+            defer {
+                for e in r.damagedSkipped { printError("strata: skipped damaged data: \(e)") }
+            }
+            if !r.damagedSkipped.isEmpty {
+                if json {
+                    var o = r.jsonObject
+                    o["out"] = out
+                    o["store"] = store
+                    print(jsonLine(o))
+                } else {
+                    print("exported \(r.rows) rows; \(r.damagedSkipped.count) damaged segments/blocks left out (see stderr; run `strata verify \(store)`)")
+                }
+                throw ExitCode(ExitStatus.dataError.rawValue)
+            }
             if json {
                 var o = r.jsonObject
                 o["out"] = out

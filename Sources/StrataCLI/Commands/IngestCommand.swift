@@ -93,10 +93,13 @@ struct IngestCommand: ParsableCommand {
 final class LineFile {
     private let handle: FileHandle
     init(path: String) throws {
-        guard FileManager.default.createFile(atPath: path, contents: nil), let h = FileHandle(forWritingAtPath: path) else {
-            throw StrataError(.io, "cannot create report file", path: path)
+        // Private (0600) whatever the umask: reports quote input lines, which may hold personal data.
+        let fd = open(path, O_WRONLY | O_CREAT | O_TRUNC | O_NOFOLLOW | O_CLOEXEC, 0o600)
+        guard fd >= 0 else {
+            throw StrataError(.io, "cannot create report file: \(String(cString: strerror(errno)))", path: path)
         }
-        handle = h
+        _ = fchmod(fd, 0o600)
+        handle = FileHandle(fileDescriptor: fd, closeOnDealloc: true)
     }
     func write(_ line: String) { handle.write(Data((line + "\n").utf8)) }
     func close() { try? handle.close() }

@@ -9,7 +9,8 @@ struct MaintainCommand: ParsableCommand {
         abstract: "Scheduled maintenance: verify, compact partition by partition, refresh the index, refresh exports.",
         discussion: """
         Meant for cron, Airflow or a Kubernetes CronJob. Steps: a quick verify (headers, \
-        footers, manifest; nothing is changed if it finds damage), then with --compact each \
+        footers, manifest — block contents are not read, the summary says so; run \
+        `strata verify` for every byte; nothing is changed if it finds damage), then with --compact each \
         partition is compacted in turn, active segments are sealed and the dedup index \
         snapshot is refreshed, then every --export spec is brought up to date. Each step \
         is atomic and idempotent: a run killed at any point (even SIGKILL) is resumed by \
@@ -59,12 +60,14 @@ struct MaintainCommand: ParsableCommand {
                         "bytes_before": s.partitions.reduce(Int64(0)) { $0 + $1.bytesBefore },
                         "bytes_after": s.partitions.reduce(Int64(0)) { $0 + $1.bytesAfter },
                         "exports": s.exports.map { ["spec": $0.specPath, "out": $0.out, "up_to_date": $0.upToDate, "rewritten_files": $0.rewrittenFiles, "rows": $0.rows] },
-                        "recovery": s.recovery, "verify_warnings": s.warnings, "index_entries": s.indexEntries, "seconds": s.seconds,
+                        "recovery": s.recovery, "verify_warnings": s.warnings,
+                        "verify_checked": s.verifyChecked, "verify_not_checked": s.verifyNotChecked, "index_entries": s.indexEntries, "seconds": s.seconds,
                     ]))
                 } else {
                     print("maintain \(store): \(s.partitions.count) partitions, \(s.compacted) compacted, "
                           + "\(s.exports.filter { !$0.upToDate }.count) of \(s.exports.count) exports refreshed, "
                           + "\(s.recovery.count) recovery steps, " + String(format: "%.2f s", s.seconds))
+                    print("quick verify checked: \(s.verifyChecked); not checked: \(s.verifyNotChecked)")
                 }
             }
         } catch let e as ExitCode {

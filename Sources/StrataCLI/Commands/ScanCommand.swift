@@ -27,6 +27,7 @@ struct ScanCommand: ParsableCommand {
     @Option(help: "Only examples from this source.") var source: String?
     @Option(help: "instruction, prompt_response or chat.") var shape: String?
     @Option(help: "Stop after N examples.") var limit: Int?
+    @Flag(help: "Salvage: skip damaged segments and blocks, print everything else, list what was skipped on stderr (exit 65 if anything was).") var skipDamaged = false
 
     func validate() throws {
         if let fromMonth, Month(fromMonth) == nil { throw ValidationError("--from-month '\(fromMonth)' is not YYYY-MM") }
@@ -34,11 +35,15 @@ struct ScanCommand: ParsableCommand {
         if let shape, Shape(name: shape) == nil { throw ValidationError("--shape '\(shape)' is not one of instruction, prompt_response, chat") }
         if let minQuality, !(0...1).contains(minQuality) { throw ValidationError("--min-quality must be between 0 and 1") }
         if let limit, limit < 0 { throw ValidationError("--limit must not be negative") }
+        // As export does: a domain that cannot name a partition is a mistake, not an empty result.
+        for d in domain where !PartitionKey.isValidDomain(d) {
+            throw ValidationError("--domain '\(d)' must match [a-z0-9][a-z0-9_-]{0,63}")
+        }
     }
 
     func run() throws {
         try runCommand {
-            let reader = try StoreReader(path: store)
+            let reader = try StoreReader(path: store, skipDamaged: skipDamaged)
             defer { reader.close() }
             let tags = Set(tag), q = minQuality, src = source, sh = shape.flatMap(Shape.init(name:))
             let needsPredicate = q != nil || !tags.isEmpty || src != nil || sh != nil
@@ -60,6 +65,11 @@ struct ScanCommand: ParsableCommand {
                 return limit.map { n < $0 } ?? true
             }
             out.flush()
+            if !reader.skipped.isEmpty {
+                for e in reader.skipped { printError("strata: skipped damaged data: \(e)") }
+                printError("strata: \(n) examples written; \(reader.skipped.count) damaged segments/blocks skipped (run `strata verify \(store)` for details)")
+                throw ExitCode(ExitStatus.dataError.rawValue)
+            }
         }
     }
 }

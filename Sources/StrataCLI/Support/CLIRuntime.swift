@@ -5,6 +5,8 @@ import Strata
 /// Exit codes a scheduler can act on (documented in README and `strata --help`).
 enum ExitStatus: Int32 {
     case done = 0
+    /// `verify`: no damage, but state the next writer open repairs (leftovers of a killed run).
+    case recoverable = 3
     case usage = 64
     case dataError = 65
     case ioFailure = 74
