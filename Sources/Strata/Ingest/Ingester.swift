@@ -115,9 +115,11 @@ public final class Ingester {
         let onReject = self.onReject
         let recordLimit = commitEveryRecords
         let hasher = fieldHasher
+        let dedupKey = store.dedupKey
         let parseThread = Thread {
             Ingester.parseStage(source: source, mapping: mapping, readChunk: readChunk, free: free, ready: ready,
-                                cancelled: cancelled, recordLimit: recordLimit, hasher: hasher, onReject: onReject)
+                                cancelled: cancelled, recordLimit: recordLimit, hasher: hasher, dedupKey: dedupKey,
+                                onReject: onReject)
         }
         parseThread.stackSize = 4 << 20
         parseThread.start()
@@ -180,10 +182,11 @@ public final class Ingester {
     private static func parseStage(source: String, mapping: IngestMapping, readChunk: (inout [UInt8]) throws -> Int,
                                    free: BlockingQueue<StagedBatch>, ready: BlockingQueue<StagedBatch>,
                                    cancelled: Atomic<Bool>, recordLimit: Int, hasher: FieldHasher?,
-                                   onReject: ((Rejection) -> Void)?) {
+                                   dedupKey: DedupKey, onReject: ((Rejection) -> Void)?) {
         var hasher = hasher
         var parser = try! IngestLineParser(mapping: mapping)  // validated in init
         var draft = ExampleDraft()
+        var identity = ExampleIdentity(dedupKey)
         var idScratch = ByteWriter(capacity: 4096)
         var partitions = PartitionCache()
         var splitter = JSONDocumentSplitter()
@@ -208,11 +211,15 @@ public final class Ingester {
                     try parser.parse(bytes, into: &draft)
                     try ExampleValidation.validate(draft)
                     hasher?.apply(to: &draft)
-                    let id = CanonicalContent.id(of: draft, scratch: &idScratch)
-                    if let claimed = parser.id, claimed != id {
+                    let (id, idKey) = try identity.assign(draft)
+                    // A raw export's id is the one its store assigned: the content
+                    // id, or a keyed id (SPEC.md §4.1) that this store reproduces
+                    // when its dedup key is the same.
+                    if let claimed = parser.id, claimed != id,
+                       idKey == nil || claimed != CanonicalContent.id(of: draft, scratch: &idScratch) {
                         throw StrataError(.invalidInput, "id \(claimed) does not match the content's id \(id)", field: "id")
                     }
-                    staged.encoded.add(draft, id: id, partition: partitions.key(for: draft), line: line)
+                    staged.encoded.add(draft, id: id, idKey: idKey, partition: partitions.key(for: draft), line: line)
                     if staged.encoded.inputBytes >= Int64(batchInputBytes) || (recordLimit > 0 && staged.encoded.items.count >= recordLimit) {
                         ready.push(staged)
                         staged = free.pop()

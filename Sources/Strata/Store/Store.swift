@@ -29,7 +29,8 @@ public final class Store: @unchecked Sendable {
     public internal(set) var recoveryEvents: [RecoveryEvent] = []
     // Reused buffers for the append path.
     var entryBuffer = ByteWriter(capacity: 8 << 10)
-    var idScratch = ByteWriter(capacity: 8 << 10)
+    /// Assigns ids (plain or keyed, SPEC.md §4.1); set up with the store's dedup key.
+    var identity = ExampleIdentity(.content)
     var readBuffers = ReadBuffers()
     var lastPartition: (domain: [UInt8], month: Month, key: PartitionKey)?
 
@@ -81,6 +82,7 @@ public final class Store: @unchecked Sendable {
         }
         do {
             dedup = DedupIndex(key: try resolveDedupKey())
+            identity = ExampleIdentity(dedup.key)
             try recover()
         } catch {
             fileLock?.unlock()
