@@ -209,7 +209,7 @@ public final class Ingester {
                 }
                 do {
                     try parser.parse(bytes, into: &draft)
-                    try ExampleValidation.validate(draft)
+                    try ExampleValidation.validate(draft, metadataChecked: true)
                     hasher?.apply(to: &draft)
                     let (id, idKey) = try identity.assign(draft)
                     // A raw export's id is the one its store assigned: the content
