@@ -90,7 +90,6 @@ extension FileSystem {
         }
         try beforeRename?()
         try rename(tmp, to: path)
-        let dir = (path as NSString).deletingLastPathComponent
-        try syncDirectory(dir.isEmpty ? "." : dir)
+        try syncDirectory(PathName.parent(of: path))
     }
 }

@@ -57,11 +57,10 @@ public final class Store: @unchecked Sendable {
             var parents: [String] = []
             var p = path
             while true {
-                let parent = (p as NSString).deletingLastPathComponent
-                let dir = parent.isEmpty ? "." : parent
+                let dir = PathName.parent(of: p)
                 parents.append(dir)
-                if parent.isEmpty || parent == p || fs.isDirectory(dir) { break }
-                p = parent
+                if dir == p || dir == "." || dir == "/" || fs.isDirectory(dir) { break }
+                p = dir
             }
             try fs.createDirectory(path, mode: options.directoryMode)
             for dir in parents { try fs.syncDirectory(dir) }  // children before parents
