@@ -18,7 +18,7 @@ import Testing
             #expect(PathName.lastComponent(of: p) == last, "last component of \(p.debugDescription)")
         }
         // Random byte soup never traps and parent() is never empty.
-        var g = SplitMix64(seed: 11)
+        var g = SeededRNG(seed: 11)
         let alphabet = Array("/a.é ∂\u{2028}".unicodeScalars)
         for _ in 0..<2000 {
             let n = Int(g.next() % 12)
@@ -69,19 +69,6 @@ import Testing
             r.close()
         }
         #expect(throws: StrataError.self) { try Store.open(at: base + "/" + String(repeating: "z", count: 300)) }
-    }
-}
-
-/// SplitMix64: a tiny seeded generator for reproducible test inputs.
-struct SplitMix64: RandomNumberGenerator {
-    var state: UInt64
-    init(seed: UInt64) { state = seed }
-    mutating func next() -> UInt64 {
-        state &+= 0x9E37_79B9_7F4A_7C15
-        var z = state
-        z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
-        z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
-        return z ^ (z >> 31)
     }
 }
 

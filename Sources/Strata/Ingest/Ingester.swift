@@ -34,6 +34,11 @@ public final class Ingester {
     public var commitEveryBytes: Int64 = 64 << 20
     /// Also commit after this many records (0 = no record limit).
     public var commitEveryRecords = 0
+    /// Also commit once this many seconds passed since the last commit (0 = not
+    /// by time). When input arrives slowly (a pipe, stdin) the parse stage hands
+    /// over what it has whenever the input is idle for half this time, so records
+    /// become durable and visible to readers within about this interval.
+    public var commitEverySeconds: Double = 1
     /// Called for each rejected record (on the parse thread, in input order).
     public var onReject: ((Rejection) -> Void)?
     /// Called for each duplicate: (source, line, id).
@@ -46,6 +51,7 @@ public final class Ingester {
 
     private var uncommittedBytes: Int64 = 0
     private var uncommittedRecords = 0
+    private var lastCommitAt = Date()
     /// Input records per batch handed between the stages.
     static let batchInputBytes = 4 << 20
 
@@ -81,8 +87,17 @@ public final class Ingester {
             throw StrataError(.notFound, "cannot open input: \(String(cString: strerror(errno)))", path: path)
         }
         defer { if fd != 0 { close(fd) } }
+        let idleMillis = commitEverySeconds > 0 ? Int32(clamping: Int(max(1, commitEverySeconds * 500))) : -1
         try run(source: path == "-" ? "<stdin>" : path) { buffer in
             while true {
+                if idleMillis > 0 {
+                    // Wait for input at most half the commit interval: -1 tells the
+                    // parse stage the input is idle (hand over what it has).
+                    var pfd = pollfd(fd: fd, events: Int16(POLLIN), revents: 0)
+                    let r = poll(&pfd, 1, idleMillis)
+                    if r == 0 { return -1 }
+                    if r < 0 && errno == EINTR { continue }
+                }
                 let n = buffer.withUnsafeMutableBytes { read(fd, $0.baseAddress, $0.count) }
                 if n < 0 && errno == EINTR { continue }
                 if n < 0 { throw StrataError(.io, "read failed: \(String(cString: strerror(errno)))", path: path) }
@@ -104,7 +119,8 @@ public final class Ingester {
         }
     }
 
-    /// Runs both stages; `readChunk` fills the buffer and returns the byte count (0 at end).
+    /// Runs both stages; `readChunk` fills the buffer and returns the byte count
+    /// (0 at end, -1 when the input is idle: what is parsed so far is handed over).
     private func run(source: String, readChunk: @escaping (inout [UInt8]) throws -> Int) throws {
         let free = BlockingQueue<StagedBatch>()
         let ready = BlockingQueue<StagedBatch>()
@@ -163,7 +179,8 @@ public final class Ingester {
         uncommittedBytes += staged.encoded.inputBytes
         uncommittedRecords += staged.encoded.items.count
         onProgress?(summary.bytes)
-        if uncommittedBytes >= commitEveryBytes || (commitEveryRecords > 0 && uncommittedRecords >= commitEveryRecords) {
+        let dueByTime = commitEverySeconds > 0 && uncommittedRecords > 0 && Date().timeIntervalSince(lastCommitAt) >= commitEverySeconds
+        if uncommittedBytes >= commitEveryBytes || (commitEveryRecords > 0 && uncommittedRecords >= commitEveryRecords) || dueByTime {
             try commit()
         }
     }
@@ -171,6 +188,7 @@ public final class Ingester {
     /// Makes everything ingested so far durable.
     public func commit() throws {
         try store.commit()
+        lastCommitAt = Date()
         uncommittedBytes = 0
         uncommittedRecords = 0
         summary.commits += 1
@@ -240,6 +258,13 @@ public final class Ingester {
             while !cancelled.load() {
                 let n = try readChunk(&chunk)
                 if n == 0 { break }
+                if n < 0 {
+                    // Idle input: hand over the batch (possibly empty) so the store
+                    // stage can commit on time (`commitEverySeconds`).
+                    ready.push(staged)
+                    staged = free.pop()
+                    continue
+                }
                 chunk.withUnsafeBytes { raw in splitter.feed(UnsafeRawBufferPointer(rebasing: raw[0..<n]), handle) }
             }
             splitter.finish(handle)
