@@ -87,3 +87,32 @@ import Testing
         try s.close()
     }
 }
+
+/// Issue: after `--purge-excluded`, duplicate-seen entries still pointed at the
+/// purged id, so re-ingested content reported stale offers. A purge forgets the
+/// example and its provenance (SPEC.md §4.4): the content is new again.
+@Suite struct PurgeProvenanceTests {
+    @Test func reingestingPurgedContentIsNewWithFreshProvenance() throws {
+        let store = temporaryStorePath()
+        let line = #"{"prompt":"p","response":"r","domain":"d","timestamp":"2025-01-01T00:00:00Z"}"# + "\n"
+        let other = #"{"prompt":"q","response":"r","domain":"d","timestamp":"2025-01-01T00:00:00Z"}"# + "\n"
+        #expect(try runStrata(["ingest", store], stdin: Data((line + other).utf8)).status == 0)
+        #expect(try runStrata(["ingest", store], stdin: Data(line.utf8)).status == 0)  // a duplicate offer
+        let id = Example(content: .promptResponse(prompt: "p", response: "r"), domain: "d", timestampMillis: 0).id
+        var s = try Store.open(at: store)
+        #expect(try s.provenance(of: id)?.offers == 2)
+        try s.annotate(id, .exclude(reason: "bad"))
+        try s.close()
+        let c = try runStrata(["compact", store, "--purge-excluded", "--json"])
+        #expect(c.status == 0, "\(c.stderr)")
+        #expect(try runStrata(["get", store, id.hex]).status != 0)
+        let again = try runStrata(["ingest", store, "--json"], stdin: Data(line.utf8))
+        #expect(again.jsonLines.last?["inserted"] as? Int == 1)
+        s = try Store.open(at: store)
+        let p = try #require(try s.provenance(of: id))
+        #expect(p.offers == 1)
+        #expect(p.lastOfferedAtMillis == nil)
+        #expect(try s.duplicateStatistics().total == 0)
+        try s.close()
+    }
+}

@@ -61,6 +61,8 @@ public struct CompactionReport: Sendable {
     /// Examples of a store from before keyed ids that shared an id with an
     /// earlier, differently keyed example and were kept under their keyed id.
     public var examplesRekeyed = 0
+    /// Duplicate-seen entries dropped because their target was purged.
+    public var provenanceDropped = 0
     public var dictionaryID: UInt32?
     public var dictionaryBytes = 0
     public var level: Int32 = 0
@@ -350,6 +352,7 @@ final class CompactionJob {
         var removed: [ExampleID] = []
         var preserved: [(ExampleID, Location)] = []
         var seen: Set<ExampleID> = []
+        var purgedIDs: Set<ExampleID> = []
         var firstBlock = true
         var foldedEntry = ByteWriter(capacity: 256)
         let partitionDir = store.path + "/" + partition.path
@@ -395,6 +398,7 @@ final class CompactionJob {
                             if options.purgeExcluded, try CompactionJob.isExcluded(bodies, path: f.path, offset: b.offset) {
                                 report.purged += 1
                                 removed.append(h.id)
+                                purgedIDs.insert(h.id)
                                 return
                             }
                             foldedEntry.bytes.removeAll(keepingCapacity: true)
@@ -447,6 +451,13 @@ final class CompactionJob {
                                 try emit(priorFolded: [])  // collected from the footer in step 1
                             case .duplicateSeen:
                                 try emit(priorFolded: [])
+                                // A purge forgets the example's provenance too (SPEC.md §4.4):
+                                // its target precedes it in append order, so it is known here.
+                                var r = body
+                                if !purgedIDs.isEmpty, purgedIDs.contains(try ExampleID.read(from: &r)) {
+                                    report.provenanceDropped += 1
+                                    continue
+                                }
                                 _ = try currentWriter().appendOther(UnsafeRawBufferPointer(rebasing: raw[start..<end]), annotationTarget: nil)
                             case nil:
                                 throw StrataError(.corruption, "unknown entry kind \(kind)", path: f.path, offset: b.offset)
