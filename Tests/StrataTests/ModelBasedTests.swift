@@ -20,7 +20,8 @@ import Testing
 /// Replay: every failure names its configuration and seed;
 ///   STRATA_MODEL_SEED=<seed> STRATA_MODEL_CONFIG=<config> swift test --filter ModelBasedTests
 /// runs that one sequence. STRATA_MODEL_SEQUENCES=<n> sets the sequences per
-/// configuration (default 40: 36 configurations × 40 = 1,440 sequences).
+/// configuration (default 20: 36 configurations × 20 = 720 sequences of 24
+/// operations, about 70 s on the shared 2-core CI machine).
 @Suite struct ModelBasedTests {
     static let configs: [ReferenceModel.Config] = {
         var out: [ReferenceModel.Config] = []
@@ -35,7 +36,7 @@ import Testing
     }()
 
     static let env = ProcessInfo.processInfo.environment
-    static let sequencesPerConfig = Int(env["STRATA_MODEL_SEQUENCES"] ?? "") ?? 40
+    static let sequencesPerConfig = Int(env["STRATA_MODEL_SEQUENCES"] ?? "") ?? 20
     static let operationsPerSequence = 24
 
     /// Totals for the report line (sequences, operations) across configurations.
@@ -56,7 +57,9 @@ import Testing
         }
         var ops = 0
         for seed in seeds {
+            let t0 = Date()
             var driver = try ModelDriver(config: config, seed: seed)
+            if Self.env["STRATA_MODEL_PROFILE"] != nil { ModelDriver.profile("init", Date().timeIntervalSince(t0)) }
             do {
                 try driver.run(operations: Self.operationsPerSequence)
             } catch let f as ModelMismatch {
@@ -154,6 +157,8 @@ struct ModelDriver {
     mutating func run(operations: Int) throws {
         for _ in 0..<operations {
             let r = int(100)
+            let t0 = Date()
+            defer { if ModelBasedTests.env["STRATA_MODEL_PROFILE"] != nil { ModelDriver.profile(trace.last ?? "", Date().timeIntervalSince(t0)) } }
             switch r {
             case 0..<26: try appendOne()
             case 26..<38: try appendBatch()
@@ -171,6 +176,15 @@ struct ModelDriver {
         try reopen()
         try compare()
         try verify()
+    }
+
+    nonisolated(unsafe) static var times: [String: Double] = [:]
+    static func profile(_ op: String, _ t: Double) {
+        ModelBasedTests.totals.withLock {
+            let k = String(op.prefix(while: { $0 != " " && $0 != ";" }))
+            times[k, default: 0] += t
+            if k == "reopen" { print(times.sorted { $0.value > $1.value }.map { "\($0.key)=\(Int($0.value * 1000))ms" }.joined(separator: " ")) }
+        }
     }
 
     mutating func commit() throws {
