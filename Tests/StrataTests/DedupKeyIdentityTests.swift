@@ -116,3 +116,59 @@ import Testing
         try s.close()
     }
 }
+
+/// Stores written before keyed ids can hold two `content+FIELD` examples under
+/// one content-hash id (when they arrived in separate runs). They must still
+/// read, and compaction must keep both (SPEC.md §7.1) instead of silently
+/// dropping one, as it did.
+@Suite struct LegacySameIDCompactionTests {
+    /// Builds such a store: two content-key stores each hold the same content
+    /// with a different source; the second one's segment is grafted into the
+    /// first, whose manifest then declares the `content+source` key. The
+    /// entries carry plain content ids, exactly as the earlier writer wrote them.
+    static func makeLegacyStore() throws -> (path: String, id: ExampleID) {
+        let a = temporaryStorePath("legacyA"), b = temporaryStorePath("legacyB")
+        let month = Month(timestampMillis: 1_735_689_600_000)
+        func example(_ source: String) -> Example {
+            Example(content: .promptResponse(prompt: "p", response: "r"), domain: "d", timestampMillis: 1_735_689_600_000, source: source)
+        }
+        var s = try Store.open(at: a)
+        try s.append(example("a"))
+        try s.close()
+        s = try Store.open(at: b)
+        try s.append(Example(content: .promptResponse(prompt: "z", response: "z"), domain: "z", timestampMillis: 1_735_689_600_000))
+        try s.append(example("b"))
+        try s.close()
+        let partition = PartitionKey(domain: "d", month: month)
+        let seg = "/" + partition.path + "/" + Format.segmentFileName(2)
+        try FileManager.default.copyItem(atPath: b + seg, toPath: a + seg)
+        var m = try Manifest.decode(try PosixFileSystem.shared.readFile(a + "/MANIFEST"), path: a)
+        m.segments.append(Manifest.SegmentEntry(sequence: 2, partition: partition, state: .sealed))
+        m.nextSegment = 3
+        m.dedup = ["key": "content+fields", "fields": ["source"], "normalize": "none"]
+        try Data(try m.encode()).write(to: URL(fileURLWithPath: a + "/MANIFEST"))
+        try FileManager.default.removeItem(atPath: a + "/index")
+        return (a, example("a").id)
+    }
+
+    @Test func legacySameIDExamplesStillReadAndCompactionKeepsBoth() throws {
+        let (path, id) = try Self.makeLegacyStore()
+        let s = try Store.open(at: path)
+        var sources: [String?] = []
+        try s.scan(.all) { sources.append($0.source); return true }
+        #expect(sources == ["a", "b"])
+        #expect(try s.get(id)?.source == "a")
+        let reports = try s.compactAll()
+        #expect(reports.reduce(0) { $0 + $1.examplesRekeyed } == 1)
+        #expect(reports.reduce(0) { $0 + $1.duplicatesDropped } == 0)
+        var after: [Example] = []
+        try s.scan(.all) { after.append($0); return true }
+        #expect(after.map(\.source) == ["a", "b"])
+        #expect(after[0].id == id && after[0].idKey == nil)
+        #expect(after[1].id != id && after[1].idKey != nil)
+        #expect(try s.get(after[1].id)?.source == "b")
+        try s.close()
+        let report = StoreVerifier(path: path).run()
+        #expect(report.problems.filter { $0.severity == .error }.isEmpty, "\(report.problems)")
+    }
+}
