@@ -88,6 +88,7 @@ struct ModelMismatch: Error { var message: String }
 /// Runs one seeded sequence against a store and the model.
 struct ModelDriver {
     let config: ReferenceModel.Config
+    let seed: UInt64
     var rng: SeededRNG
     var model: ReferenceModel
     var fs: SimulatedFileSystem
@@ -111,17 +112,24 @@ struct ModelDriver {
 
     init(config: ReferenceModel.Config, seed: UInt64) throws {
         self.config = config
+        self.seed = seed
         rng = SeededRNG(seed: seed)
         model = ReferenceModel(config: config)
         fs = SimulatedFileSystem(seed: seed)
         path = fs.root + "/store"
-        store = try Store.open(at: path, options: Self.options(config, fs, create: true))
+        store = try Store.open(at: path, options: Self.options(config, fs, create: true, seed: seed))
     }
 
-    static func options(_ c: ReferenceModel.Config, _ fs: SimulatedFileSystem, create: Bool) -> StoreOptions {
+    static func intervalSeconds(_ seed: UInt64) -> Double { seed % 2 == 0 ? 3600 : 0 }
+
+    static func options(_ c: ReferenceModel.Config, _ fs: SimulatedFileSystem, create: Bool, seed: UInt64) -> StoreOptions {
         var o = StoreOptions()
         o.fileSystem = fs
         o.commitPolicy = c.policy
+        // The interval policy alternates by seed between an interval no test
+        // reaches (durability as manual) and 0 (every call commits, and the
+        // background timer runs every 5 ms beside the operations).
+        if case .interval = c.policy { o.commitPolicy = .interval(seconds: intervalSeconds(seed)) }
         o.checkPermissions = false
         if create { o.dedupKey = c.dedupKey }
         return o
@@ -152,7 +160,14 @@ struct ModelDriver {
 
     func fail(_ m: String) -> ModelMismatch { ModelMismatch(message: m) }
 
-    var isEveryBatch: Bool { config.policy == .everyBatch }
+    /// Every append / annotate call commits before returning.
+    var isEveryBatch: Bool {
+        switch config.policy {
+        case .everyBatch: true
+        case .interval: Self.intervalSeconds(seed) == 0
+        case .manual: false
+        }
+    }
 
     mutating func run(operations: Int) throws {
         for _ in 0..<operations {
@@ -294,7 +309,7 @@ struct ModelDriver {
         let next = fs.crash(seed: rng.next(), mode: .dropUnsynced)
         try? store.close()  // the old file system is dead: this only releases the object
         fs = next
-        store = try Store.open(at: path, options: Self.options(config, fs, create: false))
+        store = try Store.open(at: path, options: Self.options(config, fs, create: false, seed: seed))
         compactedSinceSnapshot = false  // open rebuilt or caught up the index and wrote it
         model.crashAndRecover()
         try verify()
@@ -303,17 +318,17 @@ struct ModelDriver {
     mutating func reopen() throws {
         trace.append("reopen")
         try store.close()
-        store = try Store.open(at: path, options: Self.options(config, fs, create: false))
+        store = try Store.open(at: path, options: Self.options(config, fs, create: false, seed: seed))
         compactedSinceSnapshot = false
         model.closeAndReopen()
         try verify()
     }
 
     mutating func compact(purge: Bool) throws {
-        trace.append("compact\(purge ? " --purge-excluded" : "")")
         var o = CompactionOptions()
         o.purgeExcluded = purge
-        o.dictionary = .never
+        o.dictionary = choose([.never, .auto, .always])
+        trace.append("compact\(purge ? " --purge-excluded" : "") dictionary \(o.dictionary)")
         _ = try store.compactAll(options: o)
         // Verify only when the compaction committed: uncommitted appends leave
         // segment files the manifest does not list yet.
@@ -324,7 +339,8 @@ struct ModelDriver {
     }
 
     mutating func export() throws {
-        var spec = ExportSpec(format: .jsonl, schema: choose(JSONLSchema.allCases))
+        let document = int(5) == 0
+        var spec = document ? ExportSpec(format: .json, schema: .raw) : ExportSpec(format: .jsonl, schema: choose(JSONLSchema.allCases))
         if int(3) == 0 { spec.domains = [choose(["alpha", "beta"])] }
         if int(4) == 0 { spec.fromMonth = Month("2025-02") }
         if int(4) == 0 { spec.toMonth = Month("2025-01") }
@@ -336,7 +352,7 @@ struct ModelDriver {
         if int(4) == 0 { spec.feedback = choose(FeedbackFilter.allCases) }
         spec.includeExcluded = int(3) == 0
         if int(3) == 0 { spec.split = try SplitSpec([("train", 0.5), ("val", 0.3), ("test", 0.2)]) }
-        spec.partitioned = int(3) == 0
+        spec.partitioned = !document && int(3) == 0
         if spec.schema == .chat && int(2) == 0 { spec.systemPrompt = "sys" }
         trace.append("commit; export \(spec.canonicalJSON)")
         // Exports read what a reader sees: make the model's state exactly that.
@@ -345,6 +361,7 @@ struct ModelDriver {
         exportCount += 1
         let out = fs.root + "/export-\(exportCount)"
         let result = try Exporter(storePath: path, outPath: out, spec: spec, fileSystem: fs).run()
+        if document { return try checkDocument(spec, result, out) }
         let (want, skipped) = model.exportFiles(spec)
         guard result.skipped == skipped else { throw fail("export skipped \(result.skipped), model \(skipped)") }
         let got = Dictionary(uniqueKeysWithValues: result.files.map { ($0.path, $0) })
@@ -355,6 +372,33 @@ struct ModelDriver {
             let actual = try fs.readFile(out + "/" + rel)
             guard actual == bytes else {
                 throw fail("export \(rel) differs from the model:\n--- store\n\(String(decoding: actual, as: UTF8.self))--- model\n\(String(decoding: bytes, as: UTF8.self))")
+            }
+        }
+    }
+
+    /// The JSON document (SPEC.md §8.3) holds a creation time, so it is compared
+    /// parsed: `examples` must equal the model's raw rows (as JSON values), in
+    /// order; `conversations` must name the model's chat rows, in order.
+    func checkDocument(_ spec: ExportSpec, _ result: ExportResult, _ out: String) throws {
+        let want = model.documentRows(spec)
+        guard Set(result.files.map(\.path)) == Set(want.keys) else {
+            throw fail("export files \(result.files.map(\.path).sorted()), model \(want.keys.sorted())")
+        }
+        for (rel, rows) in want {
+            let doc = try JSONSerialization.jsonObject(with: Data(try fs.readFile(out + "/" + rel))) as? [String: Any]
+            guard let doc, let examples = doc["examples"] as? [Any], let conversations = doc["conversations"] as? [[String: Any]],
+                  let meta = doc["training_file_metadata"] as? [String: Any] else { throw fail("\(rel) is not a training-file document") }
+            let wantExamples = try rows.filter { $0.original.shape != .chat }.map {
+                try JSONSerialization.jsonObject(with: Data(ReferenceModel.render($0, schema: .raw, systemPrompt: nil)!))
+            }
+            guard NSArray(array: examples).isEqual(to: wantExamples) else {
+                throw fail("\(rel): examples differ from the model's raw rows (\(examples.count) vs \(wantExamples.count))")
+            }
+            let ids = conversations.compactMap { ($0["conversation_metadata"] as? [String: Any])?["conversation_id"] as? String }
+            let wantIDs = rows.filter { $0.original.shape == .chat }.map(\.id.hex)
+            guard ids == wantIDs else { throw fail("\(rel): conversations \(ids), model \(wantIDs)") }
+            guard meta["total_examples"] as? Int == rows.count else {
+                throw fail("\(rel): total_examples \(String(describing: meta["total_examples"])), model \(rows.count)")
             }
         }
     }

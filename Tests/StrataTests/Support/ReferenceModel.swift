@@ -324,10 +324,22 @@ struct ReferenceModel {
     // MARK: export (SPEC.md §8.2, §8.4, §8.5): expected files, byte for byte
 
     func exportFiles(_ spec: ExportSpec) -> (files: [String: [UInt8]], skipped: Int) {
+        exportRows(spec, render: true)
+    }
+
+    /// The selected rows per file, for the JSON document (`data.json` / `NAME.json`).
+    func documentRows(_ spec: ExportSpec) -> [String: [Folded]] {
+        var out: [String: [Folded]] = [:]
+        if let split = spec.split { for n in split.names { out[n + ".json"] = [] } } else { out["data.json"] = [] }
+        _ = exportRows(spec, render: false) { name, f in out[name, default: []].append(f) }
+        return out
+    }
+
+    private func exportRows(_ spec: ExportSpec, render: Bool, row: ((String, Folded) -> Void)? = nil) -> (files: [String: [UInt8]], skipped: Int) {
         let s = committed
         var files: [String: [UInt8]] = [:]
         var skipped = 0
-        let ext = "jsonl"
+        let ext = spec.format == .json ? "json" : "jsonl"
         if !spec.partitioned {
             if let split = spec.split { for n in split.names { files[n + "." + ext] = [] } } else { files["data." + ext] = [] }
         }
@@ -352,8 +364,12 @@ struct ReferenceModel {
             case .onlyPositive?: if !(f.positive > f.negative) { continue }
             default: break
             }
-            guard var line = Self.render(f, schema: spec.schema, systemPrompt: spec.systemPrompt) else { skipped += 1; continue }
-            line.append(0x0A)
+            var line: [UInt8] = []
+            if render {
+                guard var l = Self.render(f, schema: spec.schema, systemPrompt: spec.systemPrompt) else { skipped += 1; continue }
+                l.append(0x0A)
+                line = l
+            }
             var name: String
             if let split = spec.split {
                 let u = Double(st.id.low >> 11) * 0x1p-53
@@ -370,6 +386,7 @@ struct ReferenceModel {
                 name = spec.partitioned ? "\(st.partition)/part-00000.\(ext)" : "data.\(ext)"
             }
             files[name, default: []] += line
+            row?(name, f)
         }
         return (files, skipped)
     }
