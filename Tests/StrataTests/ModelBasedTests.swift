@@ -339,8 +339,9 @@ struct ModelDriver {
     }
 
     mutating func export() throws {
-        let document = int(5) == 0
-        var spec = document ? ExportSpec(format: .json, schema: .raw) : ExportSpec(format: .jsonl, schema: choose(JSONLSchema.allCases))
+        let format: ExportFormat = [.jsonl, .jsonl, .jsonl, .json, .parquet][int(5)]
+        let document = format != .jsonl
+        var spec = document ? ExportSpec(format: format, schema: .raw) : ExportSpec(format: .jsonl, schema: choose(JSONLSchema.allCases))
         if int(3) == 0 { spec.domains = [choose(["alpha", "beta"])] }
         if int(4) == 0 { spec.fromMonth = Month("2025-02") }
         if int(4) == 0 { spec.toMonth = Month("2025-01") }
@@ -352,7 +353,7 @@ struct ModelDriver {
         if int(4) == 0 { spec.feedback = choose(FeedbackFilter.allCases) }
         spec.includeExcluded = int(3) == 0
         if int(3) == 0 { spec.split = try SplitSpec([("train", 0.5), ("val", 0.3), ("test", 0.2)]) }
-        spec.partitioned = !document && int(3) == 0
+        spec.partitioned = format != .json && int(3) == 0
         if spec.schema == .chat && int(2) == 0 { spec.systemPrompt = "sys" }
         trace.append("commit; export \(spec.canonicalJSON)")
         // Exports read what a reader sees: make the model's state exactly that.
@@ -361,6 +362,7 @@ struct ModelDriver {
         exportCount += 1
         let out = fs.root + "/export-\(exportCount)"
         let result = try Exporter(storePath: path, outPath: out, spec: spec, fileSystem: fs).run()
+        if format == .parquet { return try checkParquetSelection(spec, result) }
         if document { return try checkDocument(spec, result, out) }
         let (want, skipped) = model.exportFiles(spec)
         guard result.skipped == skipped else { throw fail("export skipped \(result.skipped), model \(skipped)") }
@@ -374,6 +376,15 @@ struct ModelDriver {
                 throw fail("export \(rel) differs from the model:\n--- store\n\(String(decoding: actual, as: UTF8.self))--- model\n\(String(decoding: bytes, as: UTF8.self))")
             }
         }
+    }
+
+    /// Parquet files are checked by the writer's own tests (ParquetWriterTests,
+    /// pyarrow/DuckDB round trips); here: the same files with the rows the
+    /// model selects for each.
+    func checkParquetSelection(_ spec: ExportSpec, _ result: ExportResult) throws {
+        let want = model.documentRows(spec).mapValues(\.count)
+        let got = Dictionary(uniqueKeysWithValues: result.files.map { ($0.path, $0.rows) })
+        guard got == want else { throw fail("parquet files/rows \(got.sorted { $0.key < $1.key }), model \(want.sorted { $0.key < $1.key })") }
     }
 
     /// The JSON document (SPEC.md §8.3) holds a creation time, so it is compared
@@ -449,10 +460,29 @@ struct ModelDriver {
             throw fail("scan order \(scanned.map { $0.id.hex.prefix(6) }), model \(order.map { s.examples[$0].id.hex.prefix(6) })")
         }
         for (g, i) in zip(scanned, order) { try same(g, model.folded(i, in: s), "scan") }
+        // Provenance (SPEC.md §4.4): duplicate offers recorded, and dropped with a
+        // purged target. Reading it walks every block: every fourth step.
+        if trace.count % 4 == 0 { try compareProvenance(s, live) }
         var plain: [ExampleID] = []
         try store.scan(.all) { plain.append($0.id); return true }
         let notExcluded = order.filter { !model.folded($0, in: s).excluded }.map { s.examples[$0].id }
         guard plain == notExcluded else { throw fail("scan (excluded skipped) returned \(plain.count), model \(notExcluded.count)") }
+    }
+
+    func compareProvenance(_ s: ReferenceModel.State, _ live: [Int]) throws {
+        let dups = model.duplicateSeen(in: s)
+        let stats = try store.duplicateStatistics()
+        var byDomain: [String: Int] = [:]
+        for d in dups { byDomain[d.domain, default: 0] += 1 }
+        guard stats.total == dups.count, stats.byDomain == byDomain else {
+            throw fail("duplicate statistics \(stats.total) \(stats.byDomain), model \(dups.count) \(byDomain)")
+        }
+        if let i = live.first {
+            let id = s.examples[i].id
+            let offers = try store.provenance(of: id)?.offers
+            let want = 1 + dups.filter { $0.target == id }.count
+            guard offers == want else { throw fail("provenance of \(id): \(String(describing: offers)) offers, model \(want)") }
+        }
     }
 
     func same(_ g: FoldedExample, _ f: ReferenceModel.Folded, _ what: String) throws {

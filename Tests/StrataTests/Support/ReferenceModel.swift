@@ -129,6 +129,16 @@ struct ReferenceModel {
         state.partitions[p]![i].entries.append(e)
     }
 
+    /// Duplicate-seen entries in live segments (SPEC.md §4.4): (target, domain of the partition holding it).
+    func duplicateSeen(in s: State) -> [(target: ExampleID, domain: String)] {
+        var out: [(ExampleID, String)] = []
+        for (p, segs) in s.partitions {
+            let domain = String(p.split(separator: "/")[0].dropFirst(7))
+            for seg in segs { for case let .duplicateSeen(t) in seg.entries { out.append((t, domain)) } }
+        }
+        return out
+    }
+
     func liveIndex(key k: [String]) -> Int? { state.examples.firstIndex { $0.live && $0.key == k } }
     func liveIndex(id: ExampleID) -> Int? { state.examples.firstIndex { $0.live && $0.id == id } }
 
@@ -327,10 +337,14 @@ struct ReferenceModel {
         exportRows(spec, render: true)
     }
 
-    /// The selected rows per file, for the JSON document (`data.json` / `NAME.json`).
+    /// The selected rows per file, for the JSON document (`data.json` /
+    /// `NAME.json`) and Parquet (same names, `.parquet`, or the Hive layout).
     func documentRows(_ spec: ExportSpec) -> [String: [Folded]] {
         var out: [String: [Folded]] = [:]
-        if let split = spec.split { for n in split.names { out[n + ".json"] = [] } } else { out["data.json"] = [] }
+        let ext = spec.format.fileExtension
+        if !spec.partitioned {
+            if let split = spec.split { for n in split.names { out[n + "." + ext] = [] } } else { out["data." + ext] = [] }
+        }
         _ = exportRows(spec, render: false) { name, f in out[name, default: []].append(f) }
         return out
     }
@@ -339,7 +353,7 @@ struct ReferenceModel {
         let s = committed
         var files: [String: [UInt8]] = [:]
         var skipped = 0
-        let ext = spec.format == .json ? "json" : "jsonl"
+        let ext = spec.format.fileExtension
         if !spec.partitioned {
             if let split = spec.split { for n in split.names { files[n + "." + ext] = [] } } else { files["data." + ext] = [] }
         }
