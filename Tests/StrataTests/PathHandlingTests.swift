@@ -58,6 +58,30 @@ import Testing
         }
     }
 
+    /// Random store paths (relative, with dots, spaces, unicode, repeated and
+    /// trailing slashes) through the CLI: each works or fails with an exit
+    /// code, never a signal. Seeded; the seed is in every message.
+    @Test func cliSurvivesRandomStorePaths() throws {
+        let cwd = temporaryStorePath()
+        try FileManager.default.createDirectory(atPath: cwd, withIntermediateDirectories: true)
+        let line = Data(#"{"prompt":"p","response":"r","domain":"d","timestamp":"2025-01-01T00:00:00Z"}"#.utf8 + [0x0A])
+        let pieces = ["a", "é", "日本", " ", ".", "..", "x.y", "-", "_", "\u{2028}", "ß", "%", "~"]
+        var g = SeededRNG(seed: 2026)
+        for n in 0..<24 {
+            var p = ""
+            for _ in 0..<(1 + Int(g.next() % 4)) {
+                p += pieces[Int(g.next() % UInt64(pieces.count))] + pieces[Int(g.next() % UInt64(pieces.count))]
+                p += ["/", "//", ""][Int(g.next() % 3)]
+            }
+            if p.hasPrefix("-") { p = "./" + p }  // not an option
+            for args in [["ingest", p], ["verify", p], ["stats", p]] {
+                let r = try runStrataIn(cwd, args, stdin: line)
+                #expect(r.reason == .exit, "path #\(n) \(p.debugDescription) (seed 2026): \(args[0]) died by signal \(r.status)")
+                #expect([0, 1, 64, 65, 74, 75].contains(r.status), "\(args[0]) \(p.debugDescription): exit \(r.status) \(r.stderr)")
+            }
+        }
+    }
+
     @Test func libraryOpensOddPaths() throws {
         let base = temporaryStorePath()
         for p in Self.oddRelativePaths {
