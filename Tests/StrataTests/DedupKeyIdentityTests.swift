@@ -223,3 +223,22 @@ import Testing
         #expect(try runStrata(["verify", path]).status == 0)
     }
 }
+
+/// Found by ModelBasedTests: `strata ingest --report-duplicates` wrote the
+/// offered line's own id as `duplicate_of`, not the id of the stored example it
+/// duplicates — wrong whenever the key is not the plain content id.
+@Suite struct DuplicateReportTests {
+    @Test func reportDuplicatesNamesTheStoredExample() throws {
+        let store = temporaryStorePath()
+        #expect(try runStrata(["init", store, "--normalize", "whitespace"]).status == 0)
+        let lines = #"{"prompt":"hello world","response":"r","domain":"d","timestamp":"2025-01-01T00:00:00Z"}"# + "\n"
+            + #"{"prompt":"hello   world ","response":"r","domain":"d","timestamp":"2025-01-01T00:00:00Z"}"# + "\n"
+        let report = store + "-dups.jsonl"
+        let r = try runStrata(["ingest", store, "--report-duplicates", report], stdin: Data(lines.utf8))
+        #expect(r.status == 0, "\(r.stderr)")
+        let stored = try #require(try runStrata(["scan", store]).jsonLines.first?["id"] as? String)
+        let dup = try #require(try JSONSerialization.jsonObject(with: Data(contentsOf: URL(fileURLWithPath: report))) as? [String: Any])
+        #expect(dup["line"] as? Int == 2)
+        #expect(dup["duplicate_of"] as? String == stored)
+    }
+}

@@ -176,7 +176,8 @@ struct ModelDriver {
             defer { if ModelBasedTests.env["STRATA_MODEL_PROFILE"] != nil { ModelDriver.profile(trace.last ?? "", Date().timeIntervalSince(t0)) } }
             switch r {
             case 0..<26: try appendOne()
-            case 26..<38: try appendBatch()
+            case 26..<32: try appendBatch()
+            case 32..<38: try ingestLines()
             case 38..<41: try appendInvalid()
             case 41..<56: try annotate()
             case 56..<63: try commit()
@@ -258,6 +259,79 @@ struct ModelDriver {
             try check(o, model.predict(e), e, m)
         }
         if isEveryBatch { model.commit() }
+    }
+
+    /// The same examples as JSONL through the ingest engine (`Ingester`, the
+    /// path of `strata ingest`: parse stage, encoded batches, its own id
+    /// assignment). Checks each line's outcome: duplicates name the stored id
+    /// they duplicate, inserted lines are new ids.
+    mutating func ingestLines() throws {
+        var batch: [(Example, String)] = []
+        for _ in 0..<(1 + int(4)) {
+            if !batch.isEmpty && int(3) == 0 { batch.append(choose(batch)); continue }
+            var (e, m) = randomExample()
+            if e.metadataJSON.contains("\n") { e.metadataJSON = "{}" }  // one record, one line
+            batch.append((e, m))
+        }
+        trace.append("ingest [\(batch.map { describe($0.0) }.joined(separator: "; "))]")
+        var text: [UInt8] = []
+        for (e, _) in batch {
+            var o = JSONOut()
+            switch e.content {
+            case let .instruction(i, input, out): o.raw("{\"instruction\":"); o.string(i); o.field("input", input); o.field("output", out)
+            case let .promptResponse(p, r): o.raw("{\"prompt\":"); o.string(p); o.field("response", r)
+            case let .chat(ms): o.raw("{\"messages\":"); o.messages(ms)
+            }
+            o.field("domain", e.domain)
+            o.raw(",\"timestamp\":\(e.timestampMillis)")
+            if let q = e.qualityScore { o.raw(",\"quality_score\":\(q)") }
+            o.raw(",\"tags\":[" + e.tags.map { "\"\($0)\"" }.joined(separator: ",") + "]")
+            if let src = e.source { o.field("source", src) }
+            o.raw(",\"metadata\":" + e.metadataJSON + "}\n")
+            text += o.bytes
+        }
+        var before: Set<ExampleID> = []
+        try store.scanFolded(ScanFilter(includeExcluded: true)) { before.insert($0.id); return true }
+        let ingester = try Ingester(store: store, mapping: IngestMapping())
+        var reported: [Int: ExampleID] = [:]
+        ingester.onDuplicate = { _, line, id in reported[line] = id }
+        var rejected: [String] = []
+        ingester.onReject = { rejected.append("\($0.error)") }
+        try ingester.ingest(data: text)
+        try ingester.commit()
+        guard rejected.isEmpty else { throw fail("ingest rejected \(rejected)") }
+        // Predict line by line (earlier lines of the same input count).
+        var inserted: [(Example, String)] = []
+        for (k, (e, m)) in batch.enumerated() {
+            switch model.predict(e) {
+            case let .duplicate(want):
+                guard reported[k + 1] == want else {
+                    throw fail("ingest line \(k + 1): reported duplicate of \(String(describing: reported[k + 1])), model says of \(want)")
+                }
+                _ = model.append(e, month: m, id: want)
+            case .inserted:
+                guard reported[k + 1] == nil else { throw fail("ingest line \(k + 1) reported as a duplicate; model says new") }
+                // The id: the one new example in the store with this content and source.
+                var found: ExampleID?
+                try store.scanFolded(ScanFilter(includeExcluded: true)) { f in
+                    if !before.contains(f.id) && f.original.content == e.content && f.original.source == e.source
+                        && f.original.metadataJSON == e.metadataJSON && f.original.timestampMillis == e.timestampMillis { found = f.id }
+                    return true
+                }
+                guard let id = found else { throw fail("ingest line \(k + 1) was not stored") }
+                before.insert(id)
+                if config.dedupKey.kind != .contentPlusFields {
+                    guard id == e.id else { throw fail("ingested id \(id) is not the content id \(e.id)") }
+                }
+                _ = model.append(e, month: m, id: id)
+                everyID.append(id)
+                inserted.append((e, m))
+            }
+        }
+        guard ingester.summary.inserted == inserted.count, ingester.summary.duplicates == batch.count - inserted.count else {
+            throw fail("ingest summary \(ingester.summary.inserted) inserted / \(ingester.summary.duplicates) duplicates, model \(inserted.count) / \(batch.count - inserted.count)")
+        }
+        model.commit()
     }
 
     mutating func appendInvalid() throws {

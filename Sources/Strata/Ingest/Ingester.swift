@@ -41,7 +41,7 @@ public final class Ingester {
     public var commitEverySeconds: Double = 1
     /// Called for each rejected record (on the parse thread, in input order).
     public var onReject: ((Rejection) -> Void)?
-    /// Called for each duplicate: (source, line, id).
+    /// Called for each duplicate: (source, line, id of the stored example it duplicates).
     public var onDuplicate: ((String, Int, ExampleID) -> Void)?
     /// Called after each commit with the running summary; everything counted in it is durable.
     public var onCommit: ((Summary) -> Void)?
@@ -169,7 +169,9 @@ public final class Ingester {
         try store.append(batch: staged.encoded) { item, outcome in
             if outcome.isDuplicate {
                 duplicates += 1
-                onDuplicate?(source, item.line, item.id)
+                // The stored example it duplicates: `item.id` is the offer's own id,
+                // which differs under normalization, prompt_only and content+FIELD keys.
+                onDuplicate?(source, item.line, outcome.id)
             } else {
                 inserted += 1
             }
