@@ -24,7 +24,8 @@ let package = Package(
             name: "StrataCLI",
             dependencies: ["Strata", .product(name: "ArgumentParser", package: "swift-argument-parser")]
         ),
-        .testTarget(name: "StrataTests", dependencies: ["Strata"]),
+        // Fixtures (inputs and golden stores) are read by path at run time, not bundled.
+        .testTarget(name: "StrataTests", dependencies: ["Strata"], exclude: ["Fixtures"]),
     ],
     swiftLanguageModes: [.v5]
 )

@@ -58,6 +58,11 @@ public struct CompactionReport: Sendable {
     public var annotationsFolded = 0
     public var purged = 0
     public var duplicatesDropped = 0
+    /// Examples of a store from before keyed ids that shared an id with an
+    /// earlier, differently keyed example and were kept under their keyed id.
+    public var examplesRekeyed = 0
+    /// Duplicate-seen entries dropped because their target was purged.
+    public var provenanceDropped = 0
     public var dictionaryID: UInt32?
     public var dictionaryBytes = 0
     public var level: Int32 = 0
@@ -202,6 +207,26 @@ final class CompactionJob {
         self.inputs = inputs
     }
 
+    /// For a `content+fields` store: the example body re-encoded under its keyed
+    /// id (SPEC.md §4.1) as a complete entry, or nil when the store's ids are
+    /// not keyed. Used for a second example with an id already written, which
+    /// only stores from before keyed ids contain.
+    func rekeyedEntry(_ body: ByteReader, path: String, offset: Int64) throws -> (id: ExampleID, bytes: [UInt8])? {
+        var identity = ExampleIdentity(store.dedupKey)
+        guard identity.keyed else { return nil }
+        var r = body
+        let e: Example
+        do { e = try RecordCodec.decodeExampleBody(&r) } catch var err as StrataError {
+            if err.path == nil { err.path = path; err.offset = offset }
+            throw err
+        }
+        let d = ExampleDraft(e)
+        let (id, idKey) = try identity.assign(d)
+        var w = ByteWriter(capacity: 256)
+        RecordCodec.appendExampleEntry(d, id: id, idKey: idKey, to: &w)
+        return (id, w.bytes)
+    }
+
     /// Raw entries (length+kind+body) of one block.
     func entries(of file: SegmentFile, block bi: Int) throws -> [[UInt8]] {
         let offset = file.footer!.blocks[bi].offset
@@ -327,6 +352,7 @@ final class CompactionJob {
         var removed: [ExampleID] = []
         var preserved: [(ExampleID, Location)] = []
         var seen: Set<ExampleID> = []
+        var purgedIDs: Set<ExampleID> = []
         var firstBlock = true
         var foldedEntry = ByteWriter(capacity: 256)
         let partitionDir = store.path + "/" + partition.path
@@ -358,7 +384,7 @@ final class CompactionJob {
                     _ = try f.readBlock(at: b.offset, into: &blockBuffer, scratch: &scratchBuffer)
                     try blockBuffer.withUnsafeBytes { raw in
                         var it = EntryIterator(raw, path: f.path, blockOffset: b.offset)
-                        var held: (id: ExampleID, ts: Int64, start: Int, end: Int, from: Location)?
+                        var held: (id: ExampleID, ts: Int64, start: Int, end: Int, from: Location, rekeyed: [UInt8]?)?
                         var entryIndex: UInt32 = 0
                         var start = 0
                         func emit(priorFolded: [[UInt8]]) throws {
@@ -372,13 +398,17 @@ final class CompactionJob {
                             if options.purgeExcluded, try CompactionJob.isExcluded(bodies, path: f.path, offset: b.offset) {
                                 report.purged += 1
                                 removed.append(h.id)
+                                purgedIDs.insert(h.id)
                                 return
                             }
                             foldedEntry.bytes.removeAll(keepingCapacity: true)
                             if !bodies.isEmpty { AnnotationCodec.appendFoldedEntry(target: h.id, bodies: bodies, to: &foldedEntry) }
                             let w = try currentWriter()
                             let loc = try foldedEntry.bytes.withUnsafeBytes { fe in
-                                try w.appendExample(UnsafeRawBufferPointer(rebasing: raw[h.start..<h.end]), folded: fe, id: h.id, timestamp: h.ts)
+                                if let own = h.rekeyed {
+                                    return try own.withUnsafeBytes { try w.appendExample($0, folded: fe, id: h.id, timestamp: h.ts) }
+                                }
+                                return try w.appendExample(UnsafeRawBufferPointer(rebasing: raw[h.start..<h.end]), folded: fe, id: h.id, timestamp: h.ts)
                             }
                             moves.append((h.id, h.from, loc))
                             report.examples += 1
@@ -394,9 +424,21 @@ final class CompactionJob {
                                 _ = try r.u8("shape")
                                 let id = try ExampleID.read(from: &r)
                                 let ts = try r.i64("timestamp")
-                                if seen.contains(id) { report.duplicatesDropped += 1; continue }
+                                if seen.contains(id) {
+                                    // Stores written before keyed ids (SPEC.md §4.1) can hold two
+                                    // content+fields examples with one id and different keys: the
+                                    // later one is kept under its keyed id, never dropped (§7.1).
+                                    if let own = try rekeyedEntry(body, path: f.path, offset: b.offset), !seen.contains(own.id) {
+                                        seen.insert(own.id)
+                                        report.examplesRekeyed += 1
+                                        held = (own.id, ts, start, end, here, own.bytes)
+                                        continue
+                                    }
+                                    report.duplicatesDropped += 1
+                                    continue
+                                }
                                 seen.insert(id)
-                                held = (id, ts, start, end, here)
+                                held = (id, ts, start, end, here, nil)
                             case .foldedAnnotations:
                                 var r = body
                                 let (target, prior) = try AnnotationCodec.decodeFoldedBodies(&r)
@@ -409,6 +451,13 @@ final class CompactionJob {
                                 try emit(priorFolded: [])  // collected from the footer in step 1
                             case .duplicateSeen:
                                 try emit(priorFolded: [])
+                                // A purge forgets the example's provenance too (SPEC.md §4.4):
+                                // its target precedes it in append order, so it is known here.
+                                var r = body
+                                if !purgedIDs.isEmpty, purgedIDs.contains(try ExampleID.read(from: &r)) {
+                                    report.provenanceDropped += 1
+                                    continue
+                                }
                                 _ = try currentWriter().appendOther(UnsafeRawBufferPointer(rebasing: raw[start..<end]), annotationTarget: nil)
                             case nil:
                                 throw StrataError(.corruption, "unknown entry kind \(kind)", path: f.path, offset: b.offset)

@@ -49,7 +49,9 @@ struct EntryView {
         id = try ExampleID.read(from: &r)
         timestampMillis = try r.i64("timestamp")
         let flags = try r.u8("flags")
-        guard flags & ~(RecordCodec.flagQuality | RecordCodec.flagSource) == 0 else { throw r.corruption("unknown example flags \(flags)") }
+        guard flags & ~(RecordCodec.flagQuality | RecordCodec.flagSource | RecordCodec.flagIDKey) == 0 else { throw r.corruption("unknown example flags \(flags)") }
+        // The id key (SPEC.md §4.2 bit 2) only matters for the id, which is read above.
+        if flags & RecordCodec.flagIDKey != 0 { _ = try r.slice(16, "id key") }
         if flags & RecordCodec.flagQuality != 0 {
             let q = try r.f64("quality_score")
             guard q.isFinite, q >= 0, q <= 1 else { throw r.corruption("quality_score \(q) out of 0...1") }

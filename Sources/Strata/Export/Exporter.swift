@@ -422,7 +422,7 @@ public final class Exporter {
         let st = ctx.stats![s]
         var meta: [String: Any] = [
             "file_name": String(sink.record.path.split(separator: "/").last!),
-            "name": spec.name ?? (outPath as NSString).lastPathComponent,
+            "name": spec.name ?? PathName.lastComponent(of: outPath),
             "format_spec": "strata-export-json",
             "version": "\(Exporter.manifestVersion)",
             "created_date": ctx.created,

@@ -8,11 +8,15 @@
 public enum RecordCodec {
     static let flagQuality: UInt8 = 1
     static let flagSource: UInt8 = 2
+    /// SPEC.md §4.2 bit 2: a 16-byte id key follows the flags and the id covers it (§4.1).
+    static let flagIDKey: UInt8 = 4
 
     /// Appends a complete example entry (header included) to `w`.
-    public static func appendExampleEntry(_ d: ExampleDraft, id: ExampleID, to w: inout ByteWriter) {
+    /// `idKey` is written (flag bit 2) when the id is keyed (SPEC.md §4.1).
+    public static func appendExampleEntry(_ d: ExampleDraft, id: ExampleID, idKey: ExampleID? = nil, to w: inout ByteWriter) {
         // The body length is computed first so the entry is written in one pass, without a scratch copy.
         var bodyLength = 1 + 1 + 16 + 8 + 1
+        if idKey != nil { bodyLength += 16 }
         if d.qualityScore != nil { bodyLength += 8 }
         @inline(__always) func strLen(_ n: Int) -> Int { varintSize(UInt64(n)) + n }
         bodyLength += strLen(d.domain.count)
@@ -38,7 +42,9 @@ public enum RecordCodec {
         var flags: UInt8 = 0
         if d.qualityScore != nil { flags |= flagQuality }
         if d.source != nil { flags |= flagSource }
+        if idKey != nil { flags |= flagIDKey }
         w.u8(flags)
+        if let idKey { idKey.write(to: &w) }
         if let q = d.qualityScore { w.f64(q) }
         @inline(__always) func str(_ s: ExampleDraft.Span) {
             w.varint(UInt64(s.count))
@@ -73,7 +79,8 @@ public enum RecordCodec {
         let id = try ExampleID.read(from: &r)
         let ts = try r.i64("timestamp")
         let flags = try r.u8("flags")
-        guard flags & ~(flagQuality | flagSource) == 0 else { throw r.corruption("unknown example flags \(flags)") }
+        guard flags & ~(flagQuality | flagSource | flagIDKey) == 0 else { throw r.corruption("unknown example flags \(flags)") }
+        let idKey = flags & flagIDKey != 0 ? try ExampleID.read(from: &r) : nil
         var quality: Double? = nil
         if flags & flagQuality != 0 {
             let q = try r.f64("quality_score")
@@ -115,8 +122,11 @@ public enum RecordCodec {
                         tags: tags, source: source, metadataJSON: meta)
         // The stored id is authoritative only if it matches the content: a
         // mismatch means the bytes were damaged in a way the checksum missed.
+        if let idKey {
+            e.id = CanonicalContent.id(of: content, idKey: idKey)
+            e.idKey = idKey
+        }
         guard e.id == id else { throw r.corruption("stored id \(id) does not match content hash \(e.id)") }
-        e.id = id
         return e
     }
 

@@ -112,8 +112,10 @@ public struct SegmentFooter: Equatable, Sendable {
             return out
         }
         f.examples = try refs("example count")
-        for i in f.examples.indices.dropFirst() where !(f.examples[i - 1].id < f.examples[i].id) {
-            throw r.corruption("footer example ids not strictly sorted")
+        // Sorted, not strictly: segments written before keyed ids (SPEC.md §4.1)
+        // may list one id twice (two content+FIELD examples); they must still read.
+        for i in f.examples.indices.dropFirst() where f.examples[i].id < f.examples[i - 1].id {
+            throw r.corruption("footer example ids not sorted")
         }
         f.annotations = try refs("annotation count")
         f.minTimestamp = try r.i64()

@@ -159,7 +159,6 @@ extension FileSystem {
     /// and fsyncs the directory.
     public func installReplacement(_ path: String) throws {
         try rename(path + ".tmp", to: path)
-        let dir = (path as NSString).deletingLastPathComponent
-        try syncDirectory(dir.isEmpty ? "." : dir)
+        try syncDirectory(PathName.parent(of: path))
     }
 }

@@ -68,8 +68,8 @@ public final class PosixFileSystem: FileSystem, @unchecked Sendable {
 
     public func createDirectory(_ path: String, mode: UInt32) throws {
         if isDirectory(path) { return }
-        let parent = (path as NSString).deletingLastPathComponent
-        if !parent.isEmpty && parent != path && !isDirectory(parent) { try createDirectory(parent, mode: mode) }
+        let parent = PathName.parent(of: path)
+        if parent != path && parent != "." && parent != "/" && !isDirectory(parent) { try createDirectory(parent, mode: mode) }
         if mkdir(path, mode_t(mode)) != 0 && errno != EEXIST { throw Self.error("mkdir", path) }
     }
 

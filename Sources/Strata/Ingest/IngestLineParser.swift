@@ -416,7 +416,7 @@ public struct IngestLineParser {
     }
 
     @inline(__always) private func isBlank(_ d: ExampleDraft, _ s: ExampleDraft.Span) -> Bool {
-        d.withBytes(s) { b in b.allSatisfy { $0 == 0x20 || $0 == 0x0A || $0 == 0x0D || $0 == 0x09 } }
+        ExampleValidation.isBlank(d, s)
     }
 
     /// Checks what the whole line must provide, and picks the shape.

@@ -34,9 +34,14 @@ public final class Ingester {
     public var commitEveryBytes: Int64 = 64 << 20
     /// Also commit after this many records (0 = no record limit).
     public var commitEveryRecords = 0
+    /// Also commit once this many seconds passed since the last commit (0 = not
+    /// by time). When input arrives slowly (a pipe, stdin) the parse stage hands
+    /// over what it has whenever the input is idle for half this time, so records
+    /// become durable and visible to readers within about this interval.
+    public var commitEverySeconds: Double = 1
     /// Called for each rejected record (on the parse thread, in input order).
     public var onReject: ((Rejection) -> Void)?
-    /// Called for each duplicate: (source, line, id).
+    /// Called for each duplicate: (source, line, id of the stored example it duplicates).
     public var onDuplicate: ((String, Int, ExampleID) -> Void)?
     /// Called after each commit with the running summary; everything counted in it is durable.
     public var onCommit: ((Summary) -> Void)?
@@ -46,6 +51,7 @@ public final class Ingester {
 
     private var uncommittedBytes: Int64 = 0
     private var uncommittedRecords = 0
+    private var lastCommitAt = Date()
     /// Input records per batch handed between the stages.
     static let batchInputBytes = 4 << 20
 
@@ -81,8 +87,17 @@ public final class Ingester {
             throw StrataError(.notFound, "cannot open input: \(String(cString: strerror(errno)))", path: path)
         }
         defer { if fd != 0 { close(fd) } }
+        let idleMillis = commitEverySeconds > 0 ? Int32(clamping: Int(max(1, commitEverySeconds * 500))) : -1
         try run(source: path == "-" ? "<stdin>" : path) { buffer in
             while true {
+                if idleMillis > 0 {
+                    // Wait for input at most half the commit interval: -1 tells the
+                    // parse stage the input is idle (hand over what it has).
+                    var pfd = pollfd(fd: fd, events: Int16(POLLIN), revents: 0)
+                    let r = poll(&pfd, 1, idleMillis)
+                    if r == 0 { return -1 }
+                    if r < 0 && errno == EINTR { continue }
+                }
                 let n = buffer.withUnsafeMutableBytes { read(fd, $0.baseAddress, $0.count) }
                 if n < 0 && errno == EINTR { continue }
                 if n < 0 { throw StrataError(.io, "read failed: \(String(cString: strerror(errno)))", path: path) }
@@ -104,7 +119,8 @@ public final class Ingester {
         }
     }
 
-    /// Runs both stages; `readChunk` fills the buffer and returns the byte count (0 at end).
+    /// Runs both stages; `readChunk` fills the buffer and returns the byte count
+    /// (0 at end, -1 when the input is idle: what is parsed so far is handed over).
     private func run(source: String, readChunk: @escaping (inout [UInt8]) throws -> Int) throws {
         let free = BlockingQueue<StagedBatch>()
         let ready = BlockingQueue<StagedBatch>()
@@ -115,9 +131,11 @@ public final class Ingester {
         let onReject = self.onReject
         let recordLimit = commitEveryRecords
         let hasher = fieldHasher
+        let dedupKey = store.dedupKey
         let parseThread = Thread {
             Ingester.parseStage(source: source, mapping: mapping, readChunk: readChunk, free: free, ready: ready,
-                                cancelled: cancelled, recordLimit: recordLimit, hasher: hasher, onReject: onReject)
+                                cancelled: cancelled, recordLimit: recordLimit, hasher: hasher, dedupKey: dedupKey,
+                                onReject: onReject)
         }
         parseThread.stackSize = 4 << 20
         parseThread.start()
@@ -151,7 +169,9 @@ public final class Ingester {
         try store.append(batch: staged.encoded) { item, outcome in
             if outcome.isDuplicate {
                 duplicates += 1
-                onDuplicate?(source, item.line, item.id)
+                // The stored example it duplicates: `item.id` is the offer's own id,
+                // which differs under normalization, prompt_only and content+FIELD keys.
+                onDuplicate?(source, item.line, outcome.id)
             } else {
                 inserted += 1
             }
@@ -161,7 +181,8 @@ public final class Ingester {
         uncommittedBytes += staged.encoded.inputBytes
         uncommittedRecords += staged.encoded.items.count
         onProgress?(summary.bytes)
-        if uncommittedBytes >= commitEveryBytes || (commitEveryRecords > 0 && uncommittedRecords >= commitEveryRecords) {
+        let dueByTime = commitEverySeconds > 0 && uncommittedRecords > 0 && Date().timeIntervalSince(lastCommitAt) >= commitEverySeconds
+        if uncommittedBytes >= commitEveryBytes || (commitEveryRecords > 0 && uncommittedRecords >= commitEveryRecords) || dueByTime {
             try commit()
         }
     }
@@ -169,6 +190,7 @@ public final class Ingester {
     /// Makes everything ingested so far durable.
     public func commit() throws {
         try store.commit()
+        lastCommitAt = Date()
         uncommittedBytes = 0
         uncommittedRecords = 0
         summary.commits += 1
@@ -180,10 +202,11 @@ public final class Ingester {
     private static func parseStage(source: String, mapping: IngestMapping, readChunk: (inout [UInt8]) throws -> Int,
                                    free: BlockingQueue<StagedBatch>, ready: BlockingQueue<StagedBatch>,
                                    cancelled: Atomic<Bool>, recordLimit: Int, hasher: FieldHasher?,
-                                   onReject: ((Rejection) -> Void)?) {
+                                   dedupKey: DedupKey, onReject: ((Rejection) -> Void)?) {
         var hasher = hasher
         var parser = try! IngestLineParser(mapping: mapping)  // validated in init
         var draft = ExampleDraft()
+        var identity = ExampleIdentity(dedupKey)
         var idScratch = ByteWriter(capacity: 4096)
         var partitions = PartitionCache()
         var splitter = JSONDocumentSplitter()
@@ -206,13 +229,17 @@ public final class Ingester {
                 }
                 do {
                     try parser.parse(bytes, into: &draft)
-                    try ExampleValidation.validate(draft)
+                    try ExampleValidation.validate(draft, metadataChecked: true)
                     hasher?.apply(to: &draft)
-                    let id = CanonicalContent.id(of: draft, scratch: &idScratch)
-                    if let claimed = parser.id, claimed != id {
+                    let (id, idKey) = try identity.assign(draft)
+                    // A raw export's id is the one its store assigned: the content
+                    // id, or a keyed id (SPEC.md §4.1) that this store reproduces
+                    // when its dedup key is the same.
+                    if let claimed = parser.id, claimed != id,
+                       idKey == nil || claimed != CanonicalContent.id(of: draft, scratch: &idScratch) {
                         throw StrataError(.invalidInput, "id \(claimed) does not match the content's id \(id)", field: "id")
                     }
-                    staged.encoded.add(draft, id: id, partition: partitions.key(for: draft), line: line)
+                    staged.encoded.add(draft, id: id, idKey: idKey, partition: partitions.key(for: draft), line: line)
                     if staged.encoded.inputBytes >= Int64(batchInputBytes) || (recordLimit > 0 && staged.encoded.items.count >= recordLimit) {
                         ready.push(staged)
                         staged = free.pop()
@@ -233,6 +260,13 @@ public final class Ingester {
             while !cancelled.load() {
                 let n = try readChunk(&chunk)
                 if n == 0 { break }
+                if n < 0 {
+                    // Idle input: hand over the batch (possibly empty) so the store
+                    // stage can commit on time (`commitEverySeconds`).
+                    ready.push(staged)
+                    staged = free.pop()
+                    continue
+                }
                 chunk.withUnsafeBytes { raw in splitter.feed(UnsafeRawBufferPointer(rebasing: raw[0..<n]), handle) }
             }
             splitter.finish(handle)

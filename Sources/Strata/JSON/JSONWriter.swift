@@ -53,6 +53,42 @@ public enum JSONWriter {
         bytes.withUnsafeBytes { appendString($0, to: &out) }
     }
 
+    /// Makes one JSON text safe to print as one line of JSONL (SPEC.md §8.2):
+    /// CR and LF become spaces (in valid JSON they occur only as whitespace
+    /// between tokens, string contents being escaped) and U+2028 / U+2029
+    /// become `\u2028` / `\u2029` (in valid JSON they occur only inside
+    /// strings; many line splitters, e.g. Python's `str.splitlines`, break
+    /// lines at them). The JSON value is unchanged.
+    public static func makeLineSafe(_ out: inout [UInt8], from start: Int = 0) {
+        var i = start
+        var needs = false
+        while i < out.count {
+            let c = out[i]
+            if c == 0x0A || c == 0x0D || (c == 0xE2 && i + 2 < out.count && out[i + 1] == 0x80 && (out[i + 2] == 0xA8 || out[i + 2] == 0xA9)) {
+                needs = true
+                break
+            }
+            i += 1
+        }
+        guard needs else { return }
+        var fixed = Array(out[start..<i])
+        fixed.reserveCapacity(out.count - start + 16)
+        while i < out.count {
+            let c = out[i]
+            if c == 0x0A || c == 0x0D {
+                fixed.append(0x20)
+            } else if c == 0xE2, i + 2 < out.count, out[i + 1] == 0x80, out[i + 2] == 0xA8 || out[i + 2] == 0xA9 {
+                fixed.append(contentsOf: (out[i + 2] == 0xA8 ? "\\u2028" : "\\u2029").utf8)
+                i += 3
+                continue
+            } else {
+                fixed.append(c)
+            }
+            i += 1
+        }
+        out.replaceSubrange(start..., with: fixed)
+    }
+
     /// Is there a `"`, `\` or control byte (< 0x20) in this word? Bytes >= 0x80
     /// pass through untouched, so they must not count (hence the `& ~w` mask
     /// applied only to the < 0x20 test, and exact zero-byte tests for the rest).

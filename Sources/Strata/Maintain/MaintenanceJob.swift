@@ -24,8 +24,8 @@ public struct MaintenanceExport: Sendable {
             throw bad(unknown, "unknown member '\(unknown)' (known: \(known.sorted().joined(separator: ", ")))")
         }
         guard let outRaw = obj["out"] as? String, !outRaw.isEmpty else { throw bad("out", "\"out\" (output directory) is required") }
-        let dir = (path as NSString).deletingLastPathComponent
-        let out = outRaw.hasPrefix("/") || dir.isEmpty ? outRaw : dir + "/" + outRaw
+        let dir = PathName.parent(of: path)
+        let out = outRaw.hasPrefix("/") || dir == "." ? outRaw : dir + "/" + outRaw
         func str(_ k: String) throws -> String? {
             guard let v = obj[k] else { return nil }
             guard let s = v as? String else { throw bad(k, "\"\(k)\" must be a string") }

@@ -28,6 +28,25 @@ public enum CanonicalContent {
         return XXH.hash128(w.bytes)
     }
 
+    /// The id of an example whose entry carries an id key (SPEC.md §4.1, keyed
+    /// ids of `content+fields` stores): XXH3-128(canonical ‖ idKey as 16
+    /// big-endian bytes). With `idKey == nil` it is the plain content id.
+    public static func id(of content: Content, idKey: ExampleID?) -> ExampleID {
+        guard let idKey else { return id(of: content) }
+        var w = ByteWriter(capacity: 256)
+        append(of: content, to: &w)
+        idKey.write(to: &w)
+        return XXH.hash128(w.bytes)
+    }
+
+    /// Keyed id of a draft (see `id(of:idKey:)`); `scratch` is reused.
+    public static func id(of d: ExampleDraft, idKey: ExampleID, scratch: inout ByteWriter) -> ExampleID {
+        scratch.bytes.removeAll(keepingCapacity: true)
+        append(of: d, to: &scratch)
+        idKey.write(to: &scratch)
+        return XXH.hash128(scratch.bytes)
+    }
+
     /// Canonical bytes of a draft's content, appended to `w`.
     public static func append(of d: ExampleDraft, to w: inout ByteWriter) {
         w.u8(d.shape.rawValue)

@@ -48,9 +48,12 @@ extension Example {
         out.append(UInt8(ascii: "}"))
     }
 
+    /// The object of `appendJSON` as one line (`JSONWriter.makeLineSafe`): what
+    /// `strata get`, `scan` and `annotate` print, one record per line.
     public var jsonString: String {
         var out: [UInt8] = []
         appendJSON(to: &out)
+        JSONWriter.makeLineSafe(&out)
         return String(decoding: out, as: UTF8.self)
     }
 }

@@ -89,7 +89,12 @@ public enum Content: Hashable, Sendable {
 /// A training example as the library user sees it (SPEC.md §4.2).
 public struct Example: Hashable, Sendable {
     /// XXH3-128 of the canonical content; computed by the store, see `CanonicalContent`.
+    /// In a `content+fields` store the id also covers `idKey` (SPEC.md §4.1).
     public var id: ExampleID
+    /// The dedup key a keyed id covers (SPEC.md §4.1, §4.2 flag bit 2): set on
+    /// examples read from a `content+fields` store, nil for plain content ids.
+    /// The store assigns it on append; a value set by the caller is ignored.
+    public var idKey: ExampleID? = nil
     public var content: Content
     public var domain: String
     /// UTC instant, milliseconds since the Unix epoch.

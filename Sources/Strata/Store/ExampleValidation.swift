@@ -6,7 +6,15 @@ public enum ExampleValidation {
     /// Earliest timestamp accepted: 1970-01-01T00:00:00Z.
     public static let minTimestampMillis: Int64 = 0
 
-    public static func validate(_ d: ExampleDraft) throws {
+    /// Blank = empty or only JSON whitespace (space, tab, LF, CR): the rule the
+    /// ingest parser applies to required text fields, so library and CLI agree.
+    static func isBlank(_ d: ExampleDraft, _ s: ExampleDraft.Span) -> Bool {
+        d.withBytes(s) { b in b.allSatisfy { $0 == 0x20 || $0 == 0x0A || $0 == 0x0D || $0 == 0x09 } }
+    }
+
+    /// `metadataChecked`: the caller (the ingest parser) already validated the
+    /// metadata text with the same lexer (`JSONValidator`); skips a second pass.
+    public static func validate(_ d: ExampleDraft, metadataChecked: Bool = false) throws {
         func reject(_ field: String, _ why: String) -> StrataError { StrataError(.invalidInput, why, field: field) }
         let domainOK = d.storage.withUnsafeBytes { all in
             PartitionKey.isValidDomain(UnsafeRawBufferPointer(rebasing: all[d.domain.start..<(d.domain.start + d.domain.count)]))
@@ -16,15 +24,15 @@ public enum ExampleValidation {
         }
         switch d.shape {
         case .instruction:
-            guard d.first.count > 0 else { throw reject("instruction", "instruction is empty") }
-            guard d.third.count > 0 else { throw reject("output", "output is empty") }
+            guard !isBlank(d, d.first) else { throw reject("instruction", "instruction is empty or only whitespace") }
+            guard !isBlank(d, d.third) else { throw reject("output", "output is empty or only whitespace") }
         case .promptResponse:
-            guard d.first.count > 0 else { throw reject("prompt", "prompt is empty") }
-            guard d.second.count > 0 else { throw reject("response", "response is empty") }
+            guard !isBlank(d, d.first) else { throw reject("prompt", "prompt is empty or only whitespace") }
+            guard !isBlank(d, d.second) else { throw reject("response", "response is empty or only whitespace") }
         case .chat:
             guard !d.messages.isEmpty else { throw reject("messages", "a chat needs at least one message") }
-            for (i, m) in d.messages.enumerated() where m.content.count == 0 {
-                throw reject("messages[\(i)].content", "message content is empty")
+            for (i, m) in d.messages.enumerated() where isBlank(d, m.content) {
+                throw reject("messages[\(i)].content", "message content is empty or only whitespace")
             }
         }
         if let q = d.qualityScore, !(q.isFinite && q >= 0 && q <= 1) {
@@ -36,9 +44,12 @@ public enum ExampleValidation {
         for (i, t) in d.tags.enumerated() where t.count == 0 {
             throw reject("tags[\(i)]", "tags must be non-empty strings")
         }
-        if d.metadata.count > 0 {
-            let first = d.storage[d.metadata.start]
-            guard first == UInt8(ascii: "{") else { throw reject("metadata", "metadata must be a JSON object") }
+        if d.metadata.count > 0 && !metadataChecked {
+            do {
+                try d.withBytes(d.metadata) { try JSONValidator.validateObject($0) }
+            } catch let e as StrataError {
+                throw reject("metadata", "metadata must be one JSON object: \(e.message)")
+            }
         }
     }
 }

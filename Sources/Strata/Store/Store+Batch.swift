@@ -27,12 +27,13 @@ public final class EncodedBatch {
         inputBytes = 0
     }
 
-    /// Encodes a validated draft into the batch. `id` must be the draft's id.
-    public func add(_ d: ExampleDraft, id: ExampleID, partition: PartitionKey, line: Int) {
+    /// Encodes a validated draft into the batch. `id` (and `idKey`, for keyed
+    /// ids, SPEC.md §4.1) must be what the store assigns the draft.
+    public func add(_ d: ExampleDraft, id: ExampleID, idKey: ExampleID? = nil, partition: PartitionKey, line: Int) {
         let start = bytes.count
         var w = ByteWriter()
         swap(&w.bytes, &bytes)
-        RecordCodec.appendExampleEntry(d, id: id, to: &w)
+        RecordCodec.appendExampleEntry(d, id: id, idKey: idKey, to: &w)
         swap(&w.bytes, &bytes)
         items.append(Item(id: id, partition: partition, timestamp: d.timestampMillis, start: start, count: bytes.count - start, line: line))
     }

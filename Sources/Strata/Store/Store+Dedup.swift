@@ -54,6 +54,10 @@ extension Store {
             return e
         }
         let k = dedup.key.isExampleID ? id : try dedup.keyer.key(of: try decodeOffered())
+        // Keyed ids (SPEC.md §4.1) are unique only if the entry's id covers its own key.
+        if identity.keyed, try decodeOffered().idKey != k {
+            throw StrataError(.invalidInput, "example \(id) does not carry the keyed id of this content+fields store", field: "id")
+        }
         dedup.currentKey = k
         guard let loc = try dedup.lookup(k, catalog: catalog) else { return nil }
         let stored: ExampleID

@@ -3,7 +3,9 @@ public struct StoreOptions: @unchecked Sendable {
     public enum CommitPolicy: Sendable, Equatable {
         /// `append` and `append(contentsOf:)` commit before returning.
         case everyBatch
-        /// Commit when at least this many seconds passed since the last commit (checked on append), and on close.
+        /// Commit when at least this many seconds passed since the last commit: on
+        /// append, by a background timer while idle, on close, and at normal
+        /// process exit (Store+CommitTimer.swift).
         case interval(seconds: Double)
         /// Only explicit `commit()` (and `close()`) make data durable.
         case manual

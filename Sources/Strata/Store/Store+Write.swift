@@ -57,9 +57,9 @@ extension Store {
     func appendLocked(_ d: inout ExampleDraft) throws -> AppendOutcome {
         guard !closed else { throw StrataError(.usage, "store is closed", path: path) }
         return try guardWrite {
-            let id = CanonicalContent.id(of: d, scratch: &idScratch)
+            let (id, idKey) = try identity.assign(d)
             entryBuffer.bytes.removeAll(keepingCapacity: true)
-            RecordCodec.appendExampleEntry(d, id: id, to: &entryBuffer)
+            RecordCodec.appendExampleEntry(d, id: id, idKey: idKey, to: &entryBuffer)
             let key = partitionKey(of: d)
             return try entryBuffer.bytes.withUnsafeBytes {
                 try appendEntryLocked($0, id: id, partition: key, timestamp: d.timestampMillis)

@@ -26,17 +26,24 @@ public final class Store: @unchecked Sendable {
     var poisonedBy: StrataError?
     var closed = false
     var lastCommit = Date()
+    /// The `.interval` policy's background committer (Store+CommitTimer.swift).
+    var commitTimer: CommitTimer?
+    /// The last failed background (timer or exit-time) commit, if any.
+    public internal(set) var backgroundCommitError: Error?
     public internal(set) var recoveryEvents: [RecoveryEvent] = []
     // Reused buffers for the append path.
     var entryBuffer = ByteWriter(capacity: 8 << 10)
-    var idScratch = ByteWriter(capacity: 8 << 10)
+    /// Assigns ids (plain or keyed, SPEC.md §4.1); set up with the store's dedup key.
+    var identity = ExampleIdentity(.content)
     var readBuffers = ReadBuffers()
     var lastPartition: (domain: [UInt8], month: Month, key: PartitionKey)?
 
     /// Opens (and with `createIfMissing`, creates) the store at `path`,
     /// recovering from any earlier crash. Throws `.locked` if another writer has it.
     public static func open(at path: String, options: StoreOptions = StoreOptions()) throws -> Store {
-        try Store(path: path, options: options)
+        let s = try Store(path: path, options: options)
+        s.startIntervalCommits()
+        return s
     }
 
     private init(path: String, options: StoreOptions) throws {
@@ -56,11 +63,10 @@ public final class Store: @unchecked Sendable {
             var parents: [String] = []
             var p = path
             while true {
-                let parent = (p as NSString).deletingLastPathComponent
-                let dir = parent.isEmpty ? "." : parent
+                let dir = PathName.parent(of: p)
                 parents.append(dir)
-                if parent.isEmpty || parent == p || fs.isDirectory(dir) { break }
-                p = parent
+                if dir == p || dir == "." || dir == "/" || fs.isDirectory(dir) { break }
+                p = dir
             }
             try fs.createDirectory(path, mode: options.directoryMode)
             for dir in parents { try fs.syncDirectory(dir) }  // children before parents
@@ -81,6 +87,7 @@ public final class Store: @unchecked Sendable {
         }
         do {
             dedup = DedupIndex(key: try resolveDedupKey())
+            identity = ExampleIdentity(dedup.key)
             try recover()
         } catch {
             fileLock?.unlock()
@@ -121,6 +128,7 @@ public final class Store: @unchecked Sendable {
     /// Seals every active segment, commits, and releases the lock.
     public func close() throws {
         compactionState.cancelAndWait()  // no compaction may outlive the writer lock
+        stopIntervalCommits()
         try lock.withLock {
             guard !closed else { return }
             defer {
@@ -148,8 +156,14 @@ public final class Store: @unchecked Sendable {
         }
     }
 
+    /// A store dropped without `close()` is closed here; a failure cannot be
+    /// thrown from deinit, so it is written to stderr rather than lost silently.
     deinit {
-        if !closed { try? close() }
+        if !closed {
+            do { try close() } catch {
+                FileHandle.standardError.write(Data("strata: closing store \(path) on release failed (data since the last commit may be lost): \(error)\n".utf8))
+            }
+        }
     }
 
     /// Number of unique examples known to the writer (committed or pending).

@@ -18,7 +18,9 @@ struct AnnotateCommand: ParsableCommand {
     @Argument(help: "Store directory.") var store: String
     @Argument(help: "Example id: 32 hex digits.") var id: String
     @Option(help: "positive or negative.") var feedback: Polarity?
-    @Option(help: "With --feedback: an integer rating.") var rating: Int64?
+    // `.unconditional`: the value after --rating is taken as is, so `--rating -3`
+    // is a negative number, not an unknown option named -3.
+    @Option(parsing: .unconditional, help: "With --feedback: an integer rating (may be negative).") var rating: Int64?
     @Option(help: "With --feedback: a comment.") var comment: String?
     @Option(help: "Corrected output / response / last assistant message.") var correction: String?
     @Flag(help: "Exclude the example from training (scans and exports hide it).") var exclude = false

@@ -30,6 +30,7 @@ struct IngestCommand: ParsableCommand {
     @Option(help: "Write each duplicate (line and the id it duplicates) as JSONL to this file.") var reportDuplicates: String?
     @Option(help: "Commit after this many MB of input (and at the end).") var commitEveryMb: Int = 64
     @Option(help: "Also commit after this many records (0 = only by size).") var commitEvery: Int = 0
+    @Option(help: "Also commit when this many seconds passed since the last commit (0 = not by time); slow input such as a pipe is committed within about this interval.") var commitEverySeconds: Double = 1
     @Flag(help: "Print progress and the summary as JSON lines; the last line is the summary.") var json = false
     @Flag(help: "No progress output.") var quiet = false
 
@@ -47,6 +48,7 @@ struct IngestCommand: ParsableCommand {
             if !hashFields.isEmpty { ingester.fieldHasher = try FieldHasher(fields: hashFields, secret: try s.fieldHashSecret()) }
             ingester.commitEveryBytes = Int64(max(1, commitEveryMb)) << 20
             ingester.commitEveryRecords = max(0, commitEvery)
+            ingester.commitEverySeconds = max(0, commitEverySeconds)
             let rejectsOut = try rejects.map { try LineFile(path: $0) }
             let dupOut = try reportDuplicates.map { try LineFile(path: $0) }
             var shownRejections = 0

@@ -73,7 +73,9 @@ final class OutputWriter {
 /// One JSON object as a single line, keys sorted for stable output.
 func jsonLine(_ object: [String: Any]) -> String {
     let data = (try? JSONSerialization.data(withJSONObject: object, options: [.sortedKeys, .withoutEscapingSlashes])) ?? Data("{}".utf8)
-    return String(decoding: data, as: UTF8.self)
+    var bytes = [UInt8](data)
+    JSONWriter.makeLineSafe(&bytes)  // paths and messages may hold U+2028/U+2029
+    return String(decoding: bytes, as: UTF8.self)
 }
 
 func printError(_ s: String) {

@@ -1,0 +1,119 @@
+import Foundation
+import Testing
+@testable import Strata
+
+/// Golden stores of format version 1, one per dedup configuration (key ×
+/// normalization), committed under Tests/StrataTests/Fixtures/stores/. Each
+/// holds LZ4 segments sealed at close, a compacted zstd segment with folded
+/// annotations (kind 4), unfolded annotations, duplicate-seen entries and an
+/// index snapshot. Every build must read them back byte-exact: the folded scan
+/// and a raw export must equal the committed `expected-*.jsonl` files, and
+/// `verify` must find nothing wrong. A writer opening a copy must accept them.
+///
+/// Regenerate (only when the format version changes, with a new directory
+/// name): STRATA_WRITE_FIXTURES=1 swift test --filter GoldenFixtureTests
+@Suite struct GoldenFixtureTests {
+    static let keys = ["content", "content+source", "content+metadata.k", "prompt_only"]
+    static let configs: [String] = keys.flatMap { k in DedupKey.Normalization.allCases.map { "\(k)|\($0.rawValue)" } }
+    static let root = packageRoot + "/Tests/StrataTests/Fixtures/stores"
+
+    static func directory(_ config: String) -> String {
+        let name = config.replacingOccurrences(of: "|", with: "-").replacingOccurrences(of: "+", with: "_")
+        return root + "/v1-" + name
+    }
+
+    static let jan: Int64 = 1_735_689_600_000 + 3_723_456  // 2025-01-01T01:02:03.456Z
+    static let feb: Int64 = 1_738_368_000_000 + 86_400_007
+
+    static func workload(_ s: Store, phase: Int) throws {
+        func pr(_ p: String, _ r: String, _ d: String, _ ts: Int64, src: String?, meta: String, q: Double? = nil, tags: [String] = []) -> Example {
+            Example(content: .promptResponse(prompt: p, response: r), domain: d, timestampMillis: ts, qualityScore: q, tags: tags, source: src, metadataJSON: meta)
+        }
+        if phase == 0 {
+            let a = try s.append(pr("Hello  World", "yes", "alpha", jan, src: "a", meta: #"{"k":"x"}"#, q: 0.5, tags: ["t1"]))
+            try s.append(pr("hello world", "yes", "alpha", jan + 1, src: "b", meta: #"{"k":"y"}"#))
+            try s.append(pr("hello world", "yes", "beta", feb, src: "a", meta: #"{"k":"x"}"#, q: 1))
+            try s.append(contentsOf: [
+                Example(content: .instruction(instruction: "Sum up", input: "", output: "Short."), domain: "alpha", timestampMillis: jan + 2,
+                        source: "a", metadataJSON: "{\n \"k\": 7 }"),
+                Example(content: .instruction(instruction: "sum  UP", input: "", output: "Longer."), domain: "alpha", timestampMillis: jan + 3,
+                        source: "a", metadataJSON: #"{"k":7}"#),
+                Example(content: .chat([Message(role: .system, content: "Be brief."), Message(role: .user, content: "hi"),
+                                        Message(role: .assistant, content: "hello é 日本")]), domain: "beta", timestampMillis: feb + 5,
+                        qualityScore: 0.25, tags: ["t1", "t2"], metadataJSON: #"{"k":true,"z":[1,2]}"#),
+                Example(content: .chat([Message(role: .user, content: "HI"), Message(role: .assistant, content: "other")]), domain: "beta",
+                        timestampMillis: feb + 6, metadataJSON: #"{"k":null}"#),
+            ])
+            try s.annotate(a.id, Annotation(.feedback(.positive, rating: 5, comment: "good"), timestampMillis: jan + 10))
+            try s.annotate(a.id, Annotation(.correction(text: "Yes!", field: nil), reason: "tone", timestampMillis: jan + 11))
+        } else if phase == 1 {
+            var ids: [ExampleID] = []
+            try s.scan(ScanFilter(includeExcluded: true)) { ids.append($0.id); return true }
+            try s.annotate(ids[1], Annotation(.exclude, reason: "dup", timestampMillis: jan + 20))
+            try s.append(pr("late", "arrival", "alpha", jan + 30, src: "c", meta: "{}"))
+            try s.annotate(ids[0], Annotation(.feedback(.negative, rating: nil, comment: nil), timestampMillis: jan + 31))
+        }
+    }
+
+    static func generate(_ config: String, at dir: String) throws {
+        let parts = config.split(separator: "|").map(String.init)
+        try? FileManager.default.removeItem(atPath: dir)
+        var o = StoreOptions()
+        o.dedupKey = try DedupKey(parsing: parts[0], normalize: parts[1])
+        var s = try Store.open(at: dir, options: o)
+        try workload(s, phase: 0)
+        try s.close()
+        s = try Store.open(at: dir)
+        var c = CompactionOptions()
+        c.dictionary = .never
+        try s.compact(partition: PartitionKey(domain: "alpha", month: Month("2025-01")!), options: c)
+        try workload(s, phase: 1)
+        try s.close()
+        try FileManager.default.removeItem(atPath: dir + "/" + Format.lockFileName)  // holds a pid; readers take no lock
+        try Data(scanText(dir).utf8).write(to: URL(fileURLWithPath: dir + "/expected-scan.jsonl"))
+        try Data(try exportText(dir)).write(to: URL(fileURLWithPath: dir + "/expected-export.jsonl"))
+    }
+
+    /// The folded scan, excluded examples included, one line per example.
+    static func scanText(_ dir: String) throws -> String {
+        let r = try StoreReader(path: dir)
+        defer { r.close() }
+        var out = ""
+        try r.scanFolded(ScanFilter(includeExcluded: true)) { f in
+            out += "{\"original\":\(f.original.jsonString),\"folded\":\(f.example.jsonString),\"excluded\":\(f.isExcluded),"
+            out += "\"annotations\":[\(f.annotations.map { "\"\($0.kind.name)@\($0.timestampMillis)\"" }.joined(separator: ","))]}\n"
+            return true
+        }
+        return out
+    }
+
+    static func exportText(_ dir: String) throws -> [UInt8] {
+        let out = temporaryStorePath("goldenExport")
+        var spec = ExportSpec(format: .jsonl, schema: .raw)
+        spec.includeExcluded = true
+        _ = try Exporter(storePath: dir, outPath: out, spec: spec).run()
+        return try PosixFileSystem.shared.readFile(out + "/data.jsonl")
+    }
+
+    @Test(arguments: configs)
+    func goldenStoreReadsBackByteExact(_ config: String) throws {
+        let dir = Self.directory(config)
+        if ProcessInfo.processInfo.environment["STRATA_WRITE_FIXTURES"] != nil { try Self.generate(config, at: dir) }
+        #expect(FileManager.default.fileExists(atPath: dir + "/MANIFEST"), "missing fixture \(dir)")
+        let expectedScan = try String(contentsOfFile: dir + "/expected-scan.jsonl", encoding: .utf8)
+        #expect(try Self.scanText(dir) == expectedScan)
+        #expect(expectedScan.split(separator: "\n").count >= 5)
+        let expectedExport = try PosixFileSystem.shared.readFile(dir + "/expected-export.jsonl")
+        #expect(try Self.exportText(dir) == expectedExport)
+        let report = StoreVerifier(path: dir).run()
+        #expect(report.problems.isEmpty, "\(report.problems)")
+        // A writer accepts the store as is (on a copy: fixtures are never written).
+        let copy = temporaryStorePath("goldenCopy")
+        try FileManager.default.copyItem(atPath: dir, toPath: copy)
+        let s = try Store.open(at: copy)
+        #expect(s.recoveryEvents.isEmpty, "\(s.recoveryEvents)")
+        try s.append(Example(content: .promptResponse(prompt: "new", response: "one"), domain: "alpha", timestampMillis: Self.jan))
+        try s.close()
+        #expect(try Self.scanText(copy).split(separator: "\n").count == expectedScan.split(separator: "\n").count + 1)
+    }
+}
