@@ -44,6 +44,7 @@ public func strata_export(_ storePath: UnsafePointer<CChar>?, _ outPath: UnsafeP
                           _ result: UnsafeMutablePointer<UnsafeMutablePointer<CChar>?>?, _ resultLen: UnsafeMutablePointer<Int>?,
                           _ err: UnsafeMutablePointer<strata_error>?) -> Int32 {
     abiCall(err) {
+        result?.pointee = nil
         let spec = try exportSpec(try Options(specJSON, what: "export spec"))
         let out = try argument(outPath, "out_path")
         let r = try Exporter(storePath: try argument(storePath, "store_path"), outPath: out, spec: spec).run()
@@ -61,6 +62,7 @@ public func strata_export(_ storePath: UnsafePointer<CChar>?, _ outPath: UnsafeP
 public func strata_stats(_ path: UnsafePointer<CChar>?, _ json: UnsafeMutablePointer<UnsafeMutablePointer<CChar>?>?,
                          _ len: UnsafeMutablePointer<Int>?, _ err: UnsafeMutablePointer<strata_error>?) -> Int32 {
     abiCall(err) {
+        json?.pointee = nil
         let p = try argument(path, "path")
         let reader = try StoreReader.open(at: p)
         defer { reader.close() }
@@ -85,6 +87,7 @@ public func strata_stats(_ path: UnsafePointer<CChar>?, _ json: UnsafeMutablePoi
 public func strata_verify(_ path: UnsafePointer<CChar>?, _ quick: Int32, _ json: UnsafeMutablePointer<UnsafeMutablePointer<CChar>?>?,
                           _ len: UnsafeMutablePointer<Int>?, _ err: UnsafeMutablePointer<strata_error>?) -> Int32 {
     abiCall(err) {
+        json?.pointee = nil
         let p = try argument(path, "path")
         guard FileManager.default.fileExists(atPath: p + "/MANIFEST") || FileManager.default.fileExists(atPath: p) else {
             throw StrataError(.notFound, "no such directory; give the path of a Strata store", path: p)

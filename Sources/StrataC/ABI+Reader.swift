@@ -34,10 +34,10 @@ public func strata_reader_get(_ handle: OpaquePointer?, _ idHex: UnsafePointer<C
                               _ json: UnsafeMutablePointer<UnsafeMutablePointer<CChar>?>?, _ len: UnsafeMutablePointer<Int>?,
                               _ err: UnsafeMutablePointer<strata_error>?) -> Int32 {
     abiCall(err) {
+        json?.pointee = nil
         let h = try unbox(handle, ReaderHandle.self)
         try h.checkNoCursor()
         let v = try ExampleView(code: view)
-        json?.pointee = nil
         len?.pointee = 0
         guard let f = try h.reader.getFolded(try exampleID(idHex)) else { return }
         try giveBuffer(v.render(f), json, len)
@@ -62,6 +62,7 @@ public func strata_reader_scan(_ handle: OpaquePointer?, _ filterJSON: UnsafePoi
 public func strata_reader_partitions(_ handle: OpaquePointer?, _ json: UnsafeMutablePointer<UnsafeMutablePointer<CChar>?>?,
                                      _ len: UnsafeMutablePointer<Int>?, _ err: UnsafeMutablePointer<strata_error>?) -> Int32 {
     abiCall(err) {
+        json?.pointee = nil
         let h = try unbox(handle, ReaderHandle.self)
         try h.checkNoCursor()
         try giveJSON(h.reader.partitions.map { ["domain": $0.domain, "month": $0.month.description] }, json, len)

@@ -93,8 +93,9 @@ public func strata_store_ingest(_ handle: OpaquePointer?, _ data: UnsafePointer<
     abiCall(err) {
         let h = try unbox(handle, StoreHandle.self)
         try h.checkNoCursor()
+        result?.pointee = nil
         let o = try Options(optionsJSON, what: "ingest options")
-        try o.only(["mapping", "default_domain", "naive_timestamps_utc", "timestamp_now", "source", "max_rejects"])
+        try o.only(["mapping", "default_domain", "naive_timestamps_utc", "timestamp_now", "source", "max_rejects", "defer_commit"])
         var specs: [String] = []
         if o.has("mapping") {
             guard let m = o.values["mapping"] as? [String: Any] else { throw usage("\"mapping\" must be an object {target: source path}", field: "mapping") }
@@ -127,7 +128,9 @@ public func strata_store_ingest(_ handle: OpaquePointer?, _ data: UnsafePointer<
         } else {
             try ingester.ingest(path: try argument(inputPath, "input_path"))
         }
+        let deferCommit = try o.bool("defer_commit") ?? false
         switch policy {
+        case _ where deferCommit: break
         case .everyBatch: try ingester.commit()
         case .interval: try h.store.applyCommitPolicy()
         case .manual: break
@@ -154,10 +157,10 @@ public func strata_store_get(_ handle: OpaquePointer?, _ idHex: UnsafePointer<CC
                              _ json: UnsafeMutablePointer<UnsafeMutablePointer<CChar>?>?, _ len: UnsafeMutablePointer<Int>?,
                              _ err: UnsafeMutablePointer<strata_error>?) -> Int32 {
     abiCall(err) {
+        json?.pointee = nil
         let h = try unbox(handle, StoreHandle.self)
         try h.checkNoCursor()
         let v = try ExampleView(code: view)
-        json?.pointee = nil
         len?.pointee = 0
         guard let f = try h.store.getFolded(try exampleID(idHex)) else { return }
         try giveBuffer(v.render(f), json, len)

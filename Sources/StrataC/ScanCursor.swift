@@ -221,9 +221,9 @@ final class ScanCursor: @unchecked Sendable {
 public func strata_cursor_next(_ cursor: OpaquePointer?, _ batch: UnsafeMutablePointer<UnsafeMutablePointer<CChar>?>?,
                                _ len: UnsafeMutablePointer<Int>?, _ err: UnsafeMutablePointer<strata_error>?) -> Int32 {
     abiCall(err) {
-        let c = try unbox(cursor, ScanCursor.self)
         batch?.pointee = nil
         len?.pointee = 0
+        let c = try unbox(cursor, ScanCursor.self)
         guard let b = try c.next() else { return }
         try giveBuffer(b, batch, len)
     }

@@ -135,12 +135,14 @@ int strata_store_append(strata_store *store, const char *json, size_t len, int32
  *   "default_domain": str, "naive_timestamps_utc": bool, "timestamp_now": bool
  *   "source": str (name used in reject reports; default the path or "<memory>")
  *   "max_rejects": int (rejects listed in the result, default 10000)
+ *   "defer_commit": bool (default false: the commit policy applies to the
+ *             call as to one batch; true: the caller commits later, e.g. a
+ *             binding that splits one logical batch into several calls)
  * On success *result_json is a JSON object: {"read","inserted","duplicates",
  * "rejected","skipped","bytes","commits","rejects":[{"line","field","reason",
  * "code","source"}],"rejects_truncated"}. Whole-call failures (I/O, a bad
  * mapping, a poisoned writer) return an error instead; records already
  * appended in that call are then durable only if a commit happened.
- * The commit policy applies to the call as to one batch.
  */
 int strata_store_ingest(strata_store *store, const char *data, size_t len, const char *input_path,
                         const char *options_json, char **result_json, size_t *result_len, strata_error *err);
