@@ -7,6 +7,7 @@ imports ``datasets`` when called, and ``StreamingDataset`` is duck-typed (it has
 """
 from __future__ import annotations
 
+import datetime as _dt
 import os
 import sys
 from typing import Any, Dict, Iterator, List, Optional, Sequence, Union
@@ -49,7 +50,7 @@ def _parse_split(split: Union[str, Dict[str, float], None]) -> Optional[Dict[str
 
 
 def _examples(path: str, filters: Dict[str, Any], split: Optional[Dict[str, float]], want: Optional[str],
-              shard: int = 0, num_shards: int = 1) -> Iterator[Dict[str, Any]]:
+              shard: int = 0, num_shards: int = 1, view: str = "folded") -> Iterator[Dict[str, Any]]:
     with Reader(path) as r:
         parts = r.partitions()
         domains = filters.pop("domain", None)
@@ -62,33 +63,52 @@ def _examples(path: str, filters: Dict[str, Any], split: Optional[Dict[str, floa
             if (lo and p["month"] < lo) or (hi and p["month"] > hi):
                 continue
             f = {k: v for k, v in filters.items() if k not in ("from_month", "to_month")}
-            for ex in r.scan(domain=p["domain"], from_month=p["month"], to_month=p["month"], **f):
+            for ex in r.scan(domain=p["domain"], from_month=p["month"], to_month=p["month"], view=view, **f):
                 if split is None or _split_of(ex["id"], split) == want:
                     yield ex
 
 
+def hf_features() -> Any:
+    """The ``datasets.Features`` of ``to_hf_dataset``: the Parquet export's columns (SPEC.md §8.7)."""
+    from datasets import Features, Value
+
+    s = Value("string")
+    return Features({
+        "id": s, "shape": s, "domain": s, "month": s, "timestamp": Value("timestamp[ms, tz=UTC]"),
+        "quality_score": Value("float64"), "tags": [s], "source": s, "instruction": s, "input": s, "output": s,
+        "prompt": s, "response": s, "messages": [{"role": s, "content": s}], "metadata": s,
+        "feedback_positive": Value("int64"), "feedback_negative": Value("int64"), "excluded": Value("bool"), "corrected": s,
+    })
+
+
 def to_hf_dataset(store: StoreOrPath, split: Union[str, Dict[str, float], None] = None, name: Optional[str] = None,
                   **filters: Any) -> Any:
-    """A ``datasets.Dataset`` of the store's (folded) examples, built with ``Dataset.from_generator``.
+    """A ``datasets.Dataset`` of the store's examples, built with ``Dataset.from_generator``.
 
-    ``filters`` are ``scan``'s (domain, from_month, to_month, min_quality, tags, source, shape).
-    With ``split`` (e.g. ``{"train": 0.9, "test": 0.1}`` or "train=0.9,test=0.1") returns a
-    ``datasets.DatasetDict`` with one deterministic split per name (by id hash); ``name``
-    picks just one of them. ``metadata`` arrives as a dict; nested fields follow Arrow's
-    inference across the examples.
+    Rows have the columns of the Parquet export (one schema for every shape, see
+    ``hf_features``): the content as ingested plus ``corrected``, feedback counts and
+    ``excluded``; ``metadata`` is JSON text; ``timestamp`` a UTC timestamp.
+    ``filters`` are ``scan``'s (domain, from_month, to_month, min_quality, tags, source,
+    shape, include_excluded). With ``split`` (e.g. ``{"train": 0.9, "test": 0.1}`` or
+    "train=0.9,test=0.1") returns a ``datasets.DatasetDict`` with the same deterministic
+    split as ``strata export --split``; ``name`` picks just one of them.
     """
     import datasets  # imported here: an optional dependency
 
     path = _path(store)
     sp = _parse_split(split)
+    features = hf_features()
+    epoch = _dt.datetime(1970, 1, 1, tzinfo=_dt.timezone.utc)
 
     def gen(want: Optional[str] = None, fingerprint: str = "") -> Iterator[Dict[str, Any]]:
-        yield from _examples(path, dict(filters), sp, want)
+        for row in _examples(path, dict(filters), sp, want, view="export"):
+            row["timestamp"] = epoch + _dt.timedelta(milliseconds=row["timestamp"])
+            yield row
 
     def build(want: Optional[str]) -> Any:
         # The fingerprint keeps datasets' cache from serving an older snapshot.
         key = repr((path, sorted(filters.items()), sp, want, _store_version(path)))
-        return datasets.Dataset.from_generator(gen, gen_kwargs={"want": want, "fingerprint": key})
+        return datasets.Dataset.from_generator(gen, features=features, gen_kwargs={"want": want, "fingerprint": key})
 
     if sp is None:
         return build(None)
@@ -116,13 +136,14 @@ class StreamingDataset:
     """
 
     def __init__(self, store: StoreOrPath, transform: Optional[Any] = None, split: Union[str, Dict[str, float], None] = None,
-                 name: Optional[str] = None, **filters: Any) -> None:
+                 name: Optional[str] = None, view: str = "folded", **filters: Any) -> None:
         self.path = _path(store)
         self.transform = transform
         self.split = _parse_split(split)
         if self.split is not None and name is None:
             raise ValueError("with split=..., give name= (which split to stream)")
         self.name = name
+        self.view = view
         self.filters = filters
 
     def _worker(self) -> "tuple[int, int]":
@@ -132,10 +153,10 @@ class StreamingDataset:
 
     def __iter__(self) -> Iterator[Any]:
         shard, n = self._worker()
-        for ex in _examples(self.path, dict(self.filters), self.split, self.name, shard, n):
+        for ex in _examples(self.path, dict(self.filters), self.split, self.name, shard, n, self.view):
             yield self.transform(ex) if self.transform else ex
 
     def shard(self, index: int, count: int) -> Iterator[Any]:
         """Iterates only shard ``index`` of ``count`` (partitions dealt round-robin), for hand-rolled parallelism."""
-        for ex in _examples(self.path, dict(self.filters), self.split, self.name, index, count):
+        for ex in _examples(self.path, dict(self.filters), self.split, self.name, index, count, self.view):
             yield self.transform(ex) if self.transform else ex
