@@ -118,7 +118,7 @@ def _scan_options(domain: Union[str, Sequence[str], None], from_month: Optional[
     return _native.encode_options({
         "domains": listify(domain), "from_month": from_month, "to_month": to_month, "min_quality": min_quality,
         "tags": listify(tags), "source": source, "shapes": listify(shape), "include_excluded": include_excluded or None,
-        "view": view, "batch_bytes": batch_bytes,
+        "view": view, "batch_bytes": batch_bytes or (256 << 10),
     })
 
 
@@ -195,7 +195,7 @@ class _Handle:
         unless ``include_excluded``. ``view`` is "folded" (default), "raw" or
         "export" (see ``get``).
 
-        The library scans on its own thread, at most two batches (~1 MiB each)
+        The library scans on its own thread, at most two batches (~256 KiB each)
         ahead. While the iterator is open it holds this handle's lock: other calls
         on the same Store/Reader raise UsageError until it is exhausted or closed
         (``close()`` the generator, or leave the ``for`` loop and drop it). Open a
@@ -292,35 +292,63 @@ class Store(_Handle):
         position in ``examples`` as ``line`` — and the others still land. Durable
         on return under the "batch" policy.
         """
+        # Encoding (Python, holds the GIL) of chunk k+1 overlaps the library's ingest of
+        # chunk k (a worker thread inside a foreign call, GIL released). Chunks go to the
+        # store in order; only the last applies the commit policy.
         summary = Summary()
+        encode_rejects: List[Reject] = []
+        worker: Optional[Any] = None
+        running: Optional[Any] = None
         pending: Optional[tuple] = None
         parts: List[bytes] = []
         lines: List[int] = []
         size = 0
-        for i, ex in enumerate(examples, start=1):
-            try:
-                b = _encode_example(ex, line=i)
-            except InvalidInputError as e:
-                summary.read += 1
-                summary.rejected += 1
-                summary.rejects.append(Reject(line=i, field=None, reason=e.message))
-                continue
-            parts.append(b)
-            lines.append(i)
-            size += len(b) + 1
-            if size >= batch_bytes:
+
+        def hand_over(chunk: tuple, last: bool) -> None:
+            nonlocal worker, running
+            if running is not None:
+                running.result()
+                running = None
+            if last:
+                self._ingest_chunk(chunk, summary, defer_commit=False)
+                return
+            if worker is None:
+                from concurrent.futures import ThreadPoolExecutor
+                worker = ThreadPoolExecutor(max_workers=1, thread_name_prefix="strata-append-many")
+            running = worker.submit(self._ingest_chunk, chunk, summary, True)
+
+        try:
+            for i, ex in enumerate(examples, start=1):
+                try:
+                    b = _encode_example(ex, line=i)
+                except InvalidInputError as e:
+                    encode_rejects.append(Reject(line=i, field=None, reason=e.message))
+                    continue
+                parts.append(b)
+                lines.append(i)
+                size += len(b) + 1
+                if size >= batch_bytes:
+                    if pending:
+                        hand_over(pending, last=False)
+                    pending = (b"\n".join(parts), lines)
+                    parts, lines, size = [], [], 0
+            if parts:
                 if pending:
-                    self._ingest_chunk(pending, summary, defer_commit=True)
+                    hand_over(pending, last=False)
                 pending = (b"\n".join(parts), lines)
-                parts, lines, size = [], [], 0
-        if parts:
             if pending:
-                self._ingest_chunk(pending, summary, defer_commit=True)
-            pending = (b"\n".join(parts), lines)
-        if pending:
-            self._ingest_chunk(pending, summary, defer_commit=False)
-        elif summary.read and self.commit_policy == "batch":
-            self.commit()
+                hand_over(pending, last=True)
+            elif running is not None:
+                running.result()
+        finally:
+            if worker is not None:
+                worker.shutdown(wait=True)
+        if encode_rejects:
+            summary.read += len(encode_rejects)
+            summary.rejected += len(encode_rejects)
+            summary.rejects = sorted(summary.rejects + encode_rejects, key=lambda r: r.line or 0)
+            if pending is None and self.commit_policy == "batch":
+                self.commit()
         return summary
 
     def _ingest_chunk(self, chunk: tuple, summary: Summary, defer_commit: bool) -> None:
