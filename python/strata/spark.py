@@ -12,18 +12,17 @@
   export (SPEC.md §8.7, non-partitioned): content as ingested, ``corrected``,
   ``feedback_positive``/``feedback_negative``; excluded examples are left out
   unless the option ``includeExcluded`` is "true".
-- Filter push-down (Spark ≥ 4.1 ``pushFilters``; enable it with
-  ``spark.sql.python.filterPushdown.enabled=true``): ``domain`` and ``month``
+- Filter push-down (Spark ≥ 4.1 ``pushFilters``; ``register`` sets
+  ``spark.sql.python.filterPushdown.enabled=true``, without which Spark refuses
+  the reader): ``domain`` and ``month``
   comparisons (=, IN, <, <=, >, >=) prune partitions and are not re-evaluated;
   ``quality_score >= x`` / ``> x`` are applied in the scan (``>`` is also left for
-  Spark to re-check). Other filters are Spark's. Without push-down, the same
-  filters are simply evaluated by Spark after the scan.
+  Spark to re-check). Other filters are Spark's.
 """
 from __future__ import annotations
 
 import datetime as _dt
-import json
-from typing import Any, Dict, Iterator, List, Optional, Sequence, Tuple
+from typing import Any, Iterator, List, Optional, Sequence, Tuple
 
 from pyspark.sql.datasource import (DataSource, DataSourceReader, EqualTo, Filter, GreaterThan, GreaterThanOrEqual, In,
                                     InputPartition, LessThan, LessThanOrEqual)
@@ -166,5 +165,7 @@ class StrataDataSource(DataSource):
 
 
 def register(spark: Any) -> None:
-    """Registers the "strata" format with a SparkSession."""
+    """Registers the "strata" format with a SparkSession and turns on Python data source filter push-down
+    (``spark.sql.python.filterPushdown.enabled``: Spark refuses a reader with ``pushFilters`` while it is off)."""
+    spark.conf.set("spark.sql.python.filterPushdown.enabled", "true")
     spark.dataSource.register(StrataDataSource)

@@ -28,7 +28,7 @@ def spark():
     s = (SparkSession.builder.master("local[2]").appName("strata-tests")
          .config("spark.ui.enabled", "false").config("spark.sql.shuffle.partitions", "2")
          .config("spark.sql.session.timeZone", "UTC")
-         .config("spark.sql.python.filterPushdown.enabled", "true").getOrCreate())
+         .getOrCreate())
     ss.register(s)
     yield s
     s.stop()
