@@ -54,6 +54,7 @@ def test_everything_append_returned_survives_sigkill_of_the_writer(tmp_path):
     path = str(tmp_path / "s")
     rng = random.Random(14)
     acknowledged = []
+    batches = []  # append_many calls that returned
     start = 0
     for _ in range(30):
         w = subprocess.Popen([sys.executable, "-c", WRITER, path, str(start), "100000"], stdout=subprocess.PIPE, text=True)
@@ -65,6 +66,7 @@ def test_everything_append_returned_survives_sigkill_of_the_writer(tmp_path):
         w.wait()
         ids = [line for line in out.split("\n") if len(line) == 32]
         acknowledged += ids
+        batches += [int(line.split()[1]) for line in out.split("\n") if line.startswith("batch ")]
         start += 100000
         # Every acknowledged example is there after recovery (the next open recovers).
         with strata.Reader(path) as r:
@@ -72,5 +74,7 @@ def test_everything_append_returned_survives_sigkill_of_the_writer(tmp_path):
         assert not missing, f"{len(missing)} acknowledged appends lost"
     with strata.Store.open(path) as s:
         assert all(s.get(i) is not None for i in acknowledged[-200:])
+        prompts = {e["prompt"] for e in s.scan(domain="b")}
+        assert all(f"batch{i}-{k}" in prompts for i in batches for k in range(20)), "an acknowledged append_many lost records"
         assert s.verify()["intact"]
     assert len(acknowledged) > 100
