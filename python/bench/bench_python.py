@@ -3,7 +3,9 @@
 
     python python/bench/bench_python.py --size-mb 50 --reps 3 --cli .build/release/strata
 
-Workloads (each reported as the median of --reps runs, with the ratio to its peer):
+Workloads (each reported as the median of --reps runs, with the ratio to its peer; also
+the median CPU seconds of all threads and child processes, steadier than wall-clock
+time on a shared machine):
   append_many   Store.append_many(list of dicts) into a new store, vs the seeds' Python
                 baseline on the same dicts: json.dumps of the content keys + sha256 + a set
                 for dedup, json.dumps of the record to one JSONL file per (domain, month),
@@ -12,7 +14,9 @@ Workloads (each reported as the median of --reps runs, with the ratio to its pee
   scan          every example of the store into Python dicts (Reader.scan) vs json.loads
                 over each line of the store's raw JSONL export (read from the file).
   spark         (with --spark) Spark reading every row and column of the store through
-                the "strata" data source vs Spark reading the Parquet export (noop sink).
+                the "strata" data source (one task per store partition; and grouped,
+                --spark-group store partitions per task) vs Spark reading the Parquet
+                export (noop sink), local[2].
 The corpus comes from tools/gen_corpus.py (deterministic). Not a test: no assertions.
 """
 from __future__ import annotations
@@ -21,6 +25,7 @@ import argparse
 import hashlib
 import json
 import os
+import resource
 import shutil
 import statistics
 import subprocess
@@ -35,15 +40,27 @@ REPO = Path(__file__).resolve().parents[2]
 CONTENT_KEYS = ("instruction", "input", "output", "prompt", "response", "messages")
 
 
+def _cpu():
+    """CPU seconds of this process (all threads, so the library's too) plus its finished children."""
+    c = resource.getrusage(resource.RUSAGE_CHILDREN)
+    return time.process_time() + c.ru_utime + c.ru_stime
+
+
 def timed(fn, reps, setup=None):
-    times, result = [], None
+    """Median wall-clock seconds (and median CPU seconds in CPU_TIMES[fn]) over reps runs."""
+    times, cpus, result = [], [], None
     for _ in range(reps):
         if setup:
             setup()
-        t0 = time.perf_counter()
+        c0, t0 = _cpu(), time.perf_counter()
         result = fn()
         times.append(time.perf_counter() - t0)
+        cpus.append(_cpu() - c0)
+    LAST_CPU[0] = statistics.median(cpus)
     return statistics.median(times), result
+
+
+LAST_CPU = [0.0]
 
 
 def rm(p):
@@ -105,6 +122,7 @@ def main(argv=None):
     ap.add_argument("--reps", type=int, default=3)
     ap.add_argument("--cli", default=str(REPO / ".build" / "release" / "strata"))
     ap.add_argument("--spark", action="store_true")
+    ap.add_argument("--spark-group", type=int, default=32, help="partitionsPerTask of the grouped Spark read")
     ap.add_argument("--work", default=None)
     ap.add_argument("--json", action="store_true", help="print the results as one JSON object")
     a = ap.parse_args(argv)
@@ -119,14 +137,19 @@ def main(argv=None):
         records = [json.loads(line) for line in f if line.strip()]
     res = {"corpus_bytes": raw, "records": len(records), "reps": a.reps, "python": sys.version.split()[0]}
 
-    def row(name, ours, peer, n):
+    def row(name, ours, peer, n, cpu=None):
         res[name] = {"strata_s": ours, "peer_s": peer, "ratio": peer / ours, "items": n}
-        print(f"{name:13s} strata {ours:7.3f} s   peer {peer:7.3f} s   ratio {peer / ours:5.2f}x   ({n} items)", file=sys.stderr)
+        line = f"{name:13s} strata {ours:7.3f} s   peer {peer:7.3f} s   ratio {peer / ours:5.2f}x"
+        if cpu:
+            res[name].update({"strata_cpu_s": cpu[0], "peer_cpu_s": cpu[1], "cpu_ratio": cpu[1] / cpu[0]})
+            line += f"   | CPU strata {cpu[0]:7.3f} s  peer {cpu[1]:7.3f} s  ratio {cpu[1] / cpu[0]:5.2f}x"
+        print(line + f"   ({n} items)", file=sys.stderr)
 
     # append_many vs the Python baseline (same dicts in memory).
     t_base, n_base = timed(lambda: baseline_append(records, work / "base"), a.reps, lambda: rm(work / "base"))
+    c_base = LAST_CPU[0]
     t_ours, n_ours = timed(lambda: strata_append(records, str(work / "am")), a.reps, lambda: rm(work / "am"))
-    row("append_many", t_ours, t_base, len(records))
+    row("append_many", t_ours, t_base, len(records), (LAST_CPU[0], c_base))
     res["append_many"]["unique"] = {"strata": n_ours, "baseline": n_base}
 
     # ingest_jsonl vs the CLI.
@@ -135,15 +158,17 @@ def main(argv=None):
             return s.ingest_jsonl(corpus).inserted
     t_cli, _ = timed(lambda: subprocess.run([a.cli, "ingest", str(work / "ic"), str(corpus), "--quiet"], check=True,
                                             stdout=subprocess.DEVNULL), a.reps, lambda: rm(work / "ic"))
+    c_cli = LAST_CPU[0]
     t_ij, n_ij = timed(ingest_py, a.reps, lambda: rm(work / "ij"))
-    row("ingest_jsonl", t_ij, t_cli, n_ij)
+    row("ingest_jsonl", t_ij, t_cli, n_ij, (LAST_CPU[0], c_cli))
 
     # scan into dicts vs json.loads over the raw JSONL export.
     rm(work / "export")
     subprocess.run([a.cli, "export", str(work / "ij"), "--out", str(work / "export")], check=True, stdout=subprocess.DEVNULL)
     t_loads, n_loads = timed(lambda: baseline_scan(work / "export" / "data.jsonl"), a.reps)
+    c_loads = LAST_CPU[0]
     t_scan, n_scan = timed(lambda: scan_dicts(str(work / "ij")), a.reps)
-    row("scan", t_scan, t_loads, n_scan)
+    row("scan", t_scan, t_loads, n_scan, (LAST_CPU[0], c_loads))
     res["scan"]["export_rows"] = n_loads
 
     if a.spark:
@@ -152,19 +177,27 @@ def main(argv=None):
         import strata.spark as ss
         os.environ["PYSPARK_PYTHON"] = sys.executable
         spark = (SparkSession.builder.master("local[2]").appName("strata-bench").config("spark.ui.enabled", "false")
+                 .config("spark.ui.showConsoleProgress", "false")
                  .config("spark.sql.session.timeZone", "UTC").getOrCreate())
         spark.sparkContext.setLogLevel("ERROR")
+        spark.conf.set("spark.ui.showConsoleProgress", "false")
         ss.register(spark)
         rm(work / "pq")
         subprocess.run([a.cli, "export", str(work / "ij"), "--out", str(work / "pq"), "--format", "parquet"], check=True,
                        stdout=subprocess.DEVNULL)
         read_store = lambda: spark.read.format("strata").load(str(work / "ij")).write.format("noop").mode("overwrite").save()  # noqa: E731
         read_pq = lambda: spark.read.parquet(str(work / "pq" / "data.parquet")).write.format("noop").mode("overwrite").save()  # noqa: E731
+        read_grouped = lambda: (spark.read.format("strata").option("partitionsPerTask", str(a.spark_group))  # noqa: E731
+                                .load(str(work / "ij")).write.format("noop").mode("overwrite").save())
         read_store()  # warm-up: JVM, Python workers
         t_sp, _ = timed(read_store, a.reps)
         t_pq, _ = timed(read_pq, a.reps)
+        t_gr, _ = timed(read_grouped, a.reps)
         row("spark", t_sp, t_pq, n_scan)
-        res["spark"]["partitions"] = len(strata.Reader(str(work / "ij")).partitions())
+        row("spark_grouped", t_gr, t_pq, n_scan)
+        parts = len(strata.Reader(str(work / "ij")).partitions())
+        res["spark"]["partitions"] = parts
+        res["spark_grouped"]["tasks"] = -(-parts // a.spark_group)
         spark.stop()
     if a.json:
         print(json.dumps(res, indent=1))

@@ -5,7 +5,8 @@
     df = spark.read.format("strata").load("/data/store")
     df.where("domain = 'alpha' AND month >= '2025-03' AND quality_score >= 0.8").count()
 
-- One Spark partition per store partition (domain × month); each task opens its
+- One Spark partition per store partition (domain × month; the option
+  ``partitionsPerTask`` groups several per task); each task opens its
   own snapshot (``strata.Reader``) on the executor, so the store directory must
   be reachable at the same path there (a shared or local file system).
 - The folded view, with the columns — names, order and types — of the Parquet
@@ -59,12 +60,11 @@ _EPOCH = _dt.datetime(1970, 1, 1, tzinfo=_dt.timezone.utc)
 
 
 class StrataPartition(InputPartition):
-    """One store partition (domain × month)."""
+    """The store partitions (domain × month) one Spark task reads: one by default."""
 
-    def __init__(self, domain: str, month: str) -> None:
-        super().__init__((domain, month))
-        self.domain = domain
-        self.month = month
+    def __init__(self, parts: List[Tuple[str, str]]) -> None:
+        super().__init__(parts)
+        self.parts = parts
 
 
 class _Range:
@@ -105,9 +105,10 @@ class _Range:
 
 
 class StrataDataSourceReader(DataSourceReader):
-    def __init__(self, path: str, include_excluded: bool) -> None:
+    def __init__(self, path: str, include_excluded: bool, per_task: int = 1) -> None:
         self.path = path
         self.include_excluded = include_excluded
+        self.per_task = max(1, per_task)
         self.domain = _Range()
         self.month = _Range()
         self.min_quality: Optional[float] = None
@@ -131,24 +132,30 @@ class StrataDataSourceReader(DataSourceReader):
     def partitions(self) -> Sequence[InputPartition]:
         with Reader(self.path) as r:
             parts = r.partitions()
-        return [StrataPartition(p["domain"], p["month"]) for p in parts
-                if self.domain.admits(p["domain"]) and self.month.admits(p["month"])]
+        keep = [(p["domain"], p["month"]) for p in parts if self.domain.admits(p["domain"]) and self.month.admits(p["month"])]
+        return [StrataPartition(keep[i:i + self.per_task]) for i in range(0, len(keep), self.per_task)]
 
     def read(self, partition: InputPartition) -> Iterator[Tuple[Any, ...]]:
         assert isinstance(partition, StrataPartition)
-        epoch, delta = _EPOCH, _dt.timedelta
         with Reader(self.path) as r:
-            for e in r.scan(domain=partition.domain, from_month=partition.month, to_month=partition.month,
-                            min_quality=self.min_quality, include_excluded=self.include_excluded, view="export"):
-                msgs = e["messages"]
-                yield (e["id"], e["shape"], e["domain"], e["month"], epoch + delta(milliseconds=e["timestamp"]), e["quality_score"],
-                       e["tags"], e["source"], e["instruction"], e["input"], e["output"], e["prompt"], e["response"],
-                       None if msgs is None else [(m["role"], m["content"]) for m in msgs], e["metadata"],
-                       e["feedback_positive"], e["feedback_negative"], e["excluded"], e["corrected"])
+            for domain, month in partition.parts:
+                yield from self._rows(r, domain, month)
+
+    def _rows(self, r: Reader, domain: str, month: str) -> Iterator[Tuple[Any, ...]]:
+        epoch, delta = _EPOCH, _dt.timedelta
+        for e in r.scan(domain=domain, from_month=month, to_month=month, min_quality=self.min_quality,
+                        include_excluded=self.include_excluded, view="export"):
+            msgs = e["messages"]
+            yield (e["id"], e["shape"], e["domain"], e["month"], epoch + delta(milliseconds=e["timestamp"]), e["quality_score"],
+                   e["tags"], e["source"], e["instruction"], e["input"], e["output"], e["prompt"], e["response"],
+                   None if msgs is None else [(m["role"], m["content"]) for m in msgs], e["metadata"],
+                   e["feedback_positive"], e["feedback_negative"], e["excluded"], e["corrected"])
 
 
 class StrataDataSource(DataSource):
-    """``spark.read.format("strata").load(path)``; option ``includeExcluded`` ("true"/"false", default false)."""
+    """``spark.read.format("strata").load(path)``. Options: ``includeExcluded`` ("true"/"false", default false);
+    ``partitionsPerTask`` (default 1: one Spark partition per store partition; a larger value groups that many
+    consecutive store partitions into one task, for stores of many small partitions)."""
 
     @classmethod
     def name(cls) -> str:
@@ -161,7 +168,11 @@ class StrataDataSource(DataSource):
         path = self.options.get("path")
         if not path:
             raise ValueError('give the store directory: spark.read.format("strata").load(path)')
-        return StrataDataSourceReader(path, str(self.options.get("includeExcluded", "false")).lower() == "true")
+        try:
+            per_task = int(self.options.get("partitionsPerTask", "1"))
+        except ValueError:
+            raise ValueError("option partitionsPerTask must be a positive integer") from None
+        return StrataDataSourceReader(path, str(self.options.get("includeExcluded", "false")).lower() == "true", per_task)
 
 
 def register(spark: Any) -> None:

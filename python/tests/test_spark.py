@@ -91,6 +91,9 @@ def test_filters_on_domain_month_quality_prune_and_match_the_export(spark, store
     assert _rows(got) == _rows(want)
     expected_parts = [p for p in parts if p["domain"] == dom and p["month"] >= "2025-02"]
     assert got.rdd.getNumPartitions() == len(expected_parts)  # pruned: one Spark partition per selected store partition
+    grouped = spark.read.format("strata").option("partitionsPerTask", "2").load(str(store / "s")).where(cond)
+    assert grouped.rdd.getNumPartitions() == (len(expected_parts) + 1) // 2
+    assert _rows(grouped) == _rows(want)
 
 
 def test_excluded_examples_only_with_the_option(spark, store):
