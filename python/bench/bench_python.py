@@ -180,7 +180,6 @@ def main(argv=None):
                  .config("spark.ui.showConsoleProgress", "false")
                  .config("spark.sql.session.timeZone", "UTC").getOrCreate())
         spark.sparkContext.setLogLevel("ERROR")
-        spark.conf.set("spark.ui.showConsoleProgress", "false")
         ss.register(spark)
         rm(work / "pq")
         subprocess.run([a.cli, "export", str(work / "ij"), "--out", str(work / "pq"), "--format", "parquet"], check=True,
