@@ -10,7 +10,7 @@ from __future__ import annotations
 import datetime as _dt
 import os
 import sys
-from typing import Any, Dict, Iterator, List, Optional, Sequence, Union
+from typing import Any, Dict, Iterator, Optional, Union
 
 from .store import Reader, Store
 

@@ -6,7 +6,7 @@ import datetime as _dt
 import json
 import os
 import weakref
-from ctypes import c_char_p, c_int32, c_void_p
+from ctypes import c_int32, c_void_p
 from dataclasses import dataclass, field
 from typing import Any, Dict, Iterable, Iterator, List, Mapping, Optional, Sequence, Union
 
