@@ -38,3 +38,13 @@ def test_etl_step_appends_per_record_and_exports_per_domain_and_month(tmp_path):
             month = f.split("/")[1].split("=")[1]
             n = len((tmp_path / "out" / f).read_text().splitlines())
             assert n == len(list(r.scan(domain=domain, from_month=month, to_month=month, min_quality=0.3))), f
+
+
+def test_the_readme_python_example_runs(tmp_path):
+    readme = (Path(__file__).resolve().parents[2] / "README.md").read_text()
+    start = readme.index("```python\nimport strata\n") + len("```python\n")
+    code = readme[start:readme.index("```", start)]
+    out = subprocess.run([sys.executable, "-c", code], cwd=tmp_path, capture_output=True, text=True, check=True).stdout
+    assert "2 response" in out
+    assert "At least 2.5 inches. / 2.5 inches minimum" in out
+    assert out.strip().splitlines()[-2] == "3 True" and out.strip().splitlines()[-1] == "1"
