@@ -316,3 +316,30 @@ def test_threads_share_one_store(tmp_path):
             t.join()
         s.commit()
         assert len(list(s.scan())) == 400
+
+
+def test_library_calls_release_the_gil(tmp_path, corpus):
+    # While one thread is inside a long library call, another Python thread keeps running.
+    # Were the GIL held across the call, the other thread would stall for the whole call:
+    # the longest pause between its ticks would be about the call's duration.
+    import time
+    data = corpus.read_bytes() * 8
+    done = threading.Event()
+    took = []
+    with strata.Store.open(tmp_path / "s", commit="manual") as s:
+        def work():
+            t0 = time.perf_counter()
+            s.ingest_jsonl(data)
+            took.append(time.perf_counter() - t0)
+            done.set()
+        t = threading.Thread(target=work)
+        last = time.perf_counter()
+        longest = 0.0
+        t.start()
+        while not done.is_set():
+            now = time.perf_counter()
+            longest = max(longest, now - last)
+            last = now
+        t.join()
+    assert took[0] > 0.05, "the call is long enough to tell"
+    assert longest < took[0] / 2, (longest, took[0])
