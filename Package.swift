@@ -7,6 +7,8 @@ let package = Package(
     products: [
         .library(name: "Strata", targets: ["Strata"]),
         .executable(name: "strata", targets: ["StrataCLI"]),
+        // The stable C ABI (Sources/StrataABI/include/strata.h, docs/C_ABI.md), loaded by the Python package.
+        .library(name: "StrataC", type: .dynamic, targets: ["StrataC"]),
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.8.2"),
@@ -23,6 +25,14 @@ let package = Package(
         .executableTarget(
             name: "StrataCLI",
             dependencies: ["Strata", .product(name: "ArgumentParser", package: "swift-argument-parser")]
+        ),
+        // C ABI: the header (a C target, so Swift sees the same declarations) and its Swift implementation.
+        // RUNPATH is $ORIGIN only: python/ bundles the Swift runtime next to libStrataC.so.
+        .target(name: "StrataABI"),
+        .target(
+            name: "StrataC",
+            dependencies: ["Strata", "StrataABI"],
+            linkerSettings: [.unsafeFlags(["-no-toolchain-stdlib-rpath", "-Xlinker", "-rpath", "-Xlinker", "$ORIGIN"])]
         ),
         // Fixtures (inputs and golden stores) are read by path at run time, not bundled.
         .testTarget(name: "StrataTests", dependencies: ["Strata"], exclude: ["Fixtures"]),

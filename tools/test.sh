@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # The whole test suite: installs dependencies, builds, runs Swift tests
 # (including real-process crash tests and pyarrow/DuckDB readers), the tools'
-# own tests, and a short fuzz run of every decoder.
+# own tests, the Python package (tools/test_python.sh: wheel, C ABI, pytest, Spark)
+# and a short fuzz run of every decoder.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 bash tools/setup.sh
@@ -14,5 +15,14 @@ set -e
 grep -E "✘|error:|Test run with|Executed .* tests" /tmp/strata-swift-test.log | tail -40
 [ $status -eq 0 ] || { echo "swift tests failed (exit $status); full log: /tmp/strata-swift-test.log"; exit $status; }
 if [ -f tools/test_tools.py ]; then python3 tools/test_tools.py; fi
+# The Python package (python/): wheel built and installed into a fresh venv, tested there
+# without the Swift toolchain on the loader's path (tools/test_python.sh).
+if [ "${STRATA_SKIP_PYTHON:-0}" != "1" ]; then
+  set +e
+  STRATA_CLI="$PWD/.build/debug/strata" bash tools/test_python.sh
+  pystatus=$?
+  set -e
+  [ $pystatus -eq 0 ] || { echo "python tests failed (exit $pystatus)"; exit $pystatus; }
+fi
 if [ -x tools/fuzz.sh ] && [ "${STRATA_SKIP_FUZZ:-0}" != "1" ]; then bash tools/fuzz.sh all 15; fi
 echo "all tests passed"

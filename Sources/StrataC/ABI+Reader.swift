@@ -1,0 +1,70 @@
+import Foundation
+import Strata
+import StrataABI
+
+/// What `strata_reader *` points at.
+final class ReaderHandle: GuardedHandle, @unchecked Sendable {
+    let reader: StoreReader
+    init(reader: StoreReader) { self.reader = reader }
+}
+
+@_cdecl("strata_reader_open")
+public func strata_reader_open(_ path: UnsafePointer<CChar>?, _ out: UnsafeMutablePointer<OpaquePointer?>?,
+                               _ err: UnsafeMutablePointer<strata_error>?) -> Int32 {
+    abiCall(err) {
+        guard let out else { throw usage("out must not be NULL") }
+        out.pointee = nil
+        out.pointee = box(ReaderHandle(reader: try StoreReader.open(at: try argument(path, "path"))))
+    }
+}
+
+@_cdecl("strata_reader_close")
+public func strata_reader_close(_ handle: OpaquePointer?, _ err: UnsafeMutablePointer<strata_error>?) -> Int32 {
+    guard let handle else { return 0 }
+    return abiCall(err) {
+        let h = try unbox(handle, ReaderHandle.self)
+        try h.checkNoCursor()
+        h.reader.close()
+        release(handle, ReaderHandle.self)
+    }
+}
+
+@_cdecl("strata_reader_get")
+public func strata_reader_get(_ handle: OpaquePointer?, _ idHex: UnsafePointer<CChar>?, _ view: Int32,
+                              _ json: UnsafeMutablePointer<UnsafeMutablePointer<CChar>?>?, _ len: UnsafeMutablePointer<Int>?,
+                              _ err: UnsafeMutablePointer<strata_error>?) -> Int32 {
+    abiCall(err) {
+        json?.pointee = nil
+        let h = try unbox(handle, ReaderHandle.self)
+        try h.checkNoCursor()
+        let v = try ExampleView(code: view)
+        len?.pointee = 0
+        guard let f = try h.reader.getFolded(try exampleID(idHex)) else { return }
+        try giveBuffer(v.render(f), json, len)
+    }
+}
+
+@_cdecl("strata_reader_scan")
+public func strata_reader_scan(_ handle: OpaquePointer?, _ filterJSON: UnsafePointer<CChar>?, _ out: UnsafeMutablePointer<OpaquePointer?>?,
+                               _ err: UnsafeMutablePointer<strata_error>?) -> Int32 {
+    abiCall(err) {
+        guard let out else { throw usage("out must not be NULL") }
+        out.pointee = nil
+        let h = try unbox(handle, ReaderHandle.self)
+        try h.checkNoCursor()
+        let spec = try ScanSpec(filterJSON)
+        let reader = h.reader
+        out.pointee = box(ScanCursor(owner: h, spec: spec) { filter, body in try reader.scanFolded(filter, body) })
+    }
+}
+
+@_cdecl("strata_reader_partitions")
+public func strata_reader_partitions(_ handle: OpaquePointer?, _ json: UnsafeMutablePointer<UnsafeMutablePointer<CChar>?>?,
+                                     _ len: UnsafeMutablePointer<Int>?, _ err: UnsafeMutablePointer<strata_error>?) -> Int32 {
+    abiCall(err) {
+        json?.pointee = nil
+        let h = try unbox(handle, ReaderHandle.self)
+        try h.checkNoCursor()
+        try giveJSON(h.reader.partitions.map { ["domain": $0.domain, "month": $0.month.description] }, json, len)
+    }
+}
