@@ -105,6 +105,8 @@ public struct ExportSpec: Sendable, Equatable {
     public var systemPrompt: String?
     /// Name recorded in the JSON document and `_meta` header (default: the output directory's name).
     public var name: String?
+    /// `--where` / `--from` / `--to` (docs/QUERY.md), ANDed with the rest; nil = none.
+    public var predicate: RecordPredicate?
 
     public init(format: ExportFormat = .jsonl, schema: JSONLSchema = .raw) {
         self.format = format
@@ -147,6 +149,7 @@ public struct ExportSpec: Sendable, Equatable {
         o["split"] = split.map { s in zip(s.names, s.fractions).map { ["name": $0, "fraction": $1] as [String: Any] } } ?? NSNull()
         o["system_prompt"] = systemPrompt ?? NSNull()
         o["name"] = name ?? NSNull()
+        if let predicate { o["where"] = predicate.text }
         return o
     }
 
@@ -200,6 +203,8 @@ public struct ExportSpec: Sendable, Equatable {
         key("system_prompt"); str(systemPrompt)
         key("tags"); strs(tags.sorted())
         key("to_month"); str(toMonth?.description)
+        // Only when set, so specs written before `where` existed keep their text.
+        if let predicate { key("where"); str(predicate.text) }
         o.append(0x7D)
         return String(decoding: o, as: UTF8.self)
     }
@@ -211,6 +216,7 @@ public struct ExportSpec: Sendable, Equatable {
         if !domains.isEmpty, !domains.contains(p.domain) { return false }
         if let fromMonth, p.month < fromMonth { return false }
         if let toMonth, toMonth < p.month { return false }
+        if let predicate, !predicate.mayMatch(p) { return false }
         return true
     }
 }

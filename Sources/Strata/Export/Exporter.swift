@@ -277,6 +277,7 @@ public final class Exporter {
                                 if let notShape, s == notShape { continue }
                             }
                             try view.decode(&entry)
+                            if let w = spec.predicate, !w.matches(view) { continue }
                             if let minQ { guard let q = view.quality, q >= minQ else { continue } }
                             if let sb = sourceBytes { guard let s = view.source, s.elementsEqual(sb) else { continue } }
                             if !tagBytes.isEmpty {

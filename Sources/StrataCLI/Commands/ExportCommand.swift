@@ -37,6 +37,7 @@ struct ExportCommand: ParsableCommand {
     @Option(help: "Chat schema: system message for converted instruction/prompt_response examples.") var systemPrompt: String?
     @Option(help: "Name recorded in the JSON document / headers (default: OUT's name).") var name: String?
     @Flag(help: "Print one JSON object.") var json = false
+    @OptionGroup var selection: SelectionOptions
 
     func makeSpec() throws -> ExportSpec {
         func usage(_ m: String) -> StrataError { StrataError(.usage, m) }
@@ -64,6 +65,7 @@ struct ExportCommand: ParsableCommand {
         spec.partitioned = partitioned
         spec.systemPrompt = systemPrompt
         spec.name = name
+        spec.predicate = try selection.predicate()
         try spec.validate()
         return spec
     }

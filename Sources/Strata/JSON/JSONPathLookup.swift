@@ -1,0 +1,114 @@
+/// A JSON value as the predicate language sees it (docs/QUERY.md).
+public enum JSONScalar: Equatable, Sendable {
+    case missing
+    case null
+    case bool(Bool)
+    case number(Double)
+    case string([UInt8])
+    case array([JSONScalar])
+    /// An object (its members are reached by a longer path, not compared).
+    case object(isEmpty: Bool)
+}
+
+/// Finds the value at a dotted path in a JSON object's text without building
+/// a tree: members off the path are skipped. Bounds-checked throughout;
+/// malformed text yields `.missing`, never a trap.
+enum JSONPathLookup {
+    static func value(in bytes: UnsafeRawBufferPointer, path: ArraySlice<[UInt8]>) -> JSONScalar {
+        guard let base = bytes.baseAddress, bytes.count > 0 else { return path.isEmpty ? .object(isEmpty: true) : .missing }
+        var lx = JSONLexer(base.assumingMemoryBound(to: UInt8.self), count: bytes.count)
+        var key: [UInt8] = []
+        do {
+            lx.skipWhitespace()
+            for component in path {
+                guard lx.peek == 0x7B else { return .missing }
+                lx.i += 1
+                var found = false
+                lx.skipWhitespace()
+                if lx.peek == 0x7D { return .missing }
+                while true {
+                    lx.skipWhitespace()
+                    guard lx.peek == 0x22 else { return .missing }
+                    lx.i += 1
+                    key.removeAll(keepingCapacity: true)
+                    try lx.scanString(copy: true, into: &key)
+                    lx.skipWhitespace()
+                    guard lx.peek == 0x3A else { return .missing }
+                    lx.i += 1
+                    lx.skipWhitespace()
+                    if key == component { found = true; break }
+                    try skip(&lx, depth: 0)
+                    lx.skipWhitespace()
+                    if lx.peek == 0x2C { lx.i += 1; continue }
+                    return .missing
+                }
+                if !found { return .missing }
+            }
+            return try parse(&lx, depth: 0)
+        } catch {
+            return .missing
+        }
+    }
+
+    private static let maxDepth = 512
+
+    private static func skip(_ lx: inout JSONLexer, depth: Int) throws {
+        _ = try parse(&lx, depth: depth, keep: false)
+    }
+
+    /// Parses the value at `lx.i`; with `keep` false only skips it.
+    private static func parse(_ lx: inout JSONLexer, depth: Int, keep: Bool = true) throws -> JSONScalar {
+        guard depth < maxDepth else { throw lx.error("too deep") }
+        switch lx.peek {
+        case 0x22:
+            lx.i += 1
+            var s: [UInt8] = []
+            try lx.scanString(copy: keep, into: &s)
+            return .string(s)
+        case 0x2D, 0x30...0x39:
+            let r = try lx.scanNumber()
+            return .number(lx.doubleValue(r))
+        case 0x74, 0x66, 0x6E:
+            let c = try lx.scanLiteral()
+            return c == 0x6E ? .null : .bool(c == 0x74)
+        case 0x5B:
+            lx.i += 1
+            var items: [JSONScalar] = []
+            lx.skipWhitespace()
+            if lx.peek == 0x5D { lx.i += 1; return .array([]) }
+            while true {
+                lx.skipWhitespace()
+                let v = try parse(&lx, depth: depth + 1, keep: keep)
+                if keep { items.append(v) }
+                lx.skipWhitespace()
+                if lx.peek == 0x2C { lx.i += 1; continue }
+                guard lx.peek == 0x5D else { throw lx.error("expected ']'") }
+                lx.i += 1
+                return .array(items)
+            }
+        case 0x7B:
+            lx.i += 1
+            lx.skipWhitespace()
+            if lx.peek == 0x7D { lx.i += 1; return .object(isEmpty: true) }
+            var scratch: [UInt8] = []
+            while true {
+                lx.skipWhitespace()
+                guard lx.peek == 0x22 else { throw lx.error("expected a key") }
+                lx.i += 1
+                try lx.scanString(copy: false, into: &scratch)
+                lx.skipWhitespace()
+                guard lx.peek == 0x3A else { throw lx.error("expected ':'") }
+                lx.i += 1
+                lx.skipWhitespace()
+                _ = try parse(&lx, depth: depth + 1, keep: false)
+                lx.skipWhitespace()
+                if lx.peek == 0x2C { lx.i += 1; continue }
+                guard lx.peek == 0x7D else { throw lx.error("expected '}'") }
+                lx.i += 1
+                return .object(isEmpty: false)
+            }
+        default:
+            throw lx.error("expected a value")
+        }
+    }
+}
