@@ -13,7 +13,13 @@ public enum JSONScalar: Equatable, Sendable {
 /// Finds the value at a dotted path in a JSON object's text without building
 /// a tree: members off the path are skipped. Bounds-checked throughout;
 /// malformed text yields `.missing`, never a trap.
-enum JSONPathLookup {
+public enum JSONPathLookup {
+    /// The value at `path` (key components, not dotted text) in the JSON object `json`.
+    public static func value(in json: String, at path: [String]) -> JSONScalar {
+        var j = json
+        return j.withUTF8 { value(in: UnsafeRawBufferPointer($0), path: path.map { Array($0.utf8) }[...]) }
+    }
+
     static func value(in bytes: UnsafeRawBufferPointer, path: ArraySlice<[UInt8]>) -> JSONScalar {
         guard let base = bytes.baseAddress, bytes.count > 0 else { return path.isEmpty ? .object(isEmpty: true) : .missing }
         var lx = JSONLexer(base.assumingMemoryBound(to: UInt8.self), count: bytes.count)

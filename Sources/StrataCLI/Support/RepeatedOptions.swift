@@ -4,7 +4,7 @@ import Foundation
 /// Any other `--option` given twice is a usage error (exit 64), never
 /// silently the last one (ArgumentParser keeps the last value of a
 /// single-valued option).
-let repeatableOptions: Set<String> = ["map", "hash-field", "domain", "tag", "shape", "export", "where", "check"]
+let repeatableOptions: Set<String> = ["map", "hash-field", "domain", "tag", "shape", "export", "where", "check", "rule", "external-id"]
 
 /// The first non-repeatable `--option` that occurs twice in `arguments`
 /// (stopping at a bare `--`), or nil.
