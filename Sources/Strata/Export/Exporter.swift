@@ -9,6 +9,9 @@ import Foundation
 public final class Exporter {
     public static let manifestFileName = "_strata_export.json"
     public static let manifestVersion = 1
+    /// The training-file format the JSON document and the `_meta` header follow (SPEC.md §8.2, §8.3).
+    public static let trainingFileVersion = "4.0.0"
+    public static let trainingFileFormatSpec = "brightrun-lora-v4"
     public static let lockFileName = ".strata_export.lock"
 
     public let storePath: String
@@ -320,8 +323,8 @@ public final class Exporter {
         do {
             if spec.format == .json || spec.metaHeader {
                 let stats = (0..<n).map { _ in ExportStats() }
-                try forEachSelected(ctx) { e, _, s, p in
-                    if spec.format == .json || ExampleJSONEncoder.represents(spec.schema, e.shape) { stats[s].add(e, partition: p) }
+                try forEachSelected(ctx) { e, a, s, p in
+                    if spec.format == .json || ExampleJSONEncoder.represents(spec.schema, e.shape) { stats[s].add(e, partition: p, annotations: a) }
                 }
                 ctx.stats = stats
             }
@@ -350,8 +353,14 @@ public final class Exporter {
         let sink = ctx.sinks[s]!
         let st = ctx.stats![s]
         let fileName = String(sink.record.path.split(separator: "/").last!)
+        // Training-file v4 header fields (SPEC.md §8.2), then Strata's own.
         var meta: [String: Any] = [
-            "file_name": fileName, "total_pairs": st.examples, "version": "strata-export-\(Exporter.manifestVersion)",
+            "file_name": fileName, "total_pairs": st.examples, "version": Exporter.trainingFileVersion,
+            "format_spec": Exporter.trainingFileFormatSpec, "name": spec.name ?? (outPath as NSString).lastPathComponent,
+            "total_conversations": st.conversations, "total_training_pairs": st.trainingPairs,
+            "quality_summary": st.qualitySummary, "scaffolding_distribution": st.scaffoldingDistribution,
+            "distributions": st.distributions,
+            "strata_version": "strata-export-\(Exporter.manifestVersion)",
             "schema": spec.schema.rawValue, "created": ctx.created,
             "store_generation": ctx.storeVersion["generation"] ?? 0,
         ]
@@ -391,9 +400,13 @@ public final class Exporter {
         var meta: [String: Any] = [
             "file_name": String(sink.record.path.split(separator: "/").last!),
             "name": spec.name ?? (outPath as NSString).lastPathComponent,
-            "format_spec": "strata-export-json",
-            "version": "\(Exporter.manifestVersion)",
+            "format_spec": Exporter.trainingFileFormatSpec,
+            "version": Exporter.trainingFileVersion,
+            "strata_version": "strata-export-json-\(Exporter.manifestVersion)",
             "created_date": ctx.created,
+            "last_updated": ctx.created,
+            "vertical": st.vertical ?? NSNull(),
+            "scaffolding_distribution": st.scaffoldingDistribution,
             "total_examples": st.examples,
             "total_conversations": st.conversations,
             "total_training_pairs": st.trainingPairs,
@@ -406,7 +419,7 @@ public final class Exporter {
         let d = try JSONSerialization.data(withJSONObject: meta, options: [.sortedKeys])
         sink.buffer.append(contentsOf: Array("{\"training_file_metadata\":".utf8))
         sink.buffer.append(contentsOf: d)
-        sink.buffer.append(contentsOf: Array(",\"examples\":[".utf8))
+        sink.buffer.append(contentsOf: Array(",\"consultant_profile\":null,\"examples\":[".utf8))
     }
 
     private func writeJSONDocument(_ ctx: inout UnitContext) throws {

@@ -25,6 +25,15 @@ public struct IngestLineParser {
     /// Raw byte ranges (`"key": value`, as written) of the last line's unknown
     /// top-level members, in line order; valid for the line just parsed.
     public private(set) var unknownMembers: [Range<Int>] = []
+    /// Top-level keys a raw export writes for the folded view (SPEC.md §8.2):
+    /// derived from annotations, validated and not re-ingested (so a raw export
+    /// re-ingests to the same examples), never counted as unknown.
+    static let exportFoldedKeys = ["feedback_positive", "feedback_negative", "excluded", "corrected"].map { Array($0.utf8) }
+
+    static func isExportFoldedKey(_ raw: UnsafeRawBufferPointer) -> Bool {
+        exportFoldedKeys.contains { raw.elementsEqual($0) }
+    }
+
     /// Reserved metadata keys Strata writes (SPEC.md §4.7).
     public static let extraKey = "_extra"
     public static let structuredKey = "_structured"
@@ -282,7 +291,8 @@ public struct IngestLineParser {
             }
             // Unknown: no field is read from this key (a key that only leads
             // to mapped paths below it, e.g. `info` for `info.ts`, is kept whole too).
-            if stack.count == 1 && (node < 0 || trie.nodes[node].target == nil) {
+            if stack.count == 1 && (node < 0 || trie.nodes[node].target == nil)
+                && !IngestLineParser.isExportFoldedKey(UnsafeRawBufferPointer(start: lx.p + keyStart, count: rawEnd - keyStart)) {
                 if mapping.unknownKeys == .reject {
                     let name = String(decoding: UnsafeBufferPointer(start: lx.p + keyStart, count: rawEnd - keyStart), as: UTF8.self)
                     throw StrataError(.invalidInput, "unknown top-level key '\(name)' (mapped fields: see docs/INGEST.md; --unknown-fields keep stores it in metadata._extra)", field: name)
