@@ -135,10 +135,9 @@ public final class Exporter {
         }
         var sidecars: [[String: Any]] = []
         if spec.format == .parquet {
-            // Hive readers (Spark, pyarrow.dataset) skip names starting with "_" or ".": partitioned exports prefix them.
-            let pre = spec.partitioned ? "_" : ""
-            sidecars.append(try writeSidecar(pre + "schema.json", Array(parquetSchemaJSON().utf8)))
-            sidecars.append(try writeSidecar(pre + "dataset_summary.md", Array(datasetSummary(files: files, created: created, storeVersion: storeVersion).utf8)))
+            // Beside the dataset directory, as the event-log pipeline names them.
+            sidecars.append(try writeSidecar("schema.json", Array(parquetSchemaJSON().utf8)))
+            sidecars.append(try writeSidecar("dataset_summary.md", Array(datasetSummary(files: files, created: created, storeVersion: storeVersion).utf8)))
         }
         for d in dirs.sorted(by: { $0.count > $1.count }) { try fs.syncDirectory(d) }
         let manifest: [String: Any] = [
@@ -218,14 +217,24 @@ public final class Exporter {
 
     private var splitCount: Int { spec.split?.names.count ?? 1 }
 
+    /// Parquet data files live under this directory of OUT, which holds only
+    /// Parquet files, so every reader (Polars included) reads it as a dataset;
+    /// the sidecars and `_strata_export.json` sit beside it (SPEC.md §8.1).
+    public static let parquetDatasetDirectory = "data"
+
     private func relPath(unit: Unit, split: Int) -> String {
         let ext = spec.format.fileExtension
         let splitName = spec.split?.names[split]
+        let base = spec.format == .parquet ? Exporter.parquetDatasetDirectory + "/" : ""
         if spec.partitioned {
             let prefix = splitName.map { "split=\($0)/" } ?? ""
-            return prefix + unit.key + "/part-00000." + ext
+            if spec.layout == .etl, let p = unit.partitions.first {
+                let y = String(format: "%04d", p.month.year), m = String(format: "%02d", p.month.month)
+                return prefix + "\(p.domain)/\(y)/\(m)/\(spec.fileName ?? "data")_\(y)_\(m)." + ext
+            }
+            return base + prefix + unit.key + "/part-00000." + ext
         }
-        return (splitName ?? "data") + "." + ext
+        return base + (splitName ?? spec.fileName ?? "data") + "." + ext
     }
 
     private func openSink(_ ctx: inout UnitContext, _ split: Int) throws -> ExportFileSink {
@@ -579,6 +588,7 @@ public final class Exporter {
         var md = "# Dataset summary\n\n"
         md += "- Created: \(created)\n"
         md += "- Store: \(storeVersion["store_id"] ?? "") generation \(storeVersion["generation"] ?? 0) (fingerprint \(storeVersion["fingerprint"] ?? ""))\n"
+        md += "- Dataset: `\(Exporter.parquetDatasetDirectory)/` (read it as one dataset, e.g. `polars.read_parquet(\"\(Exporter.parquetDatasetDirectory)\")`)\n"
         md += "- Layout: \(spec.partitioned ? "Hive partitioned (domain=…/month=…)" : "single file per split")\n"
         md += "- Total rows: \(rows)\n"
         md += "- Files: \(files.count)\n"
@@ -591,7 +601,7 @@ public final class Exporter {
         md += "## Files\n\n| file | rows | bytes |\n|---|---|---|\n"
         for f in files { md += "| \(f.path) | \(f.rows) | \(f.bytes) |\n" }
         md += "\n## Schema\n\n| column | type | nullable |\n|---|---|---|\n"
-        for f in parquetSchema.fields { md += "| \(f.name) | \(f.type) | \(f.nullable) |\n" }
+        for f in parquetSchema.fields { md += "| \(f.name) | \(f.type.arrowName) | \(f.nullable) |\n" }
         md += "\n## Filters\n\n```json\n\(spec.canonicalJSON)\n```\n\n## Quality checks\n\n"
         md += "- Minimum rows (1): \(rows >= 1 ? "pass" : "FAIL (no rows)")\n"
         md += "- Nulls in required fields (id, shape, timestamp, metadata): pass (enforced by the schema)\n"

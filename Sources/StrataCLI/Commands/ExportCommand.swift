@@ -38,6 +38,10 @@ struct ExportCommand: ParsableCommand {
     @Option(help: "Name recorded in the JSON document / headers (default: OUT's name).") var name: String?
     @Flag(help: "Print one JSON object.") var json = false
     @OptionGroup var selection: SelectionOptions
+    @Option(help: "Partitioned layout: hive (domain=D/month=M/part-00000.EXT) or etl (D/YYYY/MM/NAME_YYYY_MM.jsonl, the ETL module's object names; implies --partitioned).")
+    var layout: String?
+    @Option(help: "Base name of the data file: NAME.EXT (e.g. training → data/training.parquet), or the ETL layout's NAME_YYYY_MM.jsonl prefix (e.g. health_journal).")
+    var fileName: String?
 
     func makeSpec() throws -> ExportSpec {
         func usage(_ m: String) -> StrataError { StrataError(.usage, m) }
@@ -66,6 +70,12 @@ struct ExportCommand: ParsableCommand {
         spec.systemPrompt = systemPrompt
         spec.name = name
         spec.predicate = try selection.predicate()
+        if let layout {
+            guard let l = ExportLayout(rawValue: layout) else { throw usage("--layout must be hive or etl") }
+            spec.layout = l
+            if l == .etl { spec.partitioned = true }
+        }
+        spec.fileName = fileName
         try spec.validate()
         return spec
     }
