@@ -4,6 +4,7 @@
 # Prints, in one run on one store:
 #   - `strata get --by metadata._extra.id=…` (index lookup) vs the same answer by
 #     `strata scan --where 'metadata._extra.id = "…"'` (full scan), median of 5 each;
+#   - `strata get ID` by Strata id (the dedup index) as the O(1) peer;
 #   - 300 feedback events as 300 `strata annotate` processes vs one `--from` file.
 set -eu
 N=${1:-200000}
@@ -34,9 +35,12 @@ for k in 17 12345 77777 150001 199999; do
   IDS="$IDS $(python3 -c "i=$k; print('train_20250314_%06d_%08x' % (i, (i * 2654435761) & 0xffffffff))")"
 done
 echo "get --by (index), ms:"; for id in $IDS; do ms "$B" get "$W/store" --by "metadata._extra.id=$id"; done | tee "$W/get.txt" | tr '\n' ' '; echo
+echo "get ID (Strata id, dedup index), ms:"; for id in $IDS; do
+  sid=$("$B" get "$W/store" --by "metadata._extra.id=$id" | python3 -c 'import json,sys; print(json.loads(sys.stdin.readline())["id"])')
+  ms "$B" get "$W/store" "$sid"; done | tee "$W/getid.txt" | tr '\n' ' '; echo
 echo "scan --where (full scan), ms:"; for id in $IDS; do ms "$B" scan "$W/store" --where "metadata._extra.id = \"$id\""; done | tee "$W/scan.txt" | tr '\n' ' '; echo
-G=$(median < "$W/get.txt"); S=$(median < "$W/scan.txt")
-echo "median get --by ${G} ms, scan --where ${S} ms, ratio $(python3 -c "print('%.0f' % ($S / $G))")x ($N examples)"
+G=$(median < "$W/get.txt"); I=$(median < "$W/getid.txt"); S=$(median < "$W/scan.txt")
+echo "median get --by ${G} ms, get ID ${I} ms, scan --where ${S} ms; scan/get-by $(python3 -c "print('%.1f' % ($S / $G))")x ($N examples)"
 # 300 feedback events.
 python3 - "$W" <<'PY'
 import sys

@@ -27,6 +27,8 @@ public final class Exporter {
         return o
     }()
     public var fileMode: UInt32 = 0o644
+    /// Write even when `OUT` holds files an earlier export did not list (`--force`).
+    public var force = false
 
     public init(storePath: String, outPath: String, spec: ExportSpec, fileSystem: FileSystem = PosixFileSystem.shared) {
         self.storePath = storePath
@@ -102,6 +104,10 @@ public final class Exporter {
             throw e
         }
         defer { lock.unlock() }
+        if !force, let foreign = try firstForeignFile(known: oldFiles.union(oldSidecars)) {
+            throw StrataError(.usage, "the output directory holds '\(foreign)', which no earlier export of it wrote; export into an empty or new directory, or pass --force to write beside (and over) such files",
+                              path: outPath)
+        }
         let created = ExampleJSONEncoder.timestampString(Int64(Date().timeIntervalSince1970 * 1000))
         let storeVersion = snap.versionObject()
         var pending: [ExportFileSink] = []
@@ -159,6 +165,27 @@ public final class Exporter {
         for stale in oldFiles.union(oldSidecars) where !now.contains(stale) { try? fs.remove(outPath + "/" + stale) }
         return ExportResult(upToDate: false, files: files, rewrittenFiles: pending.count, skipped: skipped,
                             seconds: Date().timeIntervalSince(started), storeGeneration: snap.manifest.generation)
+    }
+
+    /// The first file under `OUT` (depth first, sorted) that is neither listed
+    /// by the previous `_strata_export.json` nor one of the export's own
+    /// bookkeeping files (the manifest, the lock, hidden temporaries).
+    private func firstForeignFile(known: Set<String>) throws -> String? {
+        func walk(_ rel: String) throws -> String? {
+            let dir = rel.isEmpty ? outPath : outPath + "/" + rel
+            for name in try fs.listDirectory(dir).sorted() {
+                let path = rel.isEmpty ? name : rel + "/" + name
+                if fs.isDirectory(outPath + "/" + path) {
+                    if let f = try walk(path) { return f }
+                    continue
+                }
+                if rel.isEmpty && (name == Exporter.manifestFileName || name == Exporter.lockFileName) { continue }
+                if name.hasPrefix(".") && name.contains(".tmp-") { continue }
+                if !known.contains(path) { return path }
+            }
+            return nil
+        }
+        return try walk("")
     }
 
     private func readPreviousManifest() -> [String: Any]? {

@@ -42,6 +42,7 @@ struct ExportCommand: ParsableCommand {
     var layout: String?
     @Option(help: "Base name of the data file: NAME.EXT (e.g. training → data/training.parquet), or the ETL layout's NAME_YYYY_MM.jsonl prefix (e.g. health_journal).")
     var fileName: String?
+    @Flag(help: "Write even if OUT holds files no earlier export of it wrote (they are kept; same-named ones are replaced).") var force = false
 
     func makeSpec() throws -> ExportSpec {
         func usage(_ m: String) -> StrataError { StrataError(.usage, m) }
@@ -83,7 +84,9 @@ struct ExportCommand: ParsableCommand {
     func run() throws {
         try runCommand {
             let spec = try makeSpec()
-            let r = try Exporter(storePath: store, outPath: out, spec: spec).run()
+            let exporter = Exporter(storePath: store, outPath: out, spec: spec)
+            exporter.force = force
+            let r = try exporter.run()
             if json {
                 var o = r.jsonObject
                 o["out"] = out
