@@ -40,6 +40,26 @@ import Testing
         #expect(ExternalIdIndex.declared(store: path) == ["metadata.seq", "metadata.train_id"])
     }
 
+    @Test func compactionCommandRefreshesTheIndexAndLookupsStillFindEveryExample() throws {
+        let path = temporaryStorePath()
+        #expect(try runStrata(["init", path, "--external-id", "metadata.train_id"]).status == 0)
+        for batch in 0..<3 {
+            let store = try Store.open(at: path)
+            for i in (batch * 50)..<(batch * 50 + 50) { _ = try store.append(capture(i, "train_\(i)")) }
+            try store.commit()
+            try store.close()
+        }
+        let c = try runStrata(["compact", path])
+        #expect(c.status == 0, "\(c.stderr)")
+        let reader = try StoreReader(path: path)
+        defer { reader.close() }
+        // The compact command already took the new segments in: nothing left to scan.
+        #expect(try reader.refreshExternalIdIndex(path: "metadata.train_id").blocksScanned == 0)
+        for i in [0, 77, 149] {
+            #expect(try reader.lookup(externalId: "metadata.train_id", value: "train_\(i)").map(\.original.id) == [capture(i, "").id])
+        }
+    }
+
     @Test func damagedIndexSlotIsReportedWithFileAndOffset() throws {
         let path = temporaryStorePath()
         let store = try Store.open(at: path)

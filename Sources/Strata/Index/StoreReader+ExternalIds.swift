@@ -118,6 +118,19 @@ extension StoreReader {
     }
 }
 
+extension ExternalIdIndex {
+    /// Refreshes every external-id index declared for the store at `path`
+    /// (after ingest, compaction or maintenance: the writer's job keeps them
+    /// covering the store, so lookups stay a few reads).
+    public static func refreshAll(store path: String, fileSystem: FileSystem = PosixFileSystem.shared) throws {
+        let declared = ExternalIdIndex.declared(store: path, fs: fileSystem)
+        guard !declared.isEmpty else { return }
+        let reader = try StoreReader.open(at: path, fileSystem: fileSystem)
+        defer { reader.close() }
+        for p in declared { try reader.refreshExternalIdIndex(path: p) }
+    }
+}
+
 struct ExampleIDPair: Hashable {
     var fp: UInt64
     var id: ExampleID

@@ -163,6 +163,7 @@ public final class MaintenanceJob {
             summary.indexEntries = store.count
             // Seals active segments and writes the index snapshot when it changed.
             try store.close()
+            try ExternalIdIndex.refreshAll(store: storePath)
         } catch {
             try? store.close()
             throw error

@@ -111,12 +111,7 @@ struct IngestCommand: ParsableCommand {
             // close() seals the segments this run wrote (fast reopen).
             try s.close()
             // Declared external-id indexes take in what this run added (SPEC.md §5.5).
-            let externalIds = ExternalIdIndex.declared(store: store)
-            if !externalIds.isEmpty {
-                let reader = try StoreReader.open(at: store)
-                defer { reader.close() }
-                for p in externalIds { try reader.refreshExternalIdIndex(path: p) }
-            }
+            try ExternalIdIndex.refreshAll(store: store)
             rejectsOut?.close()
             dupOut?.close()
             let sum = ingester.summary
