@@ -31,8 +31,15 @@ final class ExportStats {
     /// Key used in the source distribution for examples without a source.
     static let noSource = "(none)"
 
+    /// Conversation id of the last training-file turn seen (runs of one id are one conversation).
+    private var lastTurnConversation: [UInt8]?
+
     func add(_ e: EntryView, partition: PartitionKey, annotations a: FoldedAnnotations? = nil) {
         examples += 1
+        if let cid = TrainingTurns.conversationID(e) {
+            if cid != lastTurnConversation { conversations += 1 }
+            lastTurnConversation = cid
+        }
         if let a, a.feedbackPositive + a.feedbackNegative > 0 || a.corrected != nil { humanReviewed += 1 }
         for (k, p) in Self.scaffoldingPaths.enumerated() {
             guard case .string(let v) = JSONPathLookup.value(in: e.metadata, path: p.key[...]) else { continue }

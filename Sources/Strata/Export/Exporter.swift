@@ -463,8 +463,9 @@ public final class Exporter {
         for s in 0..<n { try writeJSONDocumentHeader(&ctx, s) }
         let c = ctx
         var counts = Array(repeating: 0, count: n)
-        // Pass 2: instruction and prompt_response examples, in raw form.
+        // Pass 2: instruction and prompt_response examples, in raw form (training-file turns go to pass 4).
         try forEachSelected(c, notShape: .chat) { e, a, s, _ in
+            if TrainingTurns.conversationID(e) != nil { return }
             let sink = c.sinks[s]!
             if counts[s] > 0 { sink.buffer.append(0x2C) }
             counts[s] += 1
@@ -487,6 +488,28 @@ public final class Exporter {
             sink.record.noteQuality(e.quality)
             try sink.flushIfFull()
         }
+        // Pass 4: training-file turns as conversations with training pairs (SPEC.md §8.3).
+        var runs = [TrainingTurns.Run?](repeating: nil, count: n)
+        func close(_ s: Int) throws {
+            guard let run = runs[s] else { return }
+            let sink = c.sinks[s]!
+            if counts[s] > 0 { sink.buffer.append(0x2C) }
+            counts[s] += 1
+            sink.buffer.append(0x0A)
+            run.write(to: &sink.buffer)
+            runs[s] = nil
+            try sink.flushIfFull()
+        }
+        try forEachSelected(c, notShape: .chat) { e, a, s, _ in
+            guard let cid = TrainingTurns.conversationID(e) else { return }
+            if let run = runs[s], run.id != cid { try close(s) }
+            if runs[s] == nil { runs[s] = TrainingTurns.Run(id: cid, first: e) }
+            runs[s]!.add(e, annotations: a)
+            let sink = c.sinks[s]!
+            sink.record.rows += 1
+            sink.record.noteQuality(e.quality)
+        }
+        for s in 0..<n { try close(s) }
         for s in 0..<n { c.sinks[s]!.buffer.append(contentsOf: Array("\n]}\n".utf8)) }
     }
 

@@ -21,38 +21,51 @@ public enum JSONPathLookup {
     }
 
     static func value(in bytes: UnsafeRawBufferPointer, path: ArraySlice<[UInt8]>) -> JSONScalar {
-        guard let base = bytes.baseAddress, bytes.count > 0 else { return path.isEmpty ? .object(isEmpty: true) : .missing }
+        lookup(bytes, path).value
+    }
+
+    /// The exact source text of the value at `path`, or nil when missing.
+    static func rawValue(in bytes: UnsafeRawBufferPointer, path: ArraySlice<[UInt8]>) -> UnsafeRawBufferPointer? {
+        let (v, range) = lookup(bytes, path)
+        guard v != .missing, let range else { return nil }
+        return UnsafeRawBufferPointer(rebasing: bytes[range])
+    }
+
+    private static func lookup(_ bytes: UnsafeRawBufferPointer, _ path: ArraySlice<[UInt8]>) -> (value: JSONScalar, range: Range<Int>?) {
+        guard let base = bytes.baseAddress, bytes.count > 0 else { return (path.isEmpty ? .object(isEmpty: true) : .missing, nil) }
         var lx = JSONLexer(base.assumingMemoryBound(to: UInt8.self), count: bytes.count)
         var key: [UInt8] = []
         do {
             lx.skipWhitespace()
             for component in path {
-                guard lx.peek == 0x7B else { return .missing }
+                guard lx.peek == 0x7B else { return (.missing, nil) }
                 lx.i += 1
                 var found = false
                 lx.skipWhitespace()
-                if lx.peek == 0x7D { return .missing }
+                if lx.peek == 0x7D { return (.missing, nil) }
                 while true {
                     lx.skipWhitespace()
-                    guard lx.peek == 0x22 else { return .missing }
+                    guard lx.peek == 0x22 else { return (.missing, nil) }
                     lx.i += 1
                     key.removeAll(keepingCapacity: true)
                     try lx.scanString(copy: true, into: &key)
                     lx.skipWhitespace()
-                    guard lx.peek == 0x3A else { return .missing }
+                    guard lx.peek == 0x3A else { return (.missing, nil) }
                     lx.i += 1
                     lx.skipWhitespace()
                     if key == component { found = true; break }
                     try skip(&lx, depth: 0)
                     lx.skipWhitespace()
                     if lx.peek == 0x2C { lx.i += 1; continue }
-                    return .missing
+                    return (.missing, nil)
                 }
-                if !found { return .missing }
+                if !found { return (.missing, nil) }
             }
-            return try parse(&lx, depth: 0)
+            let start = lx.i
+            let v = try parse(&lx, depth: 0)
+            return (v, start..<lx.i)
         } catch {
-            return .missing
+            return (.missing, nil)
         }
     }
 
