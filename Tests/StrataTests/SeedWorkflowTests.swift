@@ -160,6 +160,7 @@ import Testing
         #expect(schema.contains(#""name" : "messages""#) || schema.contains(#""name":"messages""#))
         let md = try String(contentsOfFile: out + "/dataset_summary.md", encoding: .utf8)
         #expect(md.contains("list<element: string not null>") && md.contains("timestamp[ms, tz=UTC]") && !md.contains("ParquetField"))
+        #expect(md.contains("- Name: \((out as NSString).lastPathComponent)"))
         // Every reader reads the dataset directory; the structured input is canonical JSON text.
         let (status, text) = try python("""
         import sys, json, polars as pl, pyarrow.dataset as ds, duckdb

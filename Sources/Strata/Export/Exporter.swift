@@ -636,6 +636,7 @@ public final class Exporter {
         let qmax = files.compactMap(\.qualityMax).max()
         func fmt(_ d: Double?) -> String { d.map { String(format: "%.4f", $0) } ?? "n/a" }
         var md = "# Dataset summary\n\n"
+        md += "- Name: \(spec.name ?? (outPath as NSString).lastPathComponent)\n"
         md += "- Created: \(created)\n"
         md += "- Store: \(storeVersion["store_id"] ?? "") generation \(storeVersion["generation"] ?? 0) (fingerprint \(storeVersion["fingerprint"] ?? ""))\n"
         md += "- Dataset: `\(Exporter.parquetDatasetDirectory)/` (read it as one dataset, e.g. `polars.read_parquet(\"\(Exporter.parquetDatasetDirectory)\")`)\n"

@@ -49,6 +49,7 @@ public struct IngestLineParser {
     private var structuredArrays: UInt32 = 0
     private var stack: [Frame] = []
     private var scratch: [UInt8] = []
+    private var metaScratch: [UInt8] = []
     private var keyScratch: [UInt8] = []
 
     private struct Frame {
@@ -142,7 +143,12 @@ public struct IngestLineParser {
                 }
             }
         }
-        var old: [UInt8] = draft.metadata.count == 0 ? Array("{}".utf8) : draft.withBytes(draft.metadata) { Array($0) }
+        // Built in a reused buffer: no allocation per record once it has grown.
+        var old: [UInt8] = []
+        swap(&old, &metaScratch)  // unique owner: reuse its capacity
+        old.removeAll(keepingCapacity: true)
+        if draft.metadata.count == 0 { old.append(contentsOf: [0x7B, 0x7D]) } else { draft.withBytes(draft.metadata) { old.append(contentsOf: $0) } }
+        defer { swap(&old, &metaScratch) }
         // The captured metadata is an object: '{' … '}'; is anything but whitespace inside?
         let close = old.count - 1
         var k = 1
