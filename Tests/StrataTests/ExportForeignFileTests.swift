@@ -23,5 +23,12 @@ import Testing
         try FileManager.default.removeItem(atPath: out + "/notes")
         #expect(try runStrata(["export", store, "--out", out]).status == 0)
         #expect(try runStrata(["export", store, "--out", out, "--min-quality", "0"]).status == 0)
+        #expect(!FileManager.default.fileExists(atPath: out + "/.strata_export.publishing"))  // removed after the manifest
+        // A run killed after publishing a file but before its manifest: the file is listed
+        // in the hidden publishing record, so the next run needs no --force.
+        FileManager.default.createFile(atPath: out + "/train.jsonl", contents: Data("{}\n".utf8))
+        FileManager.default.createFile(atPath: out + "/.strata_export.publishing", contents: Data("train.jsonl\nvalidation.jsonl".utf8))
+        let resumed = try runStrata(["export", store, "--out", out, "--split", "train=0.5,validation=0.5"])
+        #expect(resumed.status == 0, "\(resumed.stderr)")
     }
 }

@@ -13,6 +13,8 @@ public final class Exporter {
     public static let trainingFileVersion = "4.0.0"
     public static let trainingFileFormatSpec = "brightrun-lora-v4"
     public static let lockFileName = ".strata_export.lock"
+    /// Names of the files a run is publishing (hidden; removed once the manifest names them).
+    public static let pendingFileName = ".strata_export.publishing"
 
     public let storePath: String
     public let outPath: String
@@ -134,6 +136,10 @@ public final class Exporter {
             throw error
         }
         // Publish: every new file under its final name, then the manifest, then drop stale files.
+        // The names are recorded first, so files a crash leaves published but not yet
+        // in the manifest are still known as this export's by the next run.
+        let publishing = pending.map(\.record.path) + (spec.format == .parquet ? ["schema.json", "dataset_summary.md"] : [])
+        try writeAtomically(Exporter.pendingFileName, Array(publishing.joined(separator: "\n").utf8))
         var dirs = Set<String>()
         for s in pending {
             try s.publish()
@@ -161,6 +167,7 @@ public final class Exporter {
         try writeAtomically(Exporter.manifestFileName,
                             Array(try JSONSerialization.data(withJSONObject: manifest, options: [.sortedKeys, .prettyPrinted])))
         try fs.syncDirectory(outPath)
+        try? fs.remove(outPath + "/" + Exporter.pendingFileName)
         let now = Set(files.map(\.path)).union(sidecars.compactMap { $0["path"] as? String })
         for stale in oldFiles.union(oldSidecars) where !now.contains(stale) { try? fs.remove(outPath + "/" + stale) }
         return ExportResult(upToDate: false, files: files, rewrittenFiles: pending.count, skipped: skipped,
@@ -170,7 +177,11 @@ public final class Exporter {
     /// The first file under `OUT` (depth first, sorted) that is neither listed
     /// by the previous `_strata_export.json` nor one of the export's own
     /// bookkeeping files (the manifest, the lock, hidden temporaries).
-    private func firstForeignFile(known: Set<String>) throws -> String? {
+    private func firstForeignFile(known listed: Set<String>) throws -> String? {
+        var known = listed
+        if let p = try? fs.readFile(outPath + "/" + Exporter.pendingFileName) {
+            known.formUnion(String(decoding: p, as: UTF8.self).split(separator: "\n").map(String.init))
+        }
         func walk(_ rel: String) throws -> String? {
             let dir = rel.isEmpty ? outPath : outPath + "/" + rel
             for name in try fs.listDirectory(dir).sorted() {
@@ -179,7 +190,7 @@ public final class Exporter {
                     if let f = try walk(path) { return f }
                     continue
                 }
-                if rel.isEmpty && (name == Exporter.manifestFileName || name == Exporter.lockFileName) { continue }
+                if rel.isEmpty && (name == Exporter.manifestFileName || name == Exporter.lockFileName || name == Exporter.pendingFileName) { continue }
                 if name.hasPrefix(".") && name.contains(".tmp-") { continue }
                 if !known.contains(path) { return path }
             }
