@@ -18,9 +18,11 @@ let package = Package(
         .systemLibrary(name: "CLZ4", pkgConfig: "liblz4", providers: [.apt(["liblz4-dev"])]),
         .systemLibrary(name: "CZstd", pkgConfig: "libzstd", providers: [.apt(["libzstd-dev"])]),
         .systemLibrary(name: "CXXHash", pkgConfig: "libxxhash", providers: [.apt(["libxxhash-dev"])]),
+        // zlib (gzip input to `strata ingest`).
+        .systemLibrary(name: "CZlib", pkgConfig: "zlib", providers: [.apt(["zlib1g-dev"])]),
         .target(
             name: "Strata",
-            dependencies: ["CLZ4", "CZstd", "CXXHash"]
+            dependencies: ["CLZ4", "CZstd", "CXXHash", "CZlib"]
         ),
         .executableTarget(
             name: "StrataCLI",

@@ -87,6 +87,7 @@ enum ExportExpect {
                 "conversation_id": e.id.hex, "domain": e.domain, "timestamp": iso(e.timestampMillis),
                 "quality_score": opt(e.qualityScore), "tags": e.tags, "source": opt(e.source), "metadata": e.metadataJSON,
                 "total_turns": ms.count, "feedback_positive": 0, "feedback_negative": 0, "excluded": false,
+                "created_date": String(iso(e.timestampMillis).prefix(10)), "quality_tier": NSNull(), "source_file": NSNull(),
             ] as [String: Any],
             "messages": messages(ms),
             "training_pairs": pairs,

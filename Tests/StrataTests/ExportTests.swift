@@ -109,9 +109,9 @@ import Testing
         defer { try? store.close() }
         let out = ExportExpect.outDir()
         let r = try export(path, out, ExportSpec(format: .parquet))
-        #expect(r.files.map(\.path) == ["data.parquet"])
+        #expect(r.files.map(\.path) == ["data/data.parquet"])
         let all = try ExportExpect.scan(store)
-        try ExportExpect.check("parquet", ["rows": all.map { ExportExpect.parquet($0, partitioned: false) }], [out + "/data.parquet"])
+        try ExportExpect.check("parquet", ["rows": all.map { ExportExpect.parquet($0, partitioned: false) }], [out + "/data/data.parquet"])
         // Sidecars as seed 002 writes them.
         let schema = try JSONSerialization.jsonObject(with: Data(contentsOf: URL(fileURLWithPath: out + "/schema.json"))) as! [String: Any]
         let names = (schema["fields"] as! [[String: Any]]).map { $0["name"] as! String }
@@ -128,11 +128,11 @@ import Testing
         spec.partitioned = true
         let r = try export(path, out, spec)
         #expect(r.files.count == store.partitions.count)
-        #expect(r.files.allSatisfy { $0.path.hasPrefix("domain=") && $0.path.hasSuffix("/part-00000.parquet") })
+        #expect(r.files.allSatisfy { $0.path.hasPrefix("data/domain=") && $0.path.hasSuffix("/part-00000.parquet") })
         let all = try ExportExpect.scan(store)
-        try ExportExpect.check("hive", ["rows": all.map { ExportExpect.parquet($0, partitioned: true) }], [out])
-        #expect(FileManager.default.fileExists(atPath: out + "/_schema.json"))
-        #expect(FileManager.default.fileExists(atPath: out + "/_dataset_summary.md"))
+        try ExportExpect.check("hive", ["rows": all.map { ExportExpect.parquet($0, partitioned: true) }], [out + "/data"])
+        #expect(FileManager.default.fileExists(atPath: out + "/schema.json"))
+        #expect(FileManager.default.fileExists(atPath: out + "/dataset_summary.md"))
     }
 
     @Test func partitionedJSONLUsesHiveLayoutWithOneFilePerPartition() throws {
@@ -209,7 +209,7 @@ import Testing
         #expect(!third.upToDate)
         #expect(third.rewrittenFiles == 1)
         for f in first.files {
-            if f.path.hasPrefix(changed + "/") {
+            if f.path.hasPrefix("data/" + changed + "/") {
                 #expect(try inode(f.path) != inodes[f.path])
             } else {
                 #expect(try inode(f.path) == inodes[f.path])

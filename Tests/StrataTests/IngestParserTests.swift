@@ -101,8 +101,9 @@ let seed000Line = #"{"instruction": "Analyze this blood glucose data and provide
         #expect(d.source.map { d.string($0) } == "chat")
         #expect(d.tags.map { d.string($0) } == ["tpo", "membrane"])
         #expect(d.timestampMillis == millis(2025, 3, 4, 5, 6, 7, 891))
-        #expect(d.string(d.metadata) == #"{"prompt_tokens": 7}"#)
-        #expect(parser.ignoredKeyCount == 4)  // id, quality, project_context, include_in_training
+        // The capture tool's own keys are kept, as written, in metadata._extra.
+        #expect(d.string(d.metadata) == #"{"prompt_tokens": 7,"_extra":{"id": "x1","quality": {"auto_score": 0.8},"project_context": "general","include_in_training": true}}"#)
+        #expect(parser.unknownKeyCount == 4)  // id, quality, project_context, include_in_training
     }
 
     @Test func metadataIsKeptByteForByte() throws {
@@ -231,8 +232,12 @@ let seed000Line = #"{"instruction": "Analyze this blood glucose data and provide
         #expect(rejection(#"{"prompt":"p","pr\u006fmpt":"q","response":"r","domain":"d","timestamp":0}"#)?.field == "prompt")
         let m = try! IngestMapping(["domain=metadata.area"])
         #expect(rejection(#"{"prompt":"p","response":"r","timestamp":0,"metadata":{"area":"a","area":"b"}}"#, m)?.field == "metadata.area")
-        // Unknown keys may repeat (they are not read).
-        #expect((try? parse(pr(#""extra":1,"extra":2"#))) != nil)
+        // A repeated unknown key cannot be kept unambiguously in metadata._extra;
+        // when unknown keys are dropped it may repeat (it is not read).
+        #expect(rejection(pr(#""extra":1,"extra":2"#))?.field == "extra")
+        var drop = IngestMapping()
+        drop.unknownKeys = .drop
+        #expect((try? parse(pr(#""extra":1,"extra":2"#), drop)) != nil)
     }
 
     @Test func unknownTopLevelKeysAreIgnoredOrRejectedByPolicy() throws {
@@ -304,13 +309,14 @@ let seed000Line = #"{"instruction": "Analyze this blood glucose data and provide
             ("2024-02-29T23:59:59Z", millis(2024, 2, 29, 23, 59, 59)),
             ("1970-01-01T00:00:00Z", 0),
             ("9999-12-31T23:59:59.999Z", millis(9999, 12, 31, 23, 59, 59, 999)),
+            ("2025-03-14", millis(2025, 3, 14, 0, 0)),  // a date alone: midnight UTC
         ]
         for (text, want) in ok {
             #expect(try parse(pr().replacingOccurrences(of: "2025-01-02T03:04:05Z", with: text)).timestampMillis == want, "\(text)")
         }
         let bad = ["2025-11-15T10:30:00", "2025-02-29T00:00:00Z", "2025-04-31T00:00:00Z", "2025-13-01T00:00:00Z",
                    "2025-00-01T00:00:00Z", "2025-11-15T24:00:00Z", "2025-11-15T10:60:00Z", "2025-11-15T10:30:60Z",
-                   "1969-12-31T23:59:59Z", "1970-01-01T00:30:00+01:00", "0000-01-01T00:00:00Z", "2025-11-15",
+                   "1969-12-31T23:59:59Z", "1970-01-01T00:30:00+01:00", "0000-01-01T00:00:00Z", "2025-11-5", "2025-02-30",
                    "2025-11-15T10:30Z", "2025-11-15T10:30:00.Z", "2025-11-15T10:30:00+0200", "2025-11-15T10:30:00+24:00",
                    "2025-11-15T10:30:00Zjunk", "2025/11/15T10:30:00Z", "", "yesterday", "+2025-11-15T10:30:00Z"]
         for text in bad {

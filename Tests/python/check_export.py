@@ -89,7 +89,7 @@ def check_jsonl(exp, paths):
 def check_json(exp, paths):
     with open(paths[0], encoding="utf-8") as f:
         doc = json.load(f)
-    if list(doc) != ["training_file_metadata", "examples", "conversations"]:
+    if list(doc) != ["training_file_metadata", "consultant_profile", "examples", "conversations"]:
         failures.append(f"top-level keys {list(doc)}")
     meta = doc.get("training_file_metadata", {})
     for k, v in exp["totals"].items():

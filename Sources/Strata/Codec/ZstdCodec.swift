@@ -151,3 +151,32 @@ final class ZstdContexts {
         return c
     }
 }
+
+/// Streaming zstd decompression for compressed ingest input (docs/INGEST.md);
+/// concatenated frames decode as one stream, like `zstd -d` does.
+public final class ZstdStreamDecoder {
+    private let dctx: OpaquePointer
+    /// True while a frame has started and not yet ended (end of input here is truncation).
+    public private(set) var inFrame = false
+
+    public init() throws {
+        guard let d = ZSTD_createDStream() else { throw StrataError(.io, "ZSTD_createDStream failed") }
+        dctx = d
+    }
+
+    deinit { ZSTD_freeDStream(dctx) }
+
+    /// Decodes from `input` into `output`; returns the bytes consumed and produced.
+    /// Damaged input throws `.invalidInput` naming zstd's reason.
+    public func decode(_ input: UnsafeRawBufferPointer, into output: UnsafeMutableRawBufferPointer) throws -> (consumed: Int, produced: Int) {
+        var inb = ZSTD_inBuffer(src: input.baseAddress, size: input.count, pos: 0)
+        var outb = ZSTD_outBuffer(dst: output.baseAddress, size: output.count, pos: 0)
+        let rc = ZSTD_decompressStream(dctx, &outb, &inb)
+        if ZSTD_isError(rc) != 0 {
+            throw StrataError(.invalidInput, "zstd input is damaged: \(String(cString: ZSTD_getErrorName(rc)))")
+        }
+        // rc == 0: a frame ended and is fully flushed.
+        inFrame = rc != 0
+        return (inb.pos, outb.pos)
+    }
+}

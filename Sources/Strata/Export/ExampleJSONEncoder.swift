@@ -329,6 +329,18 @@ enum ExampleJSONEncoder {
         appendMetadata(e.metadata, &out)
         lit(",\"total_turns\":", &out)
         JSONWriter.appendInt64(Int64(e.messages.count), to: &out)
+        // Training-file v4 conversation_metadata fields (SPEC.md §8.3).
+        lit(",\"created_date\":\"", &out)
+        out.append(contentsOf: formatTimestampMillis(e.timestampMillis).prefix(10).utf8)
+        lit("\"", &out)
+        for key in ["quality_tier", "source_file"] {
+            out.append(contentsOf: ",\"\(key)\":".utf8)
+            if case .string(let v) = JSONPathLookup.value(in: e.metadata, path: [Array(key.utf8)][...]) {
+                JSONWriter.appendString(v, to: &out)
+            } else {
+                lit("null", &out)
+            }
+        }
         lit(",\"feedback_positive\":", &out)
         JSONWriter.appendInt64(a?.feedbackPositive ?? 0, to: &out)
         lit(",\"feedback_negative\":", &out)

@@ -19,6 +19,13 @@ public enum JSONLSchema: String, Sendable, CaseIterable {
     case chat
 }
 
+/// Directory layout of a partitioned export (SPEC.md §8.1).
+public enum ExportLayout: String, Sendable, CaseIterable {
+    case hive
+    /// The ETL module's object names: `{domain}/{YYYY}/{MM}/{NAME}_{YYYY}_{MM}.jsonl`.
+    case etl
+}
+
 /// Selection by folded feedback (SPEC.md §8.4).
 public enum FeedbackFilter: String, Sendable, CaseIterable {
     /// Drop examples whose negative feedback count exceeds the positive one.
@@ -105,6 +112,14 @@ public struct ExportSpec: Sendable, Equatable {
     public var systemPrompt: String?
     /// Name recorded in the JSON document and `_meta` header (default: the output directory's name).
     public var name: String?
+    /// `--where` / `--from` / `--to` (docs/QUERY.md), ANDed with the rest; nil = none.
+    public var predicate: RecordPredicate?
+    /// Partitioned layout: Hive (`domain=D/month=M/part-00000.EXT`) or the ETL
+    /// module's object names (`D/YYYY/MM/NAME_YYYY_MM.jsonl`). SPEC.md §8.1.
+    public var layout: ExportLayout = .hive
+    /// Base name of the data file (`NAME.EXT` unpartitioned, `NAME_YYYY_MM.jsonl`
+    /// in the ETL layout); nil = "data".
+    public var fileName: String?
 
     public init(format: ExportFormat = .jsonl, schema: JSONLSchema = .raw) {
         self.format = format
@@ -117,6 +132,17 @@ public struct ExportSpec: Sendable, Equatable {
             throw StrataError(.usage, "--partitioned applies to jsonl and parquet, not to the single JSON document")
         }
         if metaHeader && format != .jsonl { throw StrataError(.usage, "--meta-header applies to --format jsonl only") }
+        if layout == .etl && (format != .jsonl || !partitioned) {
+            throw StrataError(.usage, "--layout etl writes partitioned JSONL (D/YYYY/MM/NAME_YYYY_MM.jsonl): use it with --format jsonl")
+        }
+        if let n = fileName {
+            guard !n.isEmpty, n.utf8.count <= 100, !n.hasPrefix("."), !n.hasPrefix("_"),
+                  n.unicodeScalars.allSatisfy({ ($0.properties.isAlphabetic || ("0"..."9").contains($0) || $0 == "_" || $0 == "-" || $0 == ".") && $0.isASCII }) else {
+                throw StrataError(.usage, "--file-name '\(n)' must be letters, digits, '_', '-', '.', not starting with '.' or '_'")
+            }
+            if split != nil && layout != .etl { throw StrataError(.usage, "--file-name names the single data file; with --split the files are named by split") }
+            if partitioned && layout == .hive { throw StrataError(.usage, "--file-name does not apply to the Hive layout (files are part-NNNNN); use --layout etl") }
+        }
         if format != .jsonl && schema != .raw { throw StrataError(.usage, "--schema applies to --format jsonl only") }
         if let q = minQuality, !(q >= 0 && q <= 1) { throw StrataError(.usage, "--min-quality must be in 0...1") }
         if let f = fromMonth, let t = toMonth, t < f { throw StrataError(.usage, "--to-month is before --from-month") }
@@ -147,6 +173,10 @@ public struct ExportSpec: Sendable, Equatable {
         o["split"] = split.map { s in zip(s.names, s.fractions).map { ["name": $0, "fraction": $1] as [String: Any] } } ?? NSNull()
         o["system_prompt"] = systemPrompt ?? NSNull()
         o["name"] = name ?? NSNull()
+        if let predicate { o["where"] = predicate.text }
+        if layout != .hive { o["layout"] = layout.rawValue }
+        if let fileName { o["file_name"] = fileName }
+        if format == .parquet { o["dataset_dir"] = "data" }
         return o
     }
 
@@ -170,11 +200,17 @@ public struct ExportSpec: Sendable, Equatable {
             o.append(0x5D)
         }
         key("all_tags"); bool(allTags)
+        // Parquet data files moved under `data/` (SPEC.md §8.1): a spec text that
+        // differs from older exports' makes their repeat rewrite into the new layout.
+        if format == .parquet { key("dataset_dir"); str("data") }
         key("domains"); strs(domains.sorted())
         key("feedback"); str(feedback?.rawValue)
+        // Only when set, so specs written before these existed keep their text.
+        if let fileName { key("file_name"); str(fileName) }
         key("format"); str(format.rawValue)
         key("from_month"); str(fromMonth?.description)
         key("include_excluded"); bool(includeExcluded)
+        if layout != .hive { key("layout"); str(layout.rawValue) }
         key("meta_header"); bool(metaHeader)
         key("min_quality"); if let q = minQuality { JSONWriter.appendDouble(q, to: &o) } else { str(nil) }
         key("name"); str(name)
@@ -200,6 +236,8 @@ public struct ExportSpec: Sendable, Equatable {
         key("system_prompt"); str(systemPrompt)
         key("tags"); strs(tags.sorted())
         key("to_month"); str(toMonth?.description)
+        // Only when set, so specs written before `where` existed keep their text.
+        if let predicate { key("where"); str(predicate.text) }
         o.append(0x7D)
         return String(decoding: o, as: UTF8.self)
     }
@@ -211,6 +249,7 @@ public struct ExportSpec: Sendable, Equatable {
         if !domains.isEmpty, !domains.contains(p.domain) { return false }
         if let fromMonth, p.month < fromMonth { return false }
         if let toMonth, toMonth < p.month { return false }
+        if let predicate, !predicate.mayMatch(p) { return false }
         return true
     }
 }

@@ -16,12 +16,40 @@ final class ExportStats {
     var byTag: [String: Int] = [:]
     var bySource: [String: Int] = [:]
     var byShape: [String: Int] = [:]
+    /// Examples with feedback or a correction (the training-file v4 document's "human reviewed").
+    var humanReviewed = 0
+    /// Training-file v4 `scaffolding_distribution`: metadata.scaffolding.{persona_key, emotional_arc_key, training_topic_key}.
+    var personas: [String: Int] = [:]
+    var emotionalArcs: [String: Int] = [:]
+    var trainingTopics: [String: Int] = [:]
+    static let scaffoldingPaths: [(key: [[UInt8]], name: String)] = [
+        ([Array("scaffolding".utf8), Array("persona_key".utf8)], "personas"),
+        ([Array("scaffolding".utf8), Array("emotional_arc_key".utf8)], "emotional_arcs"),
+        ([Array("scaffolding".utf8), Array("training_topic_key".utf8)], "training_topics"),
+    ]
 
     /// Key used in the source distribution for examples without a source.
     static let noSource = "(none)"
 
-    func add(_ e: EntryView, partition: PartitionKey) {
+    /// Conversation id of the last training-file turn seen (runs of one id are one conversation).
+    private var lastTurnConversation: [UInt8]?
+
+    func add(_ e: EntryView, partition: PartitionKey, annotations a: FoldedAnnotations? = nil) {
         examples += 1
+        if let cid = TrainingTurns.conversationID(e) {
+            if cid != lastTurnConversation { conversations += 1 }
+            lastTurnConversation = cid
+        }
+        if let a, a.feedbackPositive + a.feedbackNegative > 0 || a.corrected != nil { humanReviewed += 1 }
+        for (k, p) in Self.scaffoldingPaths.enumerated() {
+            guard case .string(let v) = JSONPathLookup.value(in: e.metadata, path: p.key[...]) else { continue }
+            let key = String(decoding: v, as: UTF8.self)
+            switch k {
+            case 0: personas[key, default: 0] += 1
+            case 1: emotionalArcs[key, default: 0] += 1
+            default: trainingTopics[key, default: 0] += 1
+            }
+        }
         if e.shape == .chat {
             conversations += 1
             for m in e.messages where m.role == .assistant { trainingPairs += 1 }
@@ -47,8 +75,17 @@ final class ExportStats {
             "min_quality_score": qualityMin ?? NSNull(),
             "max_quality_score": qualityMax ?? NSNull(),
             "scored_count": qualityCount,
+            "human_reviewed_count": humanReviewed,
+            "human_reviewed_percentage": examples > 0 ? (Double(humanReviewed) * 1000 / Double(examples)).rounded() / 10 : 0,
         ]
     }
+
+    var scaffoldingDistribution: [String: Any] {
+        ["personas": personas, "emotional_arcs": emotionalArcs, "training_topics": trainingTopics]
+    }
+
+    /// The single domain of the rows (the v4 document's `vertical`), or nil.
+    var vertical: String? { byDomain.count == 1 ? byDomain.keys.first : nil }
 
     var distributions: [String: Any] {
         ["domain": byDomain, "month": byMonth, "tag": byTag, "source": bySource, "shape": byShape]

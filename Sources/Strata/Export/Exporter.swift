@@ -9,7 +9,12 @@ import Foundation
 public final class Exporter {
     public static let manifestFileName = "_strata_export.json"
     public static let manifestVersion = 1
+    /// The training-file format the JSON document and the `_meta` header follow (SPEC.md §8.2, §8.3).
+    public static let trainingFileVersion = "4.0.0"
+    public static let trainingFileFormatSpec = "brightrun-lora-v4"
     public static let lockFileName = ".strata_export.lock"
+    /// Names of the files a run is publishing (hidden; removed once the manifest names them).
+    public static let pendingFileName = ".strata_export.publishing"
 
     public let storePath: String
     public let outPath: String
@@ -33,6 +38,8 @@ public final class Exporter {
     var damaged: [StrataError] = []
     var directoryMode: UInt32 { Exporter.directoryMode(for: fileMode) }
     static func directoryMode(for fileMode: UInt32) -> UInt32 { fileMode | ((fileMode & 0o444) >> 2) }
+    /// Write even when `OUT` holds files an earlier export did not list (`--force`).
+    public var force = false
 
     public init(storePath: String, outPath: String, spec: ExportSpec, fileSystem: FileSystem = PosixFileSystem.shared) {
         self.storePath = storePath
@@ -118,6 +125,10 @@ public final class Exporter {
         }
         defer { lock.unlock() }
         removeAbandonedTemporaries()
+        if !force, let foreign = try firstForeignFile(known: oldFiles.union(oldSidecars)) {
+            throw StrataError(.usage, "the output directory holds '\(foreign)', which no earlier export of it wrote; export into an empty or new directory, or pass --force to write beside (and over) such files",
+                              path: outPath)
+        }
         let created = ExampleJSONEncoder.timestampString(Int64(Date().timeIntervalSince1970 * 1000))
         let storeVersion = snap.versionObject()
         var pending: [ExportFileSink] = []
@@ -144,6 +155,10 @@ public final class Exporter {
             throw error
         }
         // Publish: every new file under its final name, then the manifest, then drop stale files.
+        // The names are recorded first, so files a crash leaves published but not yet
+        // in the manifest are still known as this export's by the next run.
+        let publishing = pending.map(\.record.path) + (spec.format == .parquet ? ["schema.json", "dataset_summary.md"] : [])
+        try writeAtomically(Exporter.pendingFileName, Array(publishing.joined(separator: "\n").utf8))
         var dirs = Set<String>()
         for s in pending {
             try s.publish()
@@ -151,10 +166,9 @@ public final class Exporter {
         }
         var sidecars: [[String: Any]] = []
         if spec.format == .parquet {
-            // Hive readers (Spark, pyarrow.dataset) skip names starting with "_" or ".": partitioned exports prefix them.
-            let pre = spec.partitioned ? "_" : ""
-            sidecars.append(try writeSidecar(pre + "schema.json", Array(parquetSchemaJSON().utf8)))
-            sidecars.append(try writeSidecar(pre + "dataset_summary.md", Array(datasetSummary(files: files, created: created, storeVersion: storeVersion).utf8)))
+            // Beside the dataset directory, as the event-log pipeline names them.
+            sidecars.append(try writeSidecar("schema.json", Array(parquetSchemaJSON().utf8)))
+            sidecars.append(try writeSidecar("dataset_summary.md", Array(datasetSummary(files: files, created: created, storeVersion: storeVersion).utf8)))
         }
         for d in dirs.sorted(by: { $0.count > $1.count }) { try fs.syncDirectory(d) }
         let manifest: [String: Any] = [
@@ -173,6 +187,7 @@ public final class Exporter {
         try writeAtomically(Exporter.manifestFileName,
                             Array(try JSONSerialization.data(withJSONObject: manifest, options: [.sortedKeys, .prettyPrinted])))
         try fs.syncDirectory(outPath)
+        try? fs.remove(outPath + "/" + Exporter.pendingFileName)
         let now = Set(files.map(\.path)).union(sidecars.compactMap { $0["path"] as? String })
         // Only names this export could have written: a doctored manifest naming
         // "../x" or "/etc/x" must not make an export delete outside OUT.
@@ -183,6 +198,31 @@ public final class Exporter {
                                   seconds: Date().timeIntervalSince(started), storeGeneration: snap.manifest.generation)
         result.damagedSkipped = damaged
         return result
+    }
+
+    /// The first file under `OUT` (depth first, sorted) that is neither listed
+    /// by the previous `_strata_export.json` nor one of the export's own
+    /// bookkeeping files (the manifest, the lock, hidden temporaries).
+    private func firstForeignFile(known listed: Set<String>) throws -> String? {
+        var known = listed
+        if let p = try? fs.readFile(outPath + "/" + Exporter.pendingFileName) {
+            known.formUnion(String(decoding: p, as: UTF8.self).split(separator: "\n").map(String.init))
+        }
+        func walk(_ rel: String) throws -> String? {
+            let dir = rel.isEmpty ? outPath : outPath + "/" + rel
+            for name in try fs.listDirectory(dir).sorted() {
+                let path = rel.isEmpty ? name : rel + "/" + name
+                if fs.isDirectory(outPath + "/" + path) {
+                    if let f = try walk(path) { return f }
+                    continue
+                }
+                if rel.isEmpty && (name == Exporter.manifestFileName || name == Exporter.lockFileName || name == Exporter.pendingFileName) { continue }
+                if name.hasPrefix(".") && name.contains(".tmp-") { continue }
+                if !known.contains(path) { return path }
+            }
+            return nil
+        }
+        return try walk("")
     }
 
     private func readPreviousManifest() -> [String: Any]? {
@@ -241,14 +281,24 @@ public final class Exporter {
 
     private var splitCount: Int { spec.split?.names.count ?? 1 }
 
+    /// Parquet data files live under this directory of OUT, which holds only
+    /// Parquet files, so every reader (Polars included) reads it as a dataset;
+    /// the sidecars and `_strata_export.json` sit beside it (SPEC.md §8.1).
+    public static let parquetDatasetDirectory = "data"
+
     private func relPath(unit: Unit, split: Int) -> String {
         let ext = spec.format.fileExtension
         let splitName = spec.split?.names[split]
+        let base = spec.format == .parquet ? Exporter.parquetDatasetDirectory + "/" : ""
         if spec.partitioned {
             let prefix = splitName.map { "split=\($0)/" } ?? ""
-            return prefix + unit.key + "/part-00000." + ext
+            if spec.layout == .etl, let p = unit.partitions.first {
+                let y = String(format: "%04d", p.month.year), m = String(format: "%02d", p.month.month)
+                return prefix + "\(p.domain)/\(y)/\(m)/\(spec.fileName ?? "data")_\(y)_\(m)." + ext
+            }
+            return base + prefix + unit.key + "/part-00000." + ext
         }
-        return (splitName ?? "data") + "." + ext
+        return base + (splitName ?? spec.fileName ?? "data") + "." + ext
     }
 
     private func openSink(_ ctx: inout UnitContext, _ split: Int) throws -> ExportFileSink {
@@ -310,6 +360,7 @@ public final class Exporter {
                                 if let notShape, s == notShape { continue }
                             }
                             try view.decode(&entry)
+                            if let w = spec.predicate, !w.matches(view) { continue }
                             if let minQ { guard let q = view.quality, q >= minQ else { continue } }
                             if let sb = sourceBytes { guard let s = view.source, s.elementsEqual(sb) else { continue } }
                             if !tagBytes.isEmpty {
@@ -352,8 +403,8 @@ public final class Exporter {
         do {
             if spec.format == .json || spec.metaHeader {
                 let stats = (0..<n).map { _ in ExportStats() }
-                try forEachSelected(ctx) { e, _, s, p in
-                    if spec.format == .json || ExampleJSONEncoder.represents(spec.schema, e.shape) { stats[s].add(e, partition: p) }
+                try forEachSelected(ctx) { e, a, s, p in
+                    if spec.format == .json || ExampleJSONEncoder.represents(spec.schema, e.shape) { stats[s].add(e, partition: p, annotations: a) }
                 }
                 ctx.stats = stats
             }
@@ -382,8 +433,14 @@ public final class Exporter {
         let sink = ctx.sinks[s]!
         let st = ctx.stats![s]
         let fileName = String(sink.record.path.split(separator: "/").last!)
+        // Training-file v4 header fields (SPEC.md §8.2), then Strata's own.
         var meta: [String: Any] = [
-            "file_name": fileName, "total_pairs": st.examples, "version": "strata-export-\(Exporter.manifestVersion)",
+            "file_name": fileName, "total_pairs": st.examples, "version": Exporter.trainingFileVersion,
+            "format_spec": Exporter.trainingFileFormatSpec, "name": spec.name ?? (outPath as NSString).lastPathComponent,
+            "total_conversations": st.conversations, "total_training_pairs": st.trainingPairs,
+            "quality_summary": st.qualitySummary, "scaffolding_distribution": st.scaffoldingDistribution,
+            "distributions": st.distributions,
+            "strata_version": "strata-export-\(Exporter.manifestVersion)",
             "schema": spec.schema.rawValue, "created": ctx.created,
             "store_generation": ctx.storeVersion["generation"] ?? 0,
         ]
@@ -423,9 +480,13 @@ public final class Exporter {
         var meta: [String: Any] = [
             "file_name": String(sink.record.path.split(separator: "/").last!),
             "name": spec.name ?? PathName.lastComponent(of: outPath),
-            "format_spec": "strata-export-json",
-            "version": "\(Exporter.manifestVersion)",
+            "format_spec": Exporter.trainingFileFormatSpec,
+            "version": Exporter.trainingFileVersion,
+            "strata_version": "strata-export-json-\(Exporter.manifestVersion)",
             "created_date": ctx.created,
+            "last_updated": ctx.created,
+            "vertical": st.vertical ?? NSNull(),
+            "scaffolding_distribution": st.scaffoldingDistribution,
             "total_examples": st.examples,
             "total_conversations": st.conversations,
             "total_training_pairs": st.trainingPairs,
@@ -438,7 +499,7 @@ public final class Exporter {
         let d = try JSONSerialization.data(withJSONObject: meta, options: [.sortedKeys])
         sink.buffer.append(contentsOf: Array("{\"training_file_metadata\":".utf8))
         sink.buffer.append(contentsOf: d)
-        sink.buffer.append(contentsOf: Array(",\"examples\":[".utf8))
+        sink.buffer.append(contentsOf: Array(",\"consultant_profile\":null,\"examples\":[".utf8))
     }
 
     private func writeJSONDocument(_ ctx: inout UnitContext) throws {
@@ -446,8 +507,9 @@ public final class Exporter {
         for s in 0..<n { try writeJSONDocumentHeader(&ctx, s) }
         let c = ctx
         var counts = Array(repeating: 0, count: n)
-        // Pass 2: instruction and prompt_response examples, in raw form.
+        // Pass 2: instruction and prompt_response examples, in raw form (training-file turns go to pass 4).
         try forEachSelected(c, notShape: .chat) { e, a, s, _ in
+            if TrainingTurns.conversationID(e) != nil { return }
             let sink = c.sinks[s]!
             if counts[s] > 0 { sink.buffer.append(0x2C) }
             counts[s] += 1
@@ -470,6 +532,28 @@ public final class Exporter {
             sink.record.noteQuality(e.quality)
             try sink.flushIfFull()
         }
+        // Pass 4: training-file turns as conversations with training pairs (SPEC.md §8.3).
+        var runs = [TrainingTurns.Run?](repeating: nil, count: n)
+        func close(_ s: Int) throws {
+            guard let run = runs[s] else { return }
+            let sink = c.sinks[s]!
+            if counts[s] > 0 { sink.buffer.append(0x2C) }
+            counts[s] += 1
+            sink.buffer.append(0x0A)
+            run.write(to: &sink.buffer)
+            runs[s] = nil
+            try sink.flushIfFull()
+        }
+        try forEachSelected(c, notShape: .chat) { e, a, s, _ in
+            guard let cid = TrainingTurns.conversationID(e) else { return }
+            if let run = runs[s], run.id != cid { try close(s) }
+            if runs[s] == nil { runs[s] = TrainingTurns.Run(id: cid, first: e) }
+            runs[s]!.add(e, annotations: a)
+            let sink = c.sinks[s]!
+            sink.record.rows += 1
+            sink.record.noteQuality(e.quality)
+        }
+        for s in 0..<n { try close(s) }
         for s in 0..<n { c.sinks[s]!.buffer.append(contentsOf: Array("\n]}\n".utf8)) }
     }
 
@@ -596,8 +680,10 @@ public final class Exporter {
         let qmax = files.compactMap(\.qualityMax).max()
         func fmt(_ d: Double?) -> String { d.map { String(format: "%.4f", $0) } ?? "n/a" }
         var md = "# Dataset summary\n\n"
+        md += "- Name: \(spec.name ?? (outPath as NSString).lastPathComponent)\n"
         md += "- Created: \(created)\n"
         md += "- Store: \(storeVersion["store_id"] ?? "") generation \(storeVersion["generation"] ?? 0) (fingerprint \(storeVersion["fingerprint"] ?? ""))\n"
+        md += "- Dataset: `\(Exporter.parquetDatasetDirectory)/` (read it as one dataset, e.g. `polars.read_parquet(\"\(Exporter.parquetDatasetDirectory)\")`)\n"
         md += "- Layout: \(spec.partitioned ? "Hive partitioned (domain=…/month=…)" : "single file per split")\n"
         md += "- Total rows: \(rows)\n"
         md += "- Files: \(files.count)\n"
@@ -610,7 +696,7 @@ public final class Exporter {
         md += "## Files\n\n| file | rows | bytes |\n|---|---|---|\n"
         for f in files { md += "| \(f.path) | \(f.rows) | \(f.bytes) |\n" }
         md += "\n## Schema\n\n| column | type | nullable |\n|---|---|---|\n"
-        for f in parquetSchema.fields { md += "| \(f.name) | \(f.type) | \(f.nullable) |\n" }
+        for f in parquetSchema.fields { md += "| \(f.name) | \(f.type.arrowName) | \(f.nullable) |\n" }
         md += "\n## Filters\n\n```json\n\(spec.canonicalJSON)\n```\n\n## Quality checks\n\n"
         md += "- Minimum rows (1): \(rows >= 1 ? "pass" : "FAIL (no rows)")\n"
         md += "- Nulls in required fields (id, shape, timestamp, metadata): pass (enforced by the schema)\n"

@@ -42,6 +42,12 @@ public enum Format {
     /// SPEC.md §5.2: bytes per table slot (fingerprint u64 + packed location u64).
     public static let indexSlotSize = 16
 
+    // SPEC.md §5.5 "External-id index": `index/extid-<PATH>.idx`.
+    public static let externalIdMagic: [UInt8] = Array("STREXT01".utf8)
+    public static let externalIdVersion: UInt16 = 1
+    public static let externalIdFilePrefix = "extid-"
+    public static let externalIdFileSuffix = ".idx"
+
     // SPEC.md §6 "Dictionaries".
     public static let dictionaryMagic: [UInt8] = Array("STRDICT1".utf8)
     /// SPEC.md §6: dictionary file header size.

@@ -1,3 +1,5 @@
+import Foundation
+
 /// Parses one input line (a JSON object) into an `ExampleDraft`, in a single
 /// pass over the bytes, validating the whole line as strict RFC 8259 JSON.
 ///
@@ -17,12 +19,37 @@ public struct IngestLineParser {
     /// compares it with the computed id.
     public private(set) var idSpan: ExampleDraft.Span?
     public private(set) var id: ExampleID?
-    /// Top-level keys of the last line that no target reads (ignored).
-    public private(set) var ignoredKeyCount = 0
+    /// Top-level keys of the last line that no target reads (kept in
+    /// `metadata._extra`, dropped or rejected per `mapping.unknownKeys`).
+    public private(set) var unknownKeyCount = 0
+    /// Raw byte ranges (`"key": value`, as written) of the last line's unknown
+    /// top-level members, in line order; valid for the line just parsed.
+    public private(set) var unknownMembers: [Range<Int>] = []
+    /// Top-level keys a raw export writes for the folded view (SPEC.md §8.2):
+    /// derived from annotations, validated and not re-ingested (so a raw export
+    /// re-ingests to the same examples), never counted as unknown.
+    static let exportFoldedKeys = ["feedback_positive", "feedback_negative", "excluded", "corrected"].map { Array($0.utf8) }
+
+    static func isExportFoldedKey(_ raw: UnsafeRawBufferPointer) -> Bool {
+        exportFoldedKeys.contains { raw.elementsEqual($0) }
+    }
+
+    /// Reserved metadata keys Strata writes (SPEC.md §4.7).
+    public static let extraKey = "_extra"
+    public static let structuredKey = "_structured"
 
     let trie: IngestTrie
+    let timestampRegex: NSRegularExpression?
+    /// Start of the unknown top-level member being read, or -1.
+    private var pendingUnknown = -1
+    /// Reserved keys found directly in the line's metadata (bit 0 `_extra`, bit 1 `_structured`).
+    private var reservedInMetadata: UInt8 = 0
+    /// Content targets given as a JSON object/array (bits), and which of those were arrays.
+    private var structured: UInt32 = 0
+    private var structuredArrays: UInt32 = 0
     private var stack: [Frame] = []
     private var scratch: [UInt8] = []
+    private var metaScratch: [UInt8] = []
     private var keyScratch: [UInt8] = []
 
     private struct Frame {
@@ -47,6 +74,12 @@ public struct IngestLineParser {
     public init(mapping: IngestMapping = IngestMapping()) throws {
         self.mapping = mapping
         self.trie = try IngestTrie(mapping)
+        if let pattern = mapping.timestampPattern {
+            try IngestMapping.checkTimestampPattern(pattern)
+            timestampRegex = try NSRegularExpression(pattern: pattern)
+        } else {
+            timestampRegex = nil
+        }
         if let d = mapping.defaultDomain {
             guard Array(d.utf8).withUnsafeBytes({ IngestLineParser.isValidDomain($0) }) else {
                 throw StrataError(.usage, "default domain '\(d)' must match [a-z0-9][a-z0-9_-]{0,63}", field: "domain")
@@ -66,7 +99,12 @@ public struct IngestLineParser {
         draft.reset()
         idSpan = nil
         id = nil
-        ignoredKeyCount = 0
+        unknownKeyCount = 0
+        unknownMembers.removeAll(keepingCapacity: true)
+        pendingUnknown = -1
+        reservedInMetadata = 0
+        structured = 0
+        structuredArrays = 0
         stack.removeAll(keepingCapacity: true)
         guard let base = line.baseAddress, line.count > 0 else {
             throw StrataError(.invalidInput, "empty line: expected a JSON object")
@@ -75,7 +113,72 @@ public struct IngestLineParser {
         let p = base.assumingMemoryBound(to: UInt8.self)
         var lx = JSONLexer(p, count: line.count)
         try scan(&lx, into: &draft)
+        let keep = mapping.unknownKeys == .keep && !unknownMembers.isEmpty
+        if keep || structured != 0 { try addReservedMetadata(p, keepUnknown: keep, into: &draft) }
         try finish(&draft)
+    }
+
+    /// Appends `_extra` (the unknown top-level members, as written) and
+    /// `_structured` (which content fields were JSON objects/arrays) to the
+    /// line's metadata object (SPEC.md §4.7).
+    private mutating func addReservedMetadata(_ p: UnsafePointer<UInt8>, keepUnknown: Bool, into draft: inout ExampleDraft) throws {
+        if keepUnknown && reservedInMetadata & 1 != 0 {
+            throw StrataError(.invalidInput, "metadata already has a key '_extra', where unknown top-level fields are kept; rename it, or pass --unknown-fields drop", field: "metadata._extra")
+        }
+        if structured != 0 && reservedInMetadata & 2 != 0 {
+            throw StrataError(.invalidInput, "metadata already has a key '_structured', where Strata records structured content fields; rename it", field: "metadata._structured")
+        }
+        // Duplicate unknown keys would make `_extra` ambiguous.
+        if keepUnknown && unknownMembers.count > 1 {
+            func key(_ r: Range<Int>) -> UnsafeBufferPointer<UInt8> {
+                var e = r.lowerBound + 1
+                while p[e] != 0x22 { e += p[e] == 0x5C ? 2 : 1 }
+                return UnsafeBufferPointer(start: p + r.lowerBound, count: e + 1 - r.lowerBound)
+            }
+            for a in 1..<unknownMembers.count {
+                let ka = key(unknownMembers[a])
+                for b in 0..<a where key(unknownMembers[b]).elementsEqual(ka) {
+                    let name = String(decoding: ka.dropFirst().dropLast(), as: UTF8.self)
+                    throw StrataError(.invalidInput, "top-level key '\(name)' appears twice (it would be kept in metadata._extra)", field: name)
+                }
+            }
+        }
+        // Built in a reused buffer: no allocation per record once it has grown.
+        var old: [UInt8] = []
+        swap(&old, &metaScratch)  // unique owner: reuse its capacity
+        old.removeAll(keepingCapacity: true)
+        if draft.metadata.count == 0 { old.append(contentsOf: [0x7B, 0x7D]) } else { draft.withBytes(draft.metadata) { old.append(contentsOf: $0) } }
+        defer { swap(&old, &metaScratch) }
+        // The captured metadata is an object: '{' … '}'; is anything but whitespace inside?
+        let close = old.count - 1
+        var k = 1
+        while k < close, old[k] == 0x20 || old[k] == 0x0A || old[k] == 0x0D || old[k] == 0x09 { k += 1 }
+        var needComma = k < close
+        old.removeLast()
+        if keepUnknown {
+            if needComma { old.append(0x2C) }
+            old.append(contentsOf: #""_extra":{"#.utf8)
+            for (n, r) in unknownMembers.enumerated() {
+                if n > 0 { old.append(0x2C) }
+                old.append(contentsOf: UnsafeBufferPointer(start: p + r.lowerBound, count: r.count))
+            }
+            old.append(0x7D)
+            needComma = true
+        }
+        if structured != 0 {
+            if needComma { old.append(0x2C) }
+            old.append(contentsOf: #""_structured":{"#.utf8)
+            var first = true
+            // Alphabetical order of the field names.
+            for t in [IngestMapping.Target.input, .instruction, .output, .prompt, .response] where structured & t.bit != 0 {
+                if !first { old.append(0x2C) }
+                first = false
+                old.append(contentsOf: "\"\(t.name)\":\"\(structuredArrays & t.bit != 0 ? "array" : "object")\"".utf8)
+            }
+            old.append(0x7D)
+        }
+        old.append(0x7D)
+        draft.metadata = draft.store(old)
     }
 
     // Per-line state the scan fills and `finish` checks.
@@ -102,6 +205,10 @@ public struct IngestLineParser {
         var state = 0
         while true {
             if state == 2 {
+                if pendingUnknown >= 0 && stack.count == 1 {
+                    unknownMembers.append(pendingUnknown..<lx.i)
+                    pendingUnknown = -1
+                }
                 lx.skipWhitespace()
                 let c = lx.peek
                 let top = stack[stack.count - 1]
@@ -188,15 +295,25 @@ public struct IngestLineParser {
                 // keyStart..<rawEnd lies inside the line buffer.
                 lookup(UnsafeRawBufferPointer(start: lx.p + keyStart, count: rawEnd - keyStart))
             }
-            if node < 0 && top.node == IngestTrie.root && top.kind == .generic && stack.count == 1 {
+            // Unknown: no field is read from this key (a key that only leads
+            // to mapped paths below it, e.g. `info` for `info.ts`, is kept whole too).
+            if stack.count == 1 && (node < 0 || trie.nodes[node].target == nil)
+                && !IngestLineParser.isExportFoldedKey(UnsafeRawBufferPointer(start: lx.p + keyStart, count: rawEnd - keyStart)) {
                 if mapping.unknownKeys == .reject {
                     let name = String(decoding: UnsafeBufferPointer(start: lx.p + keyStart, count: rawEnd - keyStart), as: UTF8.self)
-                    throw StrataError(.invalidInput, "unknown top-level key '\(name)' (mapped fields: see docs/INGEST.md)", field: name)
+                    throw StrataError(.invalidInput, "unknown top-level key '\(name)' (mapped fields: see docs/INGEST.md; --unknown-fields keep stores it in metadata._extra)", field: name)
                 }
-                ignoredKeyCount += 1
+                unknownKeyCount += 1
+                pendingUnknown = keyStart - 1
             }
         } else {
             try lx.scanString(copy: false, into: &keyScratch)
+        }
+        if top.captureMetadata {
+            // Direct keys of metadata: note the reserved ones (raw compare; escapes in them are not recognised).
+            let key = UnsafeRawBufferPointer(start: lx.p + keyStart, count: lx.i - 1 - keyStart)
+            if key.elementsEqual(IngestLineParser.extraKey.utf8) { reservedInMetadata |= 1 }
+            if key.elementsEqual(IngestLineParser.structuredKey.utf8) { reservedInMetadata |= 2 }
         }
         lx.skipWhitespace()
         guard lx.peek == 0x3A else { throw lx.error("expected ':' after a key") }
@@ -319,9 +436,23 @@ public struct IngestLineParser {
             default: throw fail(t, "must not be null")
             }
         }
+        if c == 0x7B || c == 0x5B, t == .instruction || t == .input || t == .output || t == .prompt || t == .response {
+            // A structured value: kept as its canonical JSON text (SPEC.md §4.7).
+            let s = draft.storage.count
+            try CanonicalJSON.append(&lx, depth: stack.count + 1, maxDepth: IngestLineParser.maxDepth, into: &draft.storage)
+            let span = ExampleDraft.Span(start: s, count: draft.storage.count - s)
+            structured |= t.bit
+            if c == 0x5B { structuredArrays |= t.bit }
+            switch t {
+            case .instruction, .prompt: draft.first = span
+            case .input, .response: draft.second = span
+            default: draft.third = span
+            }
+            return
+        }
         switch t {
         case .instruction, .input, .output, .prompt, .response, .domain, .source:
-            guard c == 0x22 else { throw fail(t, "must be a string") }
+            guard c == 0x22 else { throw fail(t, t == .domain || t == .source ? "must be a string" : "must be a string (or a JSON object/array, kept as canonical JSON text)") }
             lx.i += 1
             let s = draft.storage.count
             try lx.scanString(copy: true, into: &draft.storage)
@@ -374,13 +505,25 @@ public struct IngestLineParser {
         case .qualityScore:
             guard c == 0x2D || (c >= 0x30 && c <= 0x39) else { throw fail(t, "must be a number in 0...1 (or null)") }
             let r = try lx.scanNumber()
-            let v = lx.doubleValue(r)
+            var v = lx.doubleValue(r)
+            if let scale = mapping.qualityScale {
+                guard v.isFinite, scale.contains(v) else {
+                    throw fail(t, "\(String(decoding: UnsafeBufferPointer(start: lx.p + r.lowerBound, count: r.count), as: UTF8.self)) is outside the scale \(scale.lowerBound)..\(scale.upperBound)")
+                }
+                v = (v - scale.lowerBound) / (scale.upperBound - scale.lowerBound)
+            }
             guard v.isFinite, v >= 0, v <= 1 else {
                 throw fail(t, "\(String(decoding: UnsafeBufferPointer(start: lx.p + r.lowerBound, count: r.count), as: UTF8.self)) is not in 0...1")
             }
             draft.qualityScore = v
         case .timestamp:
-            if c == 0x22 {
+            if let re = timestampRegex {
+                guard c == 0x22 else { throw fail(t, "must be a string (the timestamp is taken from it with the mapping's regex)") }
+                lx.i += 1
+                scratch.removeAll(keepingCapacity: true)
+                try lx.scanString(copy: true, into: &scratch)
+                draft.timestampMillis = try timestampFromPattern(re, String(decoding: scratch, as: UTF8.self))
+            } else if c == 0x22 {
                 lx.i += 1
                 scratch.removeAll(keepingCapacity: true)
                 try lx.scanString(copy: true, into: &scratch)
@@ -497,6 +640,37 @@ public struct IngestLineParser {
         return ExampleID(high: h, low: l)
     }
 
+    /// The instant the first match of `re` in `text` names: groups 1…6 are
+    /// year, month, day, hour, minute, second (missing groups: day 1, 00:00:00), UTC.
+    private func timestampFromPattern(_ re: NSRegularExpression, _ text: String) throws -> Int64 {
+        let ns = text as NSString
+        guard let m = re.firstMatch(in: text, range: NSRange(location: 0, length: ns.length)) else {
+            throw fail(.timestamp, "'\(text)' does not match the timestamp regex '\(re.pattern)'")
+        }
+        var parts = [1970, 1, 1, 0, 0, 0]
+        for g in 1...min(6, re.numberOfCaptureGroups) {
+            let r = m.range(at: g)
+            guard r.location != NSNotFound, let v = Int(ns.substring(with: r)), v >= 0 else {
+                throw fail(.timestamp, "'\(text)': capture group \(g) of the timestamp regex is not a number")
+            }
+            parts[g - 1] = v
+        }
+        let text8 = String(format: "%04d-%02d-%02dT%02d:%02d:%02dZ", parts[0], parts[1], parts[2], parts[3], parts[4], parts[5])
+        guard parts[0] <= 9999 else { throw fail(.timestamp, "'\(text)': year \(parts[0]) is outside 1970...9999") }
+        return try Array(text8.utf8).withUnsafeBytes { try parseISO($0) }
+    }
+
+    /// A timestamp given as text (`--default-timestamp`): an ISO 8601 instant
+    /// with `Z`/offset, a date (`2025-03-14`, midnight UTC), or a number of
+    /// epoch seconds/milliseconds, with the rules of a `timestamp` field.
+    public static func parseTimestamp(_ text: String) throws -> Int64 {
+        let p = try IngestLineParser(mapping: IngestMapping())
+        if let v = Double(text), text.first.map({ $0.isNumber || $0 == "-" }) == true {
+            return try p.epochMillis(v)
+        }
+        return try Array(text.utf8).withUnsafeBytes { try p.parseISO($0) }
+    }
+
     /// 1970-01-01T00:00:00Z ..< 10000-01-01T00:00:00Z in milliseconds.
     static let maxMillis: Int64 = Int64(daysFromCivil(10000, 1, 1)) * 86_400_000
 
@@ -514,7 +688,7 @@ public struct IngestLineParser {
     /// truncated to milliseconds.
     private func parseISO(_ b: UnsafeRawBufferPointer) throws -> Int64 {
         let text = { String(decoding: b, as: UTF8.self) }
-        let format = "expected YYYY-MM-DDTHH:MM:SS[.fff](Z|±HH:MM)"
+        let format = "expected YYYY-MM-DDTHH:MM:SS[.fff](Z|±HH:MM) or YYYY-MM-DD"
         func bad(_ why: String) -> StrataError { fail(.timestamp, "'\(text())': \(why)") }
         func num(_ at: Int, _ len: Int) throws -> Int {
             guard at + len <= b.count else { throw bad(format) }
@@ -532,13 +706,15 @@ public struct IngestLineParser {
         let month = try num(5, 2)
         try expect(7, 0x2D)
         let day = try num(8, 2)
-        guard b.count > 10, b[10] == 0x54 || b[10] == 0x74 || b[10] == 0x20 else { throw bad(format) }
-        let hour = try num(11, 2)
-        try expect(13, 0x3A)
-        let minute = try num(14, 2)
-        try expect(16, 0x3A)
-        let second = try num(17, 2)
-        var k = 19
+        // A date alone (`2025-03-14`) is midnight UTC of that day.
+        let dateOnly = b.count == 10
+        guard dateOnly || (b.count > 10 && (b[10] == 0x54 || b[10] == 0x74 || b[10] == 0x20)) else { throw bad(format) }
+        let hour = try dateOnly ? 0 : num(11, 2)
+        if !dateOnly { try expect(13, 0x3A) }
+        let minute = try dateOnly ? 0 : num(14, 2)
+        if !dateOnly { try expect(16, 0x3A) }
+        let second = try dateOnly ? 0 : num(17, 2)
+        var k = dateOnly ? 10 : 19
         var millis = 0
         if k < b.count, b[k] == 0x2E {
             k += 1
@@ -551,7 +727,8 @@ public struct IngestLineParser {
             for _ in min(3, k - fs)..<3 { millis *= 10 }
         }
         var offsetMinutes = 0
-        if k == b.count {
+        if dateOnly {
+        } else if k == b.count {
             guard mapping.naiveTimestampsAreUTC else {
                 throw bad("no UTC offset; add 'Z' (or ±HH:MM), or pass --naive-timestamps-utc to read such times as UTC")
             }

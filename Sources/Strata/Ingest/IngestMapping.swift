@@ -1,3 +1,5 @@
+import Foundation
+
 /// How the fields of an input JSON object map to the fields of a record
 /// (docs/INGEST.md). By default every record field is read from the top-level
 /// key of the same name; `map(_:to:)` / `apply("TARGET=SOURCE")` redirect a
@@ -38,11 +40,13 @@ public struct IngestMapping: Sendable, Equatable {
         @inline(__always) var bit: UInt32 { 1 << UInt32(rawValue) }
     }
 
-    /// What to do with top-level keys that no target reads.
-    public enum UnknownKeyPolicy: Sendable, Equatable {
-        /// Validate the value as JSON and drop it (the default: lets exports of
-        /// other tools, with extra bookkeeping keys, be ingested).
-        case ignore
+    /// What to do with top-level keys that no target reads (`--unknown-fields`).
+    public enum UnknownKeyPolicy: String, Sendable, Equatable, CaseIterable {
+        /// Keep them, byte for byte, as members of `metadata._extra` (the
+        /// default; SPEC.md §4.7, docs/INGEST.md).
+        case keep
+        /// Validate the value as JSON and drop it (counted in the summary).
+        case drop
         /// Reject the line, naming the key.
         case reject
     }
@@ -55,7 +59,14 @@ public struct IngestMapping: Sendable, Equatable {
     public var naiveTimestampsAreUTC: Bool = false
     /// Used when the line has no timestamp field (milliseconds since the epoch).
     public var defaultTimestampMillis: Int64?
-    public var unknownKeys: UnknownKeyPolicy = .ignore
+    public var unknownKeys: UnknownKeyPolicy = .keep
+    /// `--map timestamp=PATH:regex=PATTERN`: the timestamp is read from the
+    /// first match of PATTERN in the string at PATH; capture groups 1…6 are
+    /// year, month[, day[, hour[, minute[, second]]]] (at least year and month).
+    public var timestampPattern: String?
+    /// `--map quality_score=PATH:scale=LO..HI`: the number at PATH, within
+    /// LO…HI, is mapped linearly onto 0…1.
+    public var qualityScale: ClosedRange<Double>?
 
     public init() {
         paths = Target.allCases.map { [$0.name] }
@@ -77,18 +88,53 @@ public struct IngestMapping: Sendable, Equatable {
         paths[target.rawValue] = parts
     }
 
-    /// Applies one "TARGET=SOURCE" pair, as given to `--map`.
+    /// Applies one "TARGET=SOURCE[:TRANSFORM=VALUE]" pair, as given to `--map`.
+    /// Transforms: `regex=PATTERN` (timestamp only) and `scale=LO..HI`
+    /// (quality_score only). The first ':' ends the path, so key names in a
+    /// path cannot contain ':'; the pattern is everything after `regex=`.
     public mutating func apply(_ spec: String) throws {
         guard let eq = spec.firstIndex(of: "=") else {
             throw StrataError(.usage, "mapping '\(spec)' must be TARGET=SOURCE, e.g. domain=metadata.health_domain")
         }
         let name = String(spec[..<eq]).trimmingSpaces
-        let source = String(spec[spec.index(after: eq)...]).trimmingSpaces
+        var source = String(spec[spec.index(after: eq)...])
+        var transform: String?
+        if let colon = source.firstIndex(of: ":") {
+            transform = String(source[source.index(after: colon)...])
+            source = String(source[..<colon])
+        }
+        source = source.trimmingSpaces
         guard let target = Target(name: name) else {
             let known = Target.allCases.map(\.name).joined(separator: ", ")
             throw StrataError(.usage, "unknown mapping target '\(name)'; targets are: \(known)", field: name)
         }
         try map(target, to: source)
+        guard let transform else { return }
+        if transform.hasPrefix("regex="), target == .timestamp {
+            let pattern = String(transform.dropFirst(6))
+            try IngestMapping.checkTimestampPattern(pattern)
+            timestampPattern = pattern
+        } else if transform.hasPrefix("scale="), target == .qualityScore {
+            let range = transform.dropFirst(6)
+            let parts = range.components(separatedBy: "..")
+            guard parts.count == 2, let lo = Double(parts[0].trimmingSpaces), let hi = Double(parts[1].trimmingSpaces),
+                  lo.isFinite, hi.isFinite, lo < hi else {
+                throw StrataError(.usage, "scale '\(range)' must be LO..HI with LO < HI, e.g. scale=1..5", field: name)
+            }
+            qualityScale = lo...hi
+        } else {
+            throw StrataError(.usage, "unknown transform '\(transform)' for \(name): use timestamp=PATH:regex=PATTERN or quality_score=PATH:scale=LO..HI", field: name)
+        }
+    }
+
+    static func checkTimestampPattern(_ pattern: String) throws {
+        let re: NSRegularExpression
+        do { re = try NSRegularExpression(pattern: pattern) } catch {
+            throw StrataError(.usage, "timestamp regex '\(pattern)' is not a valid regular expression", field: "timestamp")
+        }
+        guard (2...6).contains(re.numberOfCaptureGroups) else {
+            throw StrataError(.usage, "timestamp regex '\(pattern)' must have 2 to 6 capture groups: year, month[, day[, hour[, minute[, second]]]]", field: "timestamp")
+        }
     }
 
     /// A mapping from `--map` pairs.

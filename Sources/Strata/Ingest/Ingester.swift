@@ -18,6 +18,12 @@ public final class Ingester {
         public var skipped = 0
         public var bytes: Int64 = 0
         public var commits = 0
+        /// Unknown top-level keys met (kept in `metadata._extra`, or dropped, per
+        /// `IngestMapping.unknownKeys`), and the records that had any.
+        public var unknownFields = 0
+        public var recordsWithUnknownFields = 0
+        /// Up to 16 distinct unknown key names, in order of first appearance.
+        public var unknownFieldNames: [String] = []
     }
 
     public struct Rejection {
@@ -67,6 +73,9 @@ public final class Ingester {
         var read = 0
         var rejected = 0
         var skipped = 0
+        var unknownFields = 0
+        var recordsWithUnknownFields = 0
+        var unknownFieldNames: [String] = []
         var error: Error?
         var isLast = false
 
@@ -75,16 +84,21 @@ public final class Ingester {
             read = 0
             rejected = 0
             skipped = 0
+            unknownFields = 0
+            recordsWithUnknownFields = 0
+            unknownFieldNames.removeAll()
             error = nil
             isLast = false
         }
     }
 
-    /// Ingests one input file ("-" for standard input).
+    /// Ingests one input file ("-" for standard input), plain or gzip/zstd
+    /// compressed (detected by magic bytes). A missing or unreadable file is
+    /// an `.io` error; an empty one (no records) is `.invalidInput`.
     public func ingest(path: String) throws {
         let fd: Int32 = path == "-" ? 0 : open(path, O_RDONLY | O_CLOEXEC)
         guard fd >= 0 else {
-            throw StrataError(.notFound, "cannot open input: \(String(cString: strerror(errno)))", path: path)
+            throw StrataError(.io, "cannot open input: \(String(cString: strerror(errno)))", path: path)
         }
         defer { if fd != 0 { close(fd) } }
         let idleMillis = commitEverySeconds > 0 ? Int32(clamping: Int(max(1, commitEverySeconds * 500))) : -1
@@ -119,9 +133,12 @@ public final class Ingester {
         }
     }
 
-    /// Runs both stages; `readChunk` fills the buffer and returns the byte count
-    /// (0 at end, -1 when the input is idle: what is parsed so far is handed over).
-    private func run(source: String, readChunk: @escaping (inout [UInt8]) throws -> Int) throws {
+    /// Runs both stages; `readRaw` fills the buffer and returns the byte count
+    /// (0 at end, -1 when the input is idle: what is parsed so far is handed
+    /// over); compressed input is decompressed on the parse thread.
+    private func run(source: String, readChunk readRaw: @escaping (inout [UInt8]) throws -> Int) throws {
+        let input = InputDecompressor(readRaw: readRaw)
+        let readChunk: (inout [UInt8]) throws -> Int = { try input.read(into: &$0) }
         let free = BlockingQueue<StagedBatch>()
         let ready = BlockingQueue<StagedBatch>()
         free.push(StagedBatch())
@@ -163,6 +180,11 @@ public final class Ingester {
         summary.read += staged.read
         summary.rejected += staged.rejected
         summary.skipped += staged.skipped
+        summary.unknownFields += staged.unknownFields
+        summary.recordsWithUnknownFields += staged.recordsWithUnknownFields
+        for n in staged.unknownFieldNames where summary.unknownFieldNames.count < 16 && !summary.unknownFieldNames.contains(n) {
+            summary.unknownFieldNames.append(n)
+        }
         summary.bytes += staged.encoded.inputBytes
         var inserted = 0, duplicates = 0
         let onDuplicate = self.onDuplicate
@@ -213,7 +235,15 @@ public final class Ingester {
         var chunk = [UInt8](repeating: 0, count: 1 << 20)
         var staged = free.pop()
 
-        func handle(_ piece: JSONDocumentSplitter.Piece) {
+        var records = 0
+        func handle(_ piece: JSONDocumentSplitter.Piece) throws {
+            records += 1
+            // `json.dump(obj, indent=2)` output: line 1 is a lone '{'. Say so
+            // once instead of rejecting every line of the object.
+            if records == 1, case let .record(bytes, line) = piece, line == 1,
+               bytes.elementsEqual("{".utf8) || (bytes.count > 1 && bytes.first == 0x7B && bytes.dropFirst().allSatisfy { $0 == 0x20 || $0 == 0x09 }) {
+                throw StrataError(.invalidInput, "line 1 opens a JSON object that continues on the next lines (pretty-printed JSON?): ingest reads JSONL, one object per line, or one JSON array of objects ([{...}, {...}]), whose elements may span lines", path: source, line: 1)
+            }
             staged.read += 1
             switch piece {
             case let .rejected(error):
@@ -229,6 +259,11 @@ public final class Ingester {
                 }
                 do {
                     try parser.parse(bytes, into: &draft)
+                    if parser.unknownKeyCount > 0 {
+                        staged.unknownFields += parser.unknownKeyCount
+                        staged.recordsWithUnknownFields += 1
+                        if staged.unknownFieldNames.count < 16 { noteUnknownNames(bytes) }
+                    }
                     try ExampleValidation.validate(draft, metadataChecked: true)
                     hasher?.apply(to: &draft)
                     let (id, idKey) = try identity.assign(draft)
@@ -256,7 +291,18 @@ public final class Ingester {
             }
         }
 
+        /// Names of the line's unknown keys (from the parser's raw member ranges).
+        func noteUnknownNames(_ bytes: UnsafeRawBufferPointer) {
+            for r in parser.unknownMembers.prefix(16) {
+                var e = r.lowerBound + 1
+                while e < r.upperBound, bytes[e] != 0x22 { e += bytes[e] == 0x5C ? 2 : 1 }
+                let name = String(decoding: bytes[(r.lowerBound + 1)..<min(e, r.upperBound)], as: UTF8.self)
+                if !staged.unknownFieldNames.contains(name) && staged.unknownFieldNames.count < 16 { staged.unknownFieldNames.append(name) }
+            }
+        }
+
         do {
+            var total: Int64 = 0
             while !cancelled.load() {
                 let n = try readChunk(&chunk)
                 if n == 0 { break }
@@ -267,9 +313,13 @@ public final class Ingester {
                     staged = free.pop()
                     continue
                 }
-                chunk.withUnsafeBytes { raw in splitter.feed(UnsafeRawBufferPointer(rebasing: raw[0..<n]), handle) }
+                total += Int64(n)
+                try chunk.withUnsafeBytes { raw in try splitter.feed(UnsafeRawBufferPointer(rebasing: raw[0..<n]), handle) }
             }
-            splitter.finish(handle)
+            try splitter.finish(handle)
+            if records == 0 && !cancelled.load() {
+                throw StrataError(.invalidInput, total == 0 ? "input is empty (0 bytes): nothing to ingest" : "input holds no records (only whitespace)", path: source)
+            }
         } catch {
             staged.error = error
         }

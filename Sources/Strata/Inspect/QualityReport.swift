@@ -95,10 +95,21 @@ struct QualityAccumulator {
 }
 
 extension StoreStatistics {
-    /// Statistics and the quality report from one folded scan of the snapshot.
-    public static func computeWithQuality(_ reader: StoreReader, minRows: Int = 1) throws -> (StoreStatistics, QualityReport) {
+    /// Statistics and the quality report from one folded scan of the snapshot
+    /// (only the examples `predicate` selects, when given), with one check per
+    /// field rule (`DataRule`, docs/QUERY.md "Data checks").
+    public static func computeWithQuality(_ reader: StoreReader, minRows: Int = 1, predicate: RecordPredicate? = nil,
+                                          rules: [DataRule] = []) throws -> (StoreStatistics, QualityReport) {
         var acc = QualityAccumulator()
-        let s = try compute(reader) { acc.add($0) }
-        return (s, acc.finish(minRows: minRows))
+        var filter = ScanFilter(includeExcluded: true)
+        if let predicate { filter.require(predicate) }
+        var ruleState = rules.map { DataRuleState(rule: $0) }
+        let s = try compute(reader, filter: filter) { f in
+            acc.add(f)
+            if !f.isExcluded { for k in ruleState.indices { ruleState[k].add(f.example) } }
+        }
+        var report = acc.finish(minRows: minRows)
+        report.checks += ruleState.map(\.check)
+        return (s, report)
     }
 }

@@ -19,7 +19,7 @@ public struct MaintenanceExport: Sendable {
         }
         func bad(_ field: String, _ m: String) -> StrataError { StrataError(.usage, "export spec: \(m)", path: path, field: field) }
         let known: Set<String> = ["out", "format", "schema", "meta_header", "domains", "from_month", "to_month", "min_quality", "tags",
-                                  "all_tags", "source", "shapes", "feedback", "include_excluded", "split", "partitioned", "system_prompt", "name"]
+                                  "all_tags", "source", "shapes", "feedback", "include_excluded", "split", "partitioned", "system_prompt", "name", "where", "layout", "file_name"]
         if let unknown = obj.keys.sorted().first(where: { !known.contains($0) }) {
             throw bad(unknown, "unknown member '\(unknown)' (known: \(known.sorted().joined(separator: ", ")))")
         }
@@ -67,6 +67,12 @@ public struct MaintenanceExport: Sendable {
         spec.partitioned = try bool("partitioned")
         spec.systemPrompt = try str("system_prompt")
         spec.name = try str("name")
+        if let w = try str("where") { spec.predicate = try RecordPredicate(parsing: w) }
+        if let l = try str("layout") {
+            guard let v = ExportLayout(rawValue: l) else { throw bad("layout", "layout must be hive or etl") }
+            spec.layout = v
+        }
+        spec.fileName = try str("file_name")
         do { try spec.validate() } catch var e as StrataError { e.path = path; throw e }
         return MaintenanceExport(specPath: path, out: out, spec: spec)
     }
@@ -163,6 +169,7 @@ public final class MaintenanceJob {
             summary.indexEntries = store.count
             // Seals active segments and writes the index snapshot when it changed.
             try store.close()
+            try ExternalIdIndex.refreshAll(store: storePath)
         } catch {
             try? store.close()
             throw error

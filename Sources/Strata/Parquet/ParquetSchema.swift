@@ -216,3 +216,23 @@ extension ParquetSchema {
         w.structEnd()
     }
 }
+
+extension ParquetType {
+    /// The type in Arrow terms, as pyarrow prints it (`string`, `double`,
+    /// `timestamp[ms, tz=UTC]`, `list<element: string>`,
+    /// `struct<role: string, content: string>`), for schema summaries.
+    public var arrowName: String {
+        switch self {
+        case .string: "string"
+        case .json: "string (JSON)"
+        case .binary: "binary"
+        case .double: "double"
+        case .int32: "int32"
+        case .int64: "int64"
+        case .bool: "bool"
+        case .timestampMillis: "timestamp[ms, tz=UTC]"
+        case let .list(e): "list<\(e.name): \(e.type.arrowName)\(e.nullable ? "" : " not null")>"
+        case let .record(fs): "struct<" + fs.map { "\($0.name): \($0.type.arrowName)\($0.nullable ? "" : " not null")" }.joined(separator: ", ") + ">"
+        }
+    }
+}

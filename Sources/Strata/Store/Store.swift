@@ -72,6 +72,15 @@ public final class Store: @unchecked Sendable {
             for dir in parents { try fs.syncDirectory(dir) }  // children before parents
         }
         try Store.checkPermissions(fs: fs, path: path, options: options)
+        // A directory that is neither empty nor a store is refused before the
+        // LOCK file is created, so nothing is written into it (checked again
+        // under the lock below).
+        if !fs.fileExists(manifestPath) {
+            let names = try fs.listDirectory(path).filter { $0 != Format.lockFileName && $0 != Format.manifestFileName + ".tmp" }
+            guard names.isEmpty else {
+                throw StrataError(.corruption, "directory is not empty but has no MANIFEST: not a Strata store, or its manifest was lost (found \(names.prefix(3).joined(separator: ", ")))", path: path)
+            }
+        }
         fileLock = try fs.lockExclusive(path + "/" + Format.lockFileName)
         if fs.fileExists(manifestPath) {
             manifest = try Manifest.decode(try fs.readFile(manifestPath), path: manifestPath)

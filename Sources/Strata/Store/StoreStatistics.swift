@@ -30,7 +30,8 @@ public struct StoreStatistics: Sendable {
     public static func compute(_ reader: StoreReader) throws -> StoreStatistics { try compute(reader, visit: nil) }
 
     /// Scans the folded view (excluded examples go to `visit` only, for the quality report).
-    static func compute(_ reader: StoreReader, visit: ((FoldedExample) -> Void)?) throws -> StoreStatistics {
+    static func compute(_ reader: StoreReader, filter: ScanFilter = ScanFilter(includeExcluded: true),
+                        visit: ((FoldedExample) -> Void)?) throws -> StoreStatistics {
         var s = StoreStatistics()
         var parts: [PartitionKey: PartitionStats] = [:]
         for (seq, file) in reader.catalog.files {
@@ -40,7 +41,7 @@ public struct StoreStatistics: Sendable {
             parts[file.partition]!.segments += 1
             s.bytesOnDisk += size
         }
-        try reader.scanFolded(ScanFilter(includeExcluded: true)) { f in
+        try reader.scanFolded(filter) { f in
             visit?(f)
             if f.isExcluded { return true }
             let e = f.example

@@ -80,6 +80,8 @@ struct CompactCommand: ParsableCommand {
                     print(line)
                 }
             }
+            // Compaction wrote new segments: external-id indexes take them in (SPEC.md §5.5).
+            try ExternalIdIndex.refreshAll(store: store)
             let seconds = Date().timeIntervalSince(started)
             if json {
                 print(jsonLine(["partitions": partitions.count, "compacted": compacted, "bytes_before": before, "bytes_after": after,

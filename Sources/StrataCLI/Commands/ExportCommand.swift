@@ -39,6 +39,12 @@ struct ExportCommand: ParsableCommand {
     @Flag(help: "Print one JSON object.") var json = false
     @Flag(help: "Salvage: leave out damaged segments and blocks, export everything else, list what was skipped (stderr, _strata_export.json); exit 65 if anything was.") var skipDamaged = false
     @Option(help: "Octal mode of the files written, e.g. 644 for outputs other users read (default 600: private, like the store; directories get x where r is granted).") var mode: String = "600"
+    @OptionGroup var selection: SelectionOptions
+    @Option(help: "Partitioned layout: hive (domain=D/month=M/part-00000.EXT) or etl (D/YYYY/MM/NAME_YYYY_MM.jsonl, the ETL module's object names; implies --partitioned).")
+    var layout: String?
+    @Option(help: "Base name of the data file: NAME.EXT (e.g. training → data/training.parquet), or the ETL layout's NAME_YYYY_MM.jsonl prefix (e.g. health_journal).")
+    var fileName: String?
+    @Flag(help: "Write even if OUT holds files no earlier export of it wrote (they are kept; same-named ones are replaced).") var force = false
 
     func makeSpec() throws -> ExportSpec {
         func usage(_ m: String) -> StrataError { StrataError(.usage, m) }
@@ -66,6 +72,13 @@ struct ExportCommand: ParsableCommand {
         spec.partitioned = partitioned
         spec.systemPrompt = systemPrompt
         spec.name = name
+        spec.predicate = try selection.predicate()
+        if let layout {
+            guard let l = ExportLayout(rawValue: layout) else { throw usage("--layout must be hive or etl") }
+            spec.layout = l
+            if l == .etl { spec.partitioned = true }
+        }
+        spec.fileName = fileName
         try spec.validate()
         return spec
     }
@@ -79,6 +92,7 @@ struct ExportCommand: ParsableCommand {
             let exporter = Exporter(storePath: store, outPath: out, spec: spec)
             exporter.fileMode = fileMode
             exporter.skipDamaged = skipDamaged
+            exporter.force = force
             let r = try exporter.run()
             defer {
                 for e in r.damagedSkipped { printError("strata: skipped damaged data: \(e)") }

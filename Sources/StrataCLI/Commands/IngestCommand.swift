@@ -14,6 +14,11 @@ struct IngestCommand: ParsableCommand {
           strata ingest ./store module4.jsonl --map domain=metadata.health_domain \\
               --map timestamp=metadata.processing_timestamp --rejects bad.jsonl
           cat captures.jsonl | strata ingest ./store --default-domain support --naive-timestamps-utc --json
+          strata ingest ./store events.jsonl.zst --map 'quality_score=metadata.rating:scale=1..5'
+          strata ingest ./store module4.jsonl.gz --map 'timestamp=metadata.source_key:regex=(\\d{4})/(\\d{2})/(\\d{2})'
+        Input may be gzip or zstd compressed (detected by its first bytes, also on standard input). \
+        Top-level keys no field is read from are kept in metadata._extra (--unknown-fields). \
+        If the store did not exist and the ingest fails, it is removed again.
         """
     )
 
@@ -24,6 +29,10 @@ struct IngestCommand: ParsableCommand {
     @Option(help: "Domain for records that have none.") var defaultDomain: String?
     @Flag(help: "Treat ISO timestamps without an offset as UTC.") var naiveTimestampsUtc = false
     @Flag(help: "Use the current time for records without a timestamp.") var timestampNow = false
+    @Option(help: "Timestamp for records without one: ISO 8601 with Z/offset, a date (2025-03-14), or epoch seconds/milliseconds.")
+    var defaultTimestamp: String?
+    @Option(help: "Top-level keys no field is read from: keep (in metadata._extra), drop, or reject the record.")
+    var unknownFields: String = "keep"
     @Option(name: .customLong("hash-field"), help: "Replace this metadata field's value with a keyed pseudonym (HMAC-SHA256 with the store's secret), e.g. metadata.user_id (repeatable).")
     var hashFields: [String] = []
     @Option(help: "Write each rejected record (line, field, reason, text) as JSONL to this file.") var rejects: String?
@@ -39,10 +48,39 @@ struct IngestCommand: ParsableCommand {
             var mapping = try IngestMapping(maps)
             mapping.defaultDomain = defaultDomain
             mapping.naiveTimestampsAreUTC = naiveTimestampsUtc
+            guard let policy = IngestMapping.UnknownKeyPolicy(rawValue: unknownFields) else {
+                throw StrataError(.usage, "--unknown-fields must be keep, drop or reject (not '\(unknownFields)')", field: "--unknown-fields")
+            }
+            mapping.unknownKeys = policy
+            if timestampNow && defaultTimestamp != nil {
+                throw StrataError(.usage, "give --timestamp-now or --default-timestamp, not both", field: "--default-timestamp")
+            }
             if timestampNow { mapping.defaultTimestampMillis = Int64(Date().timeIntervalSince1970 * 1000) }
+            if let defaultTimestamp {
+                do { mapping.defaultTimestampMillis = try IngestLineParser.parseTimestamp(defaultTimestamp) } catch let e as StrataError {
+                    throw StrataError(.usage, "--default-timestamp: \(e.message)", field: "--default-timestamp")
+                }
+            }
+            // Every input must be readable before the store is touched (an I/O error, exit 74).
+            for f in files where f != "-" {
+                guard FileManager.default.isReadableFile(atPath: f) else {
+                    let why = FileManager.default.fileExists(atPath: f) ? "not readable" : "no such file"
+                    throw StrataError(.io, "cannot open input: \(why)", path: f)
+                }
+            }
+            // A store this run creates is removed again if the run fails.
+            let existing = (try? FileManager.default.contentsOfDirectory(atPath: store)) ?? nil
+            let createdHere = existing == nil || existing!.isEmpty
             var options = StoreOptions()
             options.commitPolicy = .manual
             let s = try Store.open(at: store, options: options)
+            var succeeded = false
+            defer {
+                if !succeeded && createdHere {
+                    try? s.close()
+                    removeNewStore(existedEmpty: existing != nil)
+                }
+            }
             for event in s.recoveryEvents where !quiet { printError("strata: recovery: \(event)") }
             let ingester = try Ingester(store: s, mapping: mapping)
             if !hashFields.isEmpty { ingester.fieldHasher = try FieldHasher(fields: hashFields, secret: try s.fieldHashSecret()) }
@@ -74,6 +112,8 @@ struct IngestCommand: ParsableCommand {
             try ingester.commit()
             // close() seals the segments this run wrote (fast reopen).
             try s.close()
+            // Declared external-id indexes take in what this run added (SPEC.md §5.5).
+            try ExternalIdIndex.refreshAll(store: store)
             rejectsOut?.close()
             dupOut?.close()
             let sum = ingester.summary
@@ -81,12 +121,29 @@ struct IngestCommand: ParsableCommand {
             progress.finish(done: sum.bytes)
             if json {
                 print(jsonLine(["read": sum.read, "inserted": sum.inserted, "duplicates": sum.duplicates, "rejected": sum.rejected,
-                                "skipped": sum.skipped, "bytes": sum.bytes, "seconds": seconds, "store": store]))
+                                "skipped": sum.skipped, "bytes": sum.bytes, "seconds": seconds, "store": store,
+                                "unknown_fields": sum.unknownFields, "records_with_unknown_fields": sum.recordsWithUnknownFields,
+                                "unknown_field_names": sum.unknownFieldNames, "unknown_fields_policy": policy.rawValue]))
             } else {
                 if shownRejections > 20 { printError("strata: ... \(shownRejections - 20) more rejections\(rejects == nil ? " (use --rejects FILE to keep them all)" : "")") }
                 print("read \(sum.read), inserted \(sum.inserted), duplicates \(sum.duplicates), rejected \(sum.rejected) in \(String(format: "%.2f", seconds)) s (\(formatAmount(Double(sum.bytes) / max(seconds, 1e-6), "B"))/s)")
+                if sum.unknownFields > 0 && policy != .reject {
+                    let what = policy == .keep ? "kept in metadata._extra" : "dropped"
+                    print("unknown top-level fields: \(sum.unknownFields) in \(sum.recordsWithUnknownFields) records, \(what) (\(sum.unknownFieldNames.joined(separator: ", ")); --unknown-fields keep|drop|reject)")
+                }
             }
             if sum.rejected > 0 && sum.inserted + sum.duplicates == 0 { throw ExitCode(ExitStatus.dataError.rawValue) }
+            succeeded = true
+        }
+    }
+
+    /// Removes what this run created: the directory, or its contents when it existed empty.
+    private func removeNewStore(existedEmpty: Bool) {
+        let fm = FileManager.default
+        if existedEmpty {
+            for name in (try? fm.contentsOfDirectory(atPath: store)) ?? [] { try? fm.removeItem(atPath: store + "/" + name) }
+        } else {
+            try? fm.removeItem(atPath: store)
         }
     }
 }

@@ -20,6 +20,8 @@ struct InitCommand: ParsableCommand {
     @Argument(help: "Store directory (created).") var store: String
     @Option(name: .customLong("dedup-key"), help: "content | content+FIELD[,FIELD] | prompt_only") var dedupKey = "content"
     @Option(help: "none | whitespace | casefold") var normalize = "none"
+    @Option(name: .customLong("external-id"), help: "Metadata field holding a pipeline's own id, looked up by `strata get --by` (repeatable), e.g. metadata.train_id.")
+    var externalIds: [String] = []
     @Flag(help: "Print one JSON object.") var json = false
 
     func run() throws {
@@ -30,10 +32,19 @@ struct InitCommand: ParsableCommand {
             let key = s.dedupKey
             let count = s.count
             try s.close()
+            // Declaring an external id writes its index, built from what the store holds.
+            if !externalIds.isEmpty {
+                let reader = try StoreReader.open(at: store)
+                defer { reader.close() }
+                for p in externalIds { try reader.refreshExternalIdIndex(path: p) }
+            }
             if json {
-                print(jsonLine(["store": store, "dedup": ["key": key.kind.rawValue, "fields": key.fields, "normalize": key.normalize.rawValue], "records": count]))
+                print(jsonLine(["store": store, "dedup": ["key": key.kind.rawValue, "fields": key.fields, "normalize": key.normalize.rawValue], "records": count,
+                                "external_ids": ExternalIdIndex.declared(store: store)]))
             } else {
                 print("store \(store) ready; dedup key \(key); \(count) records")
+                let ext = ExternalIdIndex.declared(store: store)
+                if !ext.isEmpty { print("external ids: \(ext.joined(separator: ", "))") }
             }
         }
     }

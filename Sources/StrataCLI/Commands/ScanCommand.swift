@@ -15,6 +15,8 @@ struct ScanCommand: ParsableCommand {
           strata scan ./store --domain alpha --from-month 2025-01 --to-month 2025-03
           strata scan ./store --min-quality 0.8 --tag reviewed --limit 100
           strata scan ./store --shape chat --source capture | jq -c .messages
+          strata scan ./store --where 'metadata.complexity_level = "advanced"' --where 'quality_score >= 0.8'
+          strata scan ./store --from 2025-03-14T00:00:00Z --to 2025-03-15 --where 'metadata.user_id in ("u1", "u2")'
         """
     )
 
@@ -28,6 +30,7 @@ struct ScanCommand: ParsableCommand {
     @Option(help: "instruction, prompt_response or chat.") var shape: String?
     @Option(help: "Stop after N examples.") var limit: Int?
     @Flag(help: "Salvage: skip damaged segments and blocks, print everything else, list what was skipped on stderr (exit 65 if anything was).") var skipDamaged = false
+    @OptionGroup var selection: SelectionOptions
 
     func validate() throws {
         if let fromMonth, Month(fromMonth) == nil { throw ValidationError("--from-month '\(fromMonth)' is not YYYY-MM") }
@@ -47,7 +50,7 @@ struct ScanCommand: ParsableCommand {
             defer { reader.close() }
             let tags = Set(tag), q = minQuality, src = source, sh = shape.flatMap(Shape.init(name:))
             let needsPredicate = q != nil || !tags.isEmpty || src != nil || sh != nil
-            let filter = ScanFilter(domains: domain.isEmpty ? nil : Set(domain), fromMonth: fromMonth.flatMap(Month.init),
+            var filter = ScanFilter(domains: domain.isEmpty ? nil : Set(domain), fromMonth: fromMonth.flatMap(Month.init),
                                     toMonth: toMonth.flatMap(Month.init), predicate: needsPredicate ? { e in
                 if let q { guard let s = e.qualityScore, s >= q else { return false } }
                 if !tags.isEmpty, !e.tags.contains(where: tags.contains) { return false }
@@ -55,6 +58,7 @@ struct ScanCommand: ParsableCommand {
                 if let sh, e.shape != sh { return false }
                 return true
             } : nil)
+            if let w = try selection.predicate() { filter.require(w) }
             let out = OutputWriter()
             var n = 0
             if limit == 0 { return }

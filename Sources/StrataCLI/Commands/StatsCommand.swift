@@ -18,6 +18,10 @@ struct StatsCommand: ParsableCommand {
           strata stats ./store
           strata stats ./store --json | jq .quality_report.lengths
           strata stats ./store --min-rows 1000 --check    # nightly gate (seed 002)
+          strata stats ./store --rule 'metadata.household.id is not null' --rule 'metadata.rating >= 1 AND metadata.rating <= 5'
+          strata stats ./store --where 'domain = "meals"' --from 2025-03-14 --to 2025-03-15
+        Each --rule is a predicate (docs/QUERY.md) every example must satisfy; it becomes a check \
+        named by its text with the count of violating examples, and implies --check.
         """
     )
 
@@ -25,12 +29,17 @@ struct StatsCommand: ParsableCommand {
     @Flag(help: "One JSON object instead of a table.") var json = false
     @Option(help: "Minimum number of examples for the min_rows check.") var minRows: Int = 1
     @Flag(help: "Exit 65 when a dataset check fails.") var check = false
+    @Option(name: .customLong("rule"), help: "Field rule every example must satisfy, e.g. 'metadata.household.id is not null' (repeatable; implies --check).")
+    var rules: [String] = []
+    @OptionGroup var selection: SelectionOptions
 
     func run() throws {
         try runCommand {
             let reader = try StoreReader.open(at: store)
             defer { reader.close() }
-            let (s, q) = try StoreStatistics.computeWithQuality(reader, minRows: minRows)
+            let dataRules = try rules.map { try DataRule(parsing: $0) }
+            let check = self.check || !dataRules.isEmpty
+            let (s, q) = try StoreStatistics.computeWithQuality(reader, minRows: minRows, predicate: try selection.predicate(), rules: dataRules)
             defer { if check, q.checks.contains(where: { !$0.passed }) {
                 printError("strata: dataset check failed: " + q.checks.filter { !$0.passed }.map { "\($0.name) (\($0.detail))" }.joined(separator: "; "))
             } }
@@ -73,7 +82,7 @@ struct StatsCommand: ParsableCommand {
     }
 
     func failIfChecksFail(_ q: QualityReport) throws {
-        if check, q.checks.contains(where: { !$0.passed }) { throw ExitCode(ExitStatus.dataError.rawValue) }
+        if check || !rules.isEmpty, q.checks.contains(where: { !$0.passed }) { throw ExitCode(ExitStatus.dataError.rawValue) }
     }
 
     static func json(_ q: QualityReport) -> [String: Any] {
