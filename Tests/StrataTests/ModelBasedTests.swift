@@ -454,9 +454,12 @@ struct ModelDriver {
 
     /// Parquet files are checked by the writer's own tests (ParquetWriterTests,
     /// pyarrow/DuckDB round trips); here: the same files with the rows the
-    /// model selects for each.
+    /// model selects for each. Parquet data lives under `data/` (SPEC.md §8) so
+    /// that dataset readers see only Parquet files there.
     func checkParquetSelection(_ spec: ExportSpec, _ result: ExportResult) throws {
-        let want = model.documentRows(spec).mapValues(\.count)
+        let want = Dictionary(uniqueKeysWithValues: model.documentRows(spec).map {
+            (Exporter.parquetDatasetDirectory + "/" + $0.key, $0.value.count)
+        })
         let got = Dictionary(uniqueKeysWithValues: result.files.map { ($0.path, $0.rows) })
         guard got == want else { throw fail("parquet files/rows \(got.sorted { $0.key < $1.key }), model \(want.sorted { $0.key < $1.key })") }
     }
