@@ -378,7 +378,7 @@ final class CompactionJob {
                             if !bodies.isEmpty { AnnotationCodec.appendFoldedEntry(target: h.id, bodies: bodies, to: &foldedEntry) }
                             let w = try currentWriter()
                             let loc = try foldedEntry.bytes.withUnsafeBytes { fe in
-                                try w.appendExample(UnsafeRawBufferPointer(rebasing: raw[h.start..<h.end]), folded: fe, id: h.id, timestamp: h.ts)
+                                try w.appendExample(UnsafeRawBufferPointer(rebasing: raw[h.start..<h.end]), folded: fe)
                             }
                             moves.append((h.id, h.from, loc))
                             report.examples += 1
@@ -409,7 +409,7 @@ final class CompactionJob {
                                 try emit(priorFolded: [])  // collected from the footer in step 1
                             case .duplicateSeen:
                                 try emit(priorFolded: [])
-                                _ = try currentWriter().appendOther(UnsafeRawBufferPointer(rebasing: raw[start..<end]), annotationTarget: nil)
+                                _ = try currentWriter().appendOther(UnsafeRawBufferPointer(rebasing: raw[start..<end]))
                             case nil:
                                 throw StrataError(.corruption, "unknown entry kind \(kind)", path: f.path, offset: b.offset)
                             }
@@ -425,7 +425,7 @@ final class CompactionJob {
                     entry.varint(1 + m.count)
                     entry.u8(EntryKind.annotation.rawValue)
                     entry.append(m)
-                    let loc = try entry.bytes.withUnsafeBytes { try currentWriter().appendOther($0, annotationTarget: target) }
+                    let loc = try entry.bytes.withUnsafeBytes { try currentWriter().appendOther($0) }
                     preserved.append((target, loc))
                 }
             }

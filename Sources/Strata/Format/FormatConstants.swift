@@ -5,6 +5,9 @@ public enum Format {
     public static let version: UInt16 = 1
     /// The oldest format version this build can read.
     public static let oldestReadableVersion: UInt16 = 1
+    /// SPEC.md §3.0: segments are written in version 2 (footers carry `counts`,
+    /// SPEC.md §3.3); version 1 segments are still read.
+    public static let segmentVersion: UInt16 = 2
 
     // SPEC.md §3 "Segment files": 8-byte magic at offset 0 of every segment.
     public static let segmentMagic: [UInt8] = Array("STRSEG01".utf8)
@@ -34,6 +37,10 @@ public enum Format {
     public static let indexHeaderSize = 64
     /// SPEC.md §5.2: bytes per table slot (fingerprint u64 + packed location u64).
     public static let indexSlotSize = 16
+    /// SPEC.md §5.6: the derived segment summaries (`index/stats.sum`).
+    public static let summaryMagic: [UInt8] = Array("STRSUMS1".utf8)
+    public static let summaryFileName = "stats.sum"
+    public static let summaryVersion: UInt16 = 1
 
     // SPEC.md §6 "Dictionaries".
     public static let dictionaryMagic: [UInt8] = Array("STRDICT1".utf8)

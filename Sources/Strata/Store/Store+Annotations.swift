@@ -40,7 +40,7 @@ extension Store {
             entryBuffer.bytes.removeAll(keepingCapacity: true)
             AnnotationCodec.appendEntry(a, target: id, to: &entryBuffer)
             let aloc = try entryBuffer.bytes.withUnsafeBytes {
-                try seg.append(entry: $0, kind: .annotation, id: id, timestamp: a.timestampMillis)
+                try seg.append(entry: $0)
             }
             annotationMap.add(id, aloc)
             try noteWrites(seg)

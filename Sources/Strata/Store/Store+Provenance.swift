@@ -70,7 +70,7 @@ extension Store {
         entry.u8(EntryKind.duplicateSeen.rawValue)
         entry.append(body.bytes)
         _ = try entry.bytes.withUnsafeBytes {
-            try seg.append(entry: $0, kind: .duplicateSeen, id: d.target, timestamp: d.timestampMillis)
+            try seg.append(entry: $0)
         }
         try noteWrites(seg)
     }
