@@ -95,7 +95,8 @@ public enum SegmentDumper {
                 do {
                     let f = try buf.withUnsafeBytes { raw in
                         try SegmentFooter.decodePayload(UnsafeRawBufferPointer(rebasing: raw[Format.frameHeaderSize...]), path: path,
-                                                        offset: offset + Int64(Format.frameHeaderSize), fileSize: offset)
+                                                        offset: offset + Int64(Format.frameHeaderSize), fileSize: offset,
+                                                        version: header.version)
                     }
                     body(.footer(offset: offset, footer: f))
                 } catch let e as StrataError { body(.damage(offset: e.offset ?? offset, message: e.message)) }

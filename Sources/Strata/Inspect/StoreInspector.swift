@@ -93,14 +93,14 @@ public enum StoreInspector {
             if e.state == .active { s.state = "sealed" }
             s.blocks = f.blocks.count
             s.entries = f.blocks.reduce(0) { $0 + $1.entryCount }
-            s.examples = f.examples.count
+            s.examples = f.exampleCount
             s.annotations = f.annotations.count
             // The footer lists examples and annotations; the other entries are duplicate offers,
             // plus folded annotations in compacted segments (SPEC.md §4.5).
             s.otherEntries = max(0, s.entries - s.examples - s.annotations)
             s.duplicatesSeen = s.state == "compacted" ? nil : s.otherEntries
             s.rawBytes = f.rawBytes
-            if !f.examples.isEmpty { s.minTimestamp = f.minTimestamp; s.maxTimestamp = f.maxTimestamp }
+            if f.exampleCount > 0 { s.minTimestamp = f.minTimestamp; s.maxTimestamp = f.maxTimestamp }
             return
         }
         let walk = try seg.walk()

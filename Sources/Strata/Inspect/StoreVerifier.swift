@@ -249,7 +249,7 @@ public final class StoreVerifier {
             problem(.warning, s.path, nil, "sealed on disk but listed active (a crash between sealing and the manifest update); recovery accepts it")
         }
         if quick {
-            if let seg = segment { report.blocks += seg.footer?.blocks.count ?? 0; report.examples += seg.footer?.examples.count ?? 0 }
+            if let seg = segment { report.blocks += seg.footer?.blocks.count ?? 0; report.examples += seg.footer?.exampleCount ?? 0 }
             report.bytesChecked += (try? fs.fileSize(s.path)) ?? 0
             segment?.close()
             return
@@ -288,6 +288,8 @@ public final class StoreVerifier {
         var annotationCount = 0
         var minTs = Int64.max, maxTs = Int64.min
         var rawBytes: Int64 = 0
+        // Recounts what the footer's counts claim, through the writers' own code.
+        var counts = SegmentBuilder(sequence: s.sequence, codec: .raw, blockTarget: 0)
         var offset = Int64(Format.segmentHeaderSize)
         var buf: [UInt8] = []
         var block: [UInt8] = []
@@ -402,6 +404,7 @@ public final class StoreVerifier {
                     guard ei == h.entryCount else {
                         throw StrataError(.corruption, "block declares \(h.entryCount) entries but holds \(ei)", path: s.path, offset: offset)
                     }
+                    try counts.adoptWrittenBlock(at: offset, entries: raw, path: s.path)
                 }
             } catch {
                 problem(error, path: s.path, offset: offset)
@@ -423,8 +426,12 @@ public final class StoreVerifier {
                     + (firstDiff.map { "; first difference at block \($0)" } ?? ""))
         }
         let sorted = exampleRefs.sorted { $0.id < $1.id }
-        if sorted != footer.examples {
-            problem(.error, s.path, footerOffset, "footer lists \(footer.examples.count) examples, the blocks hold \(sorted.count) (or at other positions)")
+        let listed = (try? segment?.exampleRefs()) ?? nil
+        if sorted != listed {
+            problem(.error, s.path, footerOffset, "footer lists \(footer.exampleCount) examples, the blocks hold \(sorted.count) (or at other positions)")
+        }
+        if let c = footer.counts, c != counts.counts {
+            problem(.error, s.path, footerOffset, "footer counts (\(c.examples) examples, \(c.duplicatesSeen) duplicate offers, \(c.qualityCount) scored) differ from what the blocks hold (\(counts.counts.examples), \(counts.counts.duplicatesSeen), \(counts.counts.qualityCount))")
         }
         if footer.annotations.count != annotationCount {
             problem(.error, s.path, footerOffset, "footer lists \(footer.annotations.count) annotations, the blocks hold \(annotationCount)")

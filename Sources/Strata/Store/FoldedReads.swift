@@ -46,6 +46,7 @@ extension Location: Comparable {
 extension SegmentCatalog {
     /// Reads the example at `loc` and the folded annotations (kind 4) stored right after it, if any.
     func readExampleAndFolded(at loc: Location, expecting id: ExampleID, buffers: inout ReadBuffers) throws -> (Example, [Annotation])? {
+        try open(segment: loc.segment)
         guard let file = files[loc.segment], let offsets = blockOffsets[loc.segment], Int(loc.blockIndex) < offsets.count else {
             return nil
         }
@@ -88,6 +89,7 @@ extension SegmentCatalog {
         var i = 0
         while i < locs.count {
             let loc = locs[i]
+            try open(segment: loc.segment)
             guard let file = files[loc.segment], let offsets = blockOffsets[loc.segment], Int(loc.blockIndex) < offsets.count else {
                 throw StrataError(.corruption, "annotation of \(target) points at segment \(loc.segment) block \(loc.blockIndex), which is not readable")
             }

@@ -75,6 +75,8 @@ extension Store {
             try writeManifest()
         }
         try loadDedupIndexLocked()
+        digests = SegmentDigest.load(fs: fs, storePath: path, manifest: manifest)
+        try writeSummariesLocked()
     }
 
     /// Writes a footer for an active segment whose writer died, from a full walk.
