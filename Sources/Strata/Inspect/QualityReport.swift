@@ -96,9 +96,23 @@ struct QualityAccumulator {
 
 extension StoreStatistics {
     /// Statistics and the quality report from one folded scan of the snapshot.
-    public static func computeWithQuality(_ reader: StoreReader, minRows: Int = 1) throws -> (StoreStatistics, QualityReport) {
+    /// `progress` gets (partitions done, partitions).
+    public static func computeWithQuality(_ reader: StoreReader, minRows: Int = 1,
+                                          progress: ((Int, Int) -> Void)? = nil) throws -> (StoreStatistics, QualityReport) {
         var acc = QualityAccumulator()
-        let s = try compute(reader) { acc.add($0) }
+        let s = try compute(reader, visit: { acc.add($0) }, progress: progress)
         return (s, acc.finish(minRows: minRows))
+    }
+}
+
+extension QualityReport {
+    /// The parts of the report that need no scan (counts, empty required
+    /// fields, checks); lengths and feedback stay empty (`strata stats --lengths` scans for them).
+    public static func fromSummaries(_ s: StoreSummaryStatistics, minRows: Int = 1) -> QualityReport {
+        var acc = QualityAccumulator()
+        acc.report.examples = s.statistics.records
+        acc.report.excluded = s.excluded
+        acc.report.emptyRequired = s.emptyRequired
+        return acc.finish(minRows: minRows)
     }
 }

@@ -86,9 +86,15 @@ final class SegmentCatalog {
         var buffers = ReadBuffers()
         for seq in seqs {
             guard let u = unopened.removeValue(forKey: seq) else { continue }
-            let file = try SegmentFile(fs: fs, path: segmentPath(u.entry.partition, seq), sequence: seq, partition: u.entry.partition,
-                                       expectSealed: u.entry.state == .sealed, opened: u.file, size: u.size)
-            try adopt(file, annotations: &annotations, buffers: &buffers)
+            do {
+                let file = try SegmentFile(fs: fs, path: segmentPath(u.entry.partition, seq), sequence: seq, partition: u.entry.partition,
+                                           expectSealed: u.entry.state == .sealed, opened: u.file, size: u.size)
+                try adopt(file, annotations: &annotations, buffers: &buffers)
+            } catch {
+                // Stays registered: a damaged segment fails every touch, not just the first.
+                if files[seq] == nil { unopened[seq] = u }
+                throw error
+            }
         }
     }
 

@@ -10,8 +10,15 @@ extension Store {
         var changed = false
         for e in manifest.segments where e.state == .sealed {
             if let d = digests[e.sequence], d.partition == e.partition { next[e.sequence] = d; continue }
-            guard let f = catalog.files[e.sequence], f.isSealed else { continue }
-            next[e.sequence] = try SegmentDigest(file: f, fs: fs)
+            if let f = catalog.files[e.sequence], f.isSealed {
+                next[e.sequence] = try SegmentDigest(file: f, fs: fs)
+            } else {
+                // Sealed since the catalog opened it (roll, close): read its new footer.
+                let f = try SegmentFile(fs: fs, path: catalog.segmentPath(e.partition, e.sequence), sequence: e.sequence,
+                                        partition: e.partition, expectSealed: true)
+                defer { f.close() }
+                next[e.sequence] = try SegmentDigest(file: f, fs: fs)
+            }
             changed = true
         }
         if next.count != digests.count { changed = true }

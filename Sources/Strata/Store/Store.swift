@@ -145,6 +145,7 @@ public final class Store: @unchecked Sendable {
                     for seg in active.values { try seg.close() }
                     active = [:]
                     if dedup.changedSinceSnapshot > 0 { try writeIndexSnapshotLocked() }
+                    try writeSummariesLocked()
                 }
             }
         }

@@ -26,21 +26,18 @@ public struct StoreStatistics: Sendable {
 
     public var averageQualityScore: Double? { qualityCount > 0 ? qualitySum / Double(qualityCount) : nil }
 
-    /// Scans every example of the snapshot once.
+    /// Scans every example of the snapshot once (`fromSummaries` answers the same without a scan).
     public static func compute(_ reader: StoreReader) throws -> StoreStatistics { try compute(reader, visit: nil) }
 
-    /// Scans the folded view (excluded examples go to `visit` only, for the quality report).
-    static func compute(_ reader: StoreReader, visit: ((FoldedExample) -> Void)?) throws -> StoreStatistics {
+    /// Scans the folded view partition by partition (excluded examples go to
+    /// `visit` only, for the quality report); `progress` gets (partitions done, partitions).
+    static func compute(_ reader: StoreReader, visit: ((FoldedExample) -> Void)?,
+                        progress: ((Int, Int) -> Void)? = nil) throws -> StoreStatistics {
         var s = StoreStatistics()
         var parts: [PartitionKey: PartitionStats] = [:]
-        for (seq, file) in reader.catalog.files {
-            _ = seq
-            let size = (try? reader.catalog.fs.fileSize(file.path)) ?? 0
-            parts[file.partition, default: PartitionStats(key: file.partition)].bytes += size
-            parts[file.partition]!.segments += 1
-            s.bytesOnDisk += size
-        }
-        try reader.scanFolded(ScanFilter(includeExcluded: true)) { f in
+        let all = reader.partitions
+        for (i, p) in all.enumerated() {
+        try reader.scanFolded(ScanFilter(domains: [p.domain], fromMonth: p.month, toMonth: p.month, includeExcluded: true)) { f in
             visit?(f)
             if f.isExcluded { return true }
             let e = f.example
@@ -62,6 +59,14 @@ public struct StoreStatistics: Sendable {
                 s.qualityHistogram[min(9, Int(q * 10))] += 1
             }
             return true
+        }
+        progress?(i + 1, all.count)
+        }
+        for (_, file) in reader.catalog.files {
+            let size = (try? reader.catalog.fs.fileSize(file.path)) ?? 0
+            parts[file.partition, default: PartitionStats(key: file.partition)].bytes += size
+            parts[file.partition]!.segments += 1
+            s.bytesOnDisk += size
         }
         s.partitions = parts.values.sorted { $0.key < $1.key }
         return s
