@@ -516,16 +516,14 @@ final class CompactionJob {
 
     /// Folded exclusion state of raw annotation bodies (last exclude/include wins).
     static func isExcluded(_ bodies: [[UInt8]], path: String, offset: Int64) throws -> Bool {
-        var excluded = false
-        for b in bodies {
+        let anns = try bodies.map { b in
             try b.withUnsafeBytes { raw in
                 var r = ByteReader(raw, path: path, baseOffset: offset, positionsAreInFile: false)
-                let (_, a) = try AnnotationCodec.decodeBody(&r)
-                if case .exclude = a.kind { excluded = true }
-                if case .include = a.kind { excluded = false }
+                return try AnnotationCodec.decodeBody(&r).annotation
             }
         }
-        return excluded
+        // Exclusion does not depend on the shape.
+        return AnnotationFold(anns, shape: .instruction, hasAssistant: false).excluded
     }
 
     /// Writes `dicts/dict-<id>.zdict` durably (tmp, fsync, rename, fsync dir); returns the new id.
