@@ -113,16 +113,14 @@ final class DedupIndex {
             // Locals: two inout accesses to properties of this class would be an exclusivity conflict.
             var bytes: [UInt8] = []
             var sc = scratch
-            _ = try file.readBlock(at: offsets[bi], into: &bytes, scratch: &sc)
+            let h = try file.readBlock(at: offsets[bi], into: &bytes, scratch: &sc)
             scratch = sc
             // One walk records where each entry starts, so later confirmations jump straight to it.
             var starts: [Int] = []
             try bytes.withUnsafeBytes { raw in
-                var it = EntryIterator(raw, path: file.path, blockOffset: offsets[bi])
-                var at = it.reader.position
-                while try it.next() != nil {
-                    starts.append(at)
-                    at = it.reader.position
+                try BlockCursor.forEach(raw, path: file.path, blockOffset: offsets[bi], declaredCount: h.entryCount) { e in
+                    starts.append(e.range.lowerBound)
+                    return true
                 }
             }
             let entry = (segment: loc.segment, block: bi, bytes: bytes, starts: starts)
@@ -216,22 +214,14 @@ final class DedupIndex {
         var scan = ReadBuffers()
         var found: [(ExampleID, Location)] = []
         for bi in fromBlock..<offsets.count {
-            let h = try file.readBlock(at: offsets[bi], into: &scan.block, scratch: &scan.scratch)
             found.removeAll(keepingCapacity: true)
-            try scan.block.withUnsafeBytes { raw in
-                var it = EntryIterator(raw, path: file.path, blockOffset: offsets[bi])
-                var i: UInt32 = 0
-                while let (kind, body, _) = try it.next() {
-                    if kind == EntryKind.example.rawValue {
-                        var r = body
-                        let k = key.isExampleID ? try RecordCodec.peekExampleID(&r) : try keyer.key(of: try RecordCodec.decodeExampleBody(&r))
-                        found.append((k, Location(segment: seq, blockIndex: UInt32(bi), entryIndex: i)))
-                    }
-                    i += 1
+            try file.forEachEntry(inBlockAt: offsets[bi], buffers: &scan) { e in
+                if e.kind == EntryKind.example.rawValue {
+                    var r = e.body
+                    let k = key.isExampleID ? try RecordCodec.peekExampleID(&r) : try keyer.key(of: try RecordCodec.decodeExampleBody(&r))
+                    found.append((k, Location(segment: seq, blockIndex: UInt32(bi), entryIndex: UInt32(e.index))))
                 }
-                guard Int(i) == h.entryCount else {
-                    throw StrataError(.corruption, "block declares \(h.entryCount) entries but holds \(i)", path: file.path, offset: offsets[bi])
-                }
+                return true
             }
             for (k, loc) in found where try lookup(k, catalog: catalog) == nil {
                 insertCommitted(k, at: loc)

@@ -113,9 +113,9 @@ public enum StoreInspector {
             s.rawBytes += Int64(h.rawLength)
             _ = try seg.readBlock(at: offset, into: &block, scratch: &scratch)
             try block.withUnsafeBytes { raw in
-                var it = EntryIterator(raw, path: file, blockOffset: offset)
-                while let (kind, body, _) = try it.next() {
-                    switch kind {
+                try BlockCursor.forEach(raw, path: file, blockOffset: offset, declaredCount: h.entryCount) { e in
+                    let body = e.body
+                    switch e.kind {
                     case EntryKind.example.rawValue:
                         s.examples += 1
                         // id (16) follows the shape byte; the timestamp follows the id.
@@ -129,6 +129,7 @@ public enum StoreInspector {
                     case EntryKind.duplicateSeen.rawValue: s.duplicatesSeen = (s.duplicatesSeen ?? 0) + 1; s.otherEntries += 1
                     default: s.otherEntries += 1
                     }
+                    return true
                 }
             }
         }

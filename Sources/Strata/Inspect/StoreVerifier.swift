@@ -366,11 +366,10 @@ public final class StoreVerifier {
                                                       dictionary: segment?.dictionary, into: &block, path: s.path, offset: offset)
                 }
                 try block.withUnsafeBytes { raw in
-                    var it = EntryIterator(raw, path: s.path, blockOffset: offset)
-                    var ei = 0
-                    while let (kind, body, _) = try it.next() {
-                        var r = body
-                        switch kind {
+                    try BlockCursor.forEach(raw, path: s.path, blockOffset: offset, declaredCount: h.entryCount) { entry in
+                        let ei = entry.index
+                        var r = entry.body
+                        switch entry.kind {
                         case EntryKind.example.rawValue:
                             let e = try RecordCodec.decodeExampleBody(&r)
                             guard r.isAtEnd else { throw r.corruption("example entry \(ei) has \(r.remaining) trailing bytes") }
@@ -397,12 +396,9 @@ public final class StoreVerifier {
                             report.otherEntries += 1
                             blockKeys.append(0)
                         default:
-                            throw StrataError(.corruption, "entry \(ei) has unknown kind \(kind)", path: s.path, offset: offset)
+                            throw StrataError(.corruption, "entry \(ei) has unknown kind \(entry.kind)", path: s.path, offset: offset)
                         }
-                        ei += 1
-                    }
-                    guard ei == h.entryCount else {
-                        throw StrataError(.corruption, "block declares \(h.entryCount) entries but holds \(ei)", path: s.path, offset: offset)
+                        return true
                     }
                     try counts.adoptWrittenBlock(at: offset, entries: raw, path: s.path)
                 }

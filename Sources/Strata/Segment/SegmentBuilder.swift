@@ -101,8 +101,8 @@ struct SegmentBuilder {
     mutating func adoptWrittenBlock(at offset: Int64, entries: UnsafeRawBufferPointer, path: String) throws {
         precondition(blockEntries == 0, "adopting a block while another is open")
         var i = 0
-        try BlockCursor.forEach(entries, path: path, blockOffset: offset, declaredCount: nil) { kind, body, _ in
-            try note(kind: kind, body: body, entry: i)
+        try BlockCursor.forEach(entries, path: path, blockOffset: offset, declaredCount: nil) { e in
+            try note(kind: e.kind, body: e.body, entry: i)
             i += 1
             return true
         }

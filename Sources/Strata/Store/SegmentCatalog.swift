@@ -117,19 +117,9 @@ final class SegmentCatalog {
         try open(segment: seq)
         guard let file = files[seq], let offsets = blockOffsets[seq] else { return true }
         for (bi, offset) in offsets.enumerated() {
-            let h = try file.readBlock(at: offset, into: &buffers.block, scratch: &buffers.scratch)
-            let keepGoing: Bool = try buffers.block.withUnsafeBytes { raw in
-                var it = EntryIterator(raw, path: file.path, blockOffset: offset)
-                var i: UInt32 = 0
-                while let (kind, entry, _) = try it.next() {
-                    var e = entry
-                    if try !body(kind, &e, Location(segment: seq, blockIndex: UInt32(bi), entryIndex: i)) { return false }
-                    i += 1
-                }
-                guard Int(i) == h.entryCount else {
-                    throw StrataError(.corruption, "block declares \(h.entryCount) entries but holds \(i)", path: file.path, offset: offset)
-                }
-                return true
+            let keepGoing = try file.forEachEntry(inBlockAt: offset, buffers: &buffers) { e in
+                var r = e.body
+                return try body(e.kind, &r, Location(segment: seq, blockIndex: UInt32(bi), entryIndex: UInt32(e.index)))
             }
             if !keepGoing { return false }
         }
