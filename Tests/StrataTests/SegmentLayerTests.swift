@@ -132,17 +132,22 @@ import Testing
         #expect { try StoreReader(path: path) } throws: { ($0 as? StrataError)?.code == .corruption }
     }
 
-    @Test func openSegmentsKeepNoExampleIdsInMemory() throws {
+    /// A closed store of `n` examples in one partition, and its only segment.
+    private func onePartitionStore(_ n: Int) throws -> (path: String, examples: [Example], partition: PartitionKey, segment: String, sequence: UInt64) {
         let path = temporaryStorePath()
-        let ex = makeExamples(120, domains: ["alpha"], months: 1)
+        let ex = makeExamples(n, domains: ["alpha"], months: 1)
         let s = try Store.open(at: path, options: options())
         _ = try s.append(contentsOf: ex)
         try s.close()
         let p = PartitionKey(domain: "alpha", month: ex[0].month)
         let dir = path + "/" + p.path
         let name = try FileManager.default.contentsOfDirectory(atPath: dir).first { $0.hasSuffix(".strata") }!
-        let f = try SegmentFile(fs: PosixFileSystem.shared, path: dir + "/" + name, sequence: Store.segmentSequence(fromFileName: name)!,
-                                partition: p, expectSealed: true)
+        return (path, ex, p, dir + "/" + name, Store.segmentSequence(fromFileName: name)!)
+    }
+
+    @Test func openSegmentsKeepNoExampleIdsInMemory() throws {
+        let (_, ex, p, segPath, seq) = try onePartitionStore(120)
+        let f = try SegmentFile(fs: PosixFileSystem.shared, path: segPath, sequence: seq, partition: p, expectSealed: true)
         defer { f.close() }
         #expect(f.footer?.examples.isEmpty == true)
         #expect(f.footer?.exampleCount == 120)
@@ -154,16 +159,7 @@ import Testing
     /// A segment written before footers had counts (format version 1) still
     /// reads, and `stats` counts it by reading its blocks.
     @Test func versionOneSegmentsStillReadAndCount() throws {
-        let path = temporaryStorePath()
-        let ex = makeExamples(80, domains: ["alpha"], months: 1)
-        let s = try Store.open(at: path, options: options())
-        _ = try s.append(contentsOf: ex)
-        try s.close()
-        let p = PartitionKey(domain: "alpha", month: ex[0].month)
-        let dir = path + "/" + p.path
-        let name = try FileManager.default.contentsOfDirectory(atPath: dir).first { $0.hasSuffix(".strata") }!
-        let segPath = dir + "/" + name
-        let seq = Store.segmentSequence(fromFileName: name)!
+        let (path, ex, p, segPath, seq) = try onePartitionStore(80)
         // Rewrite it as version 1: header version 1, footer without counts.
         let f = try SegmentFile(fs: PosixFileSystem.shared, path: segPath, sequence: seq, partition: p, expectSealed: true)
         var footer = try #require(f.footer)

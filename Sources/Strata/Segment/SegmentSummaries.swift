@@ -72,6 +72,7 @@ enum SummaryFile {
             out.reserveCapacity(min(n, r.remaining / 16))
             for _ in 0..<n {
                 let seq = try r.u64()
+                if let last = out.last, last.sequence >= seq { throw r.corruption("summaries not in ascending sequence order") }
                 let p = try r.string("partition")
                 guard let key = PartitionKey(path: p) else { throw r.corruption("summary names an invalid partition \(p)") }
                 let blocks = try r.count("block count", limit: Int(Int32.max))
