@@ -157,3 +157,34 @@ extension RecordCodec {
         return v.example()
     }
 }
+/// Strict UTF-8 validation (the same rule as `String(validating:as:)`:
+/// no overlong forms, no surrogates, nothing above U+10FFFF), without
+/// allocating a string.
+enum UTF8Check {
+    static func isValid(_ b: UnsafeRawBufferPointer) -> Bool {
+        let n = b.count
+        guard n > 0, let base = b.baseAddress else { return true }
+        var i = 0
+        while i < n {
+            // ASCII fast path, 8 bytes at a time.
+            while i + 8 <= n, base.loadUnaligned(fromByteOffset: i, as: UInt64.self) & 0x8080_8080_8080_8080 == 0 { i += 8 }
+            guard i < n else { return true }
+            let c = b[i]
+            if c < 0x80 { i += 1; continue }
+            @inline(__always) func cont(_ k: Int, _ lo: UInt8 = 0x80, _ hi: UInt8 = 0xBF) -> Bool {
+                i + k < n && b[i + k] >= lo && b[i + k] <= hi
+            }
+            switch c {
+            case 0xC2...0xDF: guard cont(1) else { return false }; i += 2
+            case 0xE0: guard cont(1, 0xA0), cont(2) else { return false }; i += 3
+            case 0xE1...0xEC, 0xEE...0xEF: guard cont(1), cont(2) else { return false }; i += 3
+            case 0xED: guard cont(1, 0x80, 0x9F), cont(2) else { return false }; i += 3
+            case 0xF0: guard cont(1, 0x90), cont(2), cont(3) else { return false }; i += 4
+            case 0xF1...0xF3: guard cont(1), cont(2), cont(3) else { return false }; i += 4
+            case 0xF4: guard cont(1, 0x80, 0x8F), cont(2), cont(3) else { return false }; i += 4
+            default: return false
+            }
+        }
+        return true
+    }
+}
