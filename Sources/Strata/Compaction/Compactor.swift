@@ -355,12 +355,9 @@ final class CompactionJob {
             for f in inputs {
                 for (bi, b) in f.footer!.blocks.enumerated() {
                     if store.compactionState.isCancelled { throw StrataError(.usage, "store closed during compaction", path: store.path) }
-                    _ = try f.readBlock(at: b.offset, into: &blockBuffer, scratch: &scratchBuffer)
+                    let frame = try f.readBlock(at: b.offset, into: &blockBuffer, scratch: &scratchBuffer)
                     try blockBuffer.withUnsafeBytes { raw in
-                        var it = EntryIterator(raw, path: f.path, blockOffset: b.offset)
                         var held: (id: ExampleID, ts: Int64, start: Int, end: Int, from: Location)?
-                        var entryIndex: UInt32 = 0
-                        var start = 0
                         func emit(priorFolded: [[UInt8]]) throws {
                             guard let h = held else { return }
                             held = nil
@@ -383,10 +380,9 @@ final class CompactionJob {
                             moves.append((h.id, h.from, loc))
                             report.examples += 1
                         }
-                        while let (kind, body, bytes) = try it.next() {
-                            let end = bytes.baseAddress! - raw.baseAddress! + bytes.count
-                            let here = Location(segment: f.sequence, blockIndex: UInt32(bi), entryIndex: entryIndex)
-                            defer { start = end; entryIndex += 1 }
+                        try BlockCursor.forEach(raw, path: f.path, blockOffset: b.offset, declaredCount: frame.entryCount) { e in
+                            let (kind, body, start, end) = (e.kind, e.body, e.range.lowerBound, e.range.upperBound)
+                            let here = Location(segment: f.sequence, blockIndex: UInt32(bi), entryIndex: UInt32(e.index))
                             switch EntryKind(rawValue: kind) {
                             case .example:
                                 try emit(priorFolded: [])
@@ -394,14 +390,14 @@ final class CompactionJob {
                                 _ = try r.u8("shape")
                                 let id = try ExampleID.read(from: &r)
                                 let ts = try r.i64("timestamp")
-                                if seen.contains(id) { report.duplicatesDropped += 1; continue }
+                                if seen.contains(id) { report.duplicatesDropped += 1; return true }
                                 seen.insert(id)
                                 held = (id, ts, start, end, here)
                             case .foldedAnnotations:
                                 var r = body
                                 let (target, prior) = try AnnotationCodec.decodeFoldedBodies(&r)
                                 guard let h = held, h.id == target else {
-                                    if seen.contains(target) { continue }  // folded state of a dropped duplicate
+                                    if seen.contains(target) { return true }  // folded state of a dropped duplicate
                                     throw StrataError(.corruption, "folded annotations of \(target) do not follow their example", path: f.path, offset: b.offset)
                                 }
                                 try emit(priorFolded: prior.map { Array($0) })
@@ -413,6 +409,7 @@ final class CompactionJob {
                             case nil:
                                 throw StrataError(.corruption, "unknown entry kind \(kind)", path: f.path, offset: b.offset)
                             }
+                            return true
                         }
                         try emit(priorFolded: [])
                     }
