@@ -187,4 +187,21 @@ import Testing
         let v = StoreVerifier(path: path).run()
         #expect(v.problems.isEmpty, "\(v.problems)")
     }
+
+    /// The summary file's seed corpus (Fuzz/corpus/SummaryFile) decodes; every
+    /// truncation and every flipped byte is a StrataError, never a trap or a misread.
+    @Test func summaryFileDecodesItsSeedAndRejectsDamage() throws {
+        let seed = [UInt8](try Data(contentsOf: URL(fileURLWithPath: packageRoot + "/Fuzz/corpus/SummaryFile/one-segment"))).dropFirst()
+        let good = try SummaryFile.decode(Array(seed), path: "seed")
+        #expect(good.count == 1 && good[0].counts.examples == 1 && good[0].counts.byShape == [0, 1, 0])
+        #expect(SummaryFile.encode(good) == Array(seed))
+        for n in 0..<seed.count {
+            #expect(throws: StrataError.self) { try SummaryFile.decode(Array(seed.prefix(n)), path: "cut") }
+        }
+        for i in seed.indices {
+            var b = Array(seed)
+            b[i - seed.startIndex] ^= 0x41
+            #expect(throws: StrataError.self) { try SummaryFile.decode(b, path: "flip") }
+        }
+    }
 }
