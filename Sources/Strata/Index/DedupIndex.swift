@@ -23,6 +23,8 @@ final class DedupIndex {
     /// an ingest interleaving partitions alternates between their segments.
     private var cache: [(segment: UInt64, block: Int, bytes: [UInt8], starts: [Int])] = []
     private var cacheNext = 0
+    /// Sealed segments' sorted id lists, read on demand by `locate` when keys are not ids.
+    private var footerRefs: [UInt64: [EntryRef]] = [:]
     private var scratch: [UInt8] = []
     static let cachedBlocks = 16
     /// The key computed by the last dedup check, for the insert that follows it.
@@ -64,8 +66,10 @@ final class DedupIndex {
         try catalog.openAll()
         for (seq, file) in catalog.files.sorted(by: { $0.key < $1.key }) {
             if file.footer != nil {
-                // Ids are read from the footer on demand: open segments keep none in memory.
-                let refs = try file.exampleRefs()
+                // Ids are read from the footer when first needed (open segments keep
+                // none), then kept: only stores whose key is not the id get here.
+                let refs: [EntryRef]
+                if let cached = footerRefs[seq] { refs = cached } else { refs = try file.exampleRefs(); footerRefs[seq] = refs }
                 var lo = 0, hi = refs.count
                 while lo < hi {
                     let mid = (lo + hi) / 2
@@ -186,6 +190,7 @@ final class DedupIndex {
     }
 
     func removeAll() {
+        footerRefs = [:]
         table = IdTable()
         overflow = [:]
         pending = [:]
