@@ -14,18 +14,7 @@ mkdir -p "$W"
 if [ ! -f "$W/corpus.jsonl" ]; then
   python3 "$ROOT/tools/gen_corpus.py" --size-mb "$MB" --seed 1 --dup-rate 0 --out "$W/corpus.jsonl"
   # 4000 distinct examples in one partition (domain bench4k, 2025-06).
-  python3 - "$W" <<'PY'
-import json, sys
-w = sys.argv[1]
-with open(w + '/corpus.jsonl') as f, open(w + '/p4k.jsonl', 'w') as o:
-    for i, l in enumerate(f):
-        if i >= 4000: break
-        d = json.loads(l); d['domain'] = 'bench4k'; d['timestamp'] = '2025-06-%02dT10:00:00.%03dZ' % (1 + i % 28, i % 1000)
-        if 'instruction' in d: d['instruction'] += ' #b'
-        elif 'prompt' in d: d['prompt'] += ' #b'
-        else: d['messages'][-1]['content'] += ' #b'
-        o.write(json.dumps(d, ensure_ascii=False) + '\n')
-PY
+  python3 "$ROOT/tools/p4k.py" "$W/corpus.jsonl" "$W/p4k.jsonl"
 fi
 if [ ! -d "$W/store" ]; then
   "$B" ingest "$W/store" "$W/corpus.jsonl" --quiet

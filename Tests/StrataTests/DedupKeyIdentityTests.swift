@@ -197,7 +197,7 @@ import Testing
             let e = Example(content: .promptResponse(prompt: "p", response: "r"), domain: "d", timestampMillis: 0, source: source)
             var w = ByteWriter()
             RecordCodec.appendExampleEntry(ExampleDraft(e), id: e.id, to: &w)
-            _ = try w.bytes.withUnsafeBytes { try seg.append(entry: $0, kind: .example, id: e.id, timestamp: 0) }
+            _ = try w.bytes.withUnsafeBytes { try seg.append(entry: $0) }
         }
         try seg.seal()
         try seg.close()

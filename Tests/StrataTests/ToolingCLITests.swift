@@ -377,7 +377,7 @@ import Testing
         let s = try Store.open(at: path, options: { var o = StoreOptions(); o.createIfMissing = false; return o }())
         try s.annotate(pr.id, .feedback(.positive))
         try s.close()
-        let r = try runStrata(["stats", path, "--json", "--min-rows", "600"])
+        let r = try runStrata(["stats", path, "--json", "--lengths", "--min-rows", "600"])
         #expect(r.status == 0, "\(r.stderr)")
         let q = try #require(r.jsonLines.first?["quality_report"] as? [String: Any])
         let lengths = try #require(q["lengths"] as? [String: [String: Any]])
@@ -393,7 +393,7 @@ import Testing
         let checks = try #require(q["checks"] as? [[String: Any]])
         #expect(checks.allSatisfy { $0["passed"] as? Bool == true })
         // "input" may be empty; nothing required is: the checks pass, and fail on too few rows.
-        let gate = try runStrata(["stats", path, "--min-rows", "601", "--check"])
+        let gate = try runStrata(["stats", path, "--lengths", "--min-rows", "601", "--check"])
         #expect(gate.status == 65)
         #expect(gate.stdout.contains("FAIL min_rows"))
         #expect(gate.stdout.contains("median"))

@@ -381,12 +381,9 @@ final class CompactionJob {
             for f in inputs {
                 for (bi, b) in f.footer!.blocks.enumerated() {
                     if store.compactionState.isCancelled { throw StrataError(.usage, "store closed during compaction", path: store.path) }
-                    _ = try f.readBlock(at: b.offset, into: &blockBuffer, scratch: &scratchBuffer)
+                    let frame = try f.readBlock(at: b.offset, into: &blockBuffer, scratch: &scratchBuffer)
                     try blockBuffer.withUnsafeBytes { raw in
-                        var it = EntryIterator(raw, path: f.path, blockOffset: b.offset)
                         var held: (id: ExampleID, ts: Int64, start: Int, end: Int, from: Location, rekeyed: [UInt8]?)?
-                        var entryIndex: UInt32 = 0
-                        var start = 0
                         func emit(priorFolded: [[UInt8]]) throws {
                             guard let h = held else { return }
                             held = nil
@@ -406,17 +403,16 @@ final class CompactionJob {
                             let w = try currentWriter()
                             let loc = try foldedEntry.bytes.withUnsafeBytes { fe in
                                 if let own = h.rekeyed {
-                                    return try own.withUnsafeBytes { try w.appendExample($0, folded: fe, id: h.id, timestamp: h.ts) }
+                                    return try own.withUnsafeBytes { try w.appendExample($0, folded: fe) }
                                 }
-                                return try w.appendExample(UnsafeRawBufferPointer(rebasing: raw[h.start..<h.end]), folded: fe, id: h.id, timestamp: h.ts)
+                                return try w.appendExample(UnsafeRawBufferPointer(rebasing: raw[h.start..<h.end]), folded: fe)
                             }
                             moves.append((h.id, h.from, loc))
                             report.examples += 1
                         }
-                        while let (kind, body, bytes) = try it.next() {
-                            let end = bytes.baseAddress! - raw.baseAddress! + bytes.count
-                            let here = Location(segment: f.sequence, blockIndex: UInt32(bi), entryIndex: entryIndex)
-                            defer { start = end; entryIndex += 1 }
+                        try BlockCursor.forEach(raw, path: f.path, blockOffset: b.offset, declaredCount: frame.entryCount) { e in
+                            let (kind, body, start, end) = (e.kind, e.body, e.range.lowerBound, e.range.upperBound)
+                            let here = Location(segment: f.sequence, blockIndex: UInt32(bi), entryIndex: UInt32(e.index))
                             switch EntryKind(rawValue: kind) {
                             case .example:
                                 try emit(priorFolded: [])
@@ -432,10 +428,10 @@ final class CompactionJob {
                                         seen.insert(own.id)
                                         report.examplesRekeyed += 1
                                         held = (own.id, ts, start, end, here, own.bytes)
-                                        continue
+                                        return true
                                     }
                                     report.duplicatesDropped += 1
-                                    continue
+                                    return true
                                 }
                                 seen.insert(id)
                                 held = (id, ts, start, end, here, nil)
@@ -443,7 +439,7 @@ final class CompactionJob {
                                 var r = body
                                 let (target, prior) = try AnnotationCodec.decodeFoldedBodies(&r)
                                 guard let h = held, h.id == target else {
-                                    if seen.contains(target) { continue }  // folded state of a dropped duplicate
+                                    if seen.contains(target) { return true }  // folded state of a dropped duplicate
                                     throw StrataError(.corruption, "folded annotations of \(target) do not follow their example", path: f.path, offset: b.offset)
                                 }
                                 try emit(priorFolded: prior.map { Array($0) })
@@ -456,12 +452,13 @@ final class CompactionJob {
                                 var r = body
                                 if !purgedIDs.isEmpty, purgedIDs.contains(try ExampleID.read(from: &r)) {
                                     report.provenanceDropped += 1
-                                    continue
+                                    return true
                                 }
-                                _ = try currentWriter().appendOther(UnsafeRawBufferPointer(rebasing: raw[start..<end]), annotationTarget: nil)
+                                _ = try currentWriter().appendOther(UnsafeRawBufferPointer(rebasing: raw[start..<end]))
                             case nil:
                                 throw StrataError(.corruption, "unknown entry kind \(kind)", path: f.path, offset: b.offset)
                             }
+                            return true
                         }
                         try emit(priorFolded: [])
                     }
@@ -474,7 +471,7 @@ final class CompactionJob {
                     entry.varint(1 + m.count)
                     entry.u8(EntryKind.annotation.rawValue)
                     entry.append(m)
-                    let loc = try entry.bytes.withUnsafeBytes { try currentWriter().appendOther($0, annotationTarget: target) }
+                    let loc = try entry.bytes.withUnsafeBytes { try currentWriter().appendOther($0) }
                     preserved.append((target, loc))
                 }
             }
@@ -569,16 +566,14 @@ final class CompactionJob {
 
     /// Folded exclusion state of raw annotation bodies (last exclude/include wins).
     static func isExcluded(_ bodies: [[UInt8]], path: String, offset: Int64) throws -> Bool {
-        var excluded = false
-        for b in bodies {
+        let anns = try bodies.map { b in
             try b.withUnsafeBytes { raw in
                 var r = ByteReader(raw, path: path, baseOffset: offset, positionsAreInFile: false)
-                let (_, a) = try AnnotationCodec.decodeBody(&r)
-                if case .exclude = a.kind { excluded = true }
-                if case .include = a.kind { excluded = false }
+                return try AnnotationCodec.decodeBody(&r).annotation
             }
         }
-        return excluded
+        // Exclusion does not depend on the shape.
+        return AnnotationFold(anns, shape: .instruction, hasAssistant: false).excluded
     }
 
     /// Writes `dicts/dict-<id>.zdict` durably (tmp, fsync, rename, fsync dir); returns the new id.

@@ -276,18 +276,9 @@ public struct FoldedAnnotations: Sendable, Equatable {
     /// counts, the last exclude/include wins, the last correction of the shape's
     /// natural field (output / response / last assistant message) wins.
     public init(folding anns: [Annotation], shape: Shape, hasAssistant: Bool) {
-        self.init()
-        for a in anns {
-            switch a.kind {
-            case let .feedback(p, _, _):
-                if p == .positive { feedbackPositive += 1 } else { feedbackNegative += 1 }
-            case let .correction(text, field):
-                let f = field ?? .natural(for: shape)
-                if f == .natural(for: shape) && (shape != .chat || hasAssistant) { corrected = text }
-            case .exclude: excluded = true
-            case .include: excluded = false
-            }
-        }
+        let fold = AnnotationFold(anns, shape: shape, hasAssistant: hasAssistant)
+        self.init(feedbackPositive: Int64(fold.positive), feedbackNegative: Int64(fold.negative),
+                  excluded: fold.excluded, corrected: fold.correction)
     }
 }
 

@@ -360,6 +360,9 @@ public final class Exporter {
                                 if let notShape, s == notShape { continue }
                             }
                             try view.decode(&entry)
+                            // The checks every read makes (UTF-8, id vs content): an export
+                            // never accepts bytes a `get` rejects.
+                            try view.verifyContent(entry)
                             if let w = spec.predicate, !w.matches(view) { continue }
                             if let minQ { guard let q = view.quality, q >= minQ else { continue } }
                             if let sb = sourceBytes { guard let s = view.source, s.elementsEqual(sb) else { continue } }

@@ -9,6 +9,9 @@ public enum Format {
     /// active segments (readers accept 1 and 2; writers write 2, so a build that
     /// knows only 1, and would keep stale committed lengths, refuses the store).
     public static let manifestVersion: UInt16 = 2
+    /// SPEC.md §3.0: segments are written in version 2 (footers carry `counts`,
+    /// SPEC.md §3.3); version 1 segments are still read.
+    public static let segmentVersion: UInt16 = 2
 
     // SPEC.md §3 "Segment files": 8-byte magic at offset 0 of every segment.
     public static let segmentMagic: [UInt8] = Array("STRSEG01".utf8)
@@ -41,6 +44,10 @@ public enum Format {
     public static let indexHeaderSize = 64
     /// SPEC.md §5.2: bytes per table slot (fingerprint u64 + packed location u64).
     public static let indexSlotSize = 16
+    /// SPEC.md §5.6: the derived segment summaries (`index/stats.sum`).
+    public static let summaryMagic: [UInt8] = Array("STRSUMS1".utf8)
+    public static let summaryFileName = "stats.sum"
+    public static let summaryVersion: UInt16 = 1
 
     // SPEC.md §5.5 "External-id index": `index/extid-<PATH>.idx`.
     public static let externalIdMagic: [UInt8] = Array("STREXT01".utf8)

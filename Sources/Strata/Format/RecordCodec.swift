@@ -72,64 +72,6 @@ public enum RecordCodec {
         return n
     }
 
-    /// Decodes an example body (after length and kind). Throws `.corruption` on any malformed byte.
-    public static func decodeExampleBody(_ r: inout ByteReader) throws -> Example {
-        let shapeByte = try r.u8("shape")
-        guard let shape = Shape(rawValue: shapeByte) else { throw r.corruption("unknown shape \(shapeByte)") }
-        let id = try ExampleID.read(from: &r)
-        let ts = try r.i64("timestamp")
-        let flags = try r.u8("flags")
-        guard flags & ~(flagQuality | flagSource | flagIDKey) == 0 else { throw r.corruption("unknown example flags \(flags)") }
-        let idKey = flags & flagIDKey != 0 ? try ExampleID.read(from: &r) : nil
-        var quality: Double? = nil
-        if flags & flagQuality != 0 {
-            let q = try r.f64("quality_score")
-            guard q.isFinite, q >= 0, q <= 1 else { throw r.corruption("quality_score \(q) out of 0...1") }
-            quality = q
-        }
-        let domain = try r.string("domain")
-        let source = flags & flagSource != 0 ? try r.string("source") : nil
-        let tagCount = try r.count("tag count", limit: r.remaining)
-        var tags: [String] = []
-        tags.reserveCapacity(tagCount)
-        for _ in 0..<tagCount { tags.append(try r.string("tag")) }
-        let content: Content
-        switch shape {
-        case .instruction:
-            content = .instruction(instruction: try r.string("instruction"), input: try r.string("input"), output: try r.string("output"))
-        case .promptResponse:
-            content = .promptResponse(prompt: try r.string("prompt"), response: try r.string("response"))
-        case .chat:
-            let n = try r.count("message count", limit: r.remaining)
-            var ms: [Message] = []
-            ms.reserveCapacity(n)
-            for _ in 0..<n {
-                let rb = try r.u8("role")
-                guard let role = Role(rawValue: rb) else { throw r.corruption("unknown role \(rb)") }
-                ms.append(Message(role: role, content: try r.string("content")))
-            }
-            content = .chat(ms)
-        }
-        let meta = try r.string("metadata")
-        // Found by fuzzing (Fuzz/RecordDecoder): an empty metadata text and
-        // bytes left over after the last field were accepted, so two different
-        // byte strings decoded to the same example and re-encoding changed it.
-        // The writer always writes at least "{}" and the entry length covers
-        // exactly the body (SPEC.md §4, §4.2); anything else is malformed.
-        guard meta.utf8.first == UInt8(ascii: "{") else { throw r.corruption("metadata is not a JSON object text") }
-        guard r.isAtEnd else { throw r.corruption("\(r.remaining) unexpected bytes after the example's last field") }
-        var e = Example(content: content, domain: domain, timestampMillis: ts, qualityScore: quality,
-                        tags: tags, source: source, metadataJSON: meta)
-        // The stored id is authoritative only if it matches the content: a
-        // mismatch means the bytes were damaged in a way the checksum missed.
-        if let idKey {
-            e.id = CanonicalContent.id(of: content, idKey: idKey)
-            e.idKey = idKey
-        }
-        guard e.id == id else { throw r.corruption("stored id \(id) does not match content hash \(e.id)") }
-        return e
-    }
-
     /// Reads only the id of an example body without decoding strings.
     public static func peekExampleID(_ r: inout ByteReader) throws -> ExampleID {
         _ = try r.u8("shape")

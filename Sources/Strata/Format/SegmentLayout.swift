@@ -1,6 +1,6 @@
 /// Segment header, footer and trailer encoding (SPEC.md §3.0, §3.3). Pure.
 public struct SegmentHeader: Equatable, Sendable {
-    public var version: UInt16 = Format.version
+    public var version: UInt16 = Format.segmentVersion
     public var dictionaryID: UInt32
     public var sequence: UInt64
 
@@ -37,8 +37,8 @@ public struct SegmentHeader: Equatable, Sendable {
         guard XXH.hash64(UnsafeRawBufferPointer(rebasing: bytes[0..<24])) == sum else {
             throw StrataError(.corruption, "segment header checksum mismatch", path: path, offset: 24)
         }
-        guard version >= Format.oldestReadableVersion, version <= Format.version else {
-            throw StrataError(.unsupportedVersion, "segment format version \(version) is not supported by this build (reads \(Format.oldestReadableVersion)...\(Format.version)); upgrade strata", path: path, offset: 8)
+        guard version >= Format.oldestReadableVersion, version <= Format.segmentVersion else {
+            throw StrataError(.unsupportedVersion, "segment format version \(version) is not supported by this build (reads \(Format.oldestReadableVersion)...\(Format.segmentVersion)); upgrade strata", path: path, offset: 8)
         }
         var h = SegmentHeader(dictionaryID: dict, sequence: seq)
         h.version = version
@@ -63,12 +63,19 @@ public struct SegmentFooter: Equatable, Sendable {
     public var minTimestamp: Int64 = .max
     public var maxTimestamp: Int64 = .min
     public var rawBytes: Int64 = 0
+    /// Number of example refs. Equals `examples.count` unless the footer was
+    /// decoded without them (`keepExampleRefs: false`: readers keep footers
+    /// in memory without the per-example ids, SPEC.md §3.3).
+    public var exampleCount = 0
+    /// Present in format version 2 footers (SPEC.md §3.3 `counts`).
+    var counts: SegmentCounts?
 
     public init() {}
 
     public static func == (a: Self, b: Self) -> Bool {
         a.blocks.elementsEqual(b.blocks, by: { $0 == $1 }) && a.examples == b.examples && a.annotations == b.annotations
             && a.minTimestamp == b.minTimestamp && a.maxTimestamp == b.maxTimestamp && a.rawBytes == b.rawBytes
+            && a.exampleCount == b.exampleCount && a.counts == b.counts
     }
 
     public func encodePayload() -> [UInt8] {
@@ -82,10 +89,16 @@ public struct SegmentFooter: Equatable, Sendable {
         w.i64(minTimestamp)
         w.i64(maxTimestamp)
         w.varint(UInt64(rawBytes))
+        // Version 2 footers carry the counts; version 1 footers end here.
+        if let counts { counts.encode(to: &w) }
         return w.bytes
     }
 
-    public static func decodePayload(_ bytes: UnsafeRawBufferPointer, path: String?, offset: Int64, fileSize: Int64) throws -> SegmentFooter {
+    /// Decodes a footer of a segment whose header has format `version`.
+    /// With `keepExampleRefs` false the example refs are validated (sorted,
+    /// in range) but not kept: `exampleCount` still says how many there are.
+    public static func decodePayload(_ bytes: UnsafeRawBufferPointer, path: String?, offset: Int64, fileSize: Int64,
+                                     version: UInt16 = Format.segmentVersion, keepExampleRefs: Bool = true) throws -> SegmentFooter {
         var r = ByteReader(bytes, path: path, baseOffset: offset)
         var f = SegmentFooter()
         let nb = try r.count("block count", limit: r.remaining)
@@ -99,28 +112,39 @@ public struct SegmentFooter: Equatable, Sendable {
             last = off
             f.blocks.append((off, try r.count("block entry count", limit: Format.maxFramePayload)))
         }
-        func refs(_ what: StaticString) throws -> [EntryRef] {
+        /// Reads `n` refs; `sorted` requires strictly increasing ids; `keep` false validates only.
+        func refs(_ what: StaticString, sorted: Bool, keep: Bool) throws -> (count: Int, refs: [EntryRef]) {
             let n = try r.count(what, limit: r.remaining / 18)
             var out: [EntryRef] = []
-            out.reserveCapacity(n)
+            if keep { out.reserveCapacity(n) }
+            var previous: ExampleID?
             for _ in 0..<n {
                 let id = try ExampleID.read(from: &r)
                 let bi = try r.count("block index", limit: max(0, nb - 1))
                 let ei = try r.count("entry index", limit: f.blocks.isEmpty ? 0 : f.blocks[bi].entryCount)
-                out.append(EntryRef(id: id, blockIndex: bi, entryIndex: ei))
+                // Sorted, not strictly: segments written before keyed ids (SPEC.md
+                // §4.1) may list one id twice (two content+FIELD examples); they
+                // must still read.
+                if sorted {
+                    if let p = previous, id < p { throw r.corruption("footer example ids not sorted") }
+                    previous = id
+                }
+                if keep { out.append(EntryRef(id: id, blockIndex: bi, entryIndex: ei)) }
             }
-            return out
+            return (n, out)
         }
-        f.examples = try refs("example count")
-        // Sorted, not strictly: segments written before keyed ids (SPEC.md §4.1)
-        // may list one id twice (two content+FIELD examples); they must still read.
-        for i in f.examples.indices.dropFirst() where f.examples[i].id < f.examples[i - 1].id {
-            throw r.corruption("footer example ids not sorted")
-        }
-        f.annotations = try refs("annotation count")
+        (f.exampleCount, f.examples) = try refs("example count", sorted: true, keep: keepExampleRefs)
+        f.annotations = try refs("annotation count", sorted: false, keep: true).refs
         f.minTimestamp = try r.i64()
         f.maxTimestamp = try r.i64()
         f.rawBytes = Int64(bitPattern: try r.varint("raw bytes"))
+        if version >= 2 {
+            let c = try SegmentCounts.decode(&r)
+            guard c.examples == f.exampleCount else {
+                throw r.corruption("footer counts \(c.examples) examples, its refs \(f.exampleCount)")
+            }
+            f.counts = c
+        }
         guard r.isAtEnd else { throw r.corruption("trailing bytes after footer") }
         return f
     }
@@ -181,7 +205,7 @@ extension SegmentFooter {
             FrameCodec.appendFrame(type: .footer, payload: $0, rawLength: payload.count, entryCount: 0, to: &out)
         }
         let trailer = SegmentTrailer(footerOffset: footerOffset, footerFrameLength: out.count,
-                                     exampleCount: examples.count, annotationCount: annotations.count)
+                                     exampleCount: max(exampleCount, examples.count), annotationCount: annotations.count)
         out.append(contentsOf: trailer.encode())
     }
 }

@@ -23,6 +23,8 @@ final class DedupIndex {
     /// an ingest interleaving partitions alternates between their segments.
     private var cache: [(segment: UInt64, block: Int, bytes: [UInt8], starts: [Int])] = []
     private var cacheNext = 0
+    /// Sealed segments' sorted id lists, read on demand by `locate` when keys are not ids.
+    private var footerRefs: [UInt64: [EntryRef]] = [:]
     private var scratch: [UInt8] = []
     static let cachedBlocks = 16
     /// The key computed by the last dedup check, for the insert that follows it.
@@ -61,15 +63,20 @@ final class DedupIndex {
         if let l = pendingByID[id] { return l }
         // Keys are not ids: sealed footers list ids sorted (binary search);
         // the written blocks of unsealed segments are scanned.
+        try catalog.openAll()
         for (seq, file) in catalog.files.sorted(by: { $0.key < $1.key }) {
-            if let footer = file.footer {
-                var lo = 0, hi = footer.examples.count
+            if file.footer != nil {
+                // Ids are read from the footer when first needed (open segments keep
+                // none), then kept: only stores whose key is not the id get here.
+                let refs: [EntryRef]
+                if let cached = footerRefs[seq] { refs = cached } else { refs = try file.exampleRefs(); footerRefs[seq] = refs }
+                var lo = 0, hi = refs.count
                 while lo < hi {
                     let mid = (lo + hi) / 2
-                    if footer.examples[mid].id < id { lo = mid + 1 } else { hi = mid }
+                    if refs[mid].id < id { lo = mid + 1 } else { hi = mid }
                 }
-                if lo < footer.examples.count, footer.examples[lo].id == id {
-                    let r = footer.examples[lo]
+                if lo < refs.count, refs[lo].id == id {
+                    let r = refs[lo]
                     return Location(segment: seq, blockIndex: UInt32(r.blockIndex), entryIndex: UInt32(r.entryIndex))
                 }
             } else {
@@ -101,6 +108,7 @@ final class DedupIndex {
     /// The example entry at `loc` (only its id unless `decode`), nil if the
     /// location holds no example (a stale index): callers then treat it as a miss.
     func entry(at loc: Location, catalog: SegmentCatalog, decode: Bool) throws -> EntryContent? {
+        try catalog.open(segment: loc.segment)
         guard let file = catalog.files[loc.segment], let offsets = catalog.blockOffsets[loc.segment],
               Int(loc.blockIndex) < offsets.count else { return nil }
         let bi = Int(loc.blockIndex)
@@ -109,16 +117,14 @@ final class DedupIndex {
             // Locals: two inout accesses to properties of this class would be an exclusivity conflict.
             var bytes: [UInt8] = []
             var sc = scratch
-            _ = try file.readBlock(at: offsets[bi], into: &bytes, scratch: &sc)
+            let h = try file.readBlock(at: offsets[bi], into: &bytes, scratch: &sc)
             scratch = sc
             // One walk records where each entry starts, so later confirmations jump straight to it.
             var starts: [Int] = []
             try bytes.withUnsafeBytes { raw in
-                var it = EntryIterator(raw, path: file.path, blockOffset: offsets[bi])
-                var at = it.reader.position
-                while try it.next() != nil {
-                    starts.append(at)
-                    at = it.reader.position
+                try BlockCursor.forEach(raw, path: file.path, blockOffset: offsets[bi], declaredCount: h.entryCount) { e in
+                    starts.append(e.range.lowerBound)
+                    return true
                 }
             }
             let entry = (segment: loc.segment, block: bi, bytes: bytes, starts: starts)
@@ -184,6 +190,7 @@ final class DedupIndex {
     }
 
     func removeAll() {
+        footerRefs = [:]
         table = IdTable()
         overflow = [:]
         pending = [:]
@@ -197,10 +204,11 @@ final class DedupIndex {
     /// Adds the examples of `segment` from block `fromBlock` on, first one of
     /// a key wins. Uses the footer when keys are ids; otherwise reads the blocks.
     func catchUp(segment seq: UInt64, fromBlock: Int, catalog: SegmentCatalog) throws -> Int {
+        try catalog.open(segment: seq)
         guard let file = catalog.files[seq], let offsets = catalog.blockOffsets[seq], fromBlock < offsets.count else { return 0 }
         var added = 0
-        if key.isExampleID, let footer = file.footer {
-            for ref in footer.examples where ref.blockIndex >= fromBlock {
+        if key.isExampleID, file.footer != nil {
+            for ref in try file.exampleRefs() where ref.blockIndex >= fromBlock {
                 if try lookup(ref.id, catalog: catalog) == nil {
                     insertCommitted(ref.id, at: Location(segment: seq, blockIndex: UInt32(ref.blockIndex), entryIndex: UInt32(ref.entryIndex)))
                     added += 1
@@ -211,22 +219,14 @@ final class DedupIndex {
         var scan = ReadBuffers()
         var found: [(ExampleID, Location)] = []
         for bi in fromBlock..<offsets.count {
-            let h = try file.readBlock(at: offsets[bi], into: &scan.block, scratch: &scan.scratch)
             found.removeAll(keepingCapacity: true)
-            try scan.block.withUnsafeBytes { raw in
-                var it = EntryIterator(raw, path: file.path, blockOffset: offsets[bi])
-                var i: UInt32 = 0
-                while let (kind, body, _) = try it.next() {
-                    if kind == EntryKind.example.rawValue {
-                        var r = body
-                        let k = key.isExampleID ? try RecordCodec.peekExampleID(&r) : try keyer.key(of: try RecordCodec.decodeExampleBody(&r))
-                        found.append((k, Location(segment: seq, blockIndex: UInt32(bi), entryIndex: i)))
-                    }
-                    i += 1
+            try file.forEachEntry(inBlockAt: offsets[bi], buffers: &scan) { e in
+                if e.kind == EntryKind.example.rawValue {
+                    var r = e.body
+                    let k = key.isExampleID ? try RecordCodec.peekExampleID(&r) : try keyer.key(of: try RecordCodec.decodeExampleBody(&r))
+                    found.append((k, Location(segment: seq, blockIndex: UInt32(bi), entryIndex: UInt32(e.index))))
                 }
-                guard Int(i) == h.entryCount else {
-                    throw StrataError(.corruption, "block declares \(h.entryCount) entries but holds \(i)", path: file.path, offset: offsets[bi])
-                }
+                return true
             }
             for (k, loc) in found where try lookup(k, catalog: catalog) == nil {
                 insertCommitted(k, at: loc)
@@ -243,7 +243,16 @@ final class DedupIndex {
     /// consistent with the catalog; then catches up from the blocks it does
     /// not cover. Otherwise rebuilds from every segment. `segments` are the
     /// manifest's sequences.
-    func load(fs: FileSystem, storePath: String, segments: [UInt64], catalog: SegmentCatalog, useFile: Bool) throws -> LoadOutcome {
+    /// `knownBlocks` gives a segment's block count without opening it (a
+    /// read-only snapshot's segment summaries, SPEC.md §5.6); nil means
+    /// "open it and count". Segments the snapshot fully covers stay unopened.
+    func load(fs: FileSystem, storePath: String, segments: [UInt64], catalog: SegmentCatalog, useFile: Bool,
+              knownBlocks: (UInt64) -> Int? = { _ in nil }) throws -> LoadOutcome {
+        func blocks(_ seq: UInt64) throws -> Int {
+            if let n = knownBlocks(seq) { return n }
+            try catalog.open(segment: seq)
+            return catalog.blockOffsets[seq]?.count ?? -1
+        }
         var reason = "index file missing"
         let path = storePath + "/" + Format.indexDirectoryName + "/" + Format.indexFileName
         if useFile, fs.fileExists(path) {
@@ -251,7 +260,7 @@ final class DedupIndex {
                 let snap = try IndexFile.decode(try fs.readFile(path), path: path)
                 if snap.descriptorHash != key.descriptorHash {
                     reason = "index file was built for another dedup key"
-                } else if let stale = snap.coverage.first(where: { $0.blocks > 0 && (catalog.blockOffsets[$0.sequence]?.count ?? -1) < Int($0.blocks) }) {
+                } else if let stale = try snap.coverage.first(where: { try $0.blocks > 0 && blocks($0.sequence) < Int($0.blocks) }) {
                     reason = "index file covers segment \(stale.sequence) beyond what the store holds"
                 } else {
                     removeAll()
@@ -259,7 +268,9 @@ final class DedupIndex {
                     for (k, l) in snap.overflow { overflow[k] = l }
                     let covered = Dictionary(snap.coverage.map { ($0.sequence, Int($0.blocks)) }, uniquingKeysWith: max)
                     var added = 0
-                    for seq in segments.sorted() { added += try catchUp(segment: seq, fromBlock: covered[seq] ?? 0, catalog: catalog) }
+                    for seq in segments.sorted() where try blocks(seq) > covered[seq] ?? 0 {
+                        added += try catchUp(segment: seq, fromBlock: covered[seq] ?? 0, catalog: catalog)
+                    }
                     changedSinceSnapshot = added
                     return .loaded(caughtUp: added)
                 }
@@ -277,7 +288,8 @@ final class DedupIndex {
     /// `progress` gets (segments done, segments) after each segment.
     func rebuild(segments: [UInt64], catalog: SegmentCatalog, progress: ((Int, Int) -> Void)? = nil) throws {
         removeAll()
-        let expected = segments.reduce(0) { $0 + (catalog.files[$1]?.footer?.examples.count ?? 0) }
+        try catalog.openAll()
+        let expected = segments.reduce(0) { $0 + (catalog.files[$1]?.footer?.exampleCount ?? 0) }
         table = IdTable(expectedCount: expected)
         for (i, seq) in segments.sorted().enumerated() {
             _ = try catchUp(segment: seq, fromBlock: 0, catalog: catalog)

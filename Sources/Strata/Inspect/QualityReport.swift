@@ -97,19 +97,33 @@ struct QualityAccumulator {
 extension StoreStatistics {
     /// Statistics and the quality report from one folded scan of the snapshot
     /// (only the examples `predicate` selects, when given), with one check per
-    /// field rule (`DataRule`, docs/QUERY.md "Data checks").
+    /// field rule (`DataRule`, docs/QUERY.md "Data checks"). `progress` gets
+    /// (partitions done, partitions).
     public static func computeWithQuality(_ reader: StoreReader, minRows: Int = 1, predicate: RecordPredicate? = nil,
-                                          rules: [DataRule] = []) throws -> (StoreStatistics, QualityReport) {
+                                          rules: [DataRule] = [],
+                                          progress: ((Int, Int) -> Void)? = nil) throws -> (StoreStatistics, QualityReport) {
         var acc = QualityAccumulator()
         var filter = ScanFilter(includeExcluded: true)
         if let predicate { filter.require(predicate) }
         var ruleState = rules.map { DataRuleState(rule: $0) }
-        let s = try compute(reader, filter: filter) { f in
+        let s = try compute(reader, filter: filter, visit: { f in
             acc.add(f)
             if !f.isExcluded { for k in ruleState.indices { ruleState[k].add(f.example) } }
-        }
+        }, progress: progress)
         var report = acc.finish(minRows: minRows)
         report.checks += ruleState.map(\.check)
         return (s, report)
+    }
+}
+
+extension QualityReport {
+    /// The parts of the report that need no scan (counts, empty required
+    /// fields, checks); lengths and feedback stay empty (`strata stats --lengths` scans for them).
+    public static func fromSummaries(_ s: StoreSummaryStatistics, minRows: Int = 1) -> QualityReport {
+        var acc = QualityAccumulator()
+        acc.report.examples = s.statistics.records
+        acc.report.excluded = s.excluded
+        acc.report.emptyRequired = s.emptyRequired
+        return acc.finish(minRows: minRows)
     }
 }

@@ -95,7 +95,8 @@ public enum SegmentDumper {
                 do {
                     let f = try buf.withUnsafeBytes { raw in
                         try SegmentFooter.decodePayload(UnsafeRawBufferPointer(rebasing: raw[Format.frameHeaderSize...]), path: path,
-                                                        offset: offset + Int64(Format.frameHeaderSize), fileSize: offset)
+                                                        offset: offset + Int64(Format.frameHeaderSize), fileSize: offset,
+                                                        version: header.version)
                     }
                     body(.footer(offset: offset, footer: f))
                 } catch let e as StrataError { body(.damage(offset: e.offset ?? offset, message: e.message)) }
@@ -106,24 +107,21 @@ public enum SegmentDumper {
                                                           dictionary: dictionary, into: &block, path: path, offset: offset)
                     }
                     try block.withUnsafeBytes { raw in
-                        var it = EntryIterator(raw, path: path, blockOffset: offset)
-                        var i = 0
-                        while true {
-                            if let limit, emitted >= limit { return }
-                            let pos = it.reader.position
-                            guard let (kind, entry, bytes) = try it.next() else { break }
-                            var r = entry
+                        try BlockCursor.forEach(raw, path: path, blockOffset: offset, declaredCount: h.entryCount) { e in
+                            if let limit, emitted >= limit { return false }
+                            var r = e.body
                             var id: ExampleID?
                             var example: Example?
-                            if kind == EntryKind.example.rawValue {
+                            if e.kind == EntryKind.example.rawValue {
                                 example = try RecordCodec.decodeExampleBody(&r)
                                 id = example?.id
-                            } else if bytes.count >= 16 {
+                            } else if e.body.remaining >= 16 {
                                 id = try ExampleID.read(from: &r)  // kinds 2–4 start with the target id
                             }
-                            body(.entry(blockOffset: offset, index: i, position: pos, length: it.reader.position - pos, kind: kind, id: id, example: example))
+                            body(.entry(blockOffset: offset, index: e.index, position: e.range.lowerBound, length: e.range.count,
+                                        kind: e.kind, id: id, example: example))
                             emitted += 1
-                            i += 1
+                            return true
                         }
                     }
                 } catch let e as StrataError {

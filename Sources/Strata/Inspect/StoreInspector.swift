@@ -93,14 +93,14 @@ public enum StoreInspector {
             if e.state == .active { s.state = "sealed" }
             s.blocks = f.blocks.count
             s.entries = f.blocks.reduce(0) { $0 + $1.entryCount }
-            s.examples = f.examples.count
+            s.examples = f.exampleCount
             s.annotations = f.annotations.count
             // The footer lists examples and annotations; the other entries are duplicate offers,
             // plus folded annotations in compacted segments (SPEC.md §4.5).
             s.otherEntries = max(0, s.entries - s.examples - s.annotations)
             s.duplicatesSeen = s.state == "compacted" ? nil : s.otherEntries
             s.rawBytes = f.rawBytes
-            if !f.examples.isEmpty { s.minTimestamp = f.minTimestamp; s.maxTimestamp = f.maxTimestamp }
+            if f.exampleCount > 0 { s.minTimestamp = f.minTimestamp; s.maxTimestamp = f.maxTimestamp }
             return
         }
         let walk = try seg.walk()
@@ -113,9 +113,9 @@ public enum StoreInspector {
             s.rawBytes += Int64(h.rawLength)
             _ = try seg.readBlock(at: offset, into: &block, scratch: &scratch)
             try block.withUnsafeBytes { raw in
-                var it = EntryIterator(raw, path: file, blockOffset: offset)
-                while let (kind, body, _) = try it.next() {
-                    switch kind {
+                try BlockCursor.forEach(raw, path: file, blockOffset: offset, declaredCount: h.entryCount) { e in
+                    let body = e.body
+                    switch e.kind {
                     case EntryKind.example.rawValue:
                         s.examples += 1
                         // id (16) follows the shape byte; the timestamp follows the id.
@@ -129,6 +129,7 @@ public enum StoreInspector {
                     case EntryKind.duplicateSeen.rawValue: s.duplicatesSeen = (s.duplicatesSeen ?? 0) + 1; s.otherEntries += 1
                     default: s.otherEntries += 1
                     }
+                    return true
                 }
             }
         }

@@ -320,7 +320,7 @@ public final class StoreVerifier {
             problem(leftover, s.path, nil, "sealed on disk but listed active (a crash between sealing and the manifest update); the next open records it as sealed")
         }
         if quick {
-            if let seg = segment { report.blocks += seg.footer?.blocks.count ?? 0; report.examples += seg.footer?.examples.count ?? 0 }
+            if let seg = segment { report.blocks += seg.footer?.blocks.count ?? 0; report.examples += seg.footer?.exampleCount ?? 0 }
             report.bytesChecked += (try? fs.fileSize(s.path)) ?? 0
             segment?.close()
             return
@@ -364,6 +364,8 @@ public final class StoreVerifier {
         var annotationCount = 0
         var minTs = Int64.max, maxTs = Int64.min
         var rawBytes: Int64 = 0
+        // Recounts what the footer's counts claim, through the writers' own code.
+        var counts = SegmentBuilder(sequence: s.sequence, codec: .raw, blockTarget: 0)
         var offset = Int64(Format.segmentHeaderSize)
         var buf: [UInt8] = []
         var block: [UInt8] = []
@@ -445,11 +447,10 @@ public final class StoreVerifier {
                                                       dictionary: segment?.dictionary, into: &block, path: s.path, offset: offset)
                 }
                 try block.withUnsafeBytes { raw in
-                    var it = EntryIterator(raw, path: s.path, blockOffset: offset)
-                    var ei = 0
-                    while let (kind, body, _) = try it.next() {
-                        var r = body
-                        switch kind {
+                    try BlockCursor.forEach(raw, path: s.path, blockOffset: offset, declaredCount: h.entryCount) { entry in
+                        let ei = entry.index
+                        var r = entry.body
+                        switch entry.kind {
                         case EntryKind.example.rawValue:
                             let e = try RecordCodec.decodeExampleBody(&r)
                             guard r.isAtEnd else { throw r.corruption("example entry \(ei) has \(r.remaining) trailing bytes") }
@@ -476,13 +477,11 @@ public final class StoreVerifier {
                             report.otherEntries += 1
                             blockKeys.append(0)
                         default:
-                            throw StrataError(.corruption, "entry \(ei) has unknown kind \(kind)", path: s.path, offset: offset)
+                            throw StrataError(.corruption, "entry \(ei) has unknown kind \(entry.kind)", path: s.path, offset: offset)
                         }
-                        ei += 1
+                        return true
                     }
-                    guard ei == h.entryCount else {
-                        throw StrataError(.corruption, "block declares \(h.entryCount) entries but holds \(ei)", path: s.path, offset: offset)
-                    }
+                    try counts.adoptWrittenBlock(at: offset, entries: raw, path: s.path)
                 }
             } catch {
                 problem(error, path: s.path, offset: offset)
@@ -504,8 +503,12 @@ public final class StoreVerifier {
                     + (firstDiff.map { "; first difference at block \($0)" } ?? ""))
         }
         let sorted = exampleRefs.sorted { $0.id < $1.id }
-        if sorted != footer.examples {
-            problem(.error, s.path, footerOffset, "footer lists \(footer.examples.count) examples, the blocks hold \(sorted.count) (or at other positions)")
+        let listed = (try? segment?.exampleRefs()) ?? nil
+        if sorted != listed {
+            problem(.error, s.path, footerOffset, "footer lists \(footer.exampleCount) examples, the blocks hold \(sorted.count) (or at other positions)")
+        }
+        if let c = footer.counts, c != counts.counts {
+            problem(.error, s.path, footerOffset, "footer counts (\(c.examples) examples, \(c.duplicatesSeen) duplicate offers, \(c.qualityCount) scored) differ from what the blocks hold (\(counts.counts.examples), \(counts.counts.duplicatesSeen), \(counts.counts.qualityCount))")
         }
         if footer.annotations.count != annotationCount {
             problem(.error, s.path, footerOffset, "footer lists \(footer.annotations.count) annotations, the blocks hold \(annotationCount)")

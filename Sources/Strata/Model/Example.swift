@@ -107,6 +107,15 @@ public struct Example: Hashable, Sendable {
 
     public init(content: Content, domain: String, timestampMillis: Int64, qualityScore: Double? = nil,
                 tags: [String] = [], source: String? = nil, metadataJSON: String = "{}") {
+        self.init(verifiedID: CanonicalContent.id(of: content), content: content, domain: domain, timestampMillis: timestampMillis,
+                  qualityScore: qualityScore, tags: tags, source: source, metadataJSON: metadataJSON)
+    }
+
+    /// An example whose id is already known to be its content's hash (the
+    /// public init computes it; `EntryView.verifyContent` checked a stored one).
+    init(verifiedID: ExampleID, content: Content, domain: String, timestampMillis: Int64, qualityScore: Double?,
+         tags: [String], source: String?, metadataJSON: String) {
+        id = verifiedID
         self.content = content
         self.domain = domain
         self.timestampMillis = timestampMillis
@@ -114,7 +123,6 @@ public struct Example: Hashable, Sendable {
         self.tags = tags
         self.source = source
         self.metadataJSON = metadataJSON
-        self.id = CanonicalContent.id(of: content)
     }
 
     public var shape: Shape { content.shape }

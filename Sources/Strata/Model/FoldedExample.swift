@@ -28,40 +28,23 @@ public struct FoldedExample: Hashable, Sendable {
     public init(original: Example, annotations: [Annotation]) {
         self.original = original
         self.annotations = annotations
+        let hasAssistant: Bool
+        if case let .chat(ms) = original.content { hasAssistant = ms.contains { $0.role == .assistant } } else { hasAssistant = false }
+        let fold = AnnotationFold(annotations, shape: original.shape, hasAssistant: hasAssistant)
         var e = original
-        var excluded = false, exclusionReason: String?, corrected = false, correctionReason: String?
-        var pos = 0, neg = 0
-        var ratings: [Int64] = [], comments: [String] = []
-        for a in annotations {
-            switch a.kind {
-            case let .feedback(p, rating, comment):
-                if p == .positive { pos += 1 } else { neg += 1 }
-                if let rating { ratings.append(rating) }
-                if let comment { comments.append(comment) }
-            case let .correction(text, field):
-                if let c = FoldedExample.corrected(e.content, text: text, field: field ?? .natural(for: e.shape)) {
-                    e.content = c
-                    corrected = true
-                    correctionReason = a.reason
-                }
-            case .exclude:
-                excluded = true
-                exclusionReason = a.reason
-            case .include:
-                excluded = false
-                exclusionReason = nil
-            }
+        if let text = fold.correction, let c = FoldedExample.corrected(e.content, text: text, field: .natural(for: e.shape)) {
+            e.content = c
         }
         e.id = original.id
         example = e
-        isExcluded = excluded
-        self.exclusionReason = exclusionReason
-        isCorrected = corrected
-        self.correctionReason = correctionReason
-        positiveFeedback = pos
-        negativeFeedback = neg
-        self.ratings = ratings
-        self.comments = comments
+        isExcluded = fold.excluded
+        exclusionReason = fold.exclusionReason
+        isCorrected = fold.correction != nil
+        correctionReason = fold.correctionReason
+        positiveFeedback = fold.positive
+        negativeFeedback = fold.negative
+        ratings = fold.ratings
+        comments = fold.comments
     }
 
     /// `content` with `field` replaced by `text`, or nil when the field does not apply.

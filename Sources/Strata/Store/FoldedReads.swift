@@ -46,39 +46,37 @@ extension Location: Comparable {
 extension SegmentCatalog {
     /// Reads the example at `loc` and the folded annotations (kind 4) stored right after it, if any.
     func readExampleAndFolded(at loc: Location, expecting id: ExampleID, buffers: inout ReadBuffers) throws -> (Example, [Annotation])? {
+        try open(segment: loc.segment)
         guard let file = files[loc.segment], let offsets = blockOffsets[loc.segment], Int(loc.blockIndex) < offsets.count else {
             return nil
         }
         let offset = offsets[Int(loc.blockIndex)]
-        _ = try file.readBlock(at: offset, into: &buffers.block, scratch: &buffers.scratch)
-        return try buffers.block.withUnsafeBytes { raw in
-            var it = EntryIterator(raw, path: file.path, blockOffset: offset)
-            var i: UInt32 = 0
-            var found: Example?
-            while let (kind, body, _) = try it.next() {
-                if let e = found {
-                    guard kind == EntryKind.foldedAnnotations.rawValue else { return (e, []) }
-                    var r = body
-                    let (target, anns) = try AnnotationCodec.decodeFolded(&r)
-                    guard target == id else { return (e, []) }
-                    return (e, anns)
-                }
-                if i == loc.entryIndex {
-                    guard kind == EntryKind.example.rawValue else {
-                        throw StrataError(.corruption, "index points at a kind-\(kind) entry, not an example", path: file.path, offset: offset)
-                    }
-                    var r = body
-                    let e = try RecordCodec.decodeExampleBody(&r)
-                    guard e.id == id else {
-                        throw StrataError(.corruption, "index entry for \(id) points at example \(e.id)", path: file.path, offset: offset)
-                    }
-                    found = e
-                }
-                i += 1
+        var found: Example?
+        var folded: [Annotation] = []
+        try file.forEachEntry(inBlockAt: offset, buffers: &buffers) { entry in
+            if found != nil {
+                // The folded annotations of a compacted example follow it (SPEC.md §4.5).
+                guard entry.kind == EntryKind.foldedAnnotations.rawValue else { return false }
+                var r = entry.body
+                let (target, anns) = try AnnotationCodec.decodeFolded(&r)
+                if target == id { folded = anns }
+                return false
             }
-            if let e = found { return (e, []) }
-            throw StrataError(.corruption, "block has fewer than \(loc.entryIndex + 1) entries", path: file.path, offset: offset)
+            if entry.index == Int(loc.entryIndex) {
+                guard entry.kind == EntryKind.example.rawValue else {
+                    throw StrataError(.corruption, "index points at a kind-\(entry.kind) entry, not an example", path: file.path, offset: offset)
+                }
+                var r = entry.body
+                let e = try RecordCodec.decodeExampleBody(&r)
+                guard e.id == id else {
+                    throw StrataError(.corruption, "index entry for \(id) points at example \(e.id)", path: file.path, offset: offset)
+                }
+                found = e
+            }
+            return true
         }
+        if let e = found { return (e, folded) }
+        throw StrataError(.corruption, "block has fewer than \(loc.entryIndex + 1) entries", path: file.path, offset: offset)
     }
 
     /// Reads the kind-2 annotation entries at `locs` (sorted); each must name `target`.
@@ -88,37 +86,34 @@ extension SegmentCatalog {
         var i = 0
         while i < locs.count {
             let loc = locs[i]
+            try open(segment: loc.segment)
             guard let file = files[loc.segment], let offsets = blockOffsets[loc.segment], Int(loc.blockIndex) < offsets.count else {
                 throw StrataError(.corruption, "annotation of \(target) points at segment \(loc.segment) block \(loc.blockIndex), which is not readable")
             }
             let offset = offsets[Int(loc.blockIndex)]
-            _ = try file.readBlock(at: offset, into: &buffers.block, scratch: &buffers.scratch)
             // Every location in this block, in one pass.
             var j = i
             while j < locs.count, locs[j].segment == loc.segment, locs[j].blockIndex == loc.blockIndex { j += 1 }
-            let wanted = locs[i..<j].map(\.entryIndex)
-            try buffers.block.withUnsafeBytes { raw in
-                var it = EntryIterator(raw, path: file.path, blockOffset: offset)
-                var e: UInt32 = 0
-                var w = 0
-                while w < wanted.count, let (kind, body, _) = try it.next() {
-                    if e == wanted[w] {
-                        guard kind == EntryKind.annotation.rawValue else {
-                            throw StrataError(.corruption, "annotation ref points at a kind-\(kind) entry", path: file.path, offset: offset)
-                        }
-                        var r = body
-                        let (t, a) = try AnnotationCodec.decodeBody(&r)
-                        guard t == target else {
-                            throw StrataError(.corruption, "annotation ref for \(target) points at an annotation of \(t)", path: file.path, offset: offset)
-                        }
-                        out.append(a)
-                        w += 1
+            let wanted = locs[i..<j].map { Int($0.entryIndex) }
+            var w = 0
+            try file.forEachEntry(inBlockAt: offset, buffers: &buffers) { e in
+                guard w < wanted.count else { return false }
+                if e.index == wanted[w] {
+                    guard e.kind == EntryKind.annotation.rawValue else {
+                        throw StrataError(.corruption, "annotation ref points at a kind-\(e.kind) entry", path: file.path, offset: offset)
                     }
-                    e += 1
+                    var r = e.body
+                    let (t, a) = try AnnotationCodec.decodeBody(&r)
+                    guard t == target else {
+                        throw StrataError(.corruption, "annotation ref for \(target) points at an annotation of \(t)", path: file.path, offset: offset)
+                    }
+                    out.append(a)
+                    w += 1
                 }
-                guard w == wanted.count else {
-                    throw StrataError(.corruption, "block has fewer entries than its annotation refs name", path: file.path, offset: offset)
-                }
+                return true
+            }
+            guard w == wanted.count else {
+                throw StrataError(.corruption, "block has fewer entries than its annotation refs name", path: file.path, offset: offset)
             }
             i = j
         }

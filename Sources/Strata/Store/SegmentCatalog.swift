@@ -9,6 +9,13 @@ final class SegmentCatalog {
     private(set) var blockOffsets: [UInt64: [Int64]] = [:]
     private(set) var partitions: [PartitionKey: [UInt64]] = [:]
     var dictionaries: [UInt32: ZstdDictionary] = [:]
+    /// Segments a read-only snapshot registered but has not read yet: the
+    /// file is open (so a compaction deleting it cannot take it away) and its
+    /// size at registration bounds the view; header and footer are read when
+    /// its partition is first touched (`open(partition:)`).
+    private var unopened: [UInt64: (entry: Manifest.SegmentEntry, file: ReadableFile?, size: Int64)] = [:]
+    /// Annotation refs of the partitions opened through `open(partition:)` (SPEC.md §4.6).
+    private(set) var annotations = AnnotationMap()
 
     init(fs: FileSystem, root: String) {
         self.fs = fs
@@ -22,8 +29,10 @@ final class SegmentCatalog {
     func add(_ file: SegmentFile, blockOffsets offsets: [Int64]) {
         files[file.sequence] = file
         blockOffsets[file.sequence] = offsets
-        partitions[file.partition, default: []].append(file.sequence)
-        partitions[file.partition]!.sort()
+        if partitions[file.partition]?.contains(file.sequence) != true {
+            partitions[file.partition, default: []].append(file.sequence)
+            partitions[file.partition]!.sort()
+        }
         if file.header.dictionaryID != 0 { file.dictionary = dictionaries[file.header.dictionaryID] }
     }
 
@@ -46,34 +55,87 @@ final class SegmentCatalog {
     func closeAll() {
         for f in files.values { f.close() }
         files = [:]
+        for u in unopened.values { u.file?.close() }
+        unopened = [:]
     }
+
+    // MARK: lazy opening (read-only snapshots)
+
+    /// Registers a manifest-listed segment without reading it: opens the
+    /// file and notes its size. An active segment the writer already removed
+    /// (empty) is skipped.
+    func register(_ entry: Manifest.SegmentEntry) throws {
+        let p = segmentPath(entry.partition, entry.sequence)
+        let file: ReadableFile
+        do {
+            file = try fs.openReadable(p)
+        } catch let e as StrataError where e.code == .notFound && entry.state == .active {
+            return
+        }
+        unopened[entry.sequence] = (entry, file, try file.currentSize())
+        if partitions[entry.partition]?.contains(entry.sequence) != true {
+            partitions[entry.partition, default: []].append(entry.sequence)
+            partitions[entry.partition]!.sort()
+        }
+    }
+
+    /// Reads the footers (or walks) of every registered segment of `p` and
+    /// collects its annotations. Cheap when already open. With `onDamage`, a
+    /// segment that fails to open as corrupt is reported and left out.
+    func open(partition p: PartitionKey, onDamage: ((StrataError) -> Void)? = nil) throws {
+        guard let seqs = partitions[p], seqs.contains(where: { unopened[$0] != nil }) else { return }
+        var buffers = ReadBuffers()
+        for seq in seqs {
+            guard let u = unopened.removeValue(forKey: seq) else { continue }
+            do {
+                let file = try SegmentFile(fs: fs, path: segmentPath(u.entry.partition, seq), sequence: seq, partition: u.entry.partition,
+                                           expectSealed: u.entry.state == .sealed, opened: u.file, size: u.size)
+                try adopt(file, entry: u.entry, annotations: &annotations, buffers: &buffers)
+            } catch let e as StrataError where e.code == .corruption && onDamage != nil {
+                // Salvage (`--skip-damaged`): the segment is reported and forgotten.
+                if files[seq] != nil { remove(seq) }
+                partitions[p]?.removeAll { $0 == seq }
+                if partitions[p]?.isEmpty == true { partitions[p] = nil }
+                u.file?.close()
+                onDamage?(e)
+            } catch {
+                // Stays registered: a damaged segment fails every touch, not just the first.
+                if files[seq] == nil { unopened[seq] = u }
+                throw error
+            }
+        }
+    }
+
+    /// Opens the partition holding segment `seq`, if it is registered and unopened.
+    func open(segment seq: UInt64) throws {
+        if let u = unopened[seq] { try open(partition: u.entry.partition) }
+    }
+
+    /// Opens every registered segment (for work that needs the whole store).
+    func openAll() throws {
+        for p in Set(unopened.values.map(\.entry.partition)) { try open(partition: p) }
+    }
+
+    /// Size of a registered segment's file when the snapshot began, opened or not.
+    func snapshotSize(_ seq: UInt64) -> Int64? { unopened[seq]?.size ?? files[seq]?.validLength }
 
     /// Visits every entry of every block of the segment, in order.
     /// With `onDamage`, a block that fails its checksum or decompression is
     /// reported to it and skipped instead of failing the visit (`--skip-damaged`).
     func forEachEntry(segment seq: UInt64, buffers: inout ReadBuffers, onDamage: ((StrataError) -> Void)? = nil,
                       _ body: (_ kind: UInt8, _ entry: inout ByteReader, _ loc: Location) throws -> Bool) throws -> Bool {
+        try open(segment: seq)
         guard let file = files[seq], let offsets = blockOffsets[seq] else { return true }
         for (bi, offset) in offsets.enumerated() {
-            let h: FrameHeader
+            let keepGoing: Bool
             do {
-                h = try file.readBlock(at: offset, into: &buffers.block, scratch: &buffers.scratch)
+                keepGoing = try file.forEachEntry(inBlockAt: offset, buffers: &buffers) { e in
+                    var r = e.body
+                    return try body(e.kind, &r, Location(segment: seq, blockIndex: UInt32(bi), entryIndex: UInt32(e.index)))
+                }
             } catch let e as StrataError where e.code == .corruption && onDamage != nil {
                 onDamage?(e)
                 continue
-            }
-            let keepGoing: Bool = try buffers.block.withUnsafeBytes { raw in
-                var it = EntryIterator(raw, path: file.path, blockOffset: offset)
-                var i: UInt32 = 0
-                while let (kind, entry, _) = try it.next() {
-                    var e = entry
-                    if try !body(kind, &e, Location(segment: seq, blockIndex: UInt32(bi), entryIndex: i)) { return false }
-                    i += 1
-                }
-                guard Int(i) == h.entryCount else {
-                    throw StrataError(.corruption, "block declares \(h.entryCount) entries but holds \(i)", path: file.path, offset: offset)
-                }
-                return true
             }
             if !keepGoing { return false }
         }
@@ -103,19 +165,26 @@ extension SegmentCatalog {
         } catch let e as StrataError where e.code == .notFound && entry.state == .active {
             return nil
         }
+        try adopt(file, entry: entry, annotations: &annotations, buffers: &buffers)
+        return file
+    }
+
+    /// Registers an opened snapshot segment: sealed ones by their footer,
+    /// active ones by a frame walk limited to the complete frames present and
+    /// checked against the manifest's committed length (SPEC.md §7).
+    fileprivate func adopt(_ file: SegmentFile, entry: Manifest.SegmentEntry, annotations: inout AnnotationMap, buffers: inout ReadBuffers) throws {
         // Listed active but sealed on disk (a close the manifest does not know of
         // yet): the footer is trusted only if a walk ends at it (SPEC.md §7).
         var trustFooter = file.footer != nil
         if trustFooter, entry.state == .active, entry.committed != nil { trustFooter = try file.walk(committed: entry.committed).sealed }
         if let footer = file.footer, trustFooter {
             add(file, blockOffsets: footer.blocks.map(\.offset))
-            annotations.add(footer: footer, segment: entry.sequence)
+            annotations.add(footer: footer, segment: file.sequence)
         } else {
             let walk = try file.walk(committed: entry.committed)
             file.restrict(to: walk.validEnd)
             add(file, blockOffsets: walk.blocks.map(\.offset))
-            try collectAnnotations(segment: entry.sequence, into: &annotations, buffers: &buffers)
+            try collectAnnotations(segment: file.sequence, into: &annotations, buffers: &buffers)
         }
-        return file
     }
 }

@@ -31,12 +31,16 @@ public final class SegmentFile {
     /// - Parameter expectSealed: what the manifest says; a file that turns out
     ///   sealed although listed active is accepted (crash between sealing and
     ///   the manifest update).
-    public init(fs: FileSystem, path: String, sequence: UInt64, partition: PartitionKey, expectSealed: Bool) throws {
+    /// - Parameters `opened`, `size`: a file already opened and its size then
+    ///   (a read-only snapshot opens every file when it starts, keeping its
+    ///   view, and reads headers and footers only when a partition is touched).
+    public init(fs: FileSystem, path: String, sequence: UInt64, partition: PartitionKey, expectSealed: Bool,
+                opened: ReadableFile? = nil, size sizeAtOpen: Int64? = nil) throws {
         self.path = path
         self.sequence = sequence
         self.partition = partition
-        file = try fs.openReadable(path)
-        let size = try file.currentSize()
+        file = try opened ?? fs.openReadable(path)
+        let size = try sizeAtOpen ?? file.currentSize()
         var buf: [UInt8] = []
         try file.read(at: 0, count: Format.segmentHeaderSize, into: &buf)
         header = try buf.withUnsafeBytes { try SegmentHeader.decode($0, path: path) }
@@ -54,7 +58,9 @@ public final class SegmentFile {
         }
     }
 
-    private func loadFooter(size: Int64, buffer buf: inout [UInt8]) throws {
+    /// Reads, verifies and decodes the footer. Without `keepExampleRefs` the
+    /// per-example ids are checked but not kept (`exampleRefs()` reads them on demand).
+    private func readFooter(size: Int64, buffer buf: inout [UInt8], keepExampleRefs: Bool) throws -> (SegmentTrailer, SegmentFooter) {
         let trailerOffset = size - Int64(Format.segmentTrailerSize)
         guard trailerOffset >= Int64(Format.segmentHeaderSize) else {
             throw StrataError(.corruption, "sealed segment is too short (\(size) bytes) to hold a trailer", path: path, offset: 0)
@@ -71,13 +77,26 @@ public final class SegmentFile {
                 throw StrataError(.corruption, "footer checksum mismatch", path: path, offset: t.footerOffset)
             }
             return try SegmentFooter.decodePayload(UnsafeRawBufferPointer(rebasing: raw[Format.frameHeaderSize...]),
-                                                   path: path, offset: t.footerOffset + Int64(Format.frameHeaderSize), fileSize: t.footerOffset)
+                                                   path: path, offset: t.footerOffset + Int64(Format.frameHeaderSize), fileSize: t.footerOffset,
+                                                   version: header.version, keepExampleRefs: keepExampleRefs)
         }
-        guard f.examples.count == t.exampleCount, f.annotations.count == t.annotationCount else {
-            throw StrataError(.corruption, "trailer counts (\(t.exampleCount) examples) disagree with footer (\(f.examples.count))", path: path, offset: trailerOffset)
+        guard f.exampleCount == t.exampleCount, f.annotations.count == t.annotationCount else {
+            throw StrataError(.corruption, "trailer counts (\(t.exampleCount) examples) disagree with footer (\(f.exampleCount))", path: path, offset: trailerOffset)
         }
-        trailer = t
-        footer = f
+        return (t, f)
+    }
+
+    private func loadFooter(size: Int64, buffer buf: inout [UInt8]) throws {
+        (trailer, footer) = try readFooter(size: size, buffer: &buf, keepExampleRefs: false)
+    }
+
+    /// The footer's example refs, sorted by id, read (and verified) again
+    /// from the file: open segments keep no per-example ids in memory.
+    public func exampleRefs() throws -> [EntryRef] {
+        guard footer != nil else { return [] }
+        var buf: [UInt8] = []
+        return try readFooter(size: trailer.map { $0.footerOffset + Int64($0.footerFrameLength) + Int64(Format.segmentTrailerSize) } ?? validLength,
+                              buffer: &buf, keepExampleRefs: true).1.examples
     }
 
     /// Walks the frames of an active segment from the header on, verifying
@@ -92,7 +111,8 @@ public final class SegmentFile {
     ///   damaged frame is a torn tail only when nothing valid follows it.
     public func walk(committed: Int64? = nil) throws -> WalkResult {
         var result = WalkResult()
-        let size = try file.currentSize()
+        // The snapshot boundary: what the file held when this reader opened it.
+        let size = validLength
         if let committed, size < committed {
             throw StrataError(.corruption, "active segment has \(size) bytes but its last commit made \(committed) bytes durable: committed data is missing (the file was truncated)", path: path, offset: size)
         }

@@ -40,7 +40,7 @@ extension Store {
             entryBuffer.bytes.removeAll(keepingCapacity: true)
             AnnotationCodec.appendEntry(a, target: id, to: &entryBuffer)
             let aloc = try entryBuffer.bytes.withUnsafeBytes {
-                try seg.append(entry: $0, kind: .annotation, id: id, timestamp: a.timestampMillis)
+                try seg.append(entry: $0)
             }
             annotationMap.add(id, aloc)
             try noteWrites(seg)
@@ -111,8 +111,8 @@ extension Store {
 extension StoreReader {
     public func getFolded(_ id: ExampleID) throws -> FoldedExample? {
         try lock.withLock {
-            guard let loc = try index.locate(id: id, catalog: catalog) else { return nil }
-            return try catalog.readFolded(at: loc, expecting: id, annotations: annotationMap, buffers: &buffers)
+            guard let loc = try locate(id) else { return nil }
+            return try catalog.readFolded(at: loc, expecting: id, annotations: catalog.annotations, buffers: &buffers)
         }
     }
 
@@ -124,6 +124,9 @@ extension StoreReader {
     }
 
     public func scanFolded(_ filter: ScanFilter = .all, _ body: (FoldedExample) throws -> Bool) throws {
-        try lock.withLock { try FoldingScanner.scan(catalog: catalog, filter: filter, annotations: annotationMap, buffers: &buffers, body) }
+        try lock.withLock {
+            try openPartitions(filter)
+            try FoldingScanner.scan(catalog: catalog, filter: filter, annotations: catalog.annotations, buffers: &buffers, body)
+        }
     }
 }

@@ -61,7 +61,7 @@ extension Store {
     func appendEntryLocked(_ entry: UnsafeRawBufferPointer, id: ExampleID, partition: PartitionKey, timestamp: Int64) throws -> AppendOutcome {
         if let stored = try dedupCheckLocked(entry: entry, id: id, partition: partition, timestamp: timestamp) { return .duplicate(stored) }
         let seg = try activeSegment(for: partition)
-        let loc = try seg.append(entry: entry, kind: .example, id: id, timestamp: timestamp)
+        let loc = try seg.append(entry: entry)
         try dedupInsertedLocked(id: id, at: loc)
         try noteWrites(seg)
         return .inserted(id)

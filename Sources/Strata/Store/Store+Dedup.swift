@@ -115,6 +115,7 @@ extension Store {
         dedup.mergePending()
         try dedup.writeSnapshot(fs: fs, storePath: path, segments: manifest.segments.map(\.sequence), catalog: catalog,
                                 fileMode: options.fileMode, directoryMode: options.directoryMode)
+        try writeSummariesLocked()
     }
 
     /// Commits, then rebuilds the dedup index from every segment (footers when

@@ -70,7 +70,7 @@ extension Store {
         entry.u8(EntryKind.duplicateSeen.rawValue)
         entry.append(body.bytes)
         _ = try entry.bytes.withUnsafeBytes {
-            try seg.append(entry: $0, kind: .duplicateSeen, id: d.target, timestamp: d.timestampMillis)
+            try seg.append(entry: $0)
         }
         try noteWrites(seg)
     }
@@ -107,6 +107,7 @@ extension StoreReader {
 
 enum ProvenanceScanner {
     static func forEachDuplicate(catalog: SegmentCatalog, buffers: inout ReadBuffers, _ body: (DuplicateSeen) -> Void) throws {
+        try catalog.openAll()
         for seq in catalog.files.keys.sorted() {
             _ = try catalog.forEachEntry(segment: seq, buffers: &buffers) { kind, entry, _ in
                 if kind == EntryKind.duplicateSeen.rawValue { body(try DuplicateSeen.decode(&entry)) }

@@ -33,14 +33,21 @@ enum StoreScanner {
 /// A read-only snapshot of a store, usable from any process while a writer
 /// runs. It sees the complete frames present when it was opened and never
 /// modifies the store (no lock, no recovery).
+///
+/// Opening reads the MANIFEST, the id index and the segment summaries
+/// (`index/stats.sum`) and opens every listed segment file (so a compaction
+/// cannot delete its view), but reads no footer: a partition's footers are
+/// read when a `get`, scan or export first touches it, and they keep no
+/// per-example ids in memory. Memory and time follow what is touched.
 public final class StoreReader: @unchecked Sendable {
     public let path: String
     let catalog: SegmentCatalog
     let manifest: Manifest
     /// Keyed by example id whatever the store's dedup key (Index/DedupIndex.swift).
     var index = DedupIndex(key: .content)
-    /// Target id → unfolded annotation entries (SPEC.md §4.6).
-    var annotationMap = AnnotationMap()
+    /// Summaries of sealed segments from `index/stats.sum`, by sequence (SPEC.md §5.6);
+    /// only those matching the manifest's (sequence, partition).
+    let digests: [UInt64: SegmentDigest]
     let lock = Mutex()
     var buffers = ReadBuffers()
     /// The descriptors of the snapshot's files (SPEC.md §7.2).
@@ -57,25 +64,22 @@ public final class StoreReader: @unchecked Sendable {
         self.skipDamaged = skipDamaged
         let mp = path + "/" + Format.manifestFileName
         // Every file of the snapshot is opened now and held (SPEC.md §7.2), so a
-        // compaction that deletes them later cannot make this reader fail.
+        // compaction that deletes them later cannot make this reader fail; their
+        // footers are read when a partition is first touched.
         let snap = try PinnedSnapshot.pin(root: path, fs: fileSystem)
         pins = snap.fs
         manifest = snap.manifest
         catalog = SegmentCatalog(fs: snap.fs, root: path)
         do {
             try catalog.loadDictionaries(for: manifest)
-            for entry in manifest.segments where !snap.vanishedActive.contains(entry.sequence) {
-                do {
-                    _ = try catalog.addSnapshotSegment(entry, annotations: &annotationMap, buffers: &buffers)
-                } catch let e as StrataError where e.code == .corruption && skipDamaged {
-                    if let f = catalog.files[entry.sequence] { _ = f; catalog.remove(entry.sequence) }
-                    skipped.append(StrataError(.corruption, "segment skipped: \(e.message)", path: e.path, offset: e.offset))
-                }
-            }
+            let listed = manifest.segments.filter { !snap.vanishedActive.contains($0.sequence) }
+            for entry in listed { try catalog.register(entry) }
+            digests = SegmentDigest.load(fs: snap.fs, storePath: path, manifest: manifest)
             // The index file is keyed by the store's dedup key: usable here only when that is the id.
             let storeKey = try? DedupKey(manifest: manifest.dedup, path: mp)
-            _ = try index.load(fs: snap.fs, storePath: path, segments: catalog.files.keys.sorted(), catalog: catalog,
-                               useFile: storeKey?.isExampleID == true)
+            let digests = self.digests
+            _ = try index.load(fs: snap.fs, storePath: path, segments: listed.map(\.sequence), catalog: catalog,
+                               useFile: storeKey?.isExampleID == true, knownBlocks: { digests[$0]?.blocks })
         } catch {
             catalog.closeAll()
             snap.fs.unpinAll()
@@ -86,19 +90,38 @@ public final class StoreReader: @unchecked Sendable {
     public var count: Int { index.count }
     public var partitions: [PartitionKey] { catalog.sortedPartitions }
 
+    /// Location of the example with this id; opens its partition.
+    func locate(_ id: ExampleID) throws -> Location? {
+        guard let loc = try index.locate(id: id, catalog: catalog) else { return nil }
+        try catalog.open(segment: loc.segment)
+        return loc
+    }
+
+    /// Opens the partitions a scan with `filter` reads.
+    /// In salvage mode a segment that fails to open is listed in `skipped` and left out.
+    func openPartitions(_ filter: ScanFilter) throws {
+        for p in catalog.sortedPartitions where filter.includes(p) {
+            guard skipDamaged else { try catalog.open(partition: p); continue }
+            try catalog.open(partition: p) { e in
+                self.skipped.append(StrataError(.corruption, "segment skipped: \(e.message)", path: e.path, offset: e.offset))
+            }
+        }
+    }
+
     public func get(_ id: ExampleID) throws -> Example? {
         try lock.withLock {
-            guard let loc = try index.locate(id: id, catalog: catalog) else { return nil }
-            return try catalog.readFolded(at: loc, expecting: id, annotations: annotationMap, buffers: &buffers)?.example
+            guard let loc = try locate(id) else { return nil }
+            return try catalog.readFolded(at: loc, expecting: id, annotations: catalog.annotations, buffers: &buffers)?.example
         }
     }
 
     public func scan(_ filter: ScanFilter = .all, _ body: (Example) throws -> Bool) throws {
         try lock.withLock {
+            try openPartitions(filter)
             guard skipDamaged else {
-                return try StoreScanner.scan(catalog: catalog, filter: filter, annotations: annotationMap, buffers: &buffers, body)
+                return try StoreScanner.scan(catalog: catalog, filter: filter, annotations: catalog.annotations, buffers: &buffers, body)
             }
-            try FoldingScanner.scan(catalog: catalog, filter: filter, annotations: annotationMap, buffers: &buffers,
+            try FoldingScanner.scan(catalog: catalog, filter: filter, annotations: catalog.annotations, buffers: &buffers,
                                     onDamage: { self.skipped.append($0) }) { try body($0.example) }
         }
     }

@@ -112,45 +112,27 @@ extension Store {
             try writeManifest()
         }
         try loadDedupIndexLocked()
+        digests = SegmentDigest.load(fs: fs, storePath: path, manifest: manifest)
+        try writeSummariesLocked()
     }
 
     /// Writes a footer for an active segment whose writer died, from a full walk.
     private func sealRecovered(file: SegmentFile, walk: SegmentFile.WalkResult) throws {
-        var state = RecoveredSegmentState()
+        var builder = SegmentBuilder(sequence: file.sequence, codec: .lz4, blockTarget: options.blockTargetBytes)
         var buffers = ReadBuffers()
-        for (bi, b) in walk.blocks.enumerated() {
+        for b in walk.blocks {
             let h = try file.readBlock(at: b.offset, into: &buffers.block, scratch: &buffers.scratch)
-            state.blocks.append((b.offset, h.entryCount))
-            state.rawBytes += Int64(h.rawLength)
             try buffers.block.withUnsafeBytes { raw in
-                var it = EntryIterator(raw, path: file.path, blockOffset: b.offset)
-                var i = 0
-                while let (kind, body, _) = try it.next() {
-                    var r = body
-                    switch EntryKind(rawValue: kind) {
-                    case .example:
-                        let e = try RecordCodec.decodeExampleBody(&r)
-                        state.examples.append(EntryRef(id: e.id, blockIndex: bi, entryIndex: i))
-                        state.minTimestamp = min(state.minTimestamp, e.timestampMillis)
-                        state.maxTimestamp = max(state.maxTimestamp, e.timestampMillis)
-                    case .annotation:
-                        var rr = r
-                        _ = try rr.u8()
-                        state.annotations.append(EntryRef(id: try ExampleID.read(from: &rr), blockIndex: bi, entryIndex: i))
-                    case .duplicateSeen, .foldedAnnotations:
-                        break
-                    case nil:
-                        throw StrataError(.corruption, "unknown entry kind \(kind)", path: file.path, offset: b.offset)
-                    }
-                    i += 1
+                guard raw.count == h.rawLength else {
+                    throw StrataError(.corruption, "block decompressed to \(raw.count) bytes, declared \(h.rawLength)", path: file.path, offset: b.offset)
                 }
-                guard i == h.entryCount else {
-                    throw StrataError(.corruption, "block declares \(h.entryCount) entries but holds \(i)", path: file.path, offset: b.offset)
-                }
+                try builder.adoptWrittenBlock(at: b.offset, entries: raw, path: file.path)
+            }
+            guard builder.blocks.last?.entryCount == h.entryCount else {
+                throw StrataError(.corruption, "block declares \(h.entryCount) entries but holds \(builder.blocks.last?.entryCount ?? 0)", path: file.path, offset: b.offset)
             }
         }
-        let seg = try ActiveSegment(fs: fs, reopening: file.path, sequence: file.sequence, partition: file.partition, codec: .lz4,
-                                    blockTarget: options.blockTargetBytes, fileMode: options.fileMode, recovered: state)
+        let seg = try ActiveSegment(fs: fs, reopening: file.path, partition: file.partition, fileMode: options.fileMode, recovered: builder)
         try seg.seal()
         try seg.close()
     }

@@ -17,6 +17,8 @@ public final class Store: @unchecked Sendable {
     var dedup = DedupIndex(key: .content)
     /// Target id → unfolded annotation entries (SPEC.md §4.6); see Store+Annotations.swift.
     var annotationMap = AnnotationMap()
+    /// Summaries of sealed segments, mirrored in `index/stats.sum` (Store+Summaries.swift).
+    var digests: [UInt64: SegmentDigest] = [:]
     /// Compactions in progress and dictionary ids; see Compaction/Compactor.swift.
     let compactionState = CompactionState()
     var active: [PartitionKey: ActiveSegment] = [:]
@@ -160,6 +162,7 @@ public final class Store: @unchecked Sendable {
                     for seg in active.values { try seg.close() }
                     active = [:]
                     if dedup.changedSinceSnapshot > 0 { try writeIndexSnapshotLocked() }
+                    try writeSummariesLocked()
                 }
             }
         }

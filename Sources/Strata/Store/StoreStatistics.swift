@@ -26,22 +26,22 @@ public struct StoreStatistics: Sendable {
 
     public var averageQualityScore: Double? { qualityCount > 0 ? qualitySum / Double(qualityCount) : nil }
 
-    /// Scans every example of the snapshot once.
+    /// Scans every example of the snapshot once (`fromSummaries` answers the same without a scan).
     public static func compute(_ reader: StoreReader) throws -> StoreStatistics { try compute(reader, visit: nil) }
 
-    /// Scans the folded view (excluded examples go to `visit` only, for the quality report).
+    /// Scans the folded view of the examples `filter` selects, partition by
+    /// partition (excluded examples go to `visit` only, for the quality
+    /// report); `progress` gets (partitions done, partitions).
     static func compute(_ reader: StoreReader, filter: ScanFilter = ScanFilter(includeExcluded: true),
-                        visit: ((FoldedExample) -> Void)?) throws -> StoreStatistics {
+                        visit: ((FoldedExample) -> Void)?,
+                        progress: ((Int, Int) -> Void)? = nil) throws -> StoreStatistics {
         var s = StoreStatistics()
         var parts: [PartitionKey: PartitionStats] = [:]
-        for (seq, file) in reader.catalog.files {
-            _ = seq
-            let size = (try? reader.catalog.fs.fileSize(file.path)) ?? 0
-            parts[file.partition, default: PartitionStats(key: file.partition)].bytes += size
-            parts[file.partition]!.segments += 1
-            s.bytesOnDisk += size
-        }
-        try reader.scanFolded(filter) { f in
+        let all = reader.partitions.filter { filter.includes($0) }
+        for (i, p) in all.enumerated() {
+        var one = filter
+        (one.domains, one.fromMonth, one.toMonth) = ([p.domain], p.month, p.month)
+        try reader.scanFolded(one) { f in
             visit?(f)
             if f.isExcluded { return true }
             let e = f.example
@@ -63,6 +63,14 @@ public struct StoreStatistics: Sendable {
                 s.qualityHistogram[min(9, Int(q * 10))] += 1
             }
             return true
+        }
+        progress?(i + 1, all.count)
+        }
+        for (_, file) in reader.catalog.files {
+            let size = (try? reader.catalog.fs.fileSize(file.path)) ?? 0
+            parts[file.partition, default: PartitionStats(key: file.partition)].bytes += size
+            parts[file.partition]!.segments += 1
+            s.bytesOnDisk += size
         }
         s.partitions = parts.values.sorted { $0.key < $1.key }
         return s

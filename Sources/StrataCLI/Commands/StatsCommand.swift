@@ -7,19 +7,26 @@ struct StatsCommand: ParsableCommand {
         commandName: "stats",
         abstract: "Counts, partitions, date range, quality and size of a store.",
         discussion: """
-        Reads every example once (the folded view: corrections applied, excluded examples \
-        counted apart). Besides counts by partition, domain, month, shape, source and tag \
-        it prints a quality report: the quality-score histogram, the length distribution \
-        of every text field (min/median/p90/max characters), the share of examples with \
-        feedback, and dataset checks (--min-rows; no empty required field). Exit code 65 \
-        with --check when a check fails.
+        Answers from the counts every sealed segment keeps (index/stats.sum and segment \
+        footers) without reading examples, so it costs the same on a store of any size; \
+        excluded examples are left out (the folded view). It prints counts by partition, \
+        domain, month, shape, source and tag (at most 256 distinct sources and tags per \
+        segment are kept; the rest are counted under "(other)"), dates, quality, duplicate \
+        offers and dataset checks (--min-rows; no empty required field). Exit code 65 with \
+        --check when a check fails.
+
+        --lengths adds what only reading every example can tell: the length distribution \
+        of every text field (min/median/p90/max characters) and the share of examples \
+        with feedback. It scans the whole store, with progress on stderr.
 
         Examples:
           strata stats ./store
-          strata stats ./store --json | jq .quality_report.lengths
-          strata stats ./store --min-rows 1000 --check    # nightly gate (seed 002)
+          strata stats ./store --lengths --json | jq .quality_report.lengths
+          strata stats ./store --min-rows 1000 --check    # nightly gate
           strata stats ./store --rule 'metadata.household.id is not null' --rule 'metadata.rating >= 1 AND metadata.rating <= 5'
           strata stats ./store --where 'domain = "meals"' --from 2025-03-14 --to 2025-03-15
+        Without --lengths, --rule, --where, --from or --to, stats answers from the \
+        segment summaries without reading examples; with any of them it scans what it selects.
         Each --rule is a predicate (docs/QUERY.md) every example must satisfy; it becomes a check \
         named by its text with the count of violating examples, and implies --check.
         """
@@ -29,9 +36,10 @@ struct StatsCommand: ParsableCommand {
     @Flag(help: "One JSON object instead of a table.") var json = false
     @Option(help: "Minimum number of examples for the min_rows check.") var minRows: Int = 1
     @Flag(help: "Exit 65 when a dataset check fails.") var check = false
-    @Option(name: .customLong("rule"), help: "Field rule every example must satisfy, e.g. 'metadata.household.id is not null' (repeatable; implies --check).")
+    @Option(name: .customLong("rule"), help: "Field rule every example must satisfy, e.g. 'metadata.household.id is not null' (repeatable; implies --check; scans).")
     var rules: [String] = []
     @OptionGroup var selection: SelectionOptions
+    @Flag(help: "Also scan every example for text-length distributions and feedback shares (reads the whole store).") var lengths = false
 
     func run() throws {
         try runCommand {
@@ -39,11 +47,23 @@ struct StatsCommand: ParsableCommand {
             defer { reader.close() }
             let dataRules = try rules.map { try DataRule(parsing: $0) }
             let check = self.check || !dataRules.isEmpty
-            let (s, q) = try StoreStatistics.computeWithQuality(reader, minRows: minRows, predicate: try selection.predicate(), rules: dataRules)
+            let predicate = try selection.predicate()
+            // Summaries answer the whole store; a selection, a rule or the length
+            // distributions need the examples themselves.
+            let scanned = lengths || predicate != nil || !dataRules.isEmpty
+            let summary = try StoreStatistics.fromSummaries(reader)
+            var (s, q) = (summary.statistics, QualityReport.fromSummaries(summary, minRows: minRows))
+            if scanned {
+                let progress = isatty(2) != 0
+                (s, q) = try StoreStatistics.computeWithQuality(reader, minRows: minRows, predicate: predicate, rules: dataRules) { done, total in
+                    if progress { FileHandle.standardError.write(Data("\rstats: scanned \(done) of \(total) partitions".utf8)) }
+                }
+                if progress { FileHandle.standardError.write(Data("\n".utf8)) }
+            }
             defer { if check, q.checks.contains(where: { !$0.passed }) {
                 printError("strata: dataset check failed: " + q.checks.filter { !$0.passed }.map { "\($0.name) (\($0.detail))" }.joined(separator: "; "))
             } }
-            let dups = try reader.duplicateStatistics()
+            let dups = summary.duplicates
             if json {
                 var obj: [String: Any] = [
                     "records": s.records,
@@ -57,7 +77,7 @@ struct StatsCommand: ParsableCommand {
                 ]
                 obj["store"] = store
                 obj["duplicates"] = ["total": dups.total, "by_domain": dups.byDomain]
-                obj["quality_report"] = Self.json(q)
+                obj["quality_report"] = Self.json(q, scanned: scanned)
                 print(jsonLine(obj))
                 try failIfChecksFail(q)
                 return
@@ -76,7 +96,7 @@ struct StatsCommand: ParsableCommand {
             for p in s.partitions {
                 print(p.key.path.padding(toLength: 44, withPad: " ", startingAt: 0) + String(p.records).leftPad(10) + formatAmount(Double(p.bytes), "B").leftPad(12) + String(p.segments).leftPad(10))
             }
-            Self.printQuality(s, q)
+            Self.printQuality(s, q, scanned: scanned)
             try failIfChecksFail(q)
         }
     }
@@ -85,8 +105,8 @@ struct StatsCommand: ParsableCommand {
         if check || !rules.isEmpty, q.checks.contains(where: { !$0.passed }) { throw ExitCode(ExitStatus.dataError.rawValue) }
     }
 
-    static func json(_ q: QualityReport) -> [String: Any] {
-        [
+    static func json(_ q: QualityReport, scanned: Bool) -> [String: Any] {
+        var o: [String: Any] = [
             "examples": q.examples, "excluded": q.excluded,
             "lengths": q.lengths.mapValues { ["count": $0.count, "min": $0.min, "median": $0.median, "p90": $0.p90, "max": $0.max, "mean": $0.mean] },
             "feedback": ["with_feedback": q.withFeedback, "share": q.feedbackShare as Any? ?? NSNull(), "positive": q.positiveFeedback,
@@ -94,9 +114,11 @@ struct StatsCommand: ParsableCommand {
             "empty_required_fields": q.emptyRequired,
             "checks": q.checks.map { ["name": $0.name, "passed": $0.passed, "detail": $0.detail] },
         ]
+        if !scanned { o["lengths"] = nil; o["feedback"] = nil }
+        return o
     }
 
-    static func printQuality(_ s: StoreStatistics, _ q: QualityReport) {
+    static func printQuality(_ s: StoreStatistics, _ q: QualityReport, scanned: Bool) {
         print("")
         print("quality report")
         if s.qualityCount > 0 {
@@ -106,14 +128,18 @@ struct StatsCommand: ParsableCommand {
             }
             print("  unscored  " + String(s.records - s.qualityCount).leftPad(9))
         }
-        print("  " + "field".padding(toLength: 13, withPad: " ", startingAt: 0) + "count".leftPad(9) + "min".leftPad(8) + "median".leftPad(8) + "p90".leftPad(8) + "max".leftPad(9) + "  (characters)")
-        for f in QualityReport.fields {
-            guard let l = q.lengths[f] else { continue }
-            print("  " + f.padding(toLength: 13, withPad: " ", startingAt: 0) + String(l.count).leftPad(9) + String(l.min).leftPad(8) + String(l.median).leftPad(8)
-                  + String(l.p90).leftPad(8) + String(l.max).leftPad(9))
+        if scanned {
+            print("  " + "field".padding(toLength: 13, withPad: " ", startingAt: 0) + "count".leftPad(9) + "min".leftPad(8) + "median".leftPad(8) + "p90".leftPad(8) + "max".leftPad(9) + "  (characters)")
+            for f in QualityReport.fields {
+                guard let l = q.lengths[f] else { continue }
+                print("  " + f.padding(toLength: 13, withPad: " ", startingAt: 0) + String(l.count).leftPad(9) + String(l.min).leftPad(8) + String(l.median).leftPad(8)
+                      + String(l.p90).leftPad(8) + String(l.max).leftPad(9))
+            }
+            print(String(format: "  feedback   %d of %d examples (%.1f%%): %d positive, %d negative; %d corrected, %d excluded",
+                         q.withFeedback, q.examples, (q.feedbackShare ?? 0) * 100, q.positiveFeedback, q.negativeFeedback, q.corrected, q.excluded))
+        } else {
+            print("  lengths    (strata stats --lengths scans every example for text lengths and feedback)")
         }
-        print(String(format: "  feedback   %d of %d examples (%.1f%%): %d positive, %d negative; %d corrected, %d excluded",
-                     q.withFeedback, q.examples, (q.feedbackShare ?? 0) * 100, q.positiveFeedback, q.negativeFeedback, q.corrected, q.excluded))
         if !s.bySource.isEmpty { print("  sources    " + s.bySource.sorted { $0.value > $1.value }.prefix(10).map { "\($0.key) \($0.value)" }.joined(separator: ", ")) }
         if !s.byTag.isEmpty { print("  tags       " + s.byTag.sorted { $0.value > $1.value }.prefix(10).map { "\($0.key) \($0.value)" }.joined(separator: ", ")) }
         for c in q.checks { print("  check      \(c.passed ? "pass" : "FAIL") \(c.name): \(c.detail)") }

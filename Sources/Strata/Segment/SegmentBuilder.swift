@@ -1,0 +1,134 @@
+/// What writing a segment accumulates, shared by the append path
+/// (`ActiveSegment`), compaction (`CompactSegmentWriter`) and recovery
+/// (sealing a segment a crashed writer left active): the open block, the
+/// written blocks, the footer's refs and the segment's counts. Pure: it
+/// produces the bytes to write (frames, the sealing tail); its owner writes them.
+struct SegmentBuilder {
+    let sequence: UInt64
+    let codec: BlockCodec
+    let blockTarget: Int
+
+    private(set) var block: ByteWriter
+    private(set) var blockEntries = 0
+    /// (isExample, id, entry index) of the open block's entries the footer lists.
+    private var blockRefs: [(isExample: Bool, id: ExampleID, entry: Int)] = []
+    private(set) var blocks: [(offset: Int64, entryCount: Int)] = []
+    private var exampleRefs: [EntryRef] = []
+    private var annotationRefs: [EntryRef] = []
+    private(set) var rawBytes: Int64 = 0
+    private(set) var counts = SegmentCounts()
+    private var frame: [UInt8] = []
+    private var scratch: [UInt8] = []
+    private var view = EntryView()
+
+    init(sequence: UInt64, codec: BlockCodec, blockTarget: Int, blockCapacity: Int = 80 << 10) {
+        self.sequence = sequence
+        self.codec = codec
+        self.blockTarget = blockTarget
+        block = ByteWriter(capacity: blockCapacity)
+    }
+
+    /// True when `bytes` more would overflow a non-empty open block.
+    func needsNewBlock(for bytes: Int) -> Bool { blockEntries > 0 && block.count + bytes > blockTarget }
+
+    var isEmpty: Bool { blocks.isEmpty && blockEntries == 0 }
+
+    /// Where the next entry will live.
+    var nextLocation: Location { Location(segment: sequence, blockIndex: UInt32(blocks.count), entryIndex: UInt32(blockEntries)) }
+
+    /// Adds one complete entry (length, kind, body) to the open block and
+    /// counts it. REQUIRES: the owner closed the block first if `needsNewBlock`.
+    mutating func add(entry bytes: UnsafeRawBufferPointer) throws -> Location {
+        let loc = nextLocation
+        var it = EntryIterator(bytes, path: nil, blockOffset: 0)
+        guard let (kind, body, _) = try it.next(), try it.next() == nil else {
+            throw StrataError(.invalidInput, "not exactly one entry")
+        }
+        try note(kind: kind, body: body, entry: blockEntries)
+        block.append(bytes)
+        blockEntries += 1
+        return loc
+    }
+
+    /// Records an entry's footer ref and counts.
+    private mutating func note(kind: UInt8, body: ByteReader, entry: Int) throws {
+        switch EntryKind(rawValue: kind) {
+        case .example:
+            var r = body
+            try view.decode(&r)
+            counts.add(example: view)
+            blockRefs.append((true, view.id, entry))
+        case .annotation:
+            var r = body
+            blockRefs.append((false, try AnnotationCodec.peekTarget(&r), entry))
+            try counts.add(kind: kind, body: body)
+        case .duplicateSeen, .foldedAnnotations:
+            try counts.add(kind: kind, body: body)
+        case nil:
+            throw body.corruption("unknown entry kind \(kind)")
+        }
+    }
+
+    /// Compresses the open block into a frame that will start at file offset
+    /// `offset`, and returns its bytes (nil when the block is empty). The
+    /// owner writes them; the block then counts as written.
+    mutating func closeBlock(at offset: Int64) throws -> [UInt8]? {
+        guard blockEntries > 0 else { return nil }
+        frame.removeAll(keepingCapacity: true)
+        try block.bytes.withUnsafeBytes {
+            try FrameCodec.appendBlock(entries: $0, entryCount: blockEntries, codec: codec, scratch: &scratch, to: &frame)
+        }
+        finishBlock(at: offset)
+        return frame
+    }
+
+    private mutating func finishBlock(at offset: Int64) {
+        let bi = blocks.count
+        blocks.append((offset, blockEntries))
+        for r in blockRefs {
+            let ref = EntryRef(id: r.id, blockIndex: bi, entryIndex: r.entry)
+            if r.isExample { exampleRefs.append(ref) } else { annotationRefs.append(ref) }
+        }
+        rawBytes += Int64(block.count)
+        block.bytes.removeAll(keepingCapacity: true)
+        blockEntries = 0
+        blockRefs.removeAll(keepingCapacity: true)
+    }
+
+    /// Adopts a block already on disk at `offset` (recovery of a segment a
+    /// crashed writer left active): its entries are counted and listed as if
+    /// they had been appended here.
+    mutating func adoptWrittenBlock(at offset: Int64, entries: UnsafeRawBufferPointer, path: String) throws {
+        precondition(blockEntries == 0, "adopting a block while another is open")
+        var i = 0
+        try BlockCursor.forEach(entries, path: path, blockOffset: offset, declaredCount: nil) { e in
+            try note(kind: e.kind, body: e.body, entry: i)
+            i += 1
+            return true
+        }
+        blockEntries = i
+        block.bytes.removeAll(keepingCapacity: true)
+        finishBlock(at: offset)
+        rawBytes += Int64(entries.count)
+    }
+
+    /// The footer of the blocks written so far (SPEC.md §3.3), version 2.
+    func footer() -> SegmentFooter {
+        var f = SegmentFooter()
+        f.blocks = blocks
+        f.examples = exampleRefs.sorted { $0.id < $1.id }
+        f.exampleCount = f.examples.count
+        f.annotations = annotationRefs
+        f.minTimestamp = counts.minTimestamp
+        f.maxTimestamp = counts.maxTimestamp
+        f.rawBytes = rawBytes
+        f.counts = counts
+        return f
+    }
+
+    /// The bytes that seal the segment: footer frame and trailer, for a footer at `footerOffset`.
+    mutating func sealingTail(footerOffset: Int64) -> [UInt8] {
+        footer().encodeSealingTail(footerOffset: footerOffset, into: &frame)
+        return frame
+    }
+}

@@ -1,0 +1,67 @@
+#!/usr/bin/env bash
+# Growth figures: what open + get, a one-partition scan and stats cost as the
+# store grows (README "Growth", Benchmarks/RESULTS.md).
+#
+#   tools/growth.sh STRATA_BINARY LABEL SIZE...       e.g. tools/growth.sh .build/release/strata after 50000 500000
+#
+# For each SIZE (examples) it builds a store with STRATA_BINARY from the first
+# SIZE lines of $GROWTH_DIR/corpus.jsonl (tools/gen_corpus.py --dup-rate 0;
+# sizes above the corpus repeat it with a per-copy suffix on the first content
+# field, so every example stays unique) plus one partition of 4,000 examples
+# (domain bench4k, 2025-06), then measures with /usr/bin/time -v, 3 runs each,
+# and prints the median wall time and the median peak RSS:
+#   get      strata get STORE ID            (open + one example by id)
+#   scan4k   strata scan STORE --domain bench4k --from-month 2025-06 --to-month 2025-06
+#   stats    strata stats STORE --json
+# Run it once per binary (a build of the base commit, then this one) so the
+# rows compare like with like; stores are kept per LABEL and SIZE.
+set -euo pipefail
+BIN=$(realpath "$1"); LABEL=$2; shift 2
+ROOT=$(cd "$(dirname "$0")/.." && pwd)
+W=${GROWTH_DIR:-/tmp/strata-growth}
+mkdir -p "$W"
+[ -f "$W/corpus.jsonl" ] || python3 "$ROOT/tools/gen_corpus.py" --count 500000 --seed 1 --dup-rate 0 --out "$W/corpus.jsonl"
+if [ ! -f "$W/p4k.jsonl" ]; then
+  python3 "$ROOT/tools/p4k.py" "$W/corpus.jsonl" "$W/p4k.jsonl"
+fi
+CORPUS_LINES=$(wc -l < "$W/corpus.jsonl")
+
+# The first SIZE examples: the corpus, then copies whose first content string gets " ~vN".
+lines() {
+  local n=$1 copy=0
+  while [ "$n" -gt 0 ]; do
+    local take=$(( n < CORPUS_LINES ? n : CORPUS_LINES ))
+    if [ $copy -eq 0 ]; then head -n "$take" "$W/corpus.jsonl"
+    else head -n "$take" "$W/corpus.jsonl" | sed -E "s/^(\{\"(instruction|prompt)\":\"|\{\"messages\":\[\{\"role\":\"[a-z]+\",\"content\":\")/\1~v$copy /"
+    fi
+    n=$(( n - take )); copy=$(( copy + 1 ))
+  done
+}
+
+median() { sort -n | awk '{a[NR]=$1} END {print a[int((NR+1)/2)]}'; }
+
+measure() {  # name, command...
+  local name=$1; shift
+  local walls=() rss=()
+  for _ in 1 2 3; do
+    /usr/bin/time -v "$@" > /dev/null 2> "$W/time.txt"
+    walls+=("$(awk -F': ' '/Elapsed \(wall clock\)/ {n=split($2,p,":"); s=0; for(i=1;i<=n;i++) s=s*60+p[i]; print s}' "$W/time.txt")")
+    rss+=("$(awk -F': ' '/Maximum resident set size/ {print $2}' "$W/time.txt")")
+  done
+  printf '%-8s %-7s %9s  wall %7.3f s  peak RSS %6.1f MB\n' "$LABEL" "$name" "$SIZE" \
+    "$(printf '%s\n' "${walls[@]}" | median)" "$(echo "$(printf '%s\n' "${rss[@]}" | median) / 1024" | bc -l)"
+}
+
+for SIZE in "$@"; do
+  S="$W/store-$LABEL-$SIZE"
+  if [ ! -f "$S/MANIFEST" ]; then
+    start=$(date +%s.%N)
+    lines "$SIZE" | "$BIN" ingest "$S" - --quiet
+    "$BIN" ingest "$S" "$W/p4k.jsonl" --quiet
+    printf '%-8s %-7s %9s  wall %7.1f s  (build: ingest of %s + 4000 examples)\n' "$LABEL" ingest "$SIZE" "$(echo "$(date +%s.%N) - $start" | bc -l)" "$SIZE"
+  fi
+  ID=$("$BIN" scan "$S" --domain bench4k --limit 1 | python3 -c 'import json,sys; print(json.loads(sys.stdin.readline())["id"])')
+  measure get "$BIN" get "$S" "$ID"
+  measure scan4k "$BIN" scan "$S" --domain bench4k --from-month 2025-06 --to-month 2025-06
+  measure stats "$BIN" stats "$S" --json
+done
