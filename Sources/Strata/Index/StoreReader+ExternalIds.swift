@@ -52,6 +52,14 @@ extension StoreReader {
         var buffers = ReadBuffers()
         var view = EntryView()
         var blocks = 0
+        // Lazy snapshot: open only segments the index may not cover (a sealed
+        // segment whose summary block count the coverage reaches is skipped unread).
+        for p in catalog.sortedPartitions {
+            for seq in catalog.partitions[p] ?? [] {
+                if let known = digests[seq]?.blocks, Int(coverage[seq] ?? 0) >= known { continue }
+                try catalog.open(segment: seq)
+            }
+        }
         for (seq, file) in catalog.files.sorted(by: { $0.key < $1.key }) {
             guard let offsets = catalog.blockOffsets[seq] else { continue }
             let from = Int(coverage[seq] ?? 0)
@@ -92,7 +100,9 @@ extension StoreReader {
             for k in 0..<Int(h.slotCount) {
                 if let s = try ExternalIdIndex.readSlot(file, h, k, filePath: filePath, buffer: &buffer) { entries.insert(ExampleIDPair(fp: s.fp, id: s.id)) }
             }
-            coverage = h.coverage.filter { catalog.files[$0.key] != nil }
+            // Segments that left the snapshot (compacted away) lose their coverage;
+            // fully covered ones stay unopened and keep theirs.
+            coverage = h.coverage.filter { catalog.contains(segment: $0.key) }
         }
         let scanned = try forEachUncovered(coverage) { v in
             if let t = ExternalIdIndex.keyText(JSONPathLookup.value(in: v.metadata, path: keys[...])) {

@@ -116,6 +116,9 @@ final class SegmentCatalog {
         for p in Set(unopened.values.map(\.entry.partition)) { try open(partition: p) }
     }
 
+    /// True when the snapshot lists segment `seq`, opened or not.
+    func contains(segment seq: UInt64) -> Bool { files[seq] != nil || unopened[seq] != nil }
+
     /// Size of a registered segment's file when the snapshot began, opened or not.
     func snapshotSize(_ seq: UInt64) -> Int64? { unopened[seq]?.size ?? files[seq]?.validLength }
 
