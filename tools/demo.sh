@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # The main job on a small sample: build strata, create a store from sample
-# data in the seeds' shapes, ingest, show stats, export, verify.
+# data in the pipelines' shapes (ETL module, production capture), ingest, show stats, export, verify.
 # Usage: bash tools/demo.sh [WORKDIR]   (default ./out/demo)
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -21,7 +21,7 @@ else
   cp Tests/StrataTests/Fixtures/seed000_module4.jsonl "$work/sample.jsonl"
 fi
 
-echo "== ingest: sample corpus, then files in seed 000 and seed 004 shapes"
+echo "== ingest: sample corpus, then ETL module files and production captures"
 "$strata" ingest "$store" "$work/sample.jsonl" --rejects "$work/rejects.jsonl"
 "$strata" ingest "$store" Tests/StrataTests/Fixtures/seed000_module4.jsonl --map domain=metadata.health_domain \
   --map timestamp=metadata.processing_timestamp --map quality_score=metadata.quality_score --rejects "$work/rejects.jsonl" || true

@@ -5,18 +5,18 @@ Standard library only.  Same arguments -> identical bytes.
 
     python3 tools/gen_corpus.py --count 10000 --seed 1 --out corpus.jsonl
     python3 tools/gen_corpus.py --size-mb 200 --out corpus.jsonl
-    python3 tools/gen_corpus.py --count 1000 --format seed000   # seed 000 Module-4 lines
-    python3 tools/gen_corpus.py --count 1000 --format seed004   # seed 004 capture lines
+    python3 tools/gen_corpus.py --count 1000 --format etl        # ETL module (Module-4) lines
+    python3 tools/gen_corpus.py --count 1000 --format capture    # production-capture lines
 
 Formats
   strata   {shape fields, domain, timestamp, quality_score?, tags, source?, metadata}
            shape fields: instruction/input/output | prompt/response | messages[{role,content}]
            UTF-8 written raw (ensure_ascii=False), compact separators.
-  seed000  {instruction, input, output, metadata{record_type, user_id, correlation_id,
+  etl      {instruction, input, output, metadata{record_type, user_id, correlation_id,
            processing_timestamp, source_bucket, source_key, quality_score, record_count,
            processing_duration_seconds, clinical_insights{...}, health_domain}}
            written with json.dumps() defaults, exactly like the seed (ASCII escapes).
-  seed004  asdict(TrainingExample): {id, timestamp (naive, no offset), source, prompt,
+  capture  asdict(TrainingExample): {id, timestamp (naive, no offset), source, prompt,
            response, metadata{...}, quality{...}, tags, project_context,
            include_in_training}, json.dumps() defaults like the seed.
 
@@ -625,10 +625,12 @@ def main(argv=None):
     ap.add_argument("--seed", type=int, default=0)
     ap.add_argument("--shape", choices=("mixed", "instruction", "prompt_response", "chat"), default="mixed")
     ap.add_argument("--dup-rate", type=float, default=0.10, help="fraction of records repeating earlier content")
-    ap.add_argument("--format", dest="fmt", choices=("strata", "seed000", "seed004"), default="strata")
+    ap.add_argument("--format", dest="fmt", choices=("strata", "etl", "capture", "seed000", "seed004"), default="strata",
+                    help="strata | etl (ETL module files) | capture (production capture); seed000/seed004 are old aliases")
     ap.add_argument("--out", help="output file (default stdout)")
     ap.add_argument("--stats", action="store_true", help="print records/bytes/MB/s to stderr")
     a = ap.parse_args(argv)
+    a.fmt = {"etl": "seed000", "capture": "seed004"}.get(a.fmt, a.fmt)
     import time
     t0 = time.perf_counter()
     c0 = time.process_time()

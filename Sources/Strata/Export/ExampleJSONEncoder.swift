@@ -221,7 +221,7 @@ enum ExampleJSONEncoder {
         }
     }
 
-    /// A chat example as seed 001's conversation: `conversation_metadata` and one
+    /// A chat example as a training-file v4 conversation: `conversation_metadata` and one
     /// training pair per assistant message (SPEC.md §8.3).
     static func appendConversation(_ e: EntryView, annotations a: FoldedAnnotations?, _ out: inout [UInt8]) {
         lit("{\"conversation_metadata\":{\"conversation_id\":\"", &out)

@@ -11,9 +11,9 @@ public enum ExportFormat: String, Sendable, CaseIterable {
 public enum JSONLSchema: String, Sendable, CaseIterable {
     /// Every field; re-ingestable.
     case raw
-    /// `{instruction, input, output, metadata}` (seed 000).
+    /// `{instruction, input, output, metadata}` (ETL module files).
     case alpaca
-    /// `{prompt, response}` (seed 004).
+    /// `{prompt, response}` (production capture).
     case promptResponse = "prompt_response"
     /// `{"messages": [...]}`.
     case chat
@@ -92,7 +92,7 @@ public struct SplitSpec: Sendable, Equatable, CustomStringConvertible {
 public struct ExportSpec: Sendable, Equatable {
     public var format: ExportFormat = .jsonl
     public var schema: JSONLSchema = .raw
-    /// JSONL only: first line `{"_meta":{...}}` (seed 001).
+    /// JSONL only: first line `{"_meta":{...}}` (training-file JSONL).
     public var metaHeader = false
     public var domains: [String] = []
     public var fromMonth: Month?

@@ -649,7 +649,7 @@ public final class Exporter {
         for s in 0..<splitCount where c.parquet[s] != nil { _ = try c.parquet[s]!.close() }
     }
 
-    /// `schema.json` as seed 002 writes it: `{"fields":[{"name","type",...}]}`.
+    /// `schema.json` as the event-log pipeline writes it: `{"fields":[{"name","type",...}]}`.
     func parquetSchemaJSON() -> String {
         func typeObject(_ f: ParquetField) -> [String: Any] {
             var o: [String: Any] = ["name": f.name, "nullable": f.nullable]
@@ -674,7 +674,7 @@ public final class Exporter {
         return String(decoding: d, as: UTF8.self) + "\n"
     }
 
-    /// `dataset_summary.md` as seed 002 writes it.
+    /// `dataset_summary.md` as the event-log pipeline writes it.
     func datasetSummary(files: [ExportedFile], created: String, storeVersion: [String: Any]) -> String {
         let rows = files.reduce(0) { $0 + $1.rows }
         let qc = files.reduce(0) { $0 + $1.qualityCount }

@@ -10,7 +10,7 @@ public struct IngestMapping: Sendable, Equatable {
         case instruction, input, output, prompt, response, messages
         case domain, timestamp, qualityScore, tags, source, metadata, id, shape
 
-        /// The field's name in the BRIEF, the CLI and exports.
+        /// The field's record name (README "The record"), used by the CLI and exports.
         public var name: String {
             switch self {
             case .instruction: "instruction"

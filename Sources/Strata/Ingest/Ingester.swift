@@ -14,7 +14,7 @@ public final class Ingester {
         public var inserted = 0
         public var duplicates = 0
         public var rejected = 0
-        /// Header lines such as seed 001's `{"_meta": {...}}`, which are not examples.
+        /// Header lines such as the training-file JSONL's `{"_meta": {...}}`, which are not examples.
         public var skipped = 0
         public var bytes: Int64 = 0
         public var commits = 0
@@ -327,7 +327,7 @@ public final class Ingester {
         ready.push(staged)
     }
 
-    /// True for a `{"_meta": ...}` header line (seed 001's JSONL), which carries no example.
+    /// True for a `{"_meta": ...}` header line (training-file JSONL), which carries no example.
     static func isMetaHeader(_ b: UnsafeRawBufferPointer) -> Bool {
         var i = 0
         while i < b.count, b[i] == 0x20 || b[i] == 0x09 { i += 1 }

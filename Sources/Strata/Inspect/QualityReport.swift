@@ -1,5 +1,5 @@
-/// The quality part of `strata stats` (seed 002's dataset checks, seed 003's
-/// stats view, seed 004's feedback signals), accumulated during the same
+/// The quality part of `strata stats` (the event-log pipeline's dataset checks,
+/// the fine-tuning loader's stats view, production capture's feedback signals), accumulated during the same
 /// scan as `StoreStatistics`.
 public struct QualityReport: Sendable {
     /// Character-length distribution of one text field.
@@ -12,7 +12,7 @@ public struct QualityReport: Sendable {
         public var mean = 0.0
     }
 
-    /// One of seed 002's checks.
+    /// One dataset check (minimum rows, no empty required field, field rules).
     public struct Check: Sendable {
         public var name: String
         public var passed: Bool
@@ -33,7 +33,7 @@ public struct QualityReport: Sendable {
 
     public var feedbackShare: Double? { examples > 0 ? Double(withFeedback) / Double(examples) : nil }
 
-    /// Fields whose length seed 003's filters and seed 000's prompt limits care about.
+    /// Fields whose length fine-tuning filters and ETL prompt limits care about.
     public static let fields = ["instruction", "input", "output", "prompt", "response", "message"]
 }
 
@@ -66,7 +66,7 @@ struct QualityAccumulator {
         }
     }
 
-    /// Finishes distributions and runs the checks; `minRows` is seed 002's minimum row count.
+    /// Finishes distributions and runs the checks; `minRows` is the event-log pipeline's minimum row count.
     func finish(minRows: Int) -> QualityReport {
         var r = report
         for (field, h) in histograms {

@@ -1,4 +1,4 @@
-/// JSON rendering of an example in the BRIEF's field names (used by `strata
+/// JSON rendering of an example in the record's field names (README "The record") (used by `strata
 /// get`, `strata scan` and the raw export schema; SPEC.md §8).
 extension Example {
     /// Appends one JSON object (no newline):
