@@ -64,14 +64,14 @@ def _rows(df):
 
 def test_schema_equals_the_parquet_export(spark, store):
     df = spark.read.format("strata").load(str(store / "s"))
-    pq = spark.read.parquet(str(store / "pq" / "data.parquet"))
+    pq = spark.read.parquet(str(store / "pq" / "data" / "data.parquet"))
     assert [(f.name, f.dataType.simpleString()) for f in df.schema.fields] == \
            [(f.name, f.dataType.simpleString()) for f in pq.schema.fields]
 
 
 def test_counts_and_content_equal_the_parquet_export(spark, store):
     df = spark.read.format("strata").load(str(store / "s"))
-    pq = spark.read.parquet(str(store / "pq" / "data.parquet"))
+    pq = spark.read.parquet(str(store / "pq" / "data" / "data.parquet"))
     assert df.count() == pq.count() > 0
     assert _rows(df) == _rows(pq)
     with strata.Reader(store / "s") as r:
@@ -87,7 +87,7 @@ def test_filters_on_domain_month_quality_prune_and_match_the_export(spark, store
     got = df.where(cond)
     run_cli("export", str(store / "s"), "--out", str(store / "pq-f"), "--format", "parquet", "--domain", dom,
             "--from-month", "2025-02", "--min-quality", "0.5")
-    want = spark.read.parquet(str(store / "pq-f" / "data.parquet"))
+    want = spark.read.parquet(str(store / "pq-f" / "data" / "data.parquet"))
     assert _rows(got) == _rows(want)
     expected_parts = [p for p in parts if p["domain"] == dom and p["month"] >= "2025-02"]
     assert got.rdd.getNumPartitions() == len(expected_parts)  # pruned: one Spark partition per selected store partition
@@ -99,6 +99,6 @@ def test_filters_on_domain_month_quality_prune_and_match_the_export(spark, store
 def test_excluded_examples_only_with_the_option(spark, store):
     all_rows = spark.read.format("strata").option("includeExcluded", "true").load(str(store / "s"))
     by = {r["excluded"]: r["count"] for r in all_rows.groupBy("excluded").count().collect()}
-    pq = spark.read.parquet(str(store / "pq" / "data.parquet"))
+    pq = spark.read.parquet(str(store / "pq" / "data" / "data.parquet"))
     assert by[True] == 1
     assert by[False] == pq.count()
