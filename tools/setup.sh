@@ -5,7 +5,7 @@ set -euo pipefail
 need_apt=()
 # gcc/binutils: the Python tests compile a C program against the C ABI and read ELF
 # headers; openjdk-17-jre-headless: the Spark data source tests (pyspark, local mode).
-for pkg in liblz4-dev libzstd-dev libxxhash-dev zstd lz4 pkg-config gcc binutils openjdk-17-jre-headless; do
+for pkg in liblz4-dev libzstd-dev libxxhash-dev zlib1g-dev zstd lz4 pkg-config gcc binutils openjdk-17-jre-headless; do
   dpkg -s "$pkg" >/dev/null 2>&1 || need_apt+=("$pkg")
 done
 if [ ${#need_apt[@]} -gt 0 ]; then
