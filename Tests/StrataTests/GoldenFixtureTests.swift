@@ -2,24 +2,30 @@ import Foundation
 import Testing
 @testable import Strata
 
-/// Golden stores of format version 1, one per dedup configuration (key ×
-/// normalization), committed under Tests/StrataTests/Fixtures/stores/. Each
+/// Golden stores of each format generation, one per dedup configuration (key ×
+/// normalization), committed under Tests/StrataTests/Fixtures/stores/:
+/// `v1-*` (segment format 1, MANIFEST 1) and `v2-*` (segment format 2 with
+/// footer counts, MANIFEST 2 with committed lengths — what this build writes). Each
 /// holds LZ4 segments sealed at close, a compacted zstd segment with folded
 /// annotations (kind 4), unfolded annotations, duplicate-seen entries and an
 /// index snapshot. Every build must read them back byte-exact: the folded scan
 /// and a raw export must equal the committed `expected-*.jsonl` files, and
 /// `verify` must find nothing wrong. A writer opening a copy must accept them.
 ///
-/// Regenerate (only when the format version changes, with a new directory
-/// name): STRATA_WRITE_FIXTURES=1 swift test --filter GoldenFixtureTests
+/// Write the current generation's stores (only when the format version
+/// changes, under a new prefix; older generations are never rewritten):
+/// STRATA_WRITE_FIXTURES=1 swift test --filter GoldenFixtureTests
 @Suite struct GoldenFixtureTests {
     static let keys = ["content", "content+source", "content+metadata.k", "prompt_only"]
     static let configs: [String] = keys.flatMap { k in DedupKey.Normalization.allCases.map { "\(k)|\($0.rawValue)" } }
     static let root = packageRoot + "/Tests/StrataTests/Fixtures/stores"
 
-    static func directory(_ config: String) -> String {
+    /// Fixture generations, oldest first; the last is what this build writes.
+    static let generations = ["v1", "v2"]
+
+    static func directory(_ config: String, generation: String = "v1") -> String {
         let name = config.replacingOccurrences(of: "|", with: "-").replacingOccurrences(of: "+", with: "_")
-        return root + "/v1-" + name
+        return root + "/" + generation + "-" + name
     }
 
     static let jan: Int64 = 1_735_689_600_000 + 3_723_456  // 2025-01-01T01:02:03.456Z
@@ -95,10 +101,19 @@ import Testing
         return try PosixFileSystem.shared.readFile(out + "/data.jsonl")
     }
 
-    @Test(arguments: configs)
-    func goldenStoreReadsBackByteExact(_ config: String) throws {
-        let dir = Self.directory(config)
-        if ProcessInfo.processInfo.environment["STRATA_WRITE_FIXTURES"] != nil { try Self.generate(config, at: dir) }
+    @Test(arguments: generations, configs)
+    func goldenStoreReadsBackByteExact(_ generation: String, _ config: String) throws {
+        let dir = Self.directory(config, generation: generation)
+        if ProcessInfo.processInfo.environment["STRATA_WRITE_FIXTURES"] != nil, generation == Self.generations.last! {
+            try Self.generate(config, at: dir)
+        }
+        // Each generation holds segments of its own format version (SPEC.md §3.0, header bytes 8..9).
+        let segments = try FileManager.default.subpathsOfDirectory(atPath: dir).filter { $0.hasSuffix(".strata") }
+        #expect(!segments.isEmpty)
+        for seg in segments {
+            let header = try PosixFileSystem.shared.readFile(dir + "/" + seg)
+            #expect(header.count >= 10 && Int(header[8]) | Int(header[9]) << 8 == Int(generation.dropFirst())!, "\(seg)")
+        }
         #expect(FileManager.default.fileExists(atPath: dir + "/MANIFEST"), "missing fixture \(dir)")
         let expectedScan = try String(contentsOfFile: dir + "/expected-scan.jsonl", encoding: .utf8)
         #expect(try Self.scanText(dir) == expectedScan)
