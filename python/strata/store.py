@@ -8,7 +8,7 @@ import os
 import weakref
 from ctypes import c_int32, c_void_p
 from dataclasses import dataclass, field
-from typing import Any, Dict, Iterable, Iterator, List, Mapping, Optional, Sequence, Union
+from typing import Any, Dict, Iterable, Iterator, List, Mapping, Optional, Sequence, TypeVar, Union
 
 from . import _native
 from ._native import lib
@@ -149,15 +149,39 @@ class _Cursor:
         self.close()
 
 
+_H = TypeVar("_H", bound="_Handle")
+
+
 class _Handle:
     """Shared by Store and Reader: the native handle, its open cursors, get/scan."""
 
     _get_fn: Any
     _scan_fn: Any
+    _close_fn: Any
 
     def __init__(self) -> None:
         self._h: Optional[int] = None
         self._cursors: "weakref.WeakSet[_Cursor]" = weakref.WeakSet()
+
+    def __enter__(self: _H) -> _H:
+        return self
+
+    def __exit__(self, *exc: Any) -> None:
+        self.close()
+
+    def close(self) -> None:
+        """Closes open scans, then the native handle. Idempotent."""
+        if not self._h:
+            return
+        self._close_cursors()
+        h, self._h = self._h, None
+        _native.call(self._close_fn, h)
+
+    def __del__(self) -> None:
+        try:
+            self.close()
+        except Exception:
+            pass
 
     def _handle(self) -> int:
         if not self._h:
@@ -226,6 +250,7 @@ class Store(_Handle):
 
     _get_fn = lib.strata_store_get
     _scan_fn = lib.strata_store_scan
+    _close_fn = lib.strata_store_close
 
     def __init__(self, path: PathLike, create: bool = True, commit: CommitPolicy = "batch", check_permissions: bool = True) -> None:
         """Opens (and by default creates) the store at ``path``; see ``Store.open``."""
@@ -251,25 +276,9 @@ class Store(_Handle):
         """
         return cls(path, create=create, commit=commit, check_permissions=check_permissions)
 
-    def __enter__(self) -> "Store":
-        return self
-
-    def __exit__(self, *exc: Any) -> None:
-        self.close()
-
     def close(self) -> None:
         """Closes open scans, seals and commits everything, and releases the store. Idempotent."""
-        if not self._h:
-            return
-        self._close_cursors()
-        h, self._h = self._h, None
-        _native.call(lib.strata_store_close, h)
-
-    def __del__(self) -> None:
-        try:
-            self.close()
-        except Exception:
-            pass
+        super().close()
 
     def append(self, example: Mapping[str, Any]) -> AppendResult:
         """Appends one example (a dict in the ``strata ingest`` record format).
@@ -426,6 +435,7 @@ class Reader(_Handle):
 
     _get_fn = lib.strata_reader_get
     _scan_fn = lib.strata_reader_scan
+    _close_fn = lib.strata_reader_close
 
     def __init__(self, path: PathLike) -> None:
         super().__init__()
@@ -434,25 +444,9 @@ class Reader(_Handle):
         _native.call(lib.strata_reader_open, _native.path_arg(path), ctypes.byref(out))
         self._h = out.value
 
-    def __enter__(self) -> "Reader":
-        return self
-
-    def __exit__(self, *exc: Any) -> None:
-        self.close()
-
     def close(self) -> None:
         """Closes open scans and releases the snapshot. Idempotent."""
-        if not self._h:
-            return
-        self._close_cursors()
-        h, self._h = self._h, None
-        _native.call(lib.strata_reader_close, h)
-
-    def __del__(self) -> None:
-        try:
-            self.close()
-        except Exception:
-            pass
+        super().close()
 
     def partitions(self) -> List[Dict[str, str]]:
         """The snapshot's partitions: ``[{"domain": ..., "month": "YYYY-MM"}, ...]``, sorted."""
