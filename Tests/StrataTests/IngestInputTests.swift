@@ -122,32 +122,17 @@ import Testing
             .joined(separator: "\n").appending("\n").utf8)
     }
 
-    private func compress(_ data: [UInt8], _ tool: String) throws -> [UInt8] {
-        let p = Process()
-        p.executableURL = URL(fileURLWithPath: "/usr/bin/" + tool)
-        p.arguments = ["-c", "-q"]
-        let inp = Pipe(), out = Pipe()
-        p.standardInput = inp
-        p.standardOutput = out
-        try p.run()
-        inp.fileHandleForWriting.write(Data(data))
-        try inp.fileHandleForWriting.close()
-        let bytes = out.fileHandleForReading.readDataToEndOfFile()
-        p.waitUntilExit()
-        return Array(bytes)
-    }
-
     @Test func gzipAndZstdInputAreDetectedByMagicBytesAndDecompressed() throws {
         let plain = jsonl(500)
         for tool in ["gzip", "zstd"] {
-            let packed = try compress(plain, tool)
+            let packed = try compressedWithCLI(plain, tool: tool)
             let (sum, examples) = try ingest(packed)
             #expect(sum.inserted == 500, "\(tool)")
             #expect(sum.rejected == 0, "\(tool)")
             #expect(sum.unknownFields == 500 && sum.recordsWithUnknownFields == 500 && sum.unknownFieldNames == ["conversation_id"])
             #expect(examples.contains { $0.metadataJSON == #"{"_extra":{"conversation_id":"c7"}}"# })
             // Concatenated members/frames read as one stream.
-            let (both, _) = try ingest(packed + (try compress(jsonl(600), tool)))
+            let (both, _) = try ingest(packed + (try compressedWithCLI(jsonl(600), tool: tool)))
             #expect(both.inserted == 600 && both.duplicates == 500, "\(tool)")
             // A truncated stream is an error naming the format, not a pile of rejections.
             #expect { _ = try ingest(Array(packed.prefix(packed.count / 2))) } throws: { e in
@@ -217,7 +202,7 @@ import Testing
         let store = temporaryStorePath()
         let lines = #"{"prompt":"p1","response":"r","domain":"d","system_prompt":"You help.","turn_number":1}"# + "\n"
             + #"{"prompt":"p2","response":"r","domain":"d"}"#
-        let gz = try gzip(Array(lines.utf8))
+        let gz = try compressedWithCLI(Array(lines.utf8), tool: "gzip")
         let r = try runStrata(["ingest", store, "--default-timestamp", "2025-03-14", "--json"], stdin: Data(gz))
         #expect(r.status == 0, "\(r.stderr)")
         let sum = try #require(r.jsonLines.last)
@@ -230,20 +215,5 @@ import Testing
         #expect(rej.jsonLines.last?["rejected"] as? Int == 1)
         let bad = try runStrata(["ingest", store + "-3", "--unknown-fields", "ignore"], stdin: Data(lines.utf8))
         #expect(bad.status == 64)
-    }
-
-    private func gzip(_ data: [UInt8]) throws -> [UInt8] {
-        let p = Process()
-        p.executableURL = URL(fileURLWithPath: "/usr/bin/gzip")
-        p.arguments = ["-c"]
-        let inp = Pipe(), out = Pipe()
-        p.standardInput = inp
-        p.standardOutput = out
-        try p.run()
-        inp.fileHandleForWriting.write(Data(data))
-        try inp.fileHandleForWriting.close()
-        let bytes = out.fileHandleForReading.readDataToEndOfFile()
-        p.waitUntilExit()
-        return Array(bytes)
     }
 }

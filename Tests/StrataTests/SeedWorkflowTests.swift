@@ -7,21 +7,6 @@ import Testing
 /// system's output comes out. The production capture's workflow (its own
 /// ids, feedback and corrections in bulk) is ExternalIdTests.
 @Suite struct SeedWorkflowTests {
-    private func compress(_ text: String, _ tool: String) throws -> Data {
-        let p = Process()
-        p.executableURL = URL(fileURLWithPath: "/usr/bin/" + tool)
-        p.arguments = ["-c", "-q"]
-        let inp = Pipe(), out = Pipe()
-        p.standardInput = inp
-        p.standardOutput = out
-        try p.run()
-        inp.fileHandleForWriting.write(Data(text.utf8))
-        try inp.fileHandleForWriting.close()
-        let d = out.fileHandleForReading.readDataToEndOfFile()
-        p.waitUntilExit()
-        return d
-    }
-
     private func python(_ code: String, _ args: [String]) throws -> (Int32, String) {
         let p = Process()
         p.executableURL = URL(fileURLWithPath: "/usr/bin/env")
@@ -52,7 +37,7 @@ import Testing
             input.append(#"{"instruction": "Summarize the patient's health journal entry.", "input": "Readings for user \#(i): fasting glucose \#(90 + i) mg/dL.", "output": "Glucose within range on \#(i % 7) of 7 days.", "metadata": {"record_type": "\#(i % 2 == 0 ? "BloodGlucoseRecord" : "BloodPressureRecord")", "user_id": "user\#(i)", "correlation_id": "corr-\#(i)", "processing_timestamp": "2025-\#(month)-15T08:00:00Z", "source_bucket": "health-raw", "source_key": "raw/Record/2025/\#(month)/15/user\#(i)_1731628800_abc\#(i).avro", "quality_score": 0.\#(5 + i % 5), "record_count": \#(i + 1), "processing_duration_seconds": 1.25, "clinical_insights": {"conditions": ["type2_diabetes"], "medications": ["metformin"]}, "health_domain": "\#(d)"}}"#)
         }
         let gz = store + "-module4.jsonl.gz"
-        try compress(input.joined(separator: "\n") + "\n", "gzip").write(to: URL(fileURLWithPath: gz))
+        try Data(compressedWithCLI(Array((input.joined(separator: "\n") + "\n").utf8), tool: "gzip")).write(to: URL(fileURLWithPath: gz))
         #expect(try runStrata(["init", store, "--external-id", "metadata.source_key"]).status == 0)
         let ing = try runStrata(["ingest", store, gz, "--map", "domain=metadata.health_domain", "--map", "timestamp=metadata.processing_timestamp",
                                  "--map", "quality_score=metadata.quality_score", "--json"])
@@ -145,7 +130,7 @@ import Testing
             input.append(#"{"instruction": "Suggest meals for this household event.", "input": {"event_type": "plan_requested", "user_id": "u\#(i)", "household": {"id": \#(hh), "size": \#(2 + i % 3), "preferences": ["vegetarian"], "restrictions": ["nut_free"]}}, "output": {"plan": [{"day": "mon", "meal": "lentil soup"}], "accepted": \#(i % 2 == 0)}, "domain": "meal_planning", "timestamp": "2025-03-14", "metadata": {"household": {"id": \#(hh)}, "event_id": "evt_\#(i)"}}"#)
         }
         let zst = store + "-events.jsonl.zst"
-        try compress(input.joined(separator: "\n"), "zstd").write(to: URL(fileURLWithPath: zst))
+        try Data(compressedWithCLI(Array(input.joined(separator: "\n").utf8), tool: "zstd")).write(to: URL(fileURLWithPath: zst))
         let ing = try runStrata(["ingest", store, zst, "--json"])
         #expect(ing.status == 0 && ing.jsonLines.last?["inserted"] as? Int == 40, "\(ing.stderr)")
         // The nightly gate stops on the null household ids.

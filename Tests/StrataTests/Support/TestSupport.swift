@@ -28,3 +28,20 @@ func makeExamples(_ n: Int, seed: Int = 0, domains: [String] = ["alpha", "beta"]
                        metadataJSON: #"{"n":\#(k),"big":12345678901234567890,"f":1.5e300}"#)
     }
 }
+
+/// `bytes` compressed by a real command-line tool (`gzip` or `zstd`, from
+/// /usr/bin), so decoders are tested against what users' tools write.
+func compressedWithCLI(_ bytes: [UInt8], tool: String) throws -> [UInt8] {
+    let p = Process()
+    p.executableURL = URL(fileURLWithPath: "/usr/bin/" + tool)
+    p.arguments = ["-c", "-q"]
+    let inp = Pipe(), out = Pipe()
+    p.standardInput = inp
+    p.standardOutput = out
+    try p.run()
+    inp.fileHandleForWriting.write(Data(bytes))
+    try inp.fileHandleForWriting.close()
+    let data = out.fileHandleForReading.readDataToEndOfFile()
+    p.waitUntilExit()
+    return Array(data)
+}
