@@ -10,6 +10,9 @@ public final class EncodedBatch {
         public var count: Int
         /// Input line, for duplicate reports.
         public var line: Int
+        /// The keyed id's key (SPEC.md §4.1) the entry carries, which is the
+        /// example's dedup key in a `content+fields` store; nil otherwise.
+        var idKey: ExampleID?
     }
 
     public var bytes: [UInt8] = []
@@ -35,7 +38,8 @@ public final class EncodedBatch {
         swap(&w.bytes, &bytes)
         RecordCodec.appendExampleEntry(d, id: id, idKey: idKey, to: &w)
         swap(&w.bytes, &bytes)
-        items.append(Item(id: id, partition: partition, timestamp: d.timestampMillis, start: start, count: bytes.count - start, line: line))
+        items.append(Item(id: id, partition: partition, timestamp: d.timestampMillis, start: start, count: bytes.count - start, line: line,
+                          idKey: idKey))
     }
 }
 
@@ -49,7 +53,8 @@ extension Store {
                 try batch.bytes.withUnsafeBytes { all in
                     for item in batch.items {
                         let entry = UnsafeRawBufferPointer(rebasing: all[item.start..<(item.start + item.count)])
-                        outcome(item, try appendEntryLocked(entry, id: item.id, partition: item.partition, timestamp: item.timestamp))
+                        outcome(item, try appendEntryLocked(entry, id: item.id, idKey: item.idKey, partition: item.partition,
+                                                            timestamp: item.timestamp))
                     }
                 }
             }
@@ -57,9 +62,13 @@ extension Store {
     }
 
     /// The one place an example entry enters the store: dedup, then append.
-    /// REQUIRES: the lock is held and the caller runs inside `guardWrite`.
-    func appendEntryLocked(_ entry: UnsafeRawBufferPointer, id: ExampleID, partition: PartitionKey, timestamp: Int64) throws -> AppendOutcome {
-        if let stored = try dedupCheckLocked(entry: entry, id: id, partition: partition, timestamp: timestamp) { return .duplicate(stored) }
+    /// REQUIRES: the lock is held and the caller runs inside `guardWrite`;
+    /// `idKey`, when given, is the key `ExampleIdentity.assign` gave the entry.
+    func appendEntryLocked(_ entry: UnsafeRawBufferPointer, id: ExampleID, idKey: ExampleID? = nil, partition: PartitionKey,
+                           timestamp: Int64) throws -> AppendOutcome {
+        if let stored = try dedupCheckLocked(entry: entry, id: id, idKey: idKey, partition: partition, timestamp: timestamp) {
+            return .duplicate(stored)
+        }
         let seg = try activeSegment(for: partition)
         let loc = try seg.append(entry: entry)
         try dedupInsertedLocked(id: id, at: loc)

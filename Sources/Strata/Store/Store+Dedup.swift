@@ -40,8 +40,11 @@ extension Store {
     /// remembered for `dedupInsertedLocked`), else the id of the stored example
     /// it duplicates, after recording the offer (SPEC.md §4.4). `entry` is the
     /// complete encoded example entry; it is decoded only when the key is not
-    /// the id, or to record a duplicate.
-    func dedupCheckLocked(entry: UnsafeRawBufferPointer, id: ExampleID, partition: PartitionKey, timestamp: Int64) throws -> ExampleID? {
+    /// the id, or to record a duplicate. In a `content+fields` store the
+    /// dedup key is the keyed id's key: `idKey`, when the caller assigned it
+    /// (`ExampleIdentity.assign`), is used as is instead of decoding the entry.
+    func dedupCheckLocked(entry: UnsafeRawBufferPointer, id: ExampleID, idKey: ExampleID? = nil, partition: PartitionKey,
+                          timestamp: Int64) throws -> ExampleID? {
         var offered: Example?
         func decodeOffered() throws -> Example {
             if let offered { return offered }
@@ -53,10 +56,17 @@ extension Store {
             offered = e
             return e
         }
-        let k = dedup.key.isExampleID ? id : try dedup.keyer.key(of: try decodeOffered())
-        // Keyed ids (SPEC.md §4.1) are unique only if the entry's id covers its own key.
-        if identity.keyed, try decodeOffered().idKey != k {
-            throw StrataError(.invalidInput, "example \(id) does not carry the keyed id of this content+fields store", field: "id")
+        let k: ExampleID
+        if dedup.key.isExampleID {
+            k = id
+        } else if identity.keyed, let idKey {
+            k = idKey
+        } else {
+            k = try dedup.keyer.key(of: try decodeOffered())
+            // Keyed ids (SPEC.md §4.1) are unique only if the entry's id covers its own key.
+            if identity.keyed, try decodeOffered().idKey != k {
+                throw StrataError(.invalidInput, "example \(id) does not carry the keyed id of this content+fields store", field: "id")
+            }
         }
         dedup.currentKey = k
         guard let loc = try dedup.lookup(k, catalog: catalog) else { return nil }

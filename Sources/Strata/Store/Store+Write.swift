@@ -62,7 +62,7 @@ extension Store {
             RecordCodec.appendExampleEntry(d, id: id, idKey: idKey, to: &entryBuffer)
             let key = partitionKey(of: d)
             return try entryBuffer.bytes.withUnsafeBytes {
-                try appendEntryLocked($0, id: id, partition: key, timestamp: d.timestampMillis)
+                try appendEntryLocked($0, id: id, idKey: idKey, partition: key, timestamp: d.timestampMillis)
             }
         }
     }
