@@ -39,5 +39,5 @@ let package = Package(
         // Fixtures (inputs and golden stores) are read by path at run time, not bundled.
         .testTarget(name: "StrataTests", dependencies: ["Strata"], exclude: ["Fixtures"]),
     ],
-    swiftLanguageModes: [.v5]
+    swiftLanguageModes: [.v6]
 )

@@ -4,7 +4,7 @@
 /// next to the code that throws them); `message` is written for the person who
 /// reads it and says what to do next; `path`/`offset` locate damage on disk;
 /// `line`/`field` locate bad input; `cause` keeps the underlying error.
-public struct StrataError: Error, CustomStringConvertible, @unchecked Sendable {
+public struct StrataError: Error, CustomStringConvertible, Sendable {
     public struct Code: Hashable, Sendable, CustomStringConvertible {
         public let rawValue: String
         public init(_ rawValue: String) { self.rawValue = rawValue }

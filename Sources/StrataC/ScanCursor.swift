@@ -105,9 +105,9 @@ struct ScanSpec {
         let needsPredicate = minQ != nil || !tags.isEmpty || source != nil || !shapes.isEmpty
         // The same predicate as `strata scan` and the export's filters.
         filter = ScanFilter(domains: domains.isEmpty ? nil : Set(domains), fromMonth: try o.month("from_month"), toMonth: try o.month("to_month"),
-                            predicate: needsPredicate ? { e in
+                            predicate: needsPredicate ? { @Sendable e in
                                 if let minQ { guard let q = e.qualityScore, q >= minQ else { return false } }
-                                if !tags.isEmpty, !e.tags.contains(where: tags.contains) { return false }
+                                if !tags.isEmpty, !e.tags.contains(where: { tags.contains($0) }) { return false }
                                 if let source, e.source != source { return false }
                                 if !shapes.isEmpty, !shapes.contains(e.shape) { return false }
                                 return true
@@ -125,7 +125,7 @@ struct ScanSpec {
 /// stays bounded whatever the store's size. Closing sets `cancelled`, which
 /// makes the producer's next callback return false, and waits for the thread.
 final class ScanCursor: @unchecked Sendable {
-    typealias ScanFunction = (ScanFilter, (FoldedExample) throws -> Bool) throws -> Void
+    typealias ScanFunction = @Sendable (ScanFilter, (FoldedExample) throws -> Bool) throws -> Void
 
     private let owner: GuardedHandle
     private let condition = NSCondition()

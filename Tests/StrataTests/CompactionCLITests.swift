@@ -12,17 +12,17 @@ func runStrata(_ args: [String], environment extra: [String: String]) throws -> 
     p.standardOutput = out
     p.standardError = err
     try p.run()
-    var errData = Data()
+    let errData = Locked(Data())
     let group = DispatchGroup()
     group.enter()
     DispatchQueue.global().async {
-        errData = err.fileHandleForReading.readDataToEndOfFile()
+        errData.store(err.fileHandleForReading.readDataToEndOfFile())
         group.leave()
     }
     let outData = out.fileHandleForReading.readDataToEndOfFile()
     group.wait()
     p.waitUntilExit()
-    return CLIResult(status: p.terminationStatus, stdout: String(decoding: outData, as: UTF8.self), stderr: String(decoding: errData, as: UTF8.self))
+    return CLIResult(status: p.terminationStatus, stdout: String(decoding: outData, as: UTF8.self), stderr: String(decoding: errData.load(), as: UTF8.self))
 }
 
 @Suite struct CompactionCLITests {

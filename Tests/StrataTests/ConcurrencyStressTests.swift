@@ -45,9 +45,8 @@ import Testing
             }
             shared.read { $0.done = true }
         }
-        var readerFailures: [String] = []
-        let failLock = NSLock()
-        func fail(_ s: String) { failLock.lock(); readerFailures.append(s); failLock.unlock() }
+        let readerFailures = Locked<[String]>([])
+        @Sendable func fail(_ s: String) { readerFailures.withLock { $0.append(s) } }
         let group = DispatchGroup()
         for r in 0..<3 {
             group.enter()
@@ -93,7 +92,7 @@ import Testing
         }
         group.wait()
         try store.close()
-        #expect(readerFailures.isEmpty, "\(readerFailures.prefix(5))")
+        #expect(readerFailures.load().isEmpty, "\(readerFailures.load().prefix(5))")
         let snapshots = shared.read { $0.snapshots }
         print("concurrency stress: \(snapshots) reader snapshots, \(processRuns) stats processes")
         #expect(snapshots > 10)

@@ -40,7 +40,7 @@ import Testing
     static let operationsPerSequence = 24
 
     /// Totals for the report line (sequences, operations) across configurations.
-    static let totals = Mutex()
+    static let totals = Lock()
     nonisolated(unsafe) static var sequencesRun = 0
     nonisolated(unsafe) static var operationsRun = 0
 

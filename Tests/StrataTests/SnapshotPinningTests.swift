@@ -67,22 +67,21 @@ import Testing
             compact.standardError = FileHandle.nullDevice
             try compact.run()
             // Two reader loops, as long as the compaction runs.
-            let results = Mutex()
-            var roundRuns = 0
-            var roundFailures: [String] = []
+            let results = Locked((runs: 0, failures: [String]()))
             DispatchQueue.concurrentPerform(iterations: 2) { t in
                 var i = t
                 while compact.isRunning {
                     let failure = Self.read(store, kind: i, scratch: scratch + "/t\(t)")
                     results.withLock {
-                        roundRuns += 1
-                        if let failure { roundFailures.append("round \(round), reader \(i % 4): \(failure)") }
+                        $0.runs += 1
+                        if let failure { $0.failures.append("round \(round), reader \(i % 4): \(failure)") }
                     }
                     i += 1
                 }
             }
             compact.waitUntilExit()
             #expect(compact.terminationStatus == 0, "round \(round): compact failed")
+            let (roundRuns, roundFailures) = results.load()
             runs += roundRuns
             failures += roundFailures
             // The compaction really replaced the small segments.

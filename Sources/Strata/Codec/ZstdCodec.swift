@@ -102,7 +102,7 @@ public final class ZstdDictionary: @unchecked Sendable {
     public let dictionaryID: UInt32
     let ddict: OpaquePointer
     private var cdicts: [Int32: OpaquePointer] = [:]
-    private let lock = Mutex()
+    private let lock = Lock()
 
     public init?(bytes: [UInt8]) {
         guard let d = bytes.withUnsafeBytes({ ZSTD_createDDict($0.baseAddress, $0.count) }) else { return nil }

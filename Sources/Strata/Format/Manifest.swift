@@ -34,7 +34,7 @@ public struct Manifest: @unchecked Sendable {
     /// Members this build does not know, preserved on rewrite (SPEC.md §1).
     public var extra: [String: Any]
 
-    nonisolated(unsafe) static let knownKeys: Set<String> = ["store_id", "created", "generation", "next_segment", "dedup", "segments"]
+    static let knownKeys: Set<String> = ["store_id", "created", "generation", "next_segment", "dedup", "segments"]
 
     public init(storeID: String, created: String) {
         self.storeID = storeID

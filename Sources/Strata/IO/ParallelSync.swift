@@ -11,12 +11,12 @@ enum ParallelSync {
             try jobs.first?()
             return
         }
-        let errors = Mutex()
-        var firstError: (Int, Error)?
+        let firstError = Locked<(Int, any Error)?>(nil)
+        let jobs = Jobs(all: jobs)
         let limit = DispatchSemaphore(value: maxConcurrent)
         let group = DispatchGroup()
         let queue = DispatchQueue(label: "strata.fsync", attributes: .concurrent)
-        for (i, job) in jobs.enumerated() {
+        for i in jobs.all.indices {
             limit.wait()
             group.enter()
             queue.async {
@@ -24,12 +24,15 @@ enum ParallelSync {
                     limit.signal()
                     group.leave()
                 }
-                do { try job() } catch {
-                    errors.withLock { if firstError == nil || firstError!.0 > i { firstError = (i, error) } }
+                do { try jobs.all[i]() } catch {
+                    firstError.withLock { if $0 == nil || $0!.0 > i { $0 = (i, error) } }
                 }
             }
         }
         group.wait()
-        if let (_, e) = firstError { throw e }
+        if let (_, e) = firstError.load() { throw e }
     }
+
+    // @unchecked: each job runs once on one thread and `run` waits for all, so what a job captures is never used concurrently.
+    private struct Jobs: @unchecked Sendable { let all: [() throws -> Void] }
 }

@@ -143,16 +143,17 @@ public final class Ingester {
         let ready = BlockingQueue<StagedBatch>()
         free.push(StagedBatch())
         free.push(StagedBatch())
-        let cancelled = Atomic(false)
+        let cancelled = Locked(false)
         let mapping = self.mapping
         let onReject = self.onReject
         let recordLimit = commitEveryRecords
         let hasher = fieldHasher
         let dedupKey = store.dedupKey
+        let handOff = ParseHandOff(readChunk: readChunk, onReject: onReject)
         let parseThread = Thread {
-            Ingester.parseStage(source: source, mapping: mapping, readChunk: readChunk, free: free, ready: ready,
+            Ingester.parseStage(source: source, mapping: mapping, readChunk: handOff.readChunk, free: free, ready: ready,
                                 cancelled: cancelled, recordLimit: recordLimit, hasher: hasher, dedupKey: dedupKey,
-                                onReject: onReject)
+                                onReject: handOff.onReject)
         }
         parseThread.stackSize = 4 << 20
         parseThread.start()
@@ -223,7 +224,7 @@ public final class Ingester {
 
     private static func parseStage(source: String, mapping: IngestMapping, readChunk: (inout [UInt8]) throws -> Int,
                                    free: BlockingQueue<StagedBatch>, ready: BlockingQueue<StagedBatch>,
-                                   cancelled: Atomic<Bool>, recordLimit: Int, hasher: FieldHasher?,
+                                   cancelled: Locked<Bool>, recordLimit: Int, hasher: FieldHasher?,
                                    dedupKey: DedupKey, onReject: ((Rejection) -> Void)?) {
         var hasher = hasher
         var parser = try! IngestLineParser(mapping: mapping)  // validated in init
@@ -357,7 +358,15 @@ struct PartitionCache {
     }
 }
 
+/// The input reader and the reject callback, moved to the parse thread.
+// @unchecked: the parse thread is their only user until its last batch, which `run` waits for.
+struct ParseHandOff: @unchecked Sendable {
+    let readChunk: (inout [UInt8]) throws -> Int
+    let onReject: ((Ingester.Rejection) -> Void)?
+}
+
 /// A minimal blocking FIFO for handing batches between the two stages.
+// @unchecked: `items` is touched only under `condition`; an item belongs to one stage at a time (handed over, never shared).
 final class BlockingQueue<T>: @unchecked Sendable {
     private var items: [T] = []
     private let condition = NSCondition()
@@ -376,13 +385,4 @@ final class BlockingQueue<T>: @unchecked Sendable {
         condition.unlock()
         return item
     }
-}
-
-/// A lock-protected value (for flags shared between the stages).
-final class Atomic<T>: @unchecked Sendable {
-    private var value: T
-    private let lock = NSLock()
-    init(_ value: T) { self.value = value }
-    func load() -> T { lock.lock(); defer { lock.unlock() }; return value }
-    func store(_ v: T) { lock.lock(); value = v; lock.unlock() }
 }

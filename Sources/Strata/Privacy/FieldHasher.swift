@@ -7,7 +7,7 @@ import Foundation
 /// same pseudonym within a store (joins and dedup keys still work) and cannot
 /// be reversed without the store's secret. Everything else in metadata stays
 /// byte for byte.
-public struct FieldHasher {
+public struct FieldHasher: Sendable {
     /// Paths below `metadata` (e.g. ["user_id"], ["patient", "mrn"]).
     public let paths: [[String]]
     private let secret: [UInt8]

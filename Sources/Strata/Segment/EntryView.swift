@@ -11,7 +11,7 @@
 /// the id recomputed from the content). `RecordCodec.decodeExampleBody`
 /// builds the owning `Example` from a decoded view.
 struct EntryView {
-    static let emptyBytes = UnsafeRawBufferPointer(start: nil, count: 0)
+    static var emptyBytes: UnsafeRawBufferPointer { UnsafeRawBufferPointer(start: nil, count: 0) }
 
     var shape: Shape = .instruction
     var id = ExampleID(high: 0, low: 0)

@@ -11,7 +11,7 @@
 final class PinnedFileSystem: FileSystem, @unchecked Sendable {
     let base: FileSystem
     private var pins: [String: ReadableFile] = [:]
-    private let lock = Mutex()
+    private let lock = Lock()
 
     init(base: FileSystem) { self.base = base }
 

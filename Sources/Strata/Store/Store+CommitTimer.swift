@@ -36,7 +36,7 @@ final class CommitTimer: @unchecked Sendable {
 
 /// Stores with the interval policy that are open, for the exit-time commit.
 enum OpenIntervalStores {
-    private static let lock = Mutex()
+    private static let lock = Lock()
     nonisolated(unsafe) private static var stores: [ObjectIdentifier: WeakStore] = [:]
     nonisolated(unsafe) private static var registered = false
 

@@ -1,5 +1,5 @@
 /// How a store is opened and written.
-public struct StoreOptions: @unchecked Sendable {
+public struct StoreOptions: Sendable {
     public enum CommitPolicy: Sendable, Equatable {
         /// `append` and `append(contentsOf:)` commit before returning.
         case everyBatch
@@ -74,17 +74,17 @@ public struct RecoveryEvent: Sendable, CustomStringConvertible {
 }
 
 /// Which examples a scan visits.
-public struct ScanFilter: @unchecked Sendable {
+public struct ScanFilter: Sendable {
     /// nil = all domains.
     public var domains: Set<String>?
     public var fromMonth: Month?
     public var toMonth: Month?
     /// Extra predicate on decoded examples.
-    public var predicate: ((Example) -> Bool)?
+    public var predicate: (@Sendable (Example) -> Bool)?
     /// Also visit examples whose folded state is excluded (SPEC.md §4.6).
     public var includeExcluded = false
 
-    public init(domains: Set<String>? = nil, fromMonth: Month? = nil, toMonth: Month? = nil, predicate: ((Example) -> Bool)? = nil,
+    public init(domains: Set<String>? = nil, fromMonth: Month? = nil, toMonth: Month? = nil, predicate: (@Sendable (Example) -> Bool)? = nil,
                 includeExcluded: Bool = false) {
         self.domains = domains
         self.fromMonth = fromMonth

@@ -48,7 +48,7 @@ public final class StoreReader: @unchecked Sendable {
     /// Summaries of sealed segments from `index/stats.sum`, by sequence (SPEC.md §5.6);
     /// only those matching the manifest's (sequence, partition).
     let digests: [UInt64: SegmentDigest]
-    let lock = Mutex()
+    let lock = Lock()
     var buffers = ReadBuffers()
     /// The descriptors of the snapshot's files (SPEC.md §7.2).
     let pins: PinnedFileSystem

@@ -8,7 +8,7 @@ public final class Store: @unchecked Sendable {
     public let path: String
     public let options: StoreOptions
     let fs: FileSystem
-    let lock = Mutex()
+    let lock = Lock()
     private var fileLock: FileLock?
     var manifest: Manifest
     var manifestDirty = false

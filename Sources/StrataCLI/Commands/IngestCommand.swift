@@ -105,7 +105,7 @@ struct IngestCommand: ParsableCommand {
             let progress = Progress(label: "ingest", total: total > 0 ? total : nil, quiet: quiet || json)
             ingester.onProgress = { progress.update(done: $0) }
             if json {
-                ingester.onCommit = { sum in print(jsonLine(["event": "commit", "read": sum.read, "inserted": sum.inserted, "duplicates": sum.duplicates, "rejected": sum.rejected])); fflush(stdout) }
+                ingester.onCommit = { sum in print(jsonLine(["event": "commit", "read": sum.read, "inserted": sum.inserted, "duplicates": sum.duplicates, "rejected": sum.rejected])); fflush(nil) }  // nil: all streams (the global `stdout` is not concurrency-safe)
             }
             let started = Date()
             for f in files.isEmpty ? ["-"] : files { try ingester.ingest(path: f) }

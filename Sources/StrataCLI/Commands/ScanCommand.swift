@@ -51,9 +51,9 @@ struct ScanCommand: ParsableCommand {
             let tags = Set(tag), q = minQuality, src = source, sh = shape.flatMap(Shape.init(name:))
             let needsPredicate = q != nil || !tags.isEmpty || src != nil || sh != nil
             var filter = ScanFilter(domains: domain.isEmpty ? nil : Set(domain), fromMonth: fromMonth.flatMap(Month.init),
-                                    toMonth: toMonth.flatMap(Month.init), predicate: needsPredicate ? { e in
+                                    toMonth: toMonth.flatMap(Month.init), predicate: needsPredicate ? { @Sendable e in
                 if let q { guard let s = e.qualityScore, s >= q else { return false } }
-                if !tags.isEmpty, !e.tags.contains(where: tags.contains) { return false }
+                if !tags.isEmpty, !e.tags.contains(where: { tags.contains($0) }) { return false }
                 if let src, e.source != src { return false }
                 if let sh, e.shape != sh { return false }
                 return true

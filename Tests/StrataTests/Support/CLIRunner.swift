@@ -1,4 +1,5 @@
 import Foundation
+@testable import Strata
 
 /// Runs the built `strata` binary (debug build next to the tests) as a real process.
 struct CLIResult {
@@ -43,15 +44,15 @@ func runStrata(_ args: [String], stdin: Data? = nil) throws -> CLIResult {
     if let stdin { input.fileHandleForWriting.write(stdin) }
     try input.fileHandleForWriting.close()
     // Read both pipes concurrently so a full pipe never blocks the child.
-    var errData = Data()
+    let errData = Locked(Data())
     let group = DispatchGroup()
     group.enter()
     DispatchQueue.global().async {
-        errData = err.fileHandleForReading.readDataToEndOfFile()
+        errData.store(err.fileHandleForReading.readDataToEndOfFile())
         group.leave()
     }
     let outData = out.fileHandleForReading.readDataToEndOfFile()
     group.wait()
     p.waitUntilExit()
-    return CLIResult(status: p.terminationStatus, stdout: String(decoding: outData, as: UTF8.self), stderr: String(decoding: errData, as: UTF8.self))
+    return CLIResult(status: p.terminationStatus, stdout: String(decoding: outData, as: UTF8.self), stderr: String(decoding: errData.load(), as: UTF8.self))
 }
