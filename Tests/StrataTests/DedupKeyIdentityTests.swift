@@ -145,7 +145,7 @@ import Testing
         var m = try Manifest.decode(try PosixFileSystem.shared.readFile(a + "/MANIFEST"), path: a)
         m.segments.append(Manifest.SegmentEntry(sequence: 2, partition: partition, state: .sealed))
         m.nextSegment = 3
-        m.dedup = ["key": "content+fields", "fields": ["source"], "normalize": "none"]
+        m.dedup = Manifest.DedupSpec(key: "content+fields", fields: ["source"])
         try Data(try m.encode()).write(to: URL(fileURLWithPath: a + "/MANIFEST"))
         try FileManager.default.removeItem(atPath: a + "/index")
         return (a, example("a").id)

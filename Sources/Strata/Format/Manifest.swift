@@ -1,7 +1,7 @@
 import Foundation
 
 /// The store manifest (SPEC.md §2.1): a checksummed JSON body.
-public struct Manifest: @unchecked Sendable {
+public struct Manifest: Sendable {
     public struct SegmentEntry: Sendable, Equatable {
         public enum State: String, Sendable { case active, sealed }
         public var sequence: UInt64
@@ -29,10 +29,44 @@ public struct Manifest: @unchecked Sendable {
     public var created: String
     public var generation: UInt64
     public var nextSegment: UInt64
-    public var dedup: [String: Any]
+    public var dedup: DedupSpec
     public var segments: [SegmentEntry]
     /// Members this build does not know, preserved on rewrite (SPEC.md §1).
-    public var extra: [String: Any]
+    public var extra: [String: Member]
+
+    /// The `dedup` member as written (SPEC.md §5.3). Its names are checked when
+    /// a store opens (`DedupKey(manifest:path:)`), so a manifest naming a key
+    /// this build does not know still decodes: inspect shows it, open refuses it.
+    public struct DedupSpec: Sendable, Equatable {
+        public var key: String
+        public var fields: [String]
+        public var normalize: String
+
+        public init(key: String = "content", fields: [String] = [], normalize: String = "none") {
+            self.key = key
+            self.fields = fields
+            self.normalize = normalize
+        }
+    }
+
+    /// A member this build does not interpret: its JSON text, serialized as the
+    /// manifest writes members (sorted keys), copied through on rewrite.
+    public struct Member: Sendable, Equatable {
+        public let json: [UInt8]
+
+        init(value: Any) throws {
+            json = Array(try JSONSerialization.data(withJSONObject: value, options: [.sortedKeys, .withoutEscapingSlashes, .fragmentsAllowed]))
+        }
+
+        public init(string: String) {
+            // A String always serializes.
+            self = try! Member(value: string)
+        }
+
+        /// The parsed value (Foundation's JSON types).
+        public var value: Any? { try? JSONSerialization.jsonObject(with: Data(json), options: .fragmentsAllowed) }
+        public var string: String? { value as? String }
+    }
 
     static let knownKeys: Set<String> = ["store_id", "created", "generation", "next_segment", "dedup", "segments"]
 
@@ -41,7 +75,7 @@ public struct Manifest: @unchecked Sendable {
         self.created = created
         generation = 0
         nextSegment = 1
-        dedup = ["key": "content", "fields": [String](), "normalize": "none"]
+        dedup = DedupSpec()
         segments = []
         extra = [:]
     }
@@ -53,11 +87,8 @@ public struct Manifest: @unchecked Sendable {
         // dominated (measured). Members are emitted in sorted key order, as before.
         var body: [UInt8] = []
         body.reserveCapacity(128 + segments.count * 96)
-        func small(_ value: Any) throws -> [UInt8] {
-            Array(try JSONSerialization.data(withJSONObject: value, options: [.sortedKeys, .withoutEscapingSlashes, .fragmentsAllowed]))
-        }
         var members: [(String, [UInt8])] = []
-        for (k, v) in extra { members.append((k, try small(v))) }
+        for (k, v) in extra { members.append((k, v.json)) }
         var str: [UInt8] = []
         func jsonString(_ s: String) -> [UInt8] {
             str.removeAll(keepingCapacity: true)
@@ -65,7 +96,7 @@ public struct Manifest: @unchecked Sendable {
             return str
         }
         members.append(("created", jsonString(created)))
-        members.append(("dedup", try small(dedup)))
+        members.append(("dedup", try Member(value: ["key": dedup.key, "fields": dedup.fields, "normalize": dedup.normalize] as [String: Any]).json))
         members.append(("generation", Array(String(generation).utf8)))
         members.append(("next_segment", Array(String(nextSegment).utf8)))
         var segs: [UInt8] = [UInt8(ascii: "[")]
@@ -132,7 +163,13 @@ public struct Manifest: @unchecked Sendable {
             var m = Manifest(storeID: storeID, created: created)
             m.generation = gen
             m.nextSegment = next
-            if let d = obj["dedup"] as? [String: Any] { m.dedup = d }
+            if let d = obj["dedup"] {
+                guard let d = d as? [String: Any], let key = d["key"] as? String,
+                      let fields = (d["fields"] ?? [String]()) as? [String], let normalize = (d["normalize"] ?? "none") as? String else {
+                    throw bad("dedup member \(d) is not understood by this build")
+                }
+                m.dedup = DedupSpec(key: key, fields: fields, normalize: normalize)
+            }
             for s in segs {
                 guard let seq = (s["seq"] as? NSNumber)?.uint64Value, let p = s["partition"] as? String,
                       let key = PartitionKey(path: p), let st = (s["state"] as? String).flatMap(SegmentEntry.State.init(rawValue:)) else {
@@ -148,7 +185,7 @@ public struct Manifest: @unchecked Sendable {
                 m.segments.append(SegmentEntry(sequence: seq, partition: key, state: st, codec: s["codec"] as? String ?? "lz4",
                                                dictionaryID: (s["dict"] as? NSNumber)?.uint32Value ?? 0, committed: committed))
             }
-            m.extra = obj.filter { !knownKeys.contains($0.key) }
+            for (k, v) in obj where !knownKeys.contains(k) { m.extra[k] = try Member(value: v) }
             return m
         }
     }

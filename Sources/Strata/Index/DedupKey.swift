@@ -82,17 +82,15 @@ public struct DedupKey: Equatable, Sendable, CustomStringConvertible {
     }
 
     /// The manifest's `dedup` member (SPEC.md §2.1, §5.3).
-    var manifestValue: [String: Any] {
-        ["key": kind.rawValue, "fields": fields, "normalize": normalize.rawValue]
+    var manifestValue: Manifest.DedupSpec {
+        Manifest.DedupSpec(key: kind.rawValue, fields: fields, normalize: normalize.rawValue)
     }
 
-    init(manifest obj: [String: Any], path: String) throws {
-        guard let k = (obj["key"] as? String).flatMap(Kind.init(rawValue:)),
-              let n = ((obj["normalize"] as? String) ?? "none").flatMap(Normalization.init(rawValue:)),
-              let fields = (obj["fields"] as? [Any] ?? []) as? [String] else {
-            throw StrataError(.corruption, "manifest: dedup member \(obj) is not understood by this build", path: path)
+    init(manifest spec: Manifest.DedupSpec, path: String) throws {
+        guard let k = Kind(rawValue: spec.key), let n = Normalization(rawValue: spec.normalize) else {
+            throw StrataError(.corruption, "manifest: dedup member \(spec) is not understood by this build", path: path)
         }
-        self.init(kind: k, fields: fields, normalize: n)
+        self.init(kind: k, fields: spec.fields, normalize: n)
         do { try validate() } catch let e as StrataError {
             throw StrataError(.corruption, "manifest: dedup member is invalid: \(e.message)", path: path)
         }

@@ -66,11 +66,11 @@ public enum StoreInspector {
         guard fs.fileExists(mp) else { throw StrataError(.notFound, "no Strata store here (MANIFEST missing)", path: path) }
         let m = try Manifest.decode(try fs.readFile(mp), path: mp)
         var out = StoreInspection(storeID: m.storeID, created: m.created, generation: m.generation,
-                                  dedupKey: (m.dedup["key"] as? String) ?? "content")
+                                  dedupKey: m.dedup.key)
         if fs.isDirectory(path + "/dicts") {
             out.dictionaryFiles = ((try? fs.listDirectory(path + "/dicts")) ?? []).filter { !$0.hasSuffix(".tmp") }.sorted()
         }
-        let levels = (m.extra["levels"] as? [String: Any]) ?? [:]
+        let levels = (m.extra["levels"]?.value as? [String: Any]) ?? [:]
         var parts: [PartitionKey: PartitionSummary] = [:]
         for e in m.segments where include(e.partition) && (only == nil || only == e.sequence) {
             let rel = e.partition.path + "/" + Format.segmentFileName(e.sequence)

@@ -288,7 +288,7 @@ public final class StoreVerifier {
     /// The pseudonym key (SPEC.md §9): when the MANIFEST says pseudonyms were
     /// made, the key file must exist and be the one they were made with.
     func verifySecret() {
-        guard let want = manifest?.extra[Store.secretManifestKey] as? String else { return }
+        guard let want = manifest?.extra[Store.secretManifestKey]?.string else { return }
         let p = root + "/keys/field-hash.key"
         guard fs.fileExists(p) else {
             problem(.error, p, nil, "missing, but the MANIFEST records pseudonymized fields made with it; restore it from a backup (a new key would change every pseudonym)")

@@ -15,7 +15,7 @@ extension Store {
             if fs.fileExists(file) {
                 let bytes = try fs.readFile(file)
                 let key = try Store.decodeSecret(bytes, path: file)
-                if let want = manifest.extra[Store.secretManifestKey] as? String, want != Store.secretFingerprint(key) {
+                if let want = manifest.extra[Store.secretManifestKey]?.string, want != Store.secretFingerprint(key) {
                     throw StrataError(.corruption, "keys/field-hash.key is not the key this store's pseudonyms were made with (MANIFEST \(Store.secretManifestKey) \(want)); restore the original from a backup", path: file, offset: 16)
                 }
                 return key
@@ -42,7 +42,7 @@ extension Store {
                 }
                 try fs.replaceAtomically(file, mode: 0o600) { try $0.write(w.bytes) }
                 // Recorded (a fingerprint, not the key) so that a later loss is detected.
-                manifest.extra[Store.secretManifestKey] = Store.secretFingerprint(key)
+                manifest.extra[Store.secretManifestKey] = Manifest.Member(string: Store.secretFingerprint(key))
                 manifestDirty = true
                 return key
             }
