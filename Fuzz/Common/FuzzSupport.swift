@@ -12,7 +12,7 @@ import Foundation
 
 /// A read-only in-memory file system holding one file, so the segment
 /// reader runs over fuzz bytes without touching the disk.
-final class OneFileSystem: FileSystem, @unchecked Sendable {
+final class OneFileSystem: FileSystem, Sendable {
     let path: String
     let bytes: [UInt8]
     init(path: String, bytes: [UInt8]) { self.path = path; self.bytes = bytes }

@@ -3,6 +3,7 @@ import Strata
 import StrataABI
 
 /// What `strata_reader *` points at.
+// @unchecked: inherited from GuardedHandle (not final); its own state is one `let` of a Sendable reader.
 final class ReaderHandle: GuardedHandle, @unchecked Sendable {
     let reader: StoreReader
     init(reader: StoreReader) { self.reader = reader }

@@ -4,6 +4,7 @@ import StrataABI
 
 /// What `strata_store *` points at: the Swift `Store`, plus the parser state
 /// of the single-record append path (reused across calls, under `parseLock`).
+// @unchecked: the parser state is used only under `parseLock`; `Store` locks itself.
 final class StoreHandle: GuardedHandle, @unchecked Sendable {
     let store: Store
     let parseLock = NSLock()

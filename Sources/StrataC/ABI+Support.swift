@@ -177,6 +177,7 @@ func exampleID(_ p: UnsafePointer<CChar>?) throws -> ExampleID {
 /// What a store or reader handle shares with its cursors: the count of open
 /// cursors, checked by every call so that a call made while a scan holds the
 /// handle's lock fails instead of deadlocking.
+// @unchecked: not final (store and reader handles subclass it); `openCursors` is touched only under `state`.
 class GuardedHandle: @unchecked Sendable {
     private let state = NSLock()
     private var openCursors = 0

@@ -124,6 +124,7 @@ struct ScanSpec {
 /// hands batches (JSON array text) through a queue of at most two, so memory
 /// stays bounded whatever the store's size. Closing sets `cancelled`, which
 /// makes the producer's next callback return false, and waits for the thread.
+// @unchecked: the queue and flags are touched only under `condition`.
 final class ScanCursor: @unchecked Sendable {
     typealias ScanFunction = @Sendable (ScanFilter, (FoldedExample) throws -> Bool) throws -> Void
 

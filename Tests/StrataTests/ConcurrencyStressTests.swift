@@ -7,6 +7,7 @@ import Testing
 /// `strata stats` processes read: no reader ever sees a torn, foreign or
 /// missing committed example.
 @Suite(.serialized) struct ConcurrencyStressTests {
+    // @unchecked: the counters are touched only under `lock` (through `read`).
     final class Shared: @unchecked Sendable {
         let lock = NSLock()
         var committed = 0          // examples [0, committed) of the pool are committed

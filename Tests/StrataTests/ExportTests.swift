@@ -413,6 +413,7 @@ final class StubAnnotations: ExportAnnotationSource {
 }
 
 /// Real file system whose `failOnWrite`-th write to an export temporary file throws.
+// @unchecked: its counters are used by one test's thread only.
 final class FailingFileSystem: FileSystem, @unchecked Sendable {
     let base = PosixFileSystem.shared
     let failOnWrite: Int

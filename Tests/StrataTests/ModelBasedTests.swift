@@ -41,6 +41,7 @@ import Testing
 
     /// Totals for the report line (sequences, operations) across configurations.
     static let totals = Lock()
+    // nonisolated(unsafe): these counters (and `times`) are touched only under `totals`.
     nonisolated(unsafe) static var sequencesRun = 0
     nonisolated(unsafe) static var operationsRun = 0
 

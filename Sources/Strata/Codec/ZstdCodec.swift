@@ -96,6 +96,7 @@ extension ZstdCodec {
 }
 
 /// A zstd dictionary with its digested compression/decompression forms.
+// @unchecked: `ddict` is read-only after init (zstd allows sharing it between threads); `cdicts` is touched only under `lock`.
 public final class ZstdDictionary: @unchecked Sendable {
     public let bytes: [UInt8]
     /// Dictionary ID as stored in the dictionary header (0 for raw content).

@@ -72,6 +72,7 @@ public struct CompactionReport: Sendable {
 /// Per-store compaction bookkeeping (held by `Store`; guarded by the store lock,
 /// except `jobs`/`cancelled`, which `condition` guards so `close()` can wait
 /// for running compactions without holding the store lock).
+// @unchecked: `jobs`/`cancelled` are touched only under `condition`, the rest only under the store lock.
 final class CompactionState: @unchecked Sendable {
     private let condition = NSCondition()
     private var jobs = 0

@@ -4,7 +4,7 @@ import Glibc
 #endif
 
 /// The real file system, over POSIX calls. Errors carry the path and errno text.
-public final class PosixFileSystem: FileSystem, @unchecked Sendable {
+public final class PosixFileSystem: FileSystem, Sendable {
     public static let shared = PosixFileSystem()
     public init() {}
 

@@ -1,6 +1,6 @@
 /// The dedup table exposed to the benchmark package only (`@_spi(Benchmarks)`),
 /// so lookups can be measured without the rest of the store.
-@_spi(Benchmarks) public final class DedupTableProbe: @unchecked Sendable {
+@_spi(Benchmarks) public final class DedupTableProbe: Sendable {
     // A constant: a `var` on a class pays a dynamic exclusivity check per lookup.
     let table: IdTable
     public let count: Int

@@ -8,6 +8,7 @@
 /// unlinked. Everything the snapshot reads later goes through `PinnedFileSystem`,
 /// which serves those paths from the held descriptors, so a compaction that swaps
 /// the manifest and deletes the old segments mid-read changes nothing for it.
+// @unchecked: `pins` is touched only under `lock`; each held descriptor is read with positioned reads (no shared offset).
 final class PinnedFileSystem: FileSystem, @unchecked Sendable {
     let base: FileSystem
     private var pins: [String: ReadableFile] = [:]

@@ -6,6 +6,7 @@ import Foundation
 /// process exit (`exit()` or returning from `main`) for stores not closed.
 /// A failed background or exit-time commit poisons the writer like any failed
 /// commit (the next call throws) and is written to stderr.
+// @unchecked: `stopped` is touched only under `condition`.
 final class CommitTimer: @unchecked Sendable {
     private let condition = NSCondition()
     private var stopped = false
@@ -37,6 +38,7 @@ final class CommitTimer: @unchecked Sendable {
 /// Stores with the interval policy that are open, for the exit-time commit.
 enum OpenIntervalStores {
     private static let lock = Lock()
+    // nonisolated(unsafe): both are touched only under `lock`.
     nonisolated(unsafe) private static var stores: [ObjectIdentifier: WeakStore] = [:]
     nonisolated(unsafe) private static var registered = false
 

@@ -39,6 +39,7 @@ enum StoreScanner {
 /// cannot delete its view), but reads no footer: a partition's footers are
 /// read when a `get`, scan or export first touches it, and they keep no
 /// per-example ids in memory. Memory and time follow what is touched.
+// @unchecked: its mutable state (index, buffers, the catalog's lazily read footers, `skipped`) is touched only under `lock`.
 public final class StoreReader: @unchecked Sendable {
     public let path: String
     let catalog: SegmentCatalog

@@ -4,6 +4,7 @@ import Foundation
 ///
 /// Thread-safety: every public method takes the store's lock, so a `Store`
 /// may be shared between threads; appends are serialized.
+// @unchecked: every mutable member is touched only under `lock` (compaction's own counters under its condition).
 public final class Store: @unchecked Sendable {
     public let path: String
     public let options: StoreOptions

@@ -34,6 +34,7 @@ struct SeededRNG: RandomNumberGenerator {
 /// Fault injection: `faults` fail the N-th operation (of any kind, or of one
 /// kind) with ENOSPC or EIO, optionally as a short write; `cutPowerAfter`
 /// makes every operation after the N-th throw (the machine is off).
+// @unchecked: its state is touched only under `mutex` (through `locked`).
 final class SimulatedFileSystem: FileSystem, @unchecked Sendable {
     enum OpKind: String, CaseIterable, Sendable { case open, write, sync, rename, remove, mkdir, syncDirectory, truncate }
 
