@@ -462,11 +462,18 @@ final class CompactionJob {
         let oldDictionaries = Set(inputs.map(\.header.dictionaryID)).subtracting([0])
         var unusedDictionaries: Set<UInt32> = []
         var swapped = false
+        // Once the manifest replacement has begun, a failure may come after its
+        // rename (a failed directory fsync): the MANIFEST on disk may name the new
+        // files, so they are kept. The writer is poisoned then, and the next open
+        // removes whichever files the manifest in force does not list.
+        var manifestMayNameOutputs = false
         defer {
             if !swapped {
                 for f in newFiles { f.close() }
-                for o in outputs { try? fs.remove(o.path) }
-                if newDictionary { try? removeDictionary(dictionaryID) }
+                if !manifestMayNameOutputs {
+                    for o in outputs { try? fs.remove(o.path) }
+                    if newDictionary { try? removeDictionary(dictionaryID) }
+                }
             }
         }
         try store.lock.withLock {
@@ -485,6 +492,7 @@ final class CompactionJob {
                 }
                 store.manifest.segments = segs
                 do {
+                    manifestMayNameOutputs = true
                     try store.writeManifest()
                 } catch {
                     store.manifest.segments = before
