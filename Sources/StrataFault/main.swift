@@ -104,7 +104,12 @@ do {
         job.compaction = compaction
         job.exports = try exportSpecs.map { try MaintenanceExport.load(specFile: $0) }
         job.fileSystem = fs
-        fs.arm(compactionRules())
+        // Armed before the first partition's compaction, after the job's own
+        // close and reopen (which seal segments and may replace the manifest).
+        var armed = false
+        job.onStep = { step in
+            if !armed && step.hasPrefix("partition ") { armed = true; fs.arm(compactionRules()) }
+        }
         let s = try job.run()
         print(json(["status": "done", "compacted": s.compacted, "partitions": s.partitions.count]))
     case "ingest":
