@@ -70,9 +70,10 @@ func runStrata(_ args: [String], stdin: Data? = nil, environment: [String: Strin
                      stdout: String(decoding: outData, as: UTF8.self), stderr: String(decoding: errData, as: UTF8.self))
 }
 
-/// A real process a crash test runs and kills (SIGKILL): the one crash-process
-/// helper of the tests. Its stdout is read as JSON lines when `readOutput`,
-/// discarded otherwise; stderr is discarded.
+/// A real process a test runs while it watches it, and may kill (SIGKILL): the
+/// one crash-process helper of the tests. Its stdout is read as JSON lines when
+/// `readOutput`, written to `stdoutFile` when given, discarded otherwise;
+/// stderr goes to `stderrFile` or is discarded.
 final class CrashProcess {
     let process = Process()
     private var output: FileHandle?
@@ -80,17 +81,22 @@ final class CrashProcess {
     /// JSON objects printed so far (read by `readLines` and `kill`).
     private(set) var lines: [[String: Any]] = []
 
-    init(_ args: [String], binary: String = strataBinary, readOutput: Bool = false, stdin: Pipe? = nil) throws {
+    init(_ args: [String], binary: String = strataBinary, readOutput: Bool = false, stdin: Pipe? = nil,
+         stdoutFile: String? = nil, stderrFile: String? = nil) throws {
         process.executableURL = URL(fileURLWithPath: binary)
         process.arguments = args
+        func file(_ path: String) throws -> FileHandle {
+            FileManager.default.createFile(atPath: path, contents: nil)
+            return try FileHandle(forWritingTo: URL(fileURLWithPath: path))
+        }
         if readOutput {
             let out = Pipe()
             process.standardOutput = out
             output = out.fileHandleForReading
         } else {
-            process.standardOutput = FileHandle.nullDevice
+            process.standardOutput = try stdoutFile.map(file) ?? FileHandle.nullDevice
         }
-        process.standardError = FileHandle.nullDevice
+        process.standardError = try stderrFile.map(file) ?? FileHandle.nullDevice
         process.standardInput = stdin ?? FileHandle.nullDevice
         try process.run()
     }
