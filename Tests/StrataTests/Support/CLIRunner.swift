@@ -56,18 +56,19 @@ func runStrata(_ args: [String], stdin: Data? = nil, environment: [String: Strin
     if let stdin { input.fileHandleForWriting.write(stdin) }
     try input.fileHandleForWriting.close()
     // Read both pipes concurrently so a full pipe never blocks the child.
-    var errData = Data()
+    final class Collected: @unchecked Sendable { var data = Data() }  // written by one thread, read after group.wait()
+    let errData = Collected()
     let group = DispatchGroup()
     group.enter()
     DispatchQueue.global().async {
-        errData = err.fileHandleForReading.readDataToEndOfFile()
+        errData.data = err.fileHandleForReading.readDataToEndOfFile()
         group.leave()
     }
     let outData = out.fileHandleForReading.readDataToEndOfFile()
     group.wait()
     p.waitUntilExit()
     return CLIResult(status: p.terminationStatus, reason: p.terminationReason,
-                     stdout: String(decoding: outData, as: UTF8.self), stderr: String(decoding: errData, as: UTF8.self))
+                     stdout: String(decoding: outData, as: UTF8.self), stderr: String(decoding: errData.data, as: UTF8.self))
 }
 
 /// A real process a test runs while it watches it, and may kill (SIGKILL): the
@@ -86,7 +87,7 @@ final class CrashProcess {
         process.executableURL = URL(fileURLWithPath: binary)
         process.arguments = args
         func file(_ path: String) throws -> FileHandle {
-            FileManager.default.createFile(atPath: path, contents: nil)
+            _ = FileManager.default.createFile(atPath: path, contents: nil)
             return try FileHandle(forWritingTo: URL(fileURLWithPath: path))
         }
         if readOutput {
