@@ -36,8 +36,14 @@ let package = Package(
             dependencies: ["Strata", "StrataABI"],
             linkerSettings: [.unsafeFlags(["-no-toolchain-stdlib-rpath", "-Xlinker", "-rpath", "-Xlinker", "$ORIGIN"])]
         ),
+        // Test-only, in no product: fault-injecting and crash-simulating file systems
+        // shared by the tests, the fuzzers (tools/fuzz.sh) and StrataFault.
+        .target(name: "StrataTestSupport", dependencies: ["Strata"]),
+        // Test-only, in no product: runs compaction and maintenance on a FaultFileSystem
+        // in a real process, so crash tests kill real processes at named points.
+        .executableTarget(name: "StrataFault", dependencies: ["Strata", "StrataTestSupport"]),
         // Fixtures (inputs and golden stores) are read by path at run time, not bundled.
-        .testTarget(name: "StrataTests", dependencies: ["Strata"], exclude: ["Fixtures"]),
+        .testTarget(name: "StrataTests", dependencies: ["Strata", "StrataTestSupport"], exclude: ["Fixtures"]),
     ],
     swiftLanguageModes: [.v6]
 )

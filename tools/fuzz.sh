@@ -53,11 +53,11 @@ status=0
 for t in $TARGETS; do
     [ -f "Fuzz/$t/main.swift" ] || { echo "fuzz: no target $t (have: $TARGETS_ALL)" >&2; exit 2; }
     bin=$OUT/$t
-    if [ ! -x "$bin" ] || [ "Fuzz/$t/main.swift" -nt "$bin" ] || [ Tests/StrataTests/Support/SimulatedFileSystem.swift -nt "$bin" ] || [ Fuzz/Common/FuzzSupport.swift -nt "$bin" ] || [ "$OUT/libStrata.a" -nt "$bin" ]; then
+    if [ ! -x "$bin" ] || [ "Fuzz/$t/main.swift" -nt "$bin" ] || [ -n "$(find Sources/StrataTestSupport -newer "$bin" -name '*.swift')" ] || [ Fuzz/Common/FuzzSupport.swift -nt "$bin" ] || [ "$OUT/libStrata.a" -nt "$bin" ]; then
         echo "fuzz: building $t" >&2
         extra=()
-        # Recovery runs the store on the test suite's simulated file system.
-        [ "$t" = Recovery ] && extra=(Tests/StrataTests/Support/SimulatedFileSystem.swift)
+        # Recovery runs the store on the tests' simulated file system (the StrataTestSupport target).
+        [ "$t" = Recovery ] && extra=(Sources/StrataTestSupport/*.swift)
         "$SWIFTC" "${CFLAGS[@]}" -I "$OUT" -module-name "Fuzz$t" "Fuzz/$t/main.swift" Fuzz/Common/FuzzSupport.swift "${extra[@]}" \
             "$OUT/libStrata.a" "${LIBS[@]}" -o "$bin" >"$OUT/build-$t.log" 2>&1 || { cat "$OUT/build-$t.log"; exit 1; }
     fi

@@ -1,7 +1,7 @@
 // libFuzzer target: crash recovery (SPEC.md §7) over an arbitrary active
 // segment. Each input becomes the bytes of the one segment a store's manifest
 // lists as active, on a fresh in-memory file system (the test suite's
-// SimulatedFileSystem, compiled in); then the store is opened (walk, torn-tail
+// SimulatedFileSystem from the StrataTestSupport target, compiled in); then the store is opened (walk, torn-tail
 // truncation, sealing) and scanned. Open may fail only with a StrataError;
 // every example a scan returns must be whole (the decoder re-derives its id
 // from its content) and be exactly what `get` returns for its id; recovery

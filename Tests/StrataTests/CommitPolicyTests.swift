@@ -1,6 +1,7 @@
 import Foundation
 import Testing
 @testable import Strata
+import StrataTestSupport
 
 /// Issue: `.interval(seconds:)` committed only on the next append, so a writer
 /// that went idle and then exited left its last examples uncommitted, and
@@ -78,23 +79,17 @@ import Testing
 
     @Test func stdinIngestCommitsOnTimeWhileInputIsIdle() throws {
         let path = temporaryStorePath()
-        let p = Process()
-        p.executableURL = URL(fileURLWithPath: strataBinary)
-        p.arguments = ["ingest", path, "--quiet", "--commit-every-seconds", "0.3"]
         let input = Pipe()
-        p.standardInput = input
-        p.standardOutput = FileHandle.nullDevice
-        p.standardError = FileHandle.nullDevice
-        try p.run()
+        let p = try CrashProcess(["ingest", path, "--quiet", "--commit-every-seconds", "0.3"], stdin: input)
         var text = ""
         for i in 0..<5 { text += #"{"prompt":"p\#(i)","response":"r","domain":"d","timestamp":"2025-01-01T00:00:00Z"}"# + "\n" }
         input.fileHandleForWriting.write(Data(text.utf8))
         // The pipe stays open: the writer is idle, not finished.
         let seen = Self.readerSees(path, 5, within: 5)
         try input.fileHandleForWriting.close()
-        p.waitUntilExit()
+        p.wait()
         #expect(seen, "a reader did not see records written to a still-open stdin")
-        #expect(p.terminationStatus == 0)
+        #expect(p.status == 0)
     }
 }
 

@@ -1,29 +1,7 @@
 import Foundation
 import Testing
 @testable import Strata
-
-/// Runs `strata` with extra environment variables.
-func runStrata(_ args: [String], environment extra: [String: String]) throws -> CLIResult {
-    let p = Process()
-    p.executableURL = URL(fileURLWithPath: strataBinary)
-    p.arguments = args
-    p.environment = ProcessInfo.processInfo.environment.merging(extra) { $1 }
-    let out = Pipe(), err = Pipe()
-    p.standardOutput = out
-    p.standardError = err
-    try p.run()
-    let errData = Locked(Data())
-    let group = DispatchGroup()
-    group.enter()
-    DispatchQueue.global().async {
-        errData.store(err.fileHandleForReading.readDataToEndOfFile())
-        group.leave()
-    }
-    let outData = out.fileHandleForReading.readDataToEndOfFile()
-    group.wait()
-    p.waitUntilExit()
-    return CLIResult(status: p.terminationStatus, stdout: String(decoding: outData, as: UTF8.self), stderr: String(decoding: errData.load(), as: UTF8.self))
-}
+import StrataTestSupport
 
 @Suite struct CompactionCLITests {
     @Test func annotateThenGetShowsFoldedRawAndHistory() throws {
@@ -64,15 +42,16 @@ func runStrata(_ args: [String], environment extra: [String: String]) throws -> 
         #expect(try runStrata(["compact", path, "--partition", "nonsense"]).status == 64)
     }
 
-    /// Kills a real `strata compact` (_exit(137)) at every step; reopening must give before or after.
+    /// Ends a real compaction process (_exit(137), on the fault-injecting file system) at
+    /// every step; reopening with the product must give before or after.
     @Test func killedCompactProcessLeavesTheStoreBeforeOrAfterAtEveryStep() throws {
         for step in CompactionStep.allCases {
             let path = temporaryStorePath("kill\(step.rawValue)")
             _ = try makeCompactableStore(path, examples: 1200)
             let beforeFiles = segmentFiles(path)
             let before = try foldedView(StoreReader(path: path))
-            let r = try runStrata(["compact", path, "--segment-mib", "1"],
-                                  environment: ["STRATA_TEST_CRASH_AT": "compact:\(step.rawValue)", "STRATA_COMPACT_DICT": "always"])
+            let r = try runStrata(["compact", path, "--segment-mib", "1", "--crash-at", "\(step.rawValue)", "--dictionary", "always"],
+                                  binary: faultBinary)
             #expect(r.status == 137, "step \(step): \(r.stderr)")
             let store = try Store.open(at: path)
             #expect(try foldedView(store) == before, "step \(step)")

@@ -22,17 +22,10 @@ import Testing
         let input = RealProcessCrashTests.Input.shared
         let store = temporaryStorePath("ckill\(i)")
         try FileManager.default.copyItem(atPath: Self.template, toPath: store)
-        let p = Process()
-        p.executableURL = URL(fileURLWithPath: strataBinary)
-        p.arguments = ["compact", store, "--no-dictionary", "--block-kib", "16", "--json"]
-        p.standardOutput = FileHandle.nullDevice
-        p.standardError = FileHandle.nullDevice
-        try p.run()
+        let p = try CrashProcess(["compact", store, "--no-dictionary", "--block-kib", "16", "--json"])
         let delay = UInt32((i * 16_699) % 500_000)  // 0–500 ms: a full run takes ~0.4 s (startup, 3 partitions: rewrite, swap; index rebuild)
-        usleep(delay)
-        kill(p.processIdentifier, SIGKILL)
-        p.waitUntilExit()
-        let context = "iteration \(i): killed after \(delay) µs (exit reason \(p.terminationReason == .uncaughtSignal ? "killed" : "finished"))"
+        let killed = p.kill(afterMicroseconds: delay)
+        let context = "iteration \(i): killed after \(delay) µs (exit reason \(killed ? "killed" : "finished"))"
         var count = 0
         do {
             let s = try Store.open(at: store)

@@ -1,6 +1,7 @@
 import Foundation
 import Testing
 @testable import Strata
+import StrataTestSupport
 
 /// Compaction rewrites sealed segments and swaps them in (SPEC.md §7): a power
 /// loss at any operation of it must leave every committed example readable,

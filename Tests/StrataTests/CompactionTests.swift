@@ -1,6 +1,7 @@
 import Foundation
 import Testing
 @testable import Strata
+import StrataTestSupport
 
 /// Realistic small records that share a lot of text (capture-style prompt/response and chats).
 func makeCorpusExamples(_ n: Int, domain: String = "roofing", seed: UInt64 = 1) -> [Example] {
@@ -258,14 +259,19 @@ func bytesOfSegments(_ path: String) -> Int64 {
         var beforeView: [ExampleID: FoldedExample] = [:]
         var beforeFiles: Set<String> = []
         do {
-            let store = try Store.open(at: path)
+            // The injected I/O error comes from the file system, at the operation that marks the step.
+            let fs = FaultFileSystem()
+            var so = StoreOptions()
+            so.fileSystem = fs
+            let store = try Store.open(at: path, options: so)
             beforeView = try foldedView(store)
             beforeFiles = segmentFiles(path)
             var o = CompactionOptions()
             o.dictionary = .always
             o.segmentTargetBytes = 32 << 10  // several new segments
-            o.failAtStep = step.rawValue
+            fs.arm([step.rule(store: path, on: fs, action: .fail(.io))])
             #expect(throws: StrataError.self) { try store.compact(partition: store.partitions[0], options: o) }
+            #expect(fs.fired.count == 1, "step \(step) fired \(fs.fired)")
             try? store.close()
         }
         let store = try Store.open(at: path)

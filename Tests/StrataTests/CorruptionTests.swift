@@ -1,6 +1,7 @@
 import Foundation
 import Testing
 @testable import Strata
+import StrataTestSupport
 
 /// Damage real store files (flip, zero, truncate bytes at many positions in
 /// every kind of file) and check that opening, `get` and scans never crash and

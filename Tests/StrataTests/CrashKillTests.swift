@@ -29,43 +29,20 @@ import Testing
         let store = temporaryStorePath("kill\(iteration)")
         let input = store + "-input.jsonl"
         let expected = try Self.makeInput(6000, at: input)
-        let p = Process()
-        p.executableURL = URL(fileURLWithPath: strataBinary)
         // Commit every 250 records so kills land between, during and after commits.
-        p.arguments = ["ingest", store, input, "--json", "--commit-every", "250"]
-        let out = Pipe()
-        p.standardOutput = out
-        p.standardError = FileHandle.nullDevice
-        try p.run()
+        let p = try CrashProcess(["ingest", store, input, "--json", "--commit-every", "250"], readOutput: true)
         // Wait for a varied number of acknowledged commits (0–5), then kill after a varied
         // delay, so kills land before the first commit, between, during and after commits.
-        let reader = out.fileHandleForReading
-        var pending = Data()
-        var acknowledged = 0
-        var commitsSeen = 0
         let wantCommits = iteration % 6
-        while commitsSeen < wantCommits {
-            let chunk = reader.availableData
-            if chunk.isEmpty { break }  // the process finished
-            pending.append(chunk)
-            while let nl = pending.firstIndex(of: 0x0A) {
-                let line = pending[pending.startIndex..<nl]
-                pending = Data(pending[(nl + 1)...])
-                if let obj = try? JSONSerialization.jsonObject(with: line) as? [String: Any], let n = obj["inserted"] as? Int {
-                    acknowledged = max(acknowledged, n)
-                    commitsSeen += 1
-                }
+        var commitsSeen = 0
+        if wantCommits > 0 {
+            p.readLines { line in
+                if line["inserted"] is Int { commitsSeen += 1 }
+                return commitsSeen >= wantCommits
             }
         }
-        usleep(UInt32((iteration * 7919) % 15_000))
-        kill(p.processIdentifier, SIGKILL)
-        p.waitUntilExit()
-        pending.append(reader.readDataToEndOfFile())
-        for line in pending.split(separator: 0x0A) {
-            if let obj = try? JSONSerialization.jsonObject(with: Data(line)) as? [String: Any], let n = obj["inserted"] as? Int {
-                acknowledged = max(acknowledged, n)
-            }
-        }
+        p.kill(afterMicroseconds: UInt32((iteration * 7919) % 15_000))
+        let acknowledged = p.lines.compactMap { $0["inserted"] as? Int }.max() ?? 0
 
         guard FileManager.default.fileExists(atPath: store + "/MANIFEST") else {
             #expect(acknowledged == 0)

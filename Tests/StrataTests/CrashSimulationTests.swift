@@ -1,6 +1,7 @@
 import Foundation
 import Testing
 @testable import Strata
+import StrataTestSupport
 
 /// Power loss and fault injection over the simulated file system
 /// (Tests/StrataTests/Support/SimulatedFileSystem.swift). Every test is seeded;

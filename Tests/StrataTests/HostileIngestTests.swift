@@ -13,26 +13,18 @@ import Testing
     /// of the child's own address space; rusage would also count the test
     /// process's memory inherited across posix_spawn's vfork).
     static func runMeasured(_ args: [String], stdout: String, stderr: String) throws -> (status: Int32, maxRSSKiB: Int) {
-        FileManager.default.createFile(atPath: stdout, contents: nil)
-        FileManager.default.createFile(atPath: stderr, contents: nil)
-        let p = Process()
-        p.executableURL = URL(fileURLWithPath: strataBinary)
-        p.arguments = args
-        p.standardOutput = try FileHandle(forWritingTo: URL(fileURLWithPath: stdout))
-        p.standardError = try FileHandle(forWritingTo: URL(fileURLWithPath: stderr))
-        p.standardInput = FileHandle.nullDevice
-        try p.run()
+        let p = try CrashProcess(args, stdoutFile: stdout, stderrFile: stderr)
         var peak = 0
         while p.isRunning {
-            if let status = try? String(contentsOfFile: "/proc/\(p.processIdentifier)/status", encoding: .utf8),
+            if let status = try? String(contentsOfFile: "/proc/\(p.pid)/status", encoding: .utf8),
                let line = status.split(separator: "\n").first(where: { $0.hasPrefix("VmHWM:") }),
                let kb = Int(line.split(separator: " ", omittingEmptySubsequences: true).dropFirst().first ?? "") {
                 peak = max(peak, kb)
             }
             usleep(2_000)
         }
-        p.waitUntilExit()
-        return (p.terminationStatus, peak)
+        p.wait()
+        return (p.status, peak)
     }
 
     @Test func hostileLinesAreRejectedWithLineNumbersGoodLinesStoredMemoryBounded() throws {

@@ -1,6 +1,7 @@
 import Foundation
 import Testing
 @testable import Strata
+import StrataTestSupport
 
 /// The real ingest path (two-stage `Ingester`, the engine of `strata ingest`)
 /// under simulated power loss. SIGKILL tests cannot check fsync (the page cache

@@ -1,6 +1,7 @@
 import Foundation
 import Testing
 @testable import Strata
+import StrataTestSupport
 
 /// Model-based test: random operation sequences run against a real store (on
 /// the simulated file system, so crashes are real power losses) and against

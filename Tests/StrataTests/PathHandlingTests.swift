@@ -1,6 +1,7 @@
 import Foundation
 import Testing
 @testable import Strata
+import StrataTestSupport
 
 /// Issue: a one-character store path crashed (`strata ingest q data.jsonl` →
 /// SIGILL in Foundation's `deletingLastPathComponent`). Path arithmetic is now
@@ -96,34 +97,8 @@ import Testing
     }
 }
 
-struct CLIRun {
-    var status: Int32
-    var reason: Process.TerminationReason
-    var stdout: String
-    var stderr: String
-}
 
 /// Runs `strata` with `cwd` as its working directory (relative store paths).
-func runStrataIn(_ cwd: String, _ args: [String], stdin: Data? = nil) throws -> CLIRun {
-    let p = Process()
-    p.executableURL = URL(fileURLWithPath: strataBinary)
-    p.arguments = args
-    p.currentDirectoryURL = URL(fileURLWithPath: cwd)
-    let outFile = temporaryStorePath("cliout")  // outside cwd: `.` may be the store
-    let errFile = outFile + ".err"
-    FileManager.default.createFile(atPath: outFile, contents: nil)
-    FileManager.default.createFile(atPath: errFile, contents: nil)
-    defer { try? FileManager.default.removeItem(atPath: outFile); try? FileManager.default.removeItem(atPath: errFile) }
-    p.standardOutput = FileHandle(forWritingAtPath: outFile)
-    p.standardError = FileHandle(forWritingAtPath: errFile)
-    let input = Pipe()
-    p.standardInput = input
-    try p.run()
-    if let stdin { input.fileHandleForWriting.write(stdin) }
-    try input.fileHandleForWriting.close()
-    p.waitUntilExit()
-    let out = FileManager.default.contents(atPath: outFile) ?? Data()
-    let err = FileManager.default.contents(atPath: errFile) ?? Data()
-    return CLIRun(status: p.terminationStatus, reason: p.terminationReason,
-                  stdout: String(decoding: out, as: UTF8.self), stderr: String(decoding: err, as: UTF8.self))
+func runStrataIn(_ cwd: String, _ args: [String], stdin: Data? = nil) throws -> CLIResult {
+    try runStrata(args, stdin: stdin, directory: cwd)
 }

@@ -1,6 +1,7 @@
 import Foundation
 import Testing
 @testable import Strata
+import StrataTestSupport
 
 /// Store files are private by default, and a store directory others can
 /// tamper with is refused (SPEC.md §2).

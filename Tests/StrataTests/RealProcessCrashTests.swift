@@ -53,40 +53,18 @@ import Testing
     /// events plus `delayMicros`, and returns how many leading lines of FILE
     /// were acknowledged as committed (all of them if the process finished).
     static func ingestAndKill(store: String, file: String, lines: Int, commitEvery: Int, commits: Int, delayMicros: UInt32) throws -> Int {
-        let p = Process()
-        p.executableURL = URL(fileURLWithPath: strataBinary)
-        p.arguments = ["ingest", store, file, "--json", "--commit-every", "\(commitEvery)"]
-        let out = Pipe()
-        p.standardOutput = out
-        p.standardError = FileHandle.nullDevice
-        try p.run()
-        let reader = out.fileHandleForReading
-        var buffer = Data()
-        var acknowledged = 0
-        var finished = false
-        func consume() {
-            while let nl = buffer.firstIndex(of: 0x0A) {
-                let line = buffer[buffer.startIndex..<nl]
-                buffer = Data(buffer[(nl + 1)...])
-                guard let obj = try? JSONSerialization.jsonObject(with: line) as? [String: Any], let read = obj["read"] as? Int else { continue }
-                if obj["event"] as? String == "commit" { acknowledged = max(acknowledged, read) } else { finished = true }
+        let p = try CrashProcess(["ingest", store, file, "--json", "--commit-every", "\(commitEvery)"], readOutput: true)
+        var seen = 0
+        if commits > 0 {
+            p.readLines { line in
+                if line["event"] as? String == "commit" { seen += 1 }
+                return seen >= commits
             }
         }
-        var seen = 0
-        while seen < commits {
-            let chunk = reader.availableData
-            if chunk.isEmpty { break }
-            buffer.append(chunk)
-            let before = acknowledged
-            consume()
-            if acknowledged > before { seen += 1 }
-        }
-        if delayMicros > 0 { usleep(delayMicros) }
-        kill(p.processIdentifier, SIGKILL)
-        p.waitUntilExit()
-        buffer.append(reader.readDataToEndOfFile())
-        consume()
+        p.kill(afterMicroseconds: delayMicros)
+        let acknowledged = p.lines.filter { $0["event"] as? String == "commit" }.compactMap { $0["read"] as? Int }.max() ?? 0
         // The final summary is printed after close(): everything was committed.
+        let finished = p.lines.contains { $0["event"] as? String != "commit" && $0["read"] is Int }
         return finished ? lines : acknowledged
     }
 

@@ -60,12 +60,7 @@ import Testing
         for round in 0..<3 {
             let store = scratch + "/store\(round)"
             try FileManager.default.copyItem(atPath: Self.template, toPath: store)
-            let compact = Process()
-            compact.executableURL = URL(fileURLWithPath: strataBinary)
-            compact.arguments = ["compact", store, "--no-dictionary", "--json"]
-            compact.standardOutput = FileHandle.nullDevice
-            compact.standardError = FileHandle.nullDevice
-            try compact.run()
+            let compact = try CrashProcess(["compact", store, "--no-dictionary", "--json"])
             // Two reader loops, as long as the compaction runs.
             let results = Locked((runs: 0, failures: [String]()))
             DispatchQueue.concurrentPerform(iterations: 2) { t in
@@ -79,8 +74,8 @@ import Testing
                     i += 1
                 }
             }
-            compact.waitUntilExit()
-            #expect(compact.terminationStatus == 0, "round \(round): compact failed")
+            compact.wait()
+            #expect(compact.status == 0, "round \(round): compact failed")
             let (roundRuns, roundFailures) = results.load()
             runs += roundRuns
             failures += roundFailures

@@ -1,6 +1,7 @@
 import Foundation
 import Testing
 @testable import Strata
+import StrataTestSupport
 
 /// `strata inspect / verify / dump / scan / maintain / help`, run as real processes.
 @Suite(.serialized) struct ToolingCLITests {
@@ -293,18 +294,10 @@ import Testing
         _ = try Self.makeStore(path, n: 1200, domains: ["a", "b", "c", "d"])  // 12 partitions
         let spec = path + "-spec.json"
         try #"{"out": "\#((path as NSString).lastPathComponent)-exp", "format": "jsonl", "min_quality": 0.5}"#.write(toFile: spec, atomically: true, encoding: .utf8)
-        // A slowed-down run, killed with SIGKILL part way through the partitions.
-        let p = Process()
-        p.executableURL = URL(fileURLWithPath: strataBinary)
-        p.arguments = ["maintain", path, "--compact", "--export", spec, "--json"]
-        p.environment = ProcessInfo.processInfo.environment.merging(["STRATA_TEST_MAINTAIN_PAUSE_MS": "300"]) { $1 }
-        p.standardOutput = FileHandle.nullDevice
-        p.standardError = FileHandle.nullDevice
-        try p.run()
-        Thread.sleep(forTimeInterval: 2.0)
-        kill(p.processIdentifier, SIGKILL)
-        p.waitUntilExit()
-        #expect(p.terminationReason == .uncaughtSignal)
+        // A run slowed down by the fault-injecting file system (300 ms after each
+        // manifest swap), killed with SIGKILL part way through the partitions.
+        let p = try CrashProcess(["maintain", path, "--compact", "--export", spec, "--pause-ms", "300"], binary: faultBinary)
+        #expect(p.kill(afterMicroseconds: 2_000_000), "the slowed-down maintenance run finished before the kill")
         let afterKill = try runStrata(["inspect", path, "--json"])
         let compactedBefore = (afterKill.jsonLines.first?["segments_by_state"] as? [String: Int])?["compacted"] ?? 0
         #expect(compactedBefore < 12)
@@ -327,16 +320,15 @@ import Testing
         reader.close()
     }
 
-    /// A maintenance run killed at every step of a compaction (the compactor's crash
-    /// points) is finished by the next run, and the one after has nothing to do.
+    /// A maintenance run killed at every step of a compaction (`_exit` at the step's
+    /// file-system operation) is finished by the next run, and the one after has nothing to do.
     @Test(arguments: CompactionStep.allCases)
     func maintainResumesAfterAKillAtEveryCompactionStep(step: CompactionStep) throws {
         let path = temporaryStorePath("maintain-step\(step.rawValue)")
         _ = try Self.makeStore(path, n: 900)
-        let crash = try runStrata(["maintain", path, "--compact", "--json"],
-                                  environment: ["STRATA_TEST_CRASH_AT": "compact:\(step.rawValue)", "STRATA_COMPACT_DICT": "always"])
+        let crash = try runStrata(["maintain", path, "--compact", "--crash-at", "\(step.rawValue)", "--dictionary", "always"], binary: faultBinary)
         #expect(crash.status == 137, "\(crash.stdout) \(crash.stderr)")
-        let r = try runStrata(["maintain", path, "--compact", "--json"], environment: ["STRATA_COMPACT_DICT": "always"])
+        let r = try runStrata(["maintain", path, "--compact", "--dictionary", "always"], binary: faultBinary)
         #expect(r.status == 0, "\(r.stdout) \(r.stderr)")
         #expect(r.jsonLines.first?["status"] as? String == "done")
         let v = try runStrata(["verify", path])

@@ -39,16 +39,15 @@ import Testing
         for i in 0..<12 {
             let store = temporaryStorePath("vckill\(i)")
             try FileManager.default.copyItem(atPath: CompactionKillTests.template, toPath: store)
-            let p = Process()
-            p.executableURL = URL(fileURLWithPath: strataBinary)
-            p.arguments = ["compact", store, "--no-dictionary", "--block-kib", "16"]
-            p.standardOutput = FileHandle.nullDevice
-            p.standardError = FileHandle.nullDevice
-            // Every compaction step, then random moments.
-            if i < 7 { p.environment = ["STRATA_TEST_CRASH_AT": "compact:\(i + 1)"] }
-            try p.run()
-            if i >= 7 { usleep(UInt32(50_000 + i * 37_000)); kill(p.processIdentifier, SIGKILL) }
-            p.waitUntilExit()
+            // Every compaction step (the fault-injecting runner ends itself there), then
+            // the product killed at random moments.
+            if i < 7 {
+                let p = try CrashProcess(["compact", store, "--dictionary", "never", "--block-kib", "16", "--crash-at", "\(i + 1)"], binary: faultBinary)
+                p.wait()
+                #expect(p.status == 137, "trial \(i): the compaction did not reach step \(i + 1)")
+            } else {
+                try CrashProcess(["compact", store, "--no-dictionary", "--block-kib", "16"]).kill(afterMicroseconds: UInt32(50_000 + i * 37_000))
+            }
             let r = try Self.verify(store)
             statuses[r.status, default: 0] += 1
             #expect(r.status == 0 || r.status == 3, "trial \(i): verify exit \(r.status) after a killed compaction:\n\(r.stdout)\(r.stderr)")
@@ -66,20 +65,15 @@ import Testing
         for phase in ["ingest", "compact"] {
             let store = temporaryStorePath("vlive\(phase)")
             try FileManager.default.copyItem(atPath: CompactionKillTests.template, toPath: store)
-            let p = Process()
-            p.executableURL = URL(fileURLWithPath: strataBinary)
-            p.arguments = phase == "ingest"
+            let p = try CrashProcess(phase == "ingest"
                 ? ["ingest", store, try input.slice(0, 900), "--commit-every", "5"]  // duplicates: appends duplicate-seen entries
-                : ["compact", store, "--no-dictionary", "--block-kib", "4"]
-            p.standardOutput = FileHandle.nullDevice
-            p.standardError = FileHandle.nullDevice
-            try p.run()
+                : ["compact", store, "--no-dictionary", "--block-kib", "4"])
             while p.isRunning {
                 let r = try Self.verify(store)
                 runs += 1
                 if r.status != 0 { bad.append("\(phase): exit \(r.status):\n\(r.stdout)") }
             }
-            p.waitUntilExit()
+            p.wait()
             try? FileManager.default.removeItem(atPath: store)
         }
         print("verify runs during a live writer: \(runs), not intact: \(bad.count)")

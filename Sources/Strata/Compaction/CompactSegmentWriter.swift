@@ -8,8 +8,6 @@ final class CompactSegmentWriter {
     let path: String
     private let file: WritableFile
     private var builder: SegmentBuilder
-    /// Called after each block frame is written (crash-test step hook).
-    var afterBlock: (() throws -> Void)?
 
     init(fs: FileSystem, path: String, sequence: UInt64, dictionaryID: UInt32, codec: BlockCodec, blockTarget: Int, fileMode: UInt32) throws {
         self.sequence = sequence
@@ -43,7 +41,6 @@ final class CompactSegmentWriter {
     func closeBlock() throws {
         guard let frame = try builder.closeBlock(at: file.size) else { return }
         try file.write(frame)
-        try afterBlock?()
     }
 
     var isEmpty: Bool { builder.isEmpty }

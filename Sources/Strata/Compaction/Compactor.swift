@@ -17,29 +17,8 @@ public struct CompactionOptions: Sendable {
     public var dictionaryCapacity = 112 << 10
     /// Raw bytes sampled to train and evaluate a dictionary.
     public var dictionarySampleBytes = 2 << 20
-    /// Test-only: throw an injected I/O error at this step (see `CompactionStep`).
-    public var failAtStep: Int?
 
     public init() {}
-}
-
-/// The numbered points of a compaction, for crash tests (SPEC.md §7.1).
-/// `STRATA_TEST_CRASH_AT=compact:<n>` makes the process `_exit(137)` at step n.
-public enum CompactionStep: Int, CaseIterable, Sendable {
-    /// The dictionary (if any) is written and durable; no segment written yet.
-    case dictionaryWritten = 1
-    /// The first block of the first new segment is written (new segment incomplete).
-    case firstBlockWritten = 2
-    /// Every new segment is sealed and fsynced and its directory fsynced.
-    case segmentsDurable = 3
-    /// MANIFEST.tmp (the swap) is durable but not yet renamed.
-    case manifestTemporaryWritten = 4
-    /// The new manifest is in place and the in-memory state swapped.
-    case manifestSwapped = 5
-    /// The first old segment file has been deleted.
-    case firstOldSegmentDeleted = 6
-    /// Every old file is deleted (the end).
-    case oldFilesDeleted = 7
 }
 
 /// What a compaction did.
@@ -175,19 +154,6 @@ extension Store {
     public func compactAll(options: CompactionOptions = CompactionOptions()) throws -> [CompactionReport] {
         try partitions.map { try compact(partition: $0, options: options) }
     }
-
-    func compactionStep(_ step: CompactionStep, _ options: CompactionOptions) throws {
-        if CrashInjection.shouldCrash(at: "compact:\(step.rawValue)") { _exit(137) }
-        if options.failAtStep == step.rawValue {
-            throw StrataError(.io, "injected failure at compaction step \(step.rawValue) (\(step))")
-        }
-    }
-}
-
-/// `STRATA_TEST_CRASH_AT=<operation>:<step>`: test-only crash points (SPEC.md §7.1).
-enum CrashInjection {
-    static let spec: String? = ProcessInfo.processInfo.environment["STRATA_TEST_CRASH_AT"]
-    static func shouldCrash(at point: String) -> Bool { spec == point }
 }
 
 /// One compaction of one partition (phases B-D of `Store.compact`).
@@ -342,7 +308,6 @@ final class CompactionJob {
                 report.dictionaryBytes = bytes.count
             }
         }
-        try store.compactionStep(.dictionaryWritten, options)
 
         // 3. New segments.
         let codec = BlockCodec.zstd(level: options.level, dictionary: dictionary)
@@ -354,7 +319,6 @@ final class CompactionJob {
         var preserved: [(ExampleID, Location)] = []
         var seen: Set<ExampleID> = []
         var purgedIDs: Set<ExampleID> = []
-        var firstBlock = true
         var foldedEntry = ByteWriter(capacity: 256)
         let partitionDir = store.path + "/" + partition.path
 
@@ -370,9 +334,6 @@ final class CompactionJob {
             let p = store.catalog.segmentPath(partition, seq)
             let w = try CompactSegmentWriter(fs: fs, path: p, sequence: seq, dictionaryID: dictionaryID, codec: codec,
                                              blockTarget: options.blockTargetBytes, fileMode: store.options.fileMode)
-            w.afterBlock = { [unowned self] in
-                if firstBlock { firstBlock = false; try store.compactionStep(.firstBlockWritten, options) }
-            }
             outputs.append((seq, p))
             writer = w
             return w
@@ -478,7 +439,6 @@ final class CompactionJob {
             }
             if let w = writer { report.bytesAfter += try w.seal(); writer = nil }
             try fs.syncDirectory(partitionDir)
-            try store.compactionStep(.segmentsDurable, options)
         } catch {
             writer?.abandon()
             for o in outputs { try? fs.remove(o.path) }
@@ -503,11 +463,18 @@ final class CompactionJob {
         let oldDictionaries = Set(inputs.map(\.header.dictionaryID)).subtracting([0])
         var unusedDictionaries: Set<UInt32> = []
         var swapped = false
+        // Once the manifest replacement has begun, a failure may come after its
+        // rename (a failed directory fsync): the MANIFEST on disk may name the new
+        // files, so they are kept. The writer is poisoned then, and the next open
+        // removes whichever files the manifest in force does not list.
+        var manifestMayNameOutputs = false
         defer {
             if !swapped {
                 for f in newFiles { f.close() }
-                for o in outputs { try? fs.remove(o.path) }
-                if newDictionary { try? removeDictionary(dictionaryID) }
+                if !manifestMayNameOutputs {
+                    for o in outputs { try? fs.remove(o.path) }
+                    if newDictionary { try? removeDictionary(dictionaryID) }
+                }
             }
         }
         try store.lock.withLock {
@@ -526,7 +493,8 @@ final class CompactionJob {
                 }
                 store.manifest.segments = segs
                 do {
-                    try store.writeManifest(beforeRename: { try self.store.compactionStep(.manifestTemporaryWritten, self.options) })
+                    manifestMayNameOutputs = true
+                    try store.writeManifest()
                 } catch {
                     store.manifest.segments = before
                     throw error
@@ -542,7 +510,6 @@ final class CompactionJob {
             try store.indexApplyCompaction(moves: moves, removed: removed)
             store.annotationMap.remove(segments: inputSeqs)
             for (t, loc) in preserved { store.annotationMap.add(t, loc) }
-            try store.compactionStep(.manifestSwapped, options)
         }
         report.outputSegments = outputs.map(\.seq)
 
@@ -551,15 +518,10 @@ final class CompactionJob {
         // old manifest has already opened these files, and POSIX keeps them readable.
         for f in inputs { f.close() }
         try fs.removingUnderSnapshotLock(root: store.path) {
-            var first = true
-            for f in inputs {
-                try fs.remove(f.path)
-                if first { first = false; try store.compactionStep(.firstOldSegmentDeleted, options) }
-            }
+            for f in inputs { try fs.remove(f.path) }
             // Not fsynced: a deletion lost in a crash leaves an unlisted orphan that the next open removes.
             for id in unusedDictionaries { try? removeDictionary(id) }
         }
-        try store.compactionStep(.oldFilesDeleted, options)
         report.rawBytes = newFiles.reduce(0) { $0 + $1.footer!.rawBytes }
         report.seconds = Date().timeIntervalSince(started)
         return report

@@ -1,8 +1,9 @@
 import Foundation
 
 /// The small file-system interface all store I/O goes through (SPEC.md §7
-/// lists the durability steps). `PosixFileSystem` is the real one; tests
-/// substitute a crash-simulating implementation.
+/// lists the durability steps), ingest input included. `PosixFileSystem` is
+/// the real one; tests substitute a crash-simulating implementation or wrap
+/// the real one to inject faults (the `StrataTestSupport` target).
 public protocol FileSystem: AnyObject, Sendable {
     /// Opens (creating with `mode` if missing) a file for appending writes.
     func openWritable(_ path: String, mode: UInt32) throws -> WritableFile
@@ -26,6 +27,18 @@ public protocol FileSystem: AnyObject, Sendable {
     func lockExclusive(_ path: String) throws -> FileLock
     /// Owner uid and permission bits of a path.
     func ownerAndMode(_ path: String) throws -> (uid: UInt32, mode: UInt32)
+
+    // Requirements with default implementations below (POSIX behaviour for
+    // `PosixFileSystem`, a fallback otherwise): declared here so a file system
+    // wrapping another one can forward them rather than lose them.
+    func createNew(_ path: String, mode: UInt32) throws -> WritableFile
+    func lockSnapshot(_ path: String, exclusive: Bool, wait: Double) throws -> FileLock?
+    func isSymbolicLink(_ path: String) -> Bool
+    func isOwnLeftover(_ path: String, magic: [UInt8]?) -> Bool
+    func isLockHeld(_ path: String) -> Bool?
+    func reserveDescriptors(_ count: Int) throws
+    /// Opens an ingest input for sequential reading ("-": standard input).
+    func openInput(_ path: String) throws -> InputFile
 }
 
 extension FileSystem {
@@ -119,6 +132,42 @@ extension ReadableFile {
     }
 }
 
+/// A sequentially read input (an ingest file, a pipe, standard input).
+public protocol InputFile: AnyObject {
+    var path: String { get }
+    /// Waits at most `milliseconds` for input; false when none arrived (the
+    /// input is idle). Files are always ready.
+    func waitForInput(milliseconds: Int32) throws -> Bool
+    /// Reads up to `buffer.count` bytes; returns the count, 0 at the end.
+    func read(into buffer: UnsafeMutableRawBufferPointer) throws -> Int
+    func close()
+}
+
+extension FileSystem {
+    /// Default: the input read through `openReadable` (no standard input).
+    public func openInput(_ path: String) throws -> InputFile {
+        guard path != "-" else { throw StrataError(.usage, "standard input is not available on this file system", path: path) }
+        return ReadableInputFile(try openReadable(path))
+    }
+}
+
+/// An `InputFile` over a `ReadableFile`, read front to back.
+final class ReadableInputFile: InputFile {
+    private let file: ReadableFile
+    private var offset: Int64 = 0
+    private var scratch: [UInt8] = []
+    init(_ file: ReadableFile) { self.file = file }
+    var path: String { file.path }
+    func waitForInput(milliseconds: Int32) throws -> Bool { true }
+    func read(into buffer: UnsafeMutableRawBufferPointer) throws -> Int {
+        let n = try file.read(at: offset, count: buffer.count, into: &scratch)
+        scratch.withUnsafeBytes { buffer.copyMemory(from: UnsafeRawBufferPointer(rebasing: $0[0..<n])) }
+        offset += Int64(n)
+        return n
+    }
+    func close() { file.close() }
+}
+
 public protocol FileLock: AnyObject {
     func unlock()
 }
@@ -129,11 +178,8 @@ extension FileSystem {
     /// the store secret): `write` fills `path.tmp`, which is fsynced, closed,
     /// renamed over `path`, and the directory is fsynced. A reader sees the old
     /// or the new file, never a mixture. On failure the temporary is removed.
-    /// `beforeRename` runs between the fsync and the rename (crash-step tests).
-    public func replaceAtomically(_ path: String, mode: UInt32, beforeRename: (() throws -> Void)? = nil,
-                                  _ write: (WritableFile) throws -> Void) throws {
+    public func replaceAtomically(_ path: String, mode: UInt32, _ write: (WritableFile) throws -> Void) throws {
         try writeReplacement(path, mode: mode, write)
-        try beforeRename?()
         try installReplacement(path)
     }
 

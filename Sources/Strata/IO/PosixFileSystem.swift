@@ -201,6 +201,54 @@ public final class PosixFileSystem: FileSystem, Sendable {
         guard stat(path, &st) == 0 else { throw Self.error("stat", path) }
         return (UInt32(st.st_uid), UInt32(st.st_mode & 0o7777))
     }
+
+    /// See `FileSystem.openInput`: a file, a FIFO or (for "-") standard input, read with read(2).
+    public func openInput(_ path: String) throws -> InputFile {
+        if path == "-" { return PosixInputFile(fd: 0, path: path, owned: false) }
+        let fd = open(path, O_RDONLY | O_CLOEXEC)
+        guard fd >= 0 else {
+            throw StrataError(.io, "cannot open input: \(String(cString: strerror(errno)))", path: path)
+        }
+        return PosixInputFile(fd: fd, path: path, owned: true)
+    }
+}
+
+final class PosixInputFile: InputFile {
+    let fd: Int32
+    let path: String
+    private let owned: Bool
+    private var closed = false
+
+    init(fd: Int32, path: String, owned: Bool) {
+        self.fd = fd
+        self.path = path
+        self.owned = owned
+    }
+
+    func waitForInput(milliseconds: Int32) throws -> Bool {
+        while true {
+            var pfd = pollfd(fd: fd, events: Int16(POLLIN), revents: 0)
+            let r = poll(&pfd, 1, milliseconds)
+            if r < 0 && errno == EINTR { continue }
+            // An error from poll itself is left to the read that follows.
+            return r != 0
+        }
+    }
+
+    func read(into buffer: UnsafeMutableRawBufferPointer) throws -> Int {
+        while true {
+            let n = Glibc.read(fd, buffer.baseAddress, buffer.count)
+            if n < 0 && errno == EINTR { continue }
+            if n < 0 { throw StrataError(.io, "read failed: \(String(cString: strerror(errno)))", path: path) }
+            return n
+        }
+    }
+
+    func close() {
+        if !closed { closed = true; if owned { Glibc.close(fd) } }
+    }
+
+    deinit { close() }
 }
 
 final class PosixFileLock: FileLock {

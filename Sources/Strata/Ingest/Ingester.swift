@@ -96,27 +96,15 @@ public final class Ingester {
     /// compressed (detected by magic bytes). A missing or unreadable file is
     /// an `.io` error; an empty one (no records) is `.invalidInput`.
     public func ingest(path: String) throws {
-        let fd: Int32 = path == "-" ? 0 : open(path, O_RDONLY | O_CLOEXEC)
-        guard fd >= 0 else {
-            throw StrataError(.io, "cannot open input: \(String(cString: strerror(errno)))", path: path)
-        }
-        defer { if fd != 0 { close(fd) } }
+        // Through the store's file system, so input faults can be injected like any other I/O.
+        let input = try store.fs.openInput(path)
+        defer { input.close() }
         let idleMillis = commitEverySeconds > 0 ? Int32(clamping: Int(max(1, commitEverySeconds * 500))) : -1
         try run(source: path == "-" ? "<stdin>" : path) { buffer in
-            while true {
-                if idleMillis > 0 {
-                    // Wait for input at most half the commit interval: -1 tells the
-                    // parse stage the input is idle (hand over what it has).
-                    var pfd = pollfd(fd: fd, events: Int16(POLLIN), revents: 0)
-                    let r = poll(&pfd, 1, idleMillis)
-                    if r == 0 { return -1 }
-                    if r < 0 && errno == EINTR { continue }
-                }
-                let n = buffer.withUnsafeMutableBytes { read(fd, $0.baseAddress, $0.count) }
-                if n < 0 && errno == EINTR { continue }
-                if n < 0 { throw StrataError(.io, "read failed: \(String(cString: strerror(errno)))", path: path) }
-                return n
-            }
+            // Wait for input at most half the commit interval: -1 tells the
+            // parse stage the input is idle (hand over what it has).
+            if idleMillis > 0, try !input.waitForInput(milliseconds: idleMillis) { return -1 }
+            return try buffer.withUnsafeMutableBytes { try input.read(into: $0) }
         }
     }
 

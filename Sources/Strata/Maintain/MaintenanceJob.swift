@@ -119,6 +119,8 @@ public final class MaintenanceJob {
     public var compact = false
     public var compaction = CompactionOptions()
     public var exports: [MaintenanceExport] = []
+    /// The file system the store is opened on (the quick verify and exports read through their own).
+    public var fileSystem: FileSystem = PosixFileSystem.shared
     /// Called before each partition (index, total, partition) and export.
     public var onStep: ((String) -> Void)?
 
@@ -145,6 +147,7 @@ public final class MaintenanceJob {
         summary.verifyNotChecked = check.notChecked
         var options = StoreOptions()
         options.createIfMissing = false
+        options.fileSystem = fileSystem
         var store = try Store.open(at: storePath, options: options)
         summary.recovery += store.recoveryEvents.map(\.description)
         if compact {
@@ -164,7 +167,6 @@ public final class MaintenanceJob {
                 } else {
                     summary.partitions.append(PartitionResult(partition: p, compacted: false, bytesBefore: 0, bytesAfter: 0))
                 }
-                MaintenanceJob.testPause()
             }
             summary.indexEntries = store.count
             // Seals active segments and writes the index snapshot when it changed.
@@ -178,14 +180,8 @@ public final class MaintenanceJob {
             onStep?("export \(e.out)")
             let r = try Exporter(storePath: storePath, outPath: e.out, spec: e.spec).run()
             summary.exports.append(ExportOutcome(specPath: e.specPath, out: e.out, upToDate: r.upToDate, rewrittenFiles: r.rewrittenFiles, rows: r.rows))
-            MaintenanceJob.testPause()
         }
         summary.seconds = Date().timeIntervalSince(started)
         return summary
-    }
-
-    /// Test hook: STRATA_TEST_MAINTAIN_PAUSE_MS slows each step so a test can kill the process mid-run.
-    static func testPause() {
-        if let v = ProcessInfo.processInfo.environment["STRATA_TEST_MAINTAIN_PAUSE_MS"], let ms = UInt32(v) { usleep(ms * 1000) }
     }
 }

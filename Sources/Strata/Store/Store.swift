@@ -126,12 +126,11 @@ public final class Store: @unchecked Sendable {
         }
     }
 
-    /// Replaces MANIFEST atomically (SPEC.md §2.1). `beforeRename` runs once
-    /// MANIFEST.tmp is durable (a crash-test step of compaction).
-    func writeManifest(beforeRename: (() throws -> Void)? = nil) throws {
+    /// Replaces MANIFEST atomically (SPEC.md §2.1).
+    func writeManifest() throws {
         manifest.generation += 1
         let bytes = try manifest.encode()
-        try fs.replaceAtomically(path + "/" + Format.manifestFileName, mode: options.fileMode, beforeRename: beforeRename) {
+        try fs.replaceAtomically(path + "/" + Format.manifestFileName, mode: options.fileMode) {
             try $0.write(bytes)
         }
         manifestDirty = false

@@ -36,7 +36,6 @@ struct CompactCommand: ParsableCommand {
             }
             guard (4...16384).contains(blockKib) else { throw StrataError(.usage, "--block-kib must be in 4...16384", field: "--block-kib") }
             options.blockTargetBytes = blockKib << 10
-            if ProcessInfo.processInfo.environment["STRATA_COMPACT_DICT"] == "always" { options.dictionary = .always }
             var storeOptions = StoreOptions()
             storeOptions.createIfMissing = false
             let s = try Store.open(at: store, options: storeOptions)

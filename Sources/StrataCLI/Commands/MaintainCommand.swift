@@ -48,7 +48,6 @@ struct MaintainCommand: ParsableCommand {
                 let job = MaintenanceJob(storePath: store)
                 job.compact = compact
                 job.compaction.level = level
-                if ProcessInfo.processInfo.environment["STRATA_COMPACT_DICT"] == "always" { job.compaction.dictionary = .always }
                 job.exports = exports
                 let showSteps = !quiet && !json
                 job.onStep = { step in if showSteps { printError("maintain: \(step)") } }

@@ -1,6 +1,7 @@
 import Foundation
 import Testing
 @testable import Strata
+import StrataTestSupport
 
 /// What a workload did, from the point of view of a client that only trusts
 /// what the API acknowledged.

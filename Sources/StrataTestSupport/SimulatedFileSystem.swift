@@ -1,11 +1,11 @@
 import Foundation
-@testable import Strata
+import Strata
 
 /// A deterministic pseudo-random generator (SplitMix64) so every failing seed can be replayed.
-struct SeededRNG: RandomNumberGenerator {
-    var state: UInt64
-    init(seed: UInt64) { state = seed &+ 0x9E37_79B9_7F4A_7C15 }
-    mutating func next() -> UInt64 {
+public struct SeededRNG: RandomNumberGenerator {
+    public var state: UInt64
+    public init(seed: UInt64) { state = seed &+ 0x9E37_79B9_7F4A_7C15 }
+    public mutating func next() -> UInt64 {
         state &+= 0x9E37_79B9_7F4A_7C15
         var z = state
         z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
@@ -35,10 +35,10 @@ struct SeededRNG: RandomNumberGenerator {
 /// kind) with ENOSPC or EIO, optionally as a short write; `cutPowerAfter`
 /// makes every operation after the N-th throw (the machine is off).
 // @unchecked: its state is touched only under `mutex` (through `locked`).
-final class SimulatedFileSystem: FileSystem, @unchecked Sendable {
-    enum OpKind: String, CaseIterable, Sendable { case open, write, sync, rename, remove, mkdir, syncDirectory, truncate }
+public final class SimulatedFileSystem: FileSystem, @unchecked Sendable {
+    public enum OpKind: String, CaseIterable, Sendable { case open, write, sync, rename, remove, mkdir, syncDirectory, truncate }
 
-    enum CrashMode: CaseIterable, Sendable {
+    public enum CrashMode: CaseIterable, Sendable {
         /// Every unsynced write and truncate is lost.
         case dropUnsynced
         /// Unsynced operations are applied in order up to a random point; the
@@ -50,27 +50,35 @@ final class SimulatedFileSystem: FileSystem, @unchecked Sendable {
         case reorder
     }
 
-    struct Fault {
-        enum Failure { case noSpace, io }
+    public struct Fault {
+        public enum Failure { case noSpace, io }
         /// nil: count operations of every kind.
-        var kind: OpKind?
+        public var kind: OpKind?
         /// 1-based index among the counted operations.
-        var nth: Int
-        var failure: Failure = .io
+        public var nth: Int
+        public var failure: Failure = .io
         /// For writes: keep a random (seeded) prefix of the bytes before failing.
-        var shortWrite = false
+        public var shortWrite = false
         /// Keep failing every later matching operation too (a full disk stays full).
-        var sticky = false
+        public var sticky = false
+
+        public init(kind: OpKind? = nil, nth: Int, failure: Failure = .io, shortWrite: Bool = false, sticky: Bool = false) {
+            self.kind = kind
+            self.nth = nth
+            self.failure = failure
+            self.shortWrite = shortWrite
+            self.sticky = sticky
+        }
     }
 
-    final class Inode {
-        var data: [UInt8]
-        var durable: [UInt8]
-        enum Pending { case write(offset: Int, bytes: [UInt8]), truncate(Int) }
-        var pending: [Pending] = []
-        var mode: UInt32
-        var uid: UInt32
-        init(data: [UInt8] = [], durable: [UInt8] = [], mode: UInt32, uid: UInt32) {
+    public final class Inode {
+        public var data: [UInt8]
+        public var durable: [UInt8]
+        public enum Pending { case write(offset: Int, bytes: [UInt8]), truncate(Int) }
+        public var pending: [Pending] = []
+        public var mode: UInt32
+        public var uid: UInt32
+        public init(data: [UInt8] = [], durable: [UInt8] = [], mode: UInt32, uid: UInt32) {
             self.data = data
             self.durable = durable
             self.mode = mode
@@ -78,34 +86,34 @@ final class SimulatedFileSystem: FileSystem, @unchecked Sendable {
         }
     }
 
-    final class Dir {
-        var mode: UInt32
-        var uid: UInt32
-        init(mode: UInt32, uid: UInt32) { self.mode = mode; self.uid = uid }
+    public final class Dir {
+        public var mode: UInt32
+        public var uid: UInt32
+        public init(mode: UInt32, uid: UInt32) { self.mode = mode; self.uid = uid }
     }
 
-    enum Entry {
+    public enum Entry {
         case file(Inode)
         case dir(Dir)
     }
 
     /// One logged mutating operation, for choosing interesting crash points.
-    struct LoggedOp { var index: Int; var kind: OpKind; var path: String }
+    public struct LoggedOp { public var index: Int; public var kind: OpKind; public var path: String }
 
-    let root: String
+    public let root: String
     private let mutex = NSLock()
     private var live: [String: Entry] = [:]
     private var durable: [String: Entry] = [:]
     private var locks: Set<String> = []
-    private(set) var operationCount = 0
+    public private(set) var operationCount = 0
     private var countsByKind: [OpKind: Int] = [:]
-    private(set) var log: [LoggedOp] = []
-    var faults: [Fault] = []
-    var cutPowerAfter: Int?
-    private(set) var isDead = false
+    public private(set) var log: [LoggedOp] = []
+    public var faults: [Fault] = []
+    public var cutPowerAfter: Int?
+    public private(set) var isDead = false
     private var faultRNG: SeededRNG
 
-    init(root: String = "/sim", seed: UInt64 = 1) {
+    public init(root: String = "/sim", seed: UInt64 = 1) {
         self.root = root
         faultRNG = SeededRNG(seed: seed)
         let d = Dir(mode: 0o700, uid: UInt32(getuid()))
@@ -115,13 +123,13 @@ final class SimulatedFileSystem: FileSystem, @unchecked Sendable {
 
     // MARK: - Helpers
 
-    static func parent(_ path: String) -> String {
+    public static func parent(_ path: String) -> String {
         guard let i = path.lastIndex(of: "/") else { return "." }
         let p = String(path[..<i])
         return p.isEmpty ? "/" : p
     }
 
-    static func name(_ path: String) -> String {
+    public static func name(_ path: String) -> String {
         guard let i = path.lastIndex(of: "/") else { return path }
         return String(path[path.index(after: i)...])
     }
@@ -173,7 +181,7 @@ final class SimulatedFileSystem: FileSystem, @unchecked Sendable {
 
     // MARK: - FileSystem
 
-    func openWritable(_ path: String, mode: UInt32) throws -> WritableFile {
+    public func openWritable(_ path: String, mode: UInt32) throws -> WritableFile {
         try locked {
             if case .file(let inode)? = live[path] {
                 if isDead { throw deadError(path) }
@@ -188,7 +196,7 @@ final class SimulatedFileSystem: FileSystem, @unchecked Sendable {
         }
     }
 
-    func openReadable(_ path: String) throws -> ReadableFile {
+    public func openReadable(_ path: String) throws -> ReadableFile {
         try locked {
             if isDead { throw deadError(path) }
             guard case .file(let inode)? = live[path] else {
@@ -198,7 +206,7 @@ final class SimulatedFileSystem: FileSystem, @unchecked Sendable {
         }
     }
 
-    func readFile(_ path: String) throws -> [UInt8] {
+    public func readFile(_ path: String) throws -> [UInt8] {
         try locked {
             if isDead { throw deadError(path) }
             guard case .file(let inode)? = live[path] else {
@@ -208,20 +216,20 @@ final class SimulatedFileSystem: FileSystem, @unchecked Sendable {
         }
     }
 
-    func fileExists(_ path: String) -> Bool { locked { live[path] != nil } }
+    public func fileExists(_ path: String) -> Bool { locked { live[path] != nil } }
 
-    func isDirectory(_ path: String) -> Bool {
+    public func isDirectory(_ path: String) -> Bool {
         locked { if case .dir = live[path] { return true } else { return false } }
     }
 
-    func fileSize(_ path: String) throws -> Int64 {
+    public func fileSize(_ path: String) throws -> Int64 {
         try locked {
             guard case .file(let inode)? = live[path] else { throw StrataError(.notFound, "stat failed [simulated]", path: path) }
             return Int64(inode.data.count)
         }
     }
 
-    func createDirectory(_ path: String, mode: UInt32) throws {
+    public func createDirectory(_ path: String, mode: UInt32) throws {
         try locked { try mkdirLocked(path, mode: mode) }
     }
 
@@ -234,7 +242,7 @@ final class SimulatedFileSystem: FileSystem, @unchecked Sendable {
         live[path] = .dir(Dir(mode: mode, uid: UInt32(getuid())))
     }
 
-    func listDirectory(_ path: String) throws -> [String] {
+    public func listDirectory(_ path: String) throws -> [String] {
         try locked {
             if isDead { throw deadError(path) }
             guard case .dir = live[path] else { throw StrataError(.notFound, "opendir failed [simulated]", path: path) }
@@ -242,7 +250,7 @@ final class SimulatedFileSystem: FileSystem, @unchecked Sendable {
         }
     }
 
-    func rename(_ from: String, to: String) throws {
+    public func rename(_ from: String, to: String) throws {
         try locked {
             _ = try step(.rename, from)
             guard let e = live[from] else { throw StrataError(.notFound, "rename failed: No such file [simulated]", path: from) }
@@ -253,7 +261,7 @@ final class SimulatedFileSystem: FileSystem, @unchecked Sendable {
         }
     }
 
-    func remove(_ path: String) throws {
+    public func remove(_ path: String) throws {
         try locked {
             guard let e = live[path] else {
                 if isDead { throw deadError(path) }
@@ -267,7 +275,7 @@ final class SimulatedFileSystem: FileSystem, @unchecked Sendable {
         }
     }
 
-    func syncDirectory(_ path: String) throws {
+    public func syncDirectory(_ path: String) throws {
         try locked {
             _ = try step(.syncDirectory, path)
             guard case .dir = live[path] else { throw StrataError(.notFound, "open directory failed [simulated]", path: path) }
@@ -276,7 +284,7 @@ final class SimulatedFileSystem: FileSystem, @unchecked Sendable {
         }
     }
 
-    func truncate(_ path: String, to size: Int64) throws {
+    public func truncate(_ path: String, to size: Int64) throws {
         try locked {
             _ = try step(.truncate, path)
             guard case .file(let inode)? = live[path] else { throw StrataError(.notFound, "truncate failed [simulated]", path: path) }
@@ -284,7 +292,7 @@ final class SimulatedFileSystem: FileSystem, @unchecked Sendable {
         }
     }
 
-    func lockExclusive(_ path: String) throws -> FileLock {
+    public func lockExclusive(_ path: String) throws -> FileLock {
         try locked {
             if isDead { throw deadError(path) }
             if live[path] == nil {
@@ -300,7 +308,7 @@ final class SimulatedFileSystem: FileSystem, @unchecked Sendable {
         }
     }
 
-    func ownerAndMode(_ path: String) throws -> (uid: UInt32, mode: UInt32) {
+    public func ownerAndMode(_ path: String) throws -> (uid: UInt32, mode: UInt32) {
         try locked {
             switch live[path] {
             case .file(let i)?: return (i.uid, i.mode)
@@ -313,9 +321,9 @@ final class SimulatedFileSystem: FileSystem, @unchecked Sendable {
     // MARK: - Test controls
 
     /// Operations of `kind` counted so far.
-    func count(of kind: OpKind) -> Int { locked { countsByKind[kind] ?? 0 } }
+    public func count(of kind: OpKind) -> Int { locked { countsByKind[kind] ?? 0 } }
 
-    func setOwnerAndMode(_ path: String, uid: UInt32? = nil, mode: UInt32? = nil) {
+    public func setOwnerAndMode(_ path: String, uid: UInt32? = nil, mode: UInt32? = nil) {
         locked {
             switch live[path] {
             case .file(let i)?: if let uid { i.uid = uid }; if let mode { i.mode = mode }
@@ -326,15 +334,15 @@ final class SimulatedFileSystem: FileSystem, @unchecked Sendable {
     }
 
     /// Live paths (files and directories), sorted.
-    var allPaths: [String] { locked { live.keys.sorted() } }
+    public var allPaths: [String] { locked { live.keys.sorted() } }
 
     /// Current bytes of a file (test inspection, no op counted).
-    func contents(_ path: String) -> [UInt8]? {
+    public func contents(_ path: String) -> [UInt8]? {
         locked { if case .file(let i)? = live[path] { return i.data } else { return nil } }
     }
 
     /// Overwrites a file's bytes durably (to plant corruption).
-    func replaceContents(_ path: String, with bytes: [UInt8]) {
+    public func replaceContents(_ path: String, with bytes: [UInt8]) {
         locked {
             if case .file(let i)? = live[path] { i.data = bytes; i.durable = bytes; i.pending = [] }
         }
@@ -342,14 +350,14 @@ final class SimulatedFileSystem: FileSystem, @unchecked Sendable {
 
     /// Powers the machine off now and returns the state a reboot would find.
     /// This file system is dead afterwards.
-    func crash(seed: UInt64, mode: CrashMode = .dropUnsynced) -> SimulatedFileSystem {
+    public func crash(seed: UInt64, mode: CrashMode = .dropUnsynced) -> SimulatedFileSystem {
         let after = stateAfterPowerLoss(seed: seed, mode: mode)
         locked { isDead = true }
         return after
     }
 
     /// The state a power loss now would leave, without turning this machine off.
-    func stateAfterPowerLoss(seed: UInt64, mode: CrashMode = .dropUnsynced) -> SimulatedFileSystem {
+    public func stateAfterPowerLoss(seed: UInt64, mode: CrashMode = .dropUnsynced) -> SimulatedFileSystem {
         locked {
             var rng = SeededRNG(seed: seed)
             let after = SimulatedFileSystem(root: root, seed: seed &+ 1)
@@ -480,69 +488,69 @@ final class SimulatedFileSystem: FileSystem, @unchecked Sendable {
     fileprivate func unlock(_ path: String) { locked { _ = locks.remove(path) } }
 }
 
-final class SimWritableFile: WritableFile {
-    let fs: SimulatedFileSystem
-    let inode: SimulatedFileSystem.Inode
-    let path: String
+public final class SimWritableFile: WritableFile {
+    public let fs: SimulatedFileSystem
+    public let inode: SimulatedFileSystem.Inode
+    public let path: String
     private var closed = false
 
-    init(fs: SimulatedFileSystem, inode: SimulatedFileSystem.Inode, path: String) {
+    public init(fs: SimulatedFileSystem, inode: SimulatedFileSystem.Inode, path: String) {
         self.fs = fs
         self.inode = inode
         self.path = path
     }
 
-    var size: Int64 { fs.size(inode) }
+    public var size: Int64 { fs.size(inode) }
 
-    func write(_ bytes: UnsafeRawBufferPointer) throws {
+    public func write(_ bytes: UnsafeRawBufferPointer) throws {
         guard !closed else { throw StrataError(.io, "write to a closed file [simulated]", path: path) }
         try fs.write(inode, path, bytes)
     }
 
-    func sync() throws {
+    public func sync() throws {
         guard !closed else { throw StrataError(.io, "fsync of a closed file [simulated]", path: path) }
         try fs.sync(inode, path)
     }
 
-    func truncate(to size: Int64) throws { try fs.truncate(inode, path, Int(size)) }
+    public func truncate(to size: Int64) throws { try fs.truncate(inode, path, Int(size)) }
 
-    func close() throws {
+    public func close() throws {
         guard !closed else { return }
         closed = true
         try fs.checkAlive(path)
     }
 }
 
-final class SimReadableFile: ReadableFile {
-    let fs: SimulatedFileSystem
-    let inode: SimulatedFileSystem.Inode
-    let path: String
+public final class SimReadableFile: ReadableFile {
+    public let fs: SimulatedFileSystem
+    public let inode: SimulatedFileSystem.Inode
+    public let path: String
 
-    init(fs: SimulatedFileSystem, inode: SimulatedFileSystem.Inode, path: String) {
+    public init(fs: SimulatedFileSystem, inode: SimulatedFileSystem.Inode, path: String) {
         self.fs = fs
         self.inode = inode
         self.path = path
     }
 
-    func currentSize() throws -> Int64 {
+    public func currentSize() throws -> Int64 {
         try fs.checkAlive(path)
         return fs.size(inode)
     }
 
     @discardableResult
-    func read(at offset: Int64, count: Int, into buffer: inout [UInt8]) throws -> Int {
+    public func read(at offset: Int64, count: Int, into buffer: inout [UInt8]) throws -> Int {
         try fs.read(inode, path, at: offset, count: count, into: &buffer)
     }
 
-    func close() {}
+    public func close() {}
 }
 
-final class SimLock: FileLock {
-    let fs: SimulatedFileSystem
-    let path: String
+public final class SimLock: FileLock {
+    public let fs: SimulatedFileSystem
+    public let path: String
     private var held = true
-    init(fs: SimulatedFileSystem, path: String) { self.fs = fs; self.path = path }
-    func unlock() {
+    public init(fs: SimulatedFileSystem, path: String) { self.fs = fs; self.path = path }
+    public func unlock() {
         if held { held = false; fs.unlock(path) }
     }
     deinit { unlock() }
