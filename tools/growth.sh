@@ -13,6 +13,14 @@
 #   get      strata get STORE ID            (open + one example by id)
 #   scan4k   strata scan STORE --domain bench4k --from-month 2025-06 --to-month 2025-06
 #   stats    strata stats STORE --json
+#   open     strata get STORE 000...0       (open + one index miss; exit 1 expected)
+# With GROWTH_FULL=1 it also times, once each: the build's ingest of the SIZE
+# examples (wall, peak RSS), `strata export STORE --out DIR` (JSONL, output
+# removed after) and `strata compact STORE` on a copy of the store (removed
+# after). The SIZE-line input is written to $W/input-SIZE.jsonl first and
+# shared by every binary, so the ingest time excludes generating it.
+# GROWTH_FULL=ingest times only the build's ingest (export and compaction of a
+# large store take minutes; run them for the binaries whose code they test).
 # Run it once per binary (a build of the base commit, then this one) so the
 # rows compare like with like; stores are kept per LABEL and SIZE.
 set -euo pipefail
@@ -38,13 +46,20 @@ lines() {
   done
 }
 
+# The SIZE-line input, materialized once and shared by every LABEL.
+input() {
+  local f="$W/input-$1.jsonl"
+  [ -f "$f" ] || { lines "$1" > "$f.tmp" && mv "$f.tmp" "$f"; }
+  echo "$f"
+}
+
 median() { sort -n | awk '{a[NR]=$1} END {print a[int((NR+1)/2)]}'; }
 
 measure() {  # name, command...
   local name=$1; shift
   local walls=() rss=()
   for _ in 1 2 3; do
-    /usr/bin/time -v "$@" > /dev/null 2> "$W/time.txt"
+    /usr/bin/time -v "$@" > /dev/null 2> "$W/time.txt" || [ "$name" = open ]
     walls+=("$(awk -F': ' '/Elapsed \(wall clock\)/ {n=split($2,p,":"); s=0; for(i=1;i<=n;i++) s=s*60+p[i]; print s}' "$W/time.txt")")
     rss+=("$(awk -F': ' '/Maximum resident set size/ {print $2}' "$W/time.txt")")
   done
@@ -52,9 +67,23 @@ measure() {  # name, command...
     "$(printf '%s\n' "${walls[@]}" | median)" "$(echo "$(printf '%s\n' "${rss[@]}" | median) / 1024" | bc -l)"
 }
 
+once() {  # name, command... : one run, wall, µs per example, peak RSS
+  local name=$1; shift
+  /usr/bin/time -v "$@" > /dev/null 2> "$W/time.txt"
+  local wall rss
+  wall=$(awk -F': ' '/Elapsed \(wall clock\)/ {n=split($2,p,":"); s=0; for(i=1;i<=n;i++) s=s*60+p[i]; print s}' "$W/time.txt")
+  rss=$(awk -F': ' '/Maximum resident set size/ {print $2}' "$W/time.txt")
+  printf '%-8s %-7s %9s  wall %7.2f s  %6.2f us/example  peak RSS %7.1f MB\n' "$LABEL" "$name" "$SIZE" \
+    "$wall" "$(echo "$wall * 1000000 / $SIZE" | bc -l)" "$(echo "$rss / 1024" | bc -l)"
+}
+
 for SIZE in "$@"; do
   S="$W/store-$LABEL-$SIZE"
-  if [ ! -f "$S/MANIFEST" ]; then
+  if [ ! -f "$S/MANIFEST" ] && [ -n "${GROWTH_FULL:-}" ]; then
+    IN=$(input "$SIZE")
+    once ingest "$BIN" ingest "$S" "$IN" --quiet
+    "$BIN" ingest "$S" "$W/p4k.jsonl" --quiet
+  elif [ ! -f "$S/MANIFEST" ]; then
     start=$(date +%s.%N)
     lines "$SIZE" | "$BIN" ingest "$S" - --quiet
     "$BIN" ingest "$S" "$W/p4k.jsonl" --quiet
@@ -64,4 +93,13 @@ for SIZE in "$@"; do
   measure get "$BIN" get "$S" "$ID"
   measure scan4k "$BIN" scan "$S" --domain bench4k --from-month 2025-06 --to-month 2025-06
   measure stats "$BIN" stats "$S" --json
+  measure open "$BIN" get "$S" 00000000000000000000000000000000
+  if [ "${GROWTH_FULL:-}" = 1 ]; then
+    rm -rf "$W/export-$LABEL"
+    once export "$BIN" export "$S" --out "$W/export-$LABEL"
+    rm -rf "$W/export-$LABEL" "$W/compact-$LABEL"
+    cp -r "$S" "$W/compact-$LABEL"
+    once compact "$BIN" compact "$W/compact-$LABEL"
+    rm -rf "$W/compact-$LABEL"
+  fi
 done

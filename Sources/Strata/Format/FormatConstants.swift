@@ -44,6 +44,12 @@ public enum Format {
     public static let indexHeaderSize = 64
     /// SPEC.md §5.2: bytes per table slot (fingerprint u64 + packed location u64).
     public static let indexSlotSize = 16
+    /// SPEC.md §5.2: the index file's version. 2 adds a checksum per page of
+    /// slots, so a reader can check just the pages a lookup touches; version 1
+    /// files (one checksum over the whole body) are still read.
+    public static let indexVersion: UInt16 = 2
+    /// SPEC.md §5.2: slots per checksummed page of a version 2 index file (4 KiB).
+    public static let indexPageSlots = 256
     /// SPEC.md §5.6: the derived segment summaries (`index/stats.sum`).
     public static let summaryMagic: [UInt8] = Array("STRSUMS1".utf8)
     public static let summaryFileName = "stats.sum"

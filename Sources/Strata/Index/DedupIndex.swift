@@ -40,7 +40,12 @@ final class DedupIndex {
         keyer = DedupKeyer(key)
     }
 
-    var count: Int { table.count + overflow.count + pending.count }
+    /// A read-only snapshot's committed table, looked up in the index file
+    /// page by page instead of loaded (`load(paged: true)`); `table` then
+    /// holds only what was caught up from blocks the file does not cover.
+    private(set) var paged: PagedIdTable?
+
+    var count: Int { table.count + overflow.count + pending.count + (paged?.count ?? 0) }
     /// RAM held by the committed part, for the bytes-per-example figure.
     var memoryBytes: Int { table.memoryBytes + overflow.count * 64 }
 
@@ -51,6 +56,9 @@ final class DedupIndex {
     func lookup(_ k: ExampleID, catalog: SegmentCatalog) throws -> Location? {
         if let p = pending[k] { return p.location }
         if let packed = try table.find(k, { try confirm(k, at: PackedLocation.unpack($0), catalog: catalog) }) {
+            return PackedLocation.unpack(packed)
+        }
+        if let paged, let packed = try paged.find(k, { try confirm(k, at: PackedLocation.unpack($0), catalog: catalog) }) {
             return PackedLocation.unpack(packed)
         }
         if !overflow.isEmpty, let l = overflow[k] { return l }
@@ -192,6 +200,7 @@ final class DedupIndex {
     func removeAll() {
         footerRefs = [:]
         table = IdTable()
+        paged = nil
         overflow = [:]
         pending = [:]
         pendingByID = [:]
@@ -246,8 +255,10 @@ final class DedupIndex {
     /// `knownBlocks` gives a segment's block count without opening it (a
     /// read-only snapshot's segment summaries, SPEC.md §5.6); nil means
     /// "open it and count". Segments the snapshot fully covers stay unopened.
+    /// `paged` (read-only snapshots): a version 2 file is looked up in place
+    /// (`PagedIdTable`) instead of loaded; the caller keeps `fs`'s file open.
     func load(fs: FileSystem, storePath: String, segments: [UInt64], catalog: SegmentCatalog, useFile: Bool,
-              knownBlocks: (UInt64) -> Int? = { _ in nil }) throws -> LoadOutcome {
+              paged usePages: Bool = false, knownBlocks: (UInt64) -> Int? = { _ in nil }) throws -> LoadOutcome {
         func blocks(_ seq: UInt64) throws -> Int {
             if let n = knownBlocks(seq) { return n }
             try catalog.open(segment: seq)
@@ -257,7 +268,18 @@ final class DedupIndex {
         let path = storePath + "/" + Format.indexDirectoryName + "/" + Format.indexFileName
         if useFile, fs.fileExists(path) {
             do {
-                let snap = try IndexFile.decode(try fs.readFile(path), path: path)
+                var pagedFile: PagedIdTable?
+                if usePages {
+                    let f = try fs.openReadable(path)
+                    do { pagedFile = try PagedIdTable.open(f, path: path) } catch { f.close(); throw error }
+                    if pagedFile == nil { f.close() }
+                }
+                let snap: IndexSnapshot
+                if let p = pagedFile {
+                    snap = IndexSnapshot(descriptorHash: p.header.descriptorHash, coverage: p.coverage, table: IdTable(), overflow: p.overflow)
+                } else {
+                    snap = try IndexFile.decode(try fs.readFile(path), path: path)
+                }
                 if snap.descriptorHash != key.descriptorHash {
                     reason = "index file was built for another dedup key"
                 } else if let stale = try snap.coverage.first(where: { try $0.blocks > 0 && blocks($0.sequence) < Int($0.blocks) }) {
@@ -265,6 +287,7 @@ final class DedupIndex {
                 } else {
                     removeAll()
                     table = snap.table
+                    paged = pagedFile
                     for (k, l) in snap.overflow { overflow[k] = l }
                     let covered = Dictionary(snap.coverage.map { ($0.sequence, Int($0.blocks)) }, uniquingKeysWith: max)
                     var added = 0

@@ -34,11 +34,13 @@ enum StoreScanner {
 /// runs. It sees the complete frames present when it was opened and never
 /// modifies the store (no lock, no recovery).
 ///
-/// Opening reads the MANIFEST, the id index and the segment summaries
-/// (`index/stats.sum`) and opens every listed segment file (so a compaction
-/// cannot delete its view), but reads no footer: a partition's footers are
-/// read when a `get`, scan or export first touches it, and they keep no
-/// per-example ids in memory. Memory and time follow what is touched.
+/// Opening reads the MANIFEST, the id index's header and coverage and the
+/// segment summaries (`index/stats.sum`) and opens every listed segment file
+/// (so a compaction cannot delete its view), but reads no footer and no table
+/// slot: a `get` reads the index pages its id hashes to (SPEC.md §5.2), a
+/// partition's footers are read when a `get`, scan or export first touches
+/// it, and they keep no per-example ids in memory. Memory and time follow
+/// what is touched.
 // @unchecked: its mutable state (index, buffers, the catalog's lazily read footers, `skipped`) is touched only under `lock`.
 public final class StoreReader: @unchecked Sendable {
     public let path: String
@@ -80,7 +82,7 @@ public final class StoreReader: @unchecked Sendable {
             let storeKey = try? DedupKey(manifest: manifest.dedup, path: mp)
             let digests = self.digests
             _ = try index.load(fs: snap.fs, storePath: path, segments: listed.map(\.sequence), catalog: catalog,
-                               useFile: storeKey?.isExampleID == true, knownBlocks: { digests[$0]?.blocks })
+                               useFile: storeKey?.isExampleID == true, paged: true, knownBlocks: { digests[$0]?.blocks })
         } catch {
             catalog.closeAll()
             snap.fs.unpinAll()
