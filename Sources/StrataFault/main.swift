@@ -22,24 +22,24 @@ func fail(_ message: String, _ status: Int32 = 2) -> Never {
     FileHandle.standardError.write(Data("StrataFault: \(message)\n".utf8))
     exit(status)
 }
-func option(_ name: String) -> String? {
+@MainActor func option(_ name: String) -> String? {
     guard let i = args.firstIndex(of: name) else { return nil }
     guard i + 1 < args.count else { fail("\(name) needs a value") }
     let v = args[i + 1]
     args.removeSubrange(i...(i + 1))
     return v
 }
-func options(_ name: String) -> [String] {
+@MainActor func options(_ name: String) -> [String] {
     var out: [String] = []
     while let v = option(name) { out.append(v) }
     return out
 }
-func flag(_ name: String) -> Bool {
+@MainActor func flag(_ name: String) -> Bool {
     guard let i = args.firstIndex(of: name) else { return false }
     args.remove(at: i)
     return true
 }
-func number(_ name: String) -> Int? {
+@MainActor func number(_ name: String) -> Int? {
     guard let v = option(name) else { return nil }
     guard let n = Int(v) else { fail("\(name) wants a number, got \(v)") }
     return n

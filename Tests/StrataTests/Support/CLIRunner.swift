@@ -75,7 +75,8 @@ func runStrata(_ args: [String], stdin: Data? = nil, environment: [String: Strin
 /// one crash-process helper of the tests. Its stdout is read as JSON lines when
 /// `readOutput`, written to `stdoutFile` when given, discarded otherwise;
 /// stderr goes to `stderrFile` or is discarded.
-final class CrashProcess {
+// @unchecked: other threads only read `isRunning`/`pid` (Process is thread-safe there); the output buffer is used by the owning test alone.
+final class CrashProcess: @unchecked Sendable {
     let process = Process()
     private var output: FileHandle?
     private var buffer = Data()
