@@ -4,7 +4,7 @@ import Testing
 import StrataTestSupport
 
 /// Power loss and fault injection over the simulated file system
-/// (Tests/StrataTests/Support/SimulatedFileSystem.swift). Every test is seeded;
+/// (Sources/StrataTestSupport/SimulatedFileSystem.swift). Every test is seeded;
 /// a failure message names the seed so it can be replayed.
 @Suite struct CrashSimulationTests {
     // MARK: The simulator's own model (if these fail, nothing below means anything)
