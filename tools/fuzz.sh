@@ -22,7 +22,7 @@ SECONDS_EACH=${2:-20}
 OUT=$ROOT/.build/fuzz
 mkdir -p "$OUT"
 SWIFTC=${SWIFTC:-swiftc}
-CFLAGS=(-swift-version 5 -O -g -parse-as-library -sanitize=fuzzer,address
+CFLAGS=(-swift-version 6 -O -g -parse-as-library -sanitize=fuzzer,address
         -I "$ROOT/Sources/CLZ4" -I "$ROOT/Sources/CZstd" -I "$ROOT/Sources/CXXHash" -I "$ROOT/Sources/CZlib")
 LIBS=(-llz4 -lzstd -lxxhash -lz)
 
@@ -41,7 +41,7 @@ if [ "$WANT" = --make-corpus ]; then
     # The library is instrumented, so the generator links the coverage runtime (without libFuzzer's main).
     rt=$(dirname "$(command -v "$SWIFTC")")/../lib/clang
     rt=$(ls "$rt"/*/lib/linux/libclang_rt.fuzzer_no_main-x86_64.a | head -1)
-    "$SWIFTC" -swift-version 5 -O -parse-as-library -sanitize=address -I "$OUT" -I "$ROOT/Sources/CLZ4" -I "$ROOT/Sources/CZstd" -I "$ROOT/Sources/CXXHash" -I "$ROOT/Sources/CZlib" \
+    "$SWIFTC" -swift-version 6 -O -parse-as-library -sanitize=address -I "$OUT" -I "$ROOT/Sources/CLZ4" -I "$ROOT/Sources/CZstd" -I "$ROOT/Sources/CXXHash" -I "$ROOT/Sources/CZlib" \
         Fuzz/MakeCorpus/main.swift "$OUT/libStrata.a" "${LIBS[@]}" -Xlinker "$rt" -lstdc++ -o "$OUT/MakeCorpus" >"$OUT/build-MakeCorpus.log" 2>&1 \
         || { cat "$OUT/build-MakeCorpus.log"; exit 1; }
     rm -rf Fuzz/corpus && ASAN_OPTIONS=detect_leaks=0 "$OUT/MakeCorpus" "$ROOT/Fuzz/corpus"

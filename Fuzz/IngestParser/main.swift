@@ -2,6 +2,7 @@
 // JSON-array splitter, the single-pass line parser, and validation.
 @testable import Strata
 
+// nonisolated(unsafe): libFuzzer calls the entry point from one thread only.
 nonisolated(unsafe) var parser = try! IngestLineParser()
 
 @_cdecl("LLVMFuzzerTestOneInput")

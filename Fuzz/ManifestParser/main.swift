@@ -18,6 +18,7 @@ public func fuzz(_ data: UnsafePointer<UInt8>, _ size: Int) -> Int32 {
         // What decodes must survive a rewrite.
         let again = try Manifest.decode(try m.encode(), path: "fuzz/MANIFEST.re")
         precondition(again.segments == m.segments && again.nextSegment == m.nextSegment, "manifest rewrite changed it")
+        precondition(again.dedup == m.dedup && Set(again.extra.keys) == Set(m.extra.keys), "manifest rewrite changed dedup or dropped a member")
     }
     return 0
 }

@@ -37,11 +37,7 @@ public func strata_reader_get(_ handle: OpaquePointer?, _ idHex: UnsafePointer<C
     abiCall(err) {
         json?.pointee = nil
         let h = try unbox(handle, ReaderHandle.self)
-        try h.checkNoCursor()
-        let v = try ExampleView(code: view)
-        len?.pointee = 0
-        guard let f = try h.reader.getFolded(try exampleID(idHex)) else { return }
-        try giveBuffer(v.render(f), json, len)
+        try getExample(h, idHex, view, json, len, h.reader.getFolded)
     }
 }
 
@@ -49,13 +45,10 @@ public func strata_reader_get(_ handle: OpaquePointer?, _ idHex: UnsafePointer<C
 public func strata_reader_scan(_ handle: OpaquePointer?, _ filterJSON: UnsafePointer<CChar>?, _ out: UnsafeMutablePointer<OpaquePointer?>?,
                                _ err: UnsafeMutablePointer<strata_error>?) -> Int32 {
     abiCall(err) {
-        guard let out else { throw usage("out must not be NULL") }
-        out.pointee = nil
+        out?.pointee = nil
         let h = try unbox(handle, ReaderHandle.self)
-        try h.checkNoCursor()
-        let spec = try ScanSpec(filterJSON)
         let reader = h.reader
-        out.pointee = box(ScanCursor(owner: h, spec: spec) { filter, body in try reader.scanFolded(filter, body) })
+        try openScan(h, filterJSON, out) { filter, body in try reader.scanFolded(filter, body) }
     }
 }
 

@@ -160,11 +160,7 @@ public func strata_store_get(_ handle: OpaquePointer?, _ idHex: UnsafePointer<CC
     abiCall(err) {
         json?.pointee = nil
         let h = try unbox(handle, StoreHandle.self)
-        try h.checkNoCursor()
-        let v = try ExampleView(code: view)
-        len?.pointee = 0
-        guard let f = try h.store.getFolded(try exampleID(idHex)) else { return }
-        try giveBuffer(v.render(f), json, len)
+        try getExample(h, idHex, view, json, len, h.store.getFolded)
     }
 }
 
@@ -200,12 +196,9 @@ public func strata_store_annotate(_ handle: OpaquePointer?, _ idHex: UnsafePoint
 public func strata_store_scan(_ handle: OpaquePointer?, _ filterJSON: UnsafePointer<CChar>?, _ out: UnsafeMutablePointer<OpaquePointer?>?,
                               _ err: UnsafeMutablePointer<strata_error>?) -> Int32 {
     abiCall(err) {
-        guard let out else { throw usage("out must not be NULL") }
-        out.pointee = nil
+        out?.pointee = nil
         let h = try unbox(handle, StoreHandle.self)
-        try h.checkNoCursor()
-        let spec = try ScanSpec(filterJSON)
         let store = h.store
-        out.pointee = box(ScanCursor(owner: h, spec: spec) { filter, body in try store.scanFolded(filter, body) })
+        try openScan(h, filterJSON, out) { filter, body in try store.scanFolded(filter, body) }
     }
 }

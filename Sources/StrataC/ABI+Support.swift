@@ -194,6 +194,27 @@ class GuardedHandle: @unchecked Sendable {
     }
 }
 
+/// `strata_store_get` and `strata_reader_get`: the example `idHex` in `view`
+/// as a JSON buffer, or no buffer (length 0) when the handle has no such example.
+func getExample(_ h: GuardedHandle, _ idHex: UnsafePointer<CChar>?, _ view: Int32,
+                _ json: UnsafeMutablePointer<UnsafeMutablePointer<CChar>?>?, _ len: UnsafeMutablePointer<Int>?,
+                _ getFolded: (ExampleID) throws -> FoldedExample?) throws {
+    try h.checkNoCursor()
+    let v = try ExampleView(code: view)
+    len?.pointee = 0
+    guard let f = try getFolded(try exampleID(idHex)) else { return }
+    try giveBuffer(v.render(f), json, len)
+}
+
+/// `strata_store_scan` and `strata_reader_scan`: a cursor over `scan` with the filter `filterJSON`.
+func openScan(_ h: GuardedHandle, _ filterJSON: UnsafePointer<CChar>?, _ out: UnsafeMutablePointer<OpaquePointer?>?,
+              _ scan: @escaping ScanCursor.ScanFunction) throws {
+    guard let out else { throw usage("out must not be NULL") }
+    try h.checkNoCursor()
+    let spec = try ScanSpec(filterJSON)
+    out.pointee = box(ScanCursor(owner: h, spec: spec, scan: scan))
+}
+
 /// Handle boxing: a retained Swift object behind an opaque C pointer.
 func box<T: AnyObject>(_ object: T) -> OpaquePointer { OpaquePointer(Unmanaged.passRetained(object).toOpaque()) }
 func unbox<T: AnyObject>(_ p: OpaquePointer?, _ type: T.Type) throws -> T {

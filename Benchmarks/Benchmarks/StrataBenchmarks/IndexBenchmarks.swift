@@ -6,7 +6,7 @@ import Foundation
 /// Throughput is lookups per second on one core; `index_build` reports resident
 /// memory for the table (divide by the id count for bytes per example).
 let indexIDs = Int(ProcessInfo.processInfo.environment["STRATA_BENCH_INDEX_IDS"] ?? "") ?? 1_000_000
-nonisolated(unsafe) let indexProbe = DedupTableProbe(count: indexIDs)
+let indexProbe = DedupTableProbe(count: indexIDs)
 
 func registerIndexBenchmarks() {
     let lookup = Benchmark.Configuration(metrics: [.wallClock, .throughput], scalingFactor: .mega, maxDuration: .seconds(10), maxIterations: 20)

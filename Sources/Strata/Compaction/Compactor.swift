@@ -48,55 +48,6 @@ public struct CompactionReport: Sendable {
     public var seconds: Double = 0
 }
 
-/// Per-store compaction bookkeeping (held by `Store`; guarded by the store lock,
-/// except `jobs`/`cancelled`, which `condition` guards so `close()` can wait
-/// for running compactions without holding the store lock).
-// @unchecked: `jobs`/`cancelled` are touched only under `condition`, the rest only under the store lock.
-final class CompactionState: @unchecked Sendable {
-    private let condition = NSCondition()
-    private var jobs = 0
-    private var cancelled = false
-
-    /// Registers a running compaction; throws once the store is closing.
-    func begin(_ path: String) throws {
-        condition.lock()
-        defer { condition.unlock() }
-        if cancelled { throw StrataError(.usage, "store is closing", path: path) }
-        jobs += 1
-    }
-
-    func end() {
-        condition.lock()
-        jobs -= 1
-        condition.broadcast()
-        condition.unlock()
-    }
-
-    var isCancelled: Bool {
-        condition.lock()
-        defer { condition.unlock() }
-        return cancelled
-    }
-
-    /// Called by `Store.close()` before it takes the store lock: running
-    /// compactions stop at their next check (their new files are removed)
-    /// and this returns when none is left, so no compaction writes into the
-    /// directory after the writer lock is released.
-    func cancelAndWait() {
-        condition.lock()
-        cancelled = true
-        while jobs > 0 { condition.wait() }
-        condition.unlock()
-    }
-
-    var running: Set<PartitionKey> = []
-    /// Dictionaries an in-flight compaction reuses: never deleted meanwhile.
-    var dictionariesInUse: [UInt32: Int] = [:]
-    /// Domains (at a level) for which a freshly trained dictionary did not pay in this process: not retrained.
-    var dictionaryRejected: Set<String> = []
-    var nextDictionaryID: UInt32?
-}
-
 extension Store {
     /// Compacts the sealed segments of `partition` into new zstd segments with
     /// annotations folded in, then swaps them in atomically (SPEC.md §4.5, §7).
@@ -106,21 +57,11 @@ extension Store {
     @discardableResult
     public func compact(partition: PartitionKey, options: CompactionOptions = CompactionOptions()) throws -> CompactionReport {
         let started = Date()
-        try compactionState.begin(path)
-        defer { compactionState.end() }
         var report = CompactionReport(partition: partition)
         report.level = options.level
         // Phase A (locked): pick inputs.
-        let inputs: [Manifest.SegmentEntry] = try lock.withLock {
-            guard !closed else { throw StrataError(.usage, "store is closed", path: path) }
-            guard !compactionState.running.contains(partition) else {
-                throw StrataError(.usage, "a compaction of \(partition) is already running")
-            }
-            let ins = manifest.segments.filter { $0.partition == partition && $0.state == .sealed }
-            compactionState.running.insert(partition)
-            return ins
-        }
-        defer { _ = lock.withLock { compactionState.running.remove(partition) } }
+        let inputs = try beginCompaction(of: partition)
+        defer { endCompaction(of: partition) }
         report.inputSegments = inputs.map(\.sequence)
         var files: [SegmentFile] = []
         defer { for f in files { f.close() } }
@@ -129,12 +70,7 @@ extension Store {
                                     partition: partition, expectSealed: true)
             files.append(f)
             if f.header.dictionaryID != 0 {
-                f.dictionary = try lock.withLock {
-                    guard let d = catalog.dictionaries[f.header.dictionaryID] else {
-                        throw StrataError(.corruption, "segment uses dictionary \(f.header.dictionaryID), which is not loaded", path: f.path)
-                    }
-                    return d
-                }
+                f.dictionary = try loadedDictionary(f.header.dictionaryID, for: f.path)
             }
             report.bytesBefore += try fs.fileSize(f.path)
         }
@@ -253,32 +189,20 @@ final class CompactionJob {
         // Marked in use (under the lock) while this job may reference it; see CompactionState.
         var reusedDictionary: UInt32?
         defer {
-            if let id = reusedDictionary {
-                store.lock.withLock {
-                    store.compactionState.dictionariesInUse[id, default: 1] -= 1
-                    if store.compactionState.dictionariesInUse[id] == 0 { store.compactionState.dictionariesInUse[id] = nil }
-                }
-            }
+            if let id = reusedDictionary { store.releaseDictionary(id) }
         }
         if options.dictionary != .never {
             // A dictionary serves the whole domain (later months reuse it), so it is sized and judged by the domain's bytes.
-            let domainRaw: Int64 = store.lock.withLock {
-                store.catalog.files.values.filter { $0.partition.domain == partition.domain }.reduce(0) { $0 + ($1.footer?.rawBytes ?? 0) }
-            }
+            let domainRaw = store.rawBytes(ofDomain: partition.domain)
             let capacity = min(options.dictionaryCapacity, max(8 << 10, Int(max(totalRaw, domainRaw) / 16)))
             let trainer = DictionaryTrainer(capacity: capacity, sampleBytes: options.dictionarySampleBytes,
                                             level: options.level, blockTarget: options.blockTargetBytes)
             var bytes: [UInt8]?
             let rejectedKey = "\(partition.domain)@\(options.level)"
             // The domain's latest dictionary first: months of a domain share one when it fits.
-            let candidate: (UInt32, ZstdDictionary)? = store.lock.withLock {
-                let ids = store.manifest.segments.filter { $0.partition.domain == partition.domain && $0.dictionaryID != 0 }.map(\.dictionaryID)
-                guard let id = ids.max(), let d = store.catalog.dictionaries[id] else { return nil }
-                store.compactionState.dictionariesInUse[id, default: 0] += 1
-                return (id, d)
-            }
+            let candidate = store.retainLatestDictionary(ofDomain: partition.domain)
             reusedDictionary = candidate?.0
-            let mayTrain = options.dictionary == .always || !store.lock.withLock { store.compactionState.dictionaryRejected.contains(rejectedKey) }
+            let mayTrain = options.dictionary == .always || !store.isDictionaryRejected(rejectedKey)
             if (candidate != nil || mayTrain) && trainer.worthSampling(blockCount: blockList.count, totalRaw: totalRaw) {
                 let sample = try trainer.sample(blockCount: blockList.count, totalRaw: totalRaw) { k in
                     try entries(of: blockList[k].file, block: blockList[k].block)
@@ -290,7 +214,7 @@ final class CompactionJob {
                     report.dictionaryBytes = d.bytes.count
                 } else if mayTrain {
                     bytes = try trainer.train(sample, totalRaw: max(totalRaw, domainRaw))
-                    if bytes == nil { _ = store.lock.withLock { store.compactionState.dictionaryRejected.insert(rejectedKey) } }
+                    if bytes == nil { store.rejectDictionary(rejectedKey) }
                 }
             }
             if dictionary == nil, bytes == nil, options.dictionary == .always, blockList.count >= 1 {
@@ -325,12 +249,7 @@ final class CompactionJob {
         func currentWriter() throws -> CompactSegmentWriter {
             if let w = writer, w.size < segmentTarget { return w }
             if let w = writer { report.bytesAfter += try w.seal(); writer = nil }
-            let seq: UInt64 = store.lock.withLock {
-                let s = store.manifest.nextSegment
-                // Not marked dirty: the swap's manifest write records it; an unlisted output is an orphan anyway.
-                store.manifest.nextSegment += 1
-                return s
-            }
+            let seq = store.reserveSegmentSequence()
             let p = store.catalog.segmentPath(partition, seq)
             let w = try CompactSegmentWriter(fs: fs, path: p, sequence: seq, dictionaryID: dictionaryID, codec: codec,
                                              blockTarget: options.blockTargetBytes, fileMode: store.options.fileMode)
@@ -342,7 +261,7 @@ final class CompactionJob {
         do {
             for f in inputs {
                 for (bi, b) in f.footer!.blocks.enumerated() {
-                    if store.compactionState.isCancelled { throw StrataError(.usage, "store closed during compaction", path: store.path) }
+                    if store.compactionCancelled { throw StrataError(.usage, "store closed during compaction", path: store.path) }
                     let frame = try f.readBlock(at: b.offset, into: &blockBuffer, scratch: &scratchBuffer)
                     try blockBuffer.withUnsafeBytes { raw in
                         var held: (id: ExampleID, ts: Int64, start: Int, end: Int, from: Location, rekeyed: [UInt8]?)?
@@ -461,7 +380,6 @@ final class CompactionJob {
         }
         let inputSeqs = Set(inputs.map(\.sequence))
         let oldDictionaries = Set(inputs.map(\.header.dictionaryID)).subtracting([0])
-        var unusedDictionaries: Set<UInt32> = []
         var swapped = false
         // Once the manifest replacement has begun, a failure may come after its
         // rename (a failed directory fsync): the MANIFEST on disk may name the new
@@ -477,40 +395,10 @@ final class CompactionJob {
                 }
             }
         }
-        try store.lock.withLock {
-            guard !store.closed else { throw StrataError(.usage, "store was closed during compaction", path: store.path) }
-            let listed = Set(store.manifest.segments.map(\.sequence))
-            guard inputSeqs.isSubset(of: listed) else {
-                throw StrataError(.usage, "the partition's segments changed during compaction (another compaction?)", path: partitionDir)
-            }
-            // Everything the manifest will list must be durable first (new active segments, their directories).
-            try store.commitLocked()
-            try store.guardWrite {
-                let before = store.manifest.segments
-                var segs = before.filter { !inputSeqs.contains($0.sequence) }
-                for o in outputs {
-                    segs.append(Manifest.SegmentEntry(sequence: o.seq, partition: partition, state: .sealed, codec: codec.name, dictionaryID: dictionaryID))
-                }
-                store.manifest.segments = segs
-                do {
-                    manifestMayNameOutputs = true
-                    try store.writeManifest()
-                } catch {
-                    store.manifest.segments = before
-                    throw error
-                }
-            }
-            swapped = true
-            let stillUsed = Set(store.manifest.segments.map(\.dictionaryID))
-            unusedDictionaries = oldDictionaries.subtracting(stillUsed).subtracting(store.compactionState.dictionariesInUse.keys)
-            if let dictionary { store.catalog.dictionaries[dictionaryID] = dictionary }
-            for seq in inputSeqs { store.catalog.remove(seq) }
-            for f in newFiles { store.catalog.add(f, blockOffsets: f.footer!.blocks.map(\.offset)) }
-            for id in unusedDictionaries { store.catalog.dictionaries[id] = nil }
-            try store.indexApplyCompaction(moves: moves, removed: removed)
-            store.annotationMap.remove(segments: inputSeqs)
-            for (t, loc) in preserved { store.annotationMap.add(t, loc) }
-        }
+        let swap = Store.SegmentSwap(partition: partition, inputs: inputSeqs, oldDictionaries: oldDictionaries, outputs: newFiles,
+                                     codec: codec.name, dictionaryID: dictionaryID, dictionary: dictionary,
+                                     moves: moves, removed: removed, preserved: preserved)
+        let unusedDictionaries = try store.swapSegments(swap, swapped: &swapped, manifestMayNameOutputs: &manifestMayNameOutputs)
         report.outputSegments = outputs.map(\.seq)
 
         // 5. Old files: removed only now that the new state is durable.
@@ -542,18 +430,7 @@ final class CompactionJob {
     /// Writes `dicts/dict-<id>.zdict` durably (tmp, fsync, rename, fsync dir); returns the new id.
     func writeDictionary(_ bytes: [UInt8]) throws -> UInt32 {
         let dir = store.catalog.dictionaryDirectory
-        let id: UInt32 = try store.lock.withLock {
-            if store.compactionState.nextDictionaryID == nil {
-                var maxID = store.manifest.segments.map(\.dictionaryID).max() ?? 0
-                if fs.isDirectory(dir) {
-                    for n in try fs.listDirectory(dir) { if let i = DictionaryFile.id(fromFileName: n) { maxID = max(maxID, i) } }
-                }
-                store.compactionState.nextDictionaryID = maxID + 1
-            }
-            let id = store.compactionState.nextDictionaryID!
-            store.compactionState.nextDictionaryID = id + 1
-            return id
-        }
+        let id = try store.reserveDictionaryID(directory: dir)
         if !fs.isDirectory(dir) {
             try fs.createDirectory(dir, mode: store.options.directoryMode)
             try fs.syncDirectory(store.path)

@@ -20,7 +20,7 @@ public final class Store: @unchecked Sendable {
     var annotationMap = AnnotationMap()
     /// Summaries of sealed segments, mirrored in `index/stats.sum` (Store+Summaries.swift).
     var digests: [UInt64: SegmentDigest] = [:]
-    /// Compactions in progress and dictionary ids; see Compaction/Compactor.swift.
+    /// Compactions in progress and dictionary ids; see Store+Compaction.swift.
     let compactionState = CompactionState()
     var active: [PartitionKey: ActiveSegment] = [:]
     /// Directories created since the last commit; fsynced at commit.
