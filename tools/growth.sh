@@ -8,8 +8,9 @@
 # SIZE lines of $GROWTH_DIR/corpus.jsonl (tools/gen_corpus.py --dup-rate 0;
 # sizes above the corpus repeat it with a per-copy suffix on the first content
 # field, so every example stays unique) plus one partition of 4,000 examples
-# (domain bench4k, 2025-06), then measures with /usr/bin/time -v, 3 runs each,
-# and prints the median wall time and the median peak RSS:
+# (domain bench4k, 2025-06), then measures with /usr/bin/time -v and prints
+# the median wall time, CPU time (user + system) and peak RSS of GROWTH_RUNS
+# runs (default 3):
 #   get      strata get STORE ID            (open + one example by id)
 #   scan4k   strata scan STORE --domain bench4k --from-month 2025-06 --to-month 2025-06
 #   stats    strata stats STORE --json
@@ -57,14 +58,16 @@ median() { sort -n | awk '{a[NR]=$1} END {print a[int((NR+1)/2)]}'; }
 
 measure() {  # name, command...
   local name=$1; shift
-  local walls=() rss=()
-  for _ in 1 2 3; do
+  local walls=() rss=() cpus=()
+  for _ in $(seq "${GROWTH_RUNS:-3}"); do
     /usr/bin/time -v "$@" > /dev/null 2> "$W/time.txt" || [ "$name" = open ]
     walls+=("$(awk -F': ' '/Elapsed \(wall clock\)/ {n=split($2,p,":"); s=0; for(i=1;i<=n;i++) s=s*60+p[i]; print s}' "$W/time.txt")")
     rss+=("$(awk -F': ' '/Maximum resident set size/ {print $2}' "$W/time.txt")")
+    cpus+=("$(awk -F': ' '/User time|System time/ {s+=$2} END {print s}' "$W/time.txt")")
   done
-  printf '%-8s %-7s %9s  wall %7.3f s  peak RSS %6.1f MB\n' "$LABEL" "$name" "$SIZE" \
-    "$(printf '%s\n' "${walls[@]}" | median)" "$(echo "$(printf '%s\n' "${rss[@]}" | median) / 1024" | bc -l)"
+  printf '%-8s %-7s %9s  wall %7.3f s  cpu %7.3f s  peak RSS %6.1f MB\n' "$LABEL" "$name" "$SIZE" \
+    "$(printf '%s\n' "${walls[@]}" | median)" "$(printf '%s\n' "${cpus[@]}" | median)" \
+    "$(echo "$(printf '%s\n' "${rss[@]}" | median) / 1024" | bc -l)"
 }
 
 once() {  # name, command... : one run, wall, µs per example, peak RSS
