@@ -579,10 +579,13 @@ public final class Exporter {
             let current = next
             let following = min(start + round, jobs.count)..<min(start + 2 * round, jobs.count)
             let group = DispatchGroup()
+            // The next round is encoded by another thread while this one writes; the
+            // box hands it over (`group.wait()` orders the accesses).
             final class Box: @unchecked Sendable { var value: [EncodedBlock] = [] }
-            let box = Box()
+            struct Encoder: @unchecked Sendable { let run: (Range<Int>) -> [EncodedBlock] }
+            let box = Box(), encoder = Encoder(run: encodeRound)
             if !following.isEmpty {
-                DispatchQueue.global().async(group: group) { box.value = encodeRound(following) }
+                DispatchQueue.global().async(group: group) { box.value = encoder.run(following) }
             }
             // Written even when a later block fails: on failure the export is abandoned as a whole.
             defer { group.wait() }
