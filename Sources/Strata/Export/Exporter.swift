@@ -527,6 +527,25 @@ public final class Exporter {
             text = Array(repeating: [], count: splits)
             qualities = Array(repeating: [], count: splits)
         }
+
+        /// Empties it for the next round, keeping the buffers' capacity (no
+        /// allocation, no fresh pages, once the first rounds sized them).
+        func reset() {
+            for s in text.indices {
+                text[s].removeAll(keepingCapacity: true)
+                qualities[s].removeAll(keepingCapacity: true)
+            }
+            skipped = 0
+            damage = nil
+            error = nil
+        }
+    }
+
+    /// One encode thread's decoding state, kept across rounds.
+    final class EncodeWorker {
+        var view = EntryView()
+        var buffers = ReadBuffers()
+        var side = ReadBuffers()
     }
 
     /// The JSONL export on `encodeThreads` threads: blocks are read, checked
@@ -540,14 +559,27 @@ public final class Exporter {
         let jobs = blockJobs(ctx)
         let threads = encodeThreads
         let unit = ctx
+        let round = Exporter.blocksPerRound
+        // Two sets of results, alternating: one being written while the other is encoded.
+        let sets = (0..<2).map { _ in (0..<round).map { _ in EncodedBlock(splits: n) } }
+        let workers = (0..<threads).map { _ in EncodeWorker() }
         func encodeRound(_ range: Range<Int>) -> [EncodedBlock] {
-            let out = range.map { _ in EncodedBlock(splits: n) }
+            let out = Array(sets[(range.lowerBound / round) % 2].prefix(range.count))
             DispatchQueue.concurrentPerform(iterations: min(threads, range.count)) { w in
-                var view = EntryView()
-                var buffers = ReadBuffers()
-                var side = ReadBuffers()
+                // The worker's state moves into locals for the round (one inout access each).
+                let worker = workers[w]
+                var view = EntryView(), buffers = ReadBuffers(), side = ReadBuffers()
+                swap(&view, &worker.view)
+                swap(&buffers, &worker.buffers)
+                swap(&side, &worker.side)
+                defer {
+                    swap(&view, &worker.view)
+                    swap(&buffers, &worker.buffers)
+                    swap(&side, &worker.side)
+                }
                 for k in stride(from: w, to: range.count, by: threads) {
                     let r = out[k]
+                    r.reset()
                     let job = jobs[range.lowerBound + k]
                     do {
                         let h: FrameHeader
@@ -572,7 +604,6 @@ public final class Exporter {
         }
         var c = ctx
         defer { ctx = c }
-        let round = Exporter.blocksPerRound
         var next: [EncodedBlock] = encodeRound(0..<min(round, jobs.count))
         var start = 0
         while start < jobs.count {
@@ -599,7 +630,7 @@ public final class Exporter {
                         sink = try openSink(&c, s)
                         if spec.metaHeader { writeMetaHeader(&c, s) }
                     }
-                    sink.buffer.append(contentsOf: r.text[s])
+                    try sink.append(r.text[s])
                     sink.record.rows += r.qualities[s].count
                     for q in r.qualities[s] { sink.record.noteQuality(q) }
                     try sink.flushIfFull()
