@@ -126,6 +126,25 @@ import Testing
         #expect(messages.count == 2 && messages[0] == messages[1], "\(messages)")
     }
 
+    @Test func ingestProfilePrintsEveryStageInWallAndCPUSeconds() throws {
+        let dir = temporaryStorePath()
+        try FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true)
+        let input = dir + "/in.jsonl"
+        try Data(Self.jsonl(makeExamples(400))).write(to: URL(fileURLWithPath: input))
+        let r = try runStrata(["ingest", dir + "/store", input, "--profile", "--json"])
+        #expect(r.status == 0, "\(r.stderr)")
+        let summary = try #require(r.jsonLines.last)
+        let profile = try #require(summary["profile"] as? [String: Any], "\(summary)")
+        for k in ["read", "parse", "parse_wait", "append", "compress", "commit", "store_wait"] {
+            #expect((profile[k] as? Double).map { $0 >= 0 } == true, "\(k): \(profile)")
+        }
+        let cpu = try #require(profile["cpu"] as? [String: Double])
+        #expect(Set(cpu.keys) == ["read_parse", "append", "compress", "commit"])
+        #expect(cpu["read_parse"]! > 0 && cpu["append"]! > 0)
+        let plain = try runStrata(["ingest", dir + "/store2", input, "--profile", "--quiet"])
+        #expect(plain.stdout.contains("profile, wall s:") && plain.stdout.contains("profile, CPU s:"), "\(plain.stdout)")
+    }
+
     @Test func timestampsRenderAsFormatTimestampMillisDoesAtEveryYearBoundary() {
         let probes: [Int64] = [0, -1, 1, 1_735_689_600_000, Example.yearZeroMillis, Example.yearZeroMillis - 1,
                                Example.year10000Millis - 1, Example.year10000Millis, -86_400_001, 951_782_400_000]
