@@ -26,7 +26,16 @@ let package = Package(
         ),
         .executableTarget(
             name: "StrataCLI",
-            dependencies: ["Strata", .product(name: "ArgumentParser", package: "swift-argument-parser")]
+            dependencies: ["Strata", .product(name: "ArgumentParser", package: "swift-argument-parser")],
+            // Release builds link the Swift runtime and Foundation statically: loading and
+            // relocating ~15 shared libraries cost about half of a short command's CPU
+            // (README, Performance: one partition). Foundation's static archives do not
+            // name their own dependencies, hence the explicit group.
+            linkerSettings: [.unsafeFlags(["-static-stdlib", "-Xlinker", "--start-group", "-lFoundation", "-lCoreFoundation",
+                                           "-l_FoundationICU", "-lFoundationInternationalization", "-lFoundationEssentials",
+                                           "-l_FoundationCShims", "-l_FoundationCollections", "-lswiftSynchronization",
+                                           "-Xlinker", "--end-group", "-lstdc++"],
+                                          .when(platforms: [.linux], configuration: .release))]
         ),
         // C ABI: the header (a C target, so Swift sees the same declarations) and its Swift implementation.
         // RUNPATH is $ORIGIN only: python/ bundles the Swift runtime next to libStrataC.so.

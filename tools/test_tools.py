@@ -182,6 +182,39 @@ def test_compare_with_stub_strata():
         assert "not available" in md and "| lz4 |" in md
 
 
+def test_compare_peers_at_their_best_do_the_same_job():
+    """The fast peer configurations keep exactly the unique examples, and the
+    one-partition readers return the rows of the corpus's largest partition."""
+    with tempfile.TemporaryDirectory() as d:
+        corpus = os.path.join(d, "c.jsonl")
+        with open(corpus, "wb") as f:
+            gen_corpus.generate(f, count=600, seed=11)
+        out = subprocess.run([sys.executable, CMP, "--corpus", corpus, "--reps", "1", "--strata", os.path.join(d, "missing"),
+                              "--only", "py_jsonl_sha256,sqlite,pyarrow_parquet,duckdb_fast,sqlite_partition",
+                              "--json", "--workdir", os.path.join(d, "w")],
+                             check=True, capture_output=True, text=True).stdout
+        by = {s["name"]: s for s in json.loads(out)["steps"]}
+        rows = [json.loads(l) for l in open(corpus, "rb")]
+        unique = len({gen_corpus.content_key(o) for o in rows})
+        for name in ("py_jsonl_sha256", "sqlite", "pyarrow_parquet", "duckdb_fast"):
+            assert by[name]["status"] == "ok", by[name]
+            assert by[name]["records_out"] == unique, (name, by[name]["records_out"], unique)
+        counts = {}
+        for o in rows:
+            k = (o["domain"], o["timestamp"][:7])
+            counts[k] = counts.get(k, 0) + 1
+        (dom, month), _ = max(counts.items(), key=lambda kv: kv[1])
+        seen, want = set(), 0
+        for o in rows:  # the sqlite peer keeps the first of each content
+            k = gen_corpus.content_key(o)
+            if k in seen:
+                continue
+            seen.add(k)
+            want += (o["domain"], o["timestamp"][:7]) == (dom, month)
+        assert by["sqlite_partition"]["status"] == "ok", by["sqlite_partition"]
+        assert by["sqlite_partition"]["records_out"] == want, (by["sqlite_partition"]["records_out"], want)
+
+
 if __name__ == "__main__":
     tests = [(k, v) for k, v in list(globals().items()) if k.startswith("test_") and callable(v)]
     for name, fn in tests:

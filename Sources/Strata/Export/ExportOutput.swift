@@ -131,6 +131,21 @@ final class ExportFileSink {
         buffer.removeAll(keepingCapacity: true)
     }
 
+    /// Appends a large piece of output (a block's JSONL text): written
+    /// straight from `bytes` when nothing is buffered ahead of it, else
+    /// through the buffer, so the file's bytes keep their order either way.
+    func append(_ bytes: [UInt8]) throws {
+        guard buffer.isEmpty, bytes.count >= Self.chunk / 16 else {
+            buffer.append(contentsOf: bytes)
+            return
+        }
+        try bytes.withUnsafeBytes { raw in
+            try file.write(raw)
+            hasher.update(raw)
+        }
+        record.bytes += Int64(bytes.count)
+    }
+
     /// Appends bytes produced elsewhere (the Parquet writer's sink).
     func write(_ bytes: [UInt8]) throws {
         buffer.append(contentsOf: bytes)

@@ -317,85 +317,114 @@ public final class Exporter {
         var view = EntryView()
         var buffers = ReadBuffers()
         var side = ReadBuffers()
+        for job in blockJobs(ctx) {
+            let h: FrameHeader
+            do {
+                h = try job.file.readBlock(at: job.offset, into: &buffers.block, scratch: &buffers.scratch)
+            } catch let e as StrataError where e.code == .corruption && skipDamaged {
+                noteDamage(e)
+                continue
+            }
+            try visitBlock(buffers.block, header: h, job, ctx, onlyShape: onlyShape, notShape: notShape, view: &view, side: &side, body)
+        }
+    }
+
+    /// One block of a unit to read: the unit's blocks in partition, segment, block order.
+    struct BlockJob {
+        let file: SegmentFile
+        let offset: Int64
+        let partition: PartitionKey
+    }
+
+    private func blockJobs(_ ctx: UnitContext) -> [BlockJob] {
+        var jobs: [BlockJob] = []
+        let catalog = ctx.snap.catalog
+        for p in ctx.unit.partitions {
+            for seg in ctx.snap.segments[p] ?? [] {
+                guard let file = catalog.files[seg.sequence], let offsets = catalog.blockOffsets[seg.sequence] else { continue }
+                for offset in offsets { jobs.append(BlockJob(file: file, offset: offset, partition: p)) }
+            }
+        }
+        return jobs
+    }
+
+    /// Every pass meets the same damage: record it once.
+    private func noteDamage(_ e: StrataError) {
+        if !damaged.contains(where: { $0.path == e.path && $0.offset == e.offset }) { damaged.append(e) }
+    }
+
+    /// Visits the selected examples of one decompressed block (see `forEachSelected`).
+    /// Touches no state of the exporter when it has no annotations to fold
+    /// (`annotations` nil, no annotation entries outside the blocks), so
+    /// blocks may then be visited on several threads at once.
+    private func visitBlock(_ block: [UInt8], header h: FrameHeader, _ job: BlockJob, _ ctx: UnitContext, onlyShape: Shape?, notShape: Shape?,
+                            view: inout EntryView, side: inout ReadBuffers,
+                            _ body: (inout EntryView, FoldedAnnotations?, Int, PartitionKey) throws -> Void) throws {
         let split = spec.split
         let minQ = spec.minQuality
         let catalog = ctx.snap.catalog
         let annotationMap = ctx.snap.annotationMap
-        for p in ctx.unit.partitions {
-            for seg in ctx.snap.segments[p] ?? [] {
-                guard let file = catalog.files[seg.sequence], let offsets = catalog.blockOffsets[seg.sequence] else { continue }
-                for offset in offsets {
-                    let h: FrameHeader
-                    do {
-                        h = try file.readBlock(at: offset, into: &buffers.block, scratch: &buffers.scratch)
-                    } catch let e as StrataError where e.code == .corruption && skipDamaged {
-                        // Every pass meets the same damage: record it once.
-                        if !damaged.contains(where: { $0.path == e.path && $0.offset == e.offset }) { damaged.append(e) }
-                        continue
+        let file = job.file, offset = job.offset, p = job.partition
+        var count = 0
+        try block.withUnsafeBytes { raw in
+            var it = EntryIterator(raw, path: file.path, blockOffset: offset)
+            while let (kind, entryBody, _) = try it.next() {
+                count += 1
+                guard kind == EntryKind.example.rawValue else { continue }
+                var entry = entryBody
+                // Folded annotations of a compacted example follow it in the same block.
+                var folded: [Annotation] = []
+                var peek = it
+                if let (k2, b2, _) = try peek.next(), k2 == EntryKind.foldedAnnotations.rawValue {
+                    it = peek
+                    count += 1
+                    var r = b2
+                    let (target, anns) = try AnnotationCodec.decodeFolded(&r)
+                    var idr = entry
+                    guard try RecordCodec.peekExampleID(&idr) == target else {
+                        throw r.corruption("folded annotations of \(target) do not follow their example")
                     }
-                    var count = 0
-                    try buffers.block.withUnsafeBytes { raw in
-                        var it = EntryIterator(raw, path: file.path, blockOffset: offset)
-                        while let (kind, entryBody, _) = try it.next() {
-                            count += 1
-                            guard kind == EntryKind.example.rawValue else { continue }
-                            var entry = entryBody
-                            // Folded annotations of a compacted example follow it in the same block.
-                            var folded: [Annotation] = []
-                            var peek = it
-                            if let (k2, b2, _) = try peek.next(), k2 == EntryKind.foldedAnnotations.rawValue {
-                                it = peek
-                                count += 1
-                                var r = b2
-                                let (target, anns) = try AnnotationCodec.decodeFolded(&r)
-                                var idr = entry
-                                guard try RecordCodec.peekExampleID(&idr) == target else {
-                                    throw r.corruption("folded annotations of \(target) do not follow their example")
-                                }
-                                folded = anns
-                            }
-                            if let s = EntryView.peekShape(entry) {
-                                if (1 << s.rawValue) & shapeMask == 0 { continue }
-                                if let onlyShape, s != onlyShape { continue }
-                                if let notShape, s == notShape { continue }
-                            }
-                            try view.decode(&entry)
-                            // The checks every read makes (UTF-8, id vs content): an export
-                            // never accepts bytes a `get` rejects.
-                            try view.verifyContent(entry)
-                            if let w = spec.predicate, !w.matches(view) { continue }
-                            if let minQ { guard let q = view.quality, q >= minQ else { continue } }
-                            if let sb = sourceBytes { guard let s = view.source, s.elementsEqual(sb) else { continue } }
-                            if !tagBytes.isEmpty {
-                                if spec.allTags {
-                                    guard tagBytes.allSatisfy({ t in view.tags.contains { $0.elementsEqual(t) } }) else { continue }
-                                } else {
-                                    guard view.tags.contains(where: { t in tagBytes.contains { t.elementsEqual($0) } }) else { continue }
-                                }
-                            }
-                            var a: FoldedAnnotations?
-                            if let external = annotations {
-                                a = external.annotations(for: view.id)
-                            } else if !folded.isEmpty || annotationMap[view.id] != nil {
-                                let later = try annotationMap[view.id].map { try catalog.readAnnotations(at: $0, target: view.id, buffers: &side) } ?? []
-                                a = FoldedAnnotations(folding: folded + later, shape: view.shape, hasAssistant: view.messages.contains { $0.role == .assistant })
-                            }
-                            if !spec.includeExcluded, a?.excluded == true { continue }
-                            if let fb = spec.feedback {
-                                let pos = a?.feedbackPositive ?? 0, neg = a?.feedbackNegative ?? 0
-                                switch fb {
-                                case .dropNegative: if neg > pos { continue }
-                                case .onlyPositive: if pos <= neg { continue }
-                                }
-                            }
-                            try body(&view, a, split?.index(of: view.id) ?? 0, p)
-                        }
-                    }
-                    guard count == h.entryCount else {
-                        throw StrataError(.corruption, "block declares \(h.entryCount) entries but holds \(count)", path: file.path, offset: offset)
+                    folded = anns
+                }
+                if let s = EntryView.peekShape(entry) {
+                    if (1 << s.rawValue) & shapeMask == 0 { continue }
+                    if let onlyShape, s != onlyShape { continue }
+                    if let notShape, s == notShape { continue }
+                }
+                try view.decode(&entry)
+                // The checks every read makes (UTF-8, id vs content): an export
+                // never accepts bytes a `get` rejects.
+                try view.verifyContent(entry)
+                if let w = spec.predicate, !w.matches(view) { continue }
+                if let minQ { guard let q = view.quality, q >= minQ else { continue } }
+                if let sb = sourceBytes { guard let s = view.source, s.elementsEqual(sb) else { continue } }
+                if !tagBytes.isEmpty {
+                    if spec.allTags {
+                        guard tagBytes.allSatisfy({ t in view.tags.contains { $0.elementsEqual(t) } }) else { continue }
+                    } else {
+                        guard view.tags.contains(where: { t in tagBytes.contains { t.elementsEqual($0) } }) else { continue }
                     }
                 }
+                var a: FoldedAnnotations?
+                if let external = annotations {
+                    a = external.annotations(for: view.id)
+                } else if !folded.isEmpty || annotationMap[view.id] != nil {
+                    let later = try annotationMap[view.id].map { try catalog.readAnnotations(at: $0, target: view.id, buffers: &side) } ?? []
+                    a = FoldedAnnotations(folding: folded + later, shape: view.shape, hasAssistant: view.messages.contains { $0.role == .assistant })
+                }
+                if !spec.includeExcluded, a?.excluded == true { continue }
+                if let fb = spec.feedback {
+                    let pos = a?.feedbackPositive ?? 0, neg = a?.feedbackNegative ?? 0
+                    switch fb {
+                    case .dropNegative: if neg > pos { continue }
+                    case .onlyPositive: if pos <= neg { continue }
+                    }
+                }
+                try body(&view, a, split?.index(of: view.id) ?? 0, p)
             }
+        }
+        guard count == h.entryCount else {
+            throw StrataError(.corruption, "block declares \(h.entryCount) entries but holds \(count)", path: file.path, offset: offset)
         }
     }
 
@@ -455,6 +484,9 @@ public final class Exporter {
     }
 
     private func writeJSONL(_ ctx: inout UnitContext) throws {
+        if annotations == nil && ctx.snap.annotationMap.isEmpty && encodeThreads > 1 {
+            return try writeJSONLParallel(&ctx)
+        }
         let schema = spec.schema
         let sp = spec.systemPrompt
         var skipped = 0
@@ -472,6 +504,141 @@ public final class Exporter {
             sink.record.rows += 1
             sink.record.noteQuality(e.quality)
             try sink.flushIfFull()
+        }
+    }
+
+    /// Threads that decode, check and encode blocks in a JSONL export (1: the
+    /// sequential path, which an export with annotations to fold always takes).
+    public var encodeThreads = min(2, max(1, ProcessInfo.processInfo.activeProcessorCount))
+    /// Blocks per round handed to the encode threads; the previous round is
+    /// written while they work on the next.
+    static let blocksPerRound = 32
+
+    /// What encoding one block produced: per split, its JSONL text and the
+    /// quality of each row (in order, so the file records sum exactly as a
+    /// sequential run would).
+    final class EncodedBlock {
+        var text: [[UInt8]]
+        var qualities: [[Double?]]
+        var skipped = 0
+        var damage: StrataError?
+        var error: Error?
+        init(splits: Int) {
+            text = Array(repeating: [], count: splits)
+            qualities = Array(repeating: [], count: splits)
+        }
+
+        /// Empties it for the next round, keeping the buffers' capacity (no
+        /// allocation, no fresh pages, once the first rounds sized them).
+        func reset() {
+            for s in text.indices {
+                text[s].removeAll(keepingCapacity: true)
+                qualities[s].removeAll(keepingCapacity: true)
+            }
+            skipped = 0
+            damage = nil
+            error = nil
+        }
+    }
+
+    /// One encode thread's decoding state, kept across rounds.
+    final class EncodeWorker {
+        var view = EntryView()
+        var buffers = ReadBuffers()
+        var side = ReadBuffers()
+    }
+
+    /// The JSONL export on `encodeThreads` threads: blocks are read, checked
+    /// and encoded in parallel, a round at a time, while this thread writes
+    /// the previous round's text in block order -- the bytes are those of the
+    /// sequential path. REQUIRES: no annotations outside the blocks.
+    private func writeJSONLParallel(_ ctx: inout UnitContext) throws {
+        let schema = spec.schema
+        let sp = spec.systemPrompt
+        let n = splitCount
+        let jobs = blockJobs(ctx)
+        let threads = encodeThreads
+        let unit = ctx
+        let round = Exporter.blocksPerRound
+        // Two sets of results, alternating: one being written while the other is encoded.
+        let sets = (0..<2).map { _ in (0..<round).map { _ in EncodedBlock(splits: n) } }
+        let workers = (0..<threads).map { _ in EncodeWorker() }
+        func encodeRound(_ range: Range<Int>) -> [EncodedBlock] {
+            let out = Array(sets[(range.lowerBound / round) % 2].prefix(range.count))
+            parallelFor(min(threads, range.count)) { w in  // worker w: its own EncodeWorker and every threads-th EncodedBlock; jobs, unit and self read-only
+                // The worker's state moves into locals for the round (one inout access each).
+                let worker = workers[w]
+                var view = EntryView(), buffers = ReadBuffers(), side = ReadBuffers()
+                swap(&view, &worker.view)
+                swap(&buffers, &worker.buffers)
+                swap(&side, &worker.side)
+                defer {
+                    swap(&view, &worker.view)
+                    swap(&buffers, &worker.buffers)
+                    swap(&side, &worker.side)
+                }
+                for k in stride(from: w, to: range.count, by: threads) {
+                    let r = out[k]
+                    r.reset()
+                    let job = jobs[range.lowerBound + k]
+                    do {
+                        let h: FrameHeader
+                        do {
+                            h = try job.file.readBlock(at: job.offset, into: &buffers.block, scratch: &buffers.scratch)
+                        } catch let e as StrataError where e.code == .corruption && skipDamaged {
+                            r.damage = e
+                            continue
+                        }
+                        try visitBlock(buffers.block, header: h, job, unit, onlyShape: nil, notShape: nil, view: &view, side: &side) { e, a, s, _ in
+                            guard ExampleJSONEncoder.represents(schema, e.shape) else { r.skipped += 1; return }
+                            ExampleJSONEncoder.append(schema, e, annotations: a, systemPrompt: sp, &r.text[s])
+                            r.text[s].append(0x0A)
+                            r.qualities[s].append(e.quality)
+                        }
+                    } catch {
+                        r.error = error
+                    }
+                }
+            }
+            return out
+        }
+        var c = ctx
+        defer { ctx = c }
+        var next: [EncodedBlock] = encodeRound(0..<min(round, jobs.count))
+        var start = 0
+        while start < jobs.count {
+            let current = next
+            let following = min(start + round, jobs.count)..<min(start + 2 * round, jobs.count)
+            let group = DispatchGroup()
+            // The next round is encoded by another thread while this one writes; the
+            // box hands it over (`group.wait()` orders the accesses).
+            final class Box: @unchecked Sendable { var value: [EncodedBlock] = [] }
+            struct Encoder: @unchecked Sendable { let run: (Range<Int>) -> [EncodedBlock] }
+            let box = Box(), encoder = Encoder(run: encodeRound)
+            if !following.isEmpty {
+                DispatchQueue.global().async(group: group) { box.value = encoder.run(following) }
+            }
+            // Written even when a later block fails: on failure the export is abandoned as a whole.
+            defer { group.wait() }
+            for r in current {
+                if let e = r.error { throw e }
+                if let d = r.damage { noteDamage(d); continue }
+                c.skipped += r.skipped
+                for s in 0..<n where !r.qualities[s].isEmpty {
+                    let sink: ExportFileSink
+                    if let k = c.sinks[s] { sink = k } else {
+                        sink = try openSink(&c, s)
+                        if spec.metaHeader { writeMetaHeader(&c, s) }
+                    }
+                    try sink.append(r.text[s])
+                    sink.record.rows += r.qualities[s].count
+                    for q in r.qualities[s] { sink.record.noteQuality(q) }
+                    try sink.flushIfFull()
+                }
+            }
+            group.wait()
+            next = box.value
+            start += round
         }
     }
 

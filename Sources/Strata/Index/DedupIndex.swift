@@ -102,8 +102,14 @@ final class DedupIndex {
         return nil
     }
 
+    /// The writer's ids of examples in its open segments, from memory (the
+    /// refs its segment builders keep for the footers): a confirmation found
+    /// there reads no block. Keys must be example ids for it to apply.
+    var memoryID: ((Location) -> ExampleID?)?
+
     /// Reads the example at `loc` and checks that its dedup key is `k`.
     private func confirm(_ k: ExampleID, at loc: Location, catalog: SegmentCatalog) throws -> Bool {
+        if key.isExampleID, let id = memoryID?(loc) { return id == k }
         guard let e = try entry(at: loc, catalog: catalog, decode: !key.isExampleID) else { return false }
         switch e {
         case let .id(id): return id == k

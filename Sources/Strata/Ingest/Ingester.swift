@@ -24,6 +24,63 @@ public final class Ingester {
         public var recordsWithUnknownFields = 0
         /// Up to 16 distinct unknown key names, in order of first appearance.
         public var unknownFieldNames: [String] = []
+        /// Where the time went, per stage (`strata ingest --profile`).
+        public var profile = StageTimes()
+    }
+
+    /// Seconds per pipeline stage. The parse and store stages run on their own
+    /// threads, so their sums may exceed the wall time; a stage's `wait` is the
+    /// time it sat idle for the other one (the other stage is the bottleneck).
+    /// `cpu` holds the same stages in CPU seconds of the threads doing them
+    /// (compression: summed over its two threads) -- on a shared machine the
+    /// wall times include waiting for a core, the CPU times do not.
+    public struct StageTimes: Sendable {
+        public var cpu = StageCPU()
+        /// Parse thread: reading (and decompressing) input.
+        public var read = 0.0
+        /// Parse thread: split, parse, validate, hash, encode.
+        public var parse = 0.0
+        /// Parse thread: waiting for the store stage to hand back a free batch.
+        public var parseWait = 0.0
+        /// Store thread: dedup and appending entries to blocks (compression excluded).
+        public var append = 0.0
+        /// Store thread: compressing and writing the blocks a batch closed (on two threads).
+        public var compress = 0.0
+        /// Store thread: commits (write the open blocks, fsync, manifest, index snapshot).
+        public var commit = 0.0
+        /// Store thread: waiting for the parse stage to hand over a batch.
+        public var storeWait = 0.0
+
+        public var jsonObject: [String: Any] {
+            ["read": read, "parse": parse, "parse_wait": parseWait, "append": append, "compress": compress,
+             "commit": commit, "store_wait": storeWait,
+             "cpu": ["read_parse": cpu.readParse, "append": cpu.append, "compress": cpu.compress, "commit": cpu.commit]]
+        }
+    }
+
+    /// CPU seconds per stage (see `StageTimes`).
+    public struct StageCPU: Sendable {
+        /// Parse thread: read, split, parse, validate, hash, encode.
+        public var readParse = 0.0
+        /// Store thread: dedup and appending to blocks.
+        public var append = 0.0
+        /// Compressing the blocks a batch closed, summed over the threads that did it.
+        public var compress = 0.0
+        /// Store thread: commits (the fsyncs run on helper threads and are not counted).
+        public var commit = 0.0
+    }
+
+    /// CPU seconds the calling thread has used.
+    @inline(__always) static func threadCPU() -> Double {
+        var t = timespec()
+        clock_gettime(CLOCK_THREAD_CPUTIME_ID, &t)
+        return Double(t.tv_sec) + Double(t.tv_nsec) * 1e-9
+    }
+
+    @inline(__always) static func now() -> Double {
+        var t = timespec()
+        clock_gettime(CLOCK_MONOTONIC, &t)
+        return Double(t.tv_sec) + Double(t.tv_nsec) * 1e-9
     }
 
     public struct Rejection {
@@ -78,6 +135,11 @@ public final class Ingester {
         var unknownFieldNames: [String] = []
         var error: Error?
         var isLast = false
+        /// Parse-thread seconds spent on this batch (read, parse, wait for it), and its CPU seconds.
+        var cpuSeconds = 0.0
+        var readSeconds = 0.0
+        var parseSeconds = 0.0
+        var waitSeconds = 0.0
 
         func reset() {
             encoded.reset()
@@ -89,6 +151,10 @@ public final class Ingester {
             unknownFieldNames.removeAll()
             error = nil
             isLast = false
+            readSeconds = 0
+            cpuSeconds = 0
+            parseSeconds = 0
+            waitSeconds = 0
         }
     }
 
@@ -147,7 +213,13 @@ public final class Ingester {
         parseThread.start()
         var failure: Error?
         while true {
+            let waitStart = Ingester.now()
             let staged = ready.pop()
+            summary.profile.storeWait += Ingester.now() - waitStart
+            summary.profile.read += staged.readSeconds
+            summary.profile.parse += staged.parseSeconds
+            summary.profile.parseWait += staged.waitSeconds
+            summary.profile.cpu.readParse += staged.cpuSeconds
             let last = staged.isLast
             if failure == nil {
                 do {
@@ -177,6 +249,13 @@ public final class Ingester {
         summary.bytes += staged.encoded.inputBytes
         var inserted = 0, duplicates = 0
         let onDuplicate = self.onDuplicate
+        let appendStart = Ingester.now(), appendCPU = Ingester.threadCPU()
+        defer {
+            summary.profile.append += Ingester.now() - appendStart - staged.encoded.compressSeconds
+            summary.profile.compress += staged.encoded.compressSeconds
+            summary.profile.cpu.append += Ingester.threadCPU() - appendCPU - staged.encoded.compressCallerCPU
+            summary.profile.cpu.compress += staged.encoded.compressCPU
+        }
         try store.append(batch: staged.encoded) { item, outcome in
             if outcome.isDuplicate {
                 duplicates += 1
@@ -200,6 +279,11 @@ public final class Ingester {
 
     /// Makes everything ingested so far durable.
     public func commit() throws {
+        let start = Ingester.now(), startCPU = Ingester.threadCPU()
+        defer {
+            summary.profile.commit += Ingester.now() - start
+            summary.profile.cpu.commit += Ingester.threadCPU() - startCPU
+        }
         try store.commit()
         lastCommitAt = Date()
         uncommittedBytes = 0
@@ -223,6 +307,20 @@ public final class Ingester {
         var splitter = JSONDocumentSplitter()
         var chunk = [UInt8](repeating: 0, count: 1 << 20)
         var staged = free.pop()
+        // Parse-thread clock: time up to `mark` is charged to the batch being filled.
+        var mark = Ingester.now()
+        var cpuMark = Ingester.threadCPU()
+        func handOver() {
+            let t = Ingester.now()
+            staged.parseSeconds += t - mark
+            let c = Ingester.threadCPU()
+            staged.cpuSeconds += c - cpuMark
+            cpuMark = c
+            ready.push(staged)
+            staged = free.pop()
+            mark = Ingester.now()
+            staged.waitSeconds += mark - t
+        }
 
         var records = 0
         func handle(_ piece: JSONDocumentSplitter.Piece) throws {
@@ -265,8 +363,7 @@ public final class Ingester {
                     }
                     staged.encoded.add(draft, id: id, idKey: idKey, partition: partitions.key(for: draft), line: line)
                     if staged.encoded.inputBytes >= Int64(batchInputBytes) || (recordLimit > 0 && staged.encoded.items.count >= recordLimit) {
-                        ready.push(staged)
-                        staged = free.pop()
+                        handOver()
                     }
                 } catch var e as StrataError {
                     staged.rejected += 1
@@ -293,13 +390,16 @@ public final class Ingester {
         do {
             var total: Int64 = 0
             while !cancelled.load() {
+                let readStart = Ingester.now()
+                staged.parseSeconds += readStart - mark
                 let n = try readChunk(&chunk)
+                mark = Ingester.now()
+                staged.readSeconds += mark - readStart
                 if n == 0 { break }
                 if n < 0 {
                     // Idle input: hand over the batch (possibly empty) so the store
                     // stage can commit on time (`commitEverySeconds`).
-                    ready.push(staged)
-                    staged = free.pop()
+                    handOver()
                     continue
                 }
                 total += Int64(n)
@@ -312,6 +412,8 @@ public final class Ingester {
         } catch {
             staged.error = error
         }
+        staged.parseSeconds += Ingester.now() - mark
+        staged.cpuSeconds += Ingester.threadCPU() - cpuMark
         staged.isLast = true
         ready.push(staged)
     }

@@ -1,6 +1,10 @@
 /// JSON rendering of an example in the record's field names (README "The record") (used by `strata
 /// get`, `strata scan` and the raw export schema; SPEC.md §8).
 extension Example {
+    /// 0000-01-01T00:00:00Z and 10000-01-01T00:00:00Z in Unix-epoch milliseconds.
+    static let yearZeroMillis: Int64 = -62_167_219_200_000
+    static let year10000Millis: Int64 = 253_402_300_800_000
+
     /// Appends one JSON object (no newline):
     /// `{"id","shape",<content fields>,"domain","timestamp","quality_score","tags","source","metadata"}`.
     /// `metadata` is the stored JSON text, verbatim.
@@ -30,9 +34,15 @@ extension Example {
             out.append(UInt8(ascii: "]"))
         }
         field("domain", domain)
-        out.append(contentsOf: #","timestamp":""#.utf8)
-        out.append(contentsOf: formatTimestampMillis(timestampMillis).utf8)
-        out.append(UInt8(ascii: "\""))
+        out.append(contentsOf: #","timestamp":"#.utf8)
+        if timestampMillis >= Example.yearZeroMillis && timestampMillis < Example.year10000Millis {
+            // Years 0...9999: the same text as formatTimestampMillis, without building Strings.
+            ExampleJSONEncoder.appendTimestamp(timestampMillis, &out)
+        } else {
+            out.append(UInt8(ascii: "\""))
+            out.append(contentsOf: formatTimestampMillis(timestampMillis).utf8)
+            out.append(UInt8(ascii: "\""))
+        }
         out.append(contentsOf: #","quality_score":"#.utf8)
         if let q = qualityScore { JSONWriter.appendDouble(q, to: &out) } else { out.append(contentsOf: "null".utf8) }
         out.append(contentsOf: #","tags":["#.utf8)

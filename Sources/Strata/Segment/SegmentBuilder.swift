@@ -82,6 +82,39 @@ struct SegmentBuilder {
         return frame
     }
 
+    /// Takes the open block out for compression elsewhere (the writer
+    /// compresses a batch's closed blocks on both cores): returns its raw
+    /// entries and entry count (nil when empty); the block counts as written
+    /// once the owner gives its offset with `placeDetachedBlock`, which it
+    /// must do, in order, before anything reads `blocks` or seals.
+    mutating func detachBlock() -> (entries: [UInt8], entryCount: Int)? {
+        guard blockEntries > 0 else { return nil }
+        let taken = (entries: block.bytes, entryCount: blockEntries)
+        finishBlock(at: -1)
+        return taken
+    }
+
+    /// The file offset of a block `detachBlock` took, once its frame is written.
+    mutating func placeDetachedBlock(_ index: Int, at offset: Int64) {
+        precondition(blocks[index].offset == -1, "block \(index) is not detached")
+        blocks[index].offset = offset
+    }
+
+    /// The id of the example entry at (`blockIndex`, `entryIndex`) among the
+    /// blocks closed so far, from the refs kept for the footer (no block is
+    /// read); nil when that entry is not an example this builder added.
+    func exampleID(blockIndex: Int, entryIndex: Int) -> ExampleID? {
+        // exampleRefs are in append order: ascending (block, entry).
+        var lo = 0, hi = exampleRefs.count
+        while lo < hi {
+            let mid = (lo + hi) / 2
+            let r = exampleRefs[mid]
+            if r.blockIndex < blockIndex || (r.blockIndex == blockIndex && r.entryIndex < entryIndex) { lo = mid + 1 } else { hi = mid }
+        }
+        guard lo < exampleRefs.count, exampleRefs[lo].blockIndex == blockIndex, exampleRefs[lo].entryIndex == entryIndex else { return nil }
+        return exampleRefs[lo].id
+    }
+
     private mutating func finishBlock(at offset: Int64) {
         let bi = blocks.count
         blocks.append((offset, blockEntries))

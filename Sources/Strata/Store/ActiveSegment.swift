@@ -16,7 +16,12 @@ final class ActiveSegment {
 
     var codec: BlockCodec { builder.codec }
     var blockTarget: Int { builder.blockTarget }
-    var blocks: [(offset: Int64, entryCount: Int)] { builder.blocks }
+    /// The blocks written to the file (detached ones not yet written are left out).
+    var blocks: ArraySlice<(offset: Int64, entryCount: Int)> { builder.blocks[..<writtenBlockCount] }
+    var writtenBlockCount: Int { builder.blocks.count - detached.count }
+    /// Closed blocks taken out for compression (`closeBlockDeferred`), in
+    /// block order, not yet written: (block index, raw entries, entry count).
+    private(set) var detached: [(index: Int, entries: [UInt8], entryCount: Int)] = []
     var rawBytes: Int64 { builder.rawBytes }
     var blockEntries: Int { builder.blockEntries }
 
@@ -45,23 +50,69 @@ final class ActiveSegment {
     }
 
     /// Bytes on disk plus the open block's raw size (an estimate of the final size).
-    var approximateSize: Int64 { file.size + Int64(builder.block.count / 2) }
+    var approximateSize: Int64 { file.size + Int64((builder.block.count + detachedBytes) / 2) }
+    private var detachedBytes = 0
 
     /// Appends one encoded entry (from `RecordCodec` / `AnnotationCodec`); returns where it will live.
-    func append(entry bytes: UnsafeRawBufferPointer) throws -> Location {
-        if builder.needsNewBlock(for: bytes.count) { try closeBlock() }
+    /// With `deferCompression`, a full block is detached for the owner to
+    /// compress (in parallel) and write with `writeDetached` before it lets
+    /// go of the store lock; otherwise it is compressed and written here.
+    func append(entry bytes: UnsafeRawBufferPointer, deferCompression: Bool = false) throws -> Location {
+        if builder.needsNewBlock(for: bytes.count) {
+            if deferCompression { closeBlockDeferred() } else { try closeBlock() }
+        }
         return try builder.add(entry: bytes)
     }
 
-    /// Compresses and writes the open block, if any.
+    /// Compresses and writes the open block, if any (after any detached ones, keeping block order).
     func closeBlock() throws {
+        try writeDetached(frames: nil)
         guard let frame = try builder.closeBlock(at: file.size) else { return }
         try file.write(frame)
         needsSync = true
     }
 
+    /// Takes the open block out for compression by the owner.
+    func closeBlockDeferred() {
+        guard let b = builder.detachBlock() else { return }
+        detached.append((builder.blocks.count - 1, b.entries, b.entryCount))
+        detachedBytes += b.entries.count
+    }
+
+    /// Writes the detached blocks in order: `frames[i]` is the frame of
+    /// `detached[i]` (`FrameCodec.appendBlock` with this segment's codec);
+    /// nil compresses them here.
+    func writeDetached(frames: [[UInt8]]?) throws {
+        guard !detached.isEmpty else { return }
+        var scratch: [UInt8] = []
+        var own: [UInt8] = []
+        for (i, d) in detached.enumerated() {
+            let offset = file.size
+            if let frames {
+                try file.write(frames[i])
+            } else {
+                own.removeAll(keepingCapacity: true)
+                try d.entries.withUnsafeBytes {
+                    try FrameCodec.appendBlock(entries: $0, entryCount: d.entryCount, codec: codec, scratch: &scratch, to: &own)
+                }
+                try file.write(own)
+            }
+            builder.placeDetachedBlock(d.index, at: offset)
+            needsSync = true
+        }
+        detached.removeAll()
+        detachedBytes = 0
+    }
+
     /// Block file offset for a block index, if the block has been written.
-    func blockOffset(_ index: Int) -> Int64? { index < builder.blocks.count ? builder.blocks[index].offset : nil }
+    func blockOffset(_ index: Int) -> Int64? { index < writtenBlockCount ? builder.blocks[index].offset : nil }
+
+    /// The id of the example at `loc` in this segment's closed blocks, from
+    /// memory (the footer refs the builder keeps); nil if not such an example.
+    func exampleID(at loc: Location) -> ExampleID? {
+        guard loc.segment == sequence else { return nil }
+        return builder.exampleID(blockIndex: Int(loc.blockIndex), entryIndex: Int(loc.entryIndex))
+    }
 
     func sync() throws {
         guard needsSync else { return }

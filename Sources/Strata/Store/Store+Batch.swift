@@ -1,3 +1,5 @@
+import Foundation
+
 /// Examples already parsed, validated, hashed and encoded (by the ingest
 /// pipeline's first stage), appended by the store in one locked pass.
 public final class EncodedBatch {
@@ -19,6 +21,11 @@ public final class EncodedBatch {
     public var items: [Item] = []
     /// Input bytes this batch covers (for commit cadence and progress).
     public var inputBytes: Int64 = 0
+    /// Seconds `Store.append(batch:)` spent compressing and writing the blocks it closed.
+    public internal(set) var compressSeconds = 0.0
+    /// CPU seconds of that, summed over the threads, and the part the calling thread did.
+    public internal(set) var compressCPU = 0.0
+    public internal(set) var compressCallerCPU = 0.0
 
     public init() {
         bytes.reserveCapacity(8 << 20)
@@ -28,6 +35,9 @@ public final class EncodedBatch {
         bytes.removeAll(keepingCapacity: true)
         items.removeAll(keepingCapacity: true)
         inputBytes = 0
+        compressSeconds = 0
+        compressCPU = 0
+        compressCallerCPU = 0
     }
 
     /// Encodes a validated draft into the batch. `id` (and `idKey`, for keyed
@@ -54,23 +64,79 @@ extension Store {
                     for item in batch.items {
                         let entry = UnsafeRawBufferPointer(rebasing: all[item.start..<(item.start + item.count)])
                         outcome(item, try appendEntryLocked(entry, id: item.id, idKey: item.idKey, partition: item.partition,
-                                                            timestamp: item.timestamp))
+                                                            timestamp: item.timestamp, deferCompression: true))
                     }
+                }
+                let start = Ingester.now(), startCPU = Ingester.threadCPU()
+                batch.compressCPU = try writeDetachedBlocksLocked()
+                batch.compressSeconds = Ingester.now() - start
+                batch.compressCallerCPU = Ingester.threadCPU() - startCPU
+            }
+        }
+    }
+
+    /// Compresses the blocks the batch closed on two threads (LZ4 is most of
+    /// the writer's CPU; the other core is often idle while the parse stage
+    /// waits), then writes each segment's frames in block order and lets the
+    /// catalog know. REQUIRES: the lock is held, inside `guardWrite`.
+    /// Returns the CPU seconds spent, summed over the threads (for `--profile`).
+    @discardableResult
+    func writeDetachedBlocksLocked() throws -> Double {
+        let segs = active.values.filter { !$0.detached.isEmpty }
+        guard !segs.isEmpty else { return 0 }
+        var jobs: [(seg: Int, block: Int)] = []
+        for (s, seg) in segs.enumerated() { for b in seg.detached.indices { jobs.append((s, b)) } }
+        var frames = [[UInt8]](repeating: [], count: jobs.count)
+        let failure = Locked<Error?>(nil)
+        let cpu = Locked(0.0)
+        let workers = min(2, jobs.count)
+        frames.withUnsafeMutableBufferPointer { out in
+            // Each worker writes only its own slots of `out` (stride by worker count).
+            let slots = out
+            parallelFor(workers) { w in
+                let cpuStart = Ingester.threadCPU()
+                defer { let used = Ingester.threadCPU() - cpuStart; cpu.withLock { $0 += used } }
+                var scratch: [UInt8] = []
+                for j in stride(from: w, to: jobs.count, by: workers) {
+                    let seg = segs[jobs[j].seg]
+                    let d = seg.detached[jobs[j].block]
+                    var frame: [UInt8] = []
+                    frame.reserveCapacity(Format.frameHeaderSize + d.entries.count + d.entries.count / 255 + 16)
+                    do {
+                        try d.entries.withUnsafeBytes {
+                            try FrameCodec.appendBlock(entries: $0, entryCount: d.entryCount, codec: seg.codec, scratch: &scratch, to: &frame)
+                        }
+                    } catch {
+                        failure.store(error)
+                        return
+                    }
+                    slots[j] = frame
                 }
             }
         }
+        if let e = failure.load() { throw e }
+        let writeCPU = Ingester.threadCPU()
+        var j = 0
+        for seg in segs {
+            let n = seg.detached.count
+            try seg.writeDetached(frames: Array(frames[j..<(j + n)]))
+            j += n
+            try noteWrites(seg)
+        }
+        return cpu.load() + Ingester.threadCPU() - writeCPU
     }
 
     /// The one place an example entry enters the store: dedup, then append.
     /// REQUIRES: the lock is held and the caller runs inside `guardWrite`;
     /// `idKey`, when given, is the key `ExampleIdentity.assign` gave the entry.
+    /// With `deferCompression`, full blocks wait for `writeDetachedBlocksLocked`.
     func appendEntryLocked(_ entry: UnsafeRawBufferPointer, id: ExampleID, idKey: ExampleID? = nil, partition: PartitionKey,
-                           timestamp: Int64) throws -> AppendOutcome {
+                           timestamp: Int64, deferCompression: Bool = false) throws -> AppendOutcome {
         if let stored = try dedupCheckLocked(entry: entry, id: id, idKey: idKey, partition: partition, timestamp: timestamp) {
             return .duplicate(stored)
         }
         let seg = try activeSegment(for: partition)
-        let loc = try seg.append(entry: entry)
+        let loc = try seg.append(entry: entry, deferCompression: deferCompression)
         try dedupInsertedLocked(id: id, at: loc)
         try noteWrites(seg)
         return .inserted(id)

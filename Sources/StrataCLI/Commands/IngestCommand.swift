@@ -42,6 +42,7 @@ struct IngestCommand: ParsableCommand {
     @Option(help: "Also commit when this many seconds passed since the last commit (0 = not by time); slow input such as a pipe is committed within about this interval.") var commitEverySeconds: Double = 1
     @Flag(help: "Print progress and the summary as JSON lines; the last line is the summary.") var json = false
     @Flag(help: "No progress output.") var quiet = false
+    @Flag(help: "Also print the seconds spent per pipeline stage (read, parse, append, compress, commit, and each stage's wait for the other).") var profile = false
 
     func run() throws {
         try runCommand {
@@ -120,11 +121,20 @@ struct IngestCommand: ParsableCommand {
             let seconds = Date().timeIntervalSince(started)
             progress.finish(done: sum.bytes)
             if json {
-                print(jsonLine(["read": sum.read, "inserted": sum.inserted, "duplicates": sum.duplicates, "rejected": sum.rejected,
-                                "skipped": sum.skipped, "bytes": sum.bytes, "seconds": seconds, "store": store,
-                                "unknown_fields": sum.unknownFields, "records_with_unknown_fields": sum.recordsWithUnknownFields,
-                                "unknown_field_names": sum.unknownFieldNames, "unknown_fields_policy": policy.rawValue]))
+                var obj: [String: Any] = ["read": sum.read, "inserted": sum.inserted, "duplicates": sum.duplicates, "rejected": sum.rejected,
+                                          "skipped": sum.skipped, "bytes": sum.bytes, "seconds": seconds, "store": store,
+                                          "unknown_fields": sum.unknownFields, "records_with_unknown_fields": sum.recordsWithUnknownFields,
+                                          "unknown_field_names": sum.unknownFieldNames, "unknown_fields_policy": policy.rawValue]
+                if profile { obj["profile"] = sum.profile.jsonObject }
+                print(jsonLine(obj))
             } else {
+                if profile {
+                    let p = sum.profile
+                    let f = { (x: Double) in String(format: "%.3f", x) }
+                    print("profile, wall s: parse thread: read \(f(p.read)), parse \(f(p.parse)), waiting for store \(f(p.parseWait)); "
+                          + "store thread: append \(f(p.append)), compress+write \(f(p.compress)), commit \(f(p.commit)), waiting for parse \(f(p.storeWait))")
+                    print("profile, CPU s: read+parse \(f(p.cpu.readParse)), append \(f(p.cpu.append)), compress+write \(f(p.cpu.compress)) (2 threads), commit \(f(p.cpu.commit))")
+                }
                 if shownRejections > 20 { printError("strata: ... \(shownRejections - 20) more rejections\(rejects == nil ? " (use --rejects FILE to keep them all)" : "")") }
                 print("read \(sum.read), inserted \(sum.inserted), duplicates \(sum.duplicates), rejected \(sum.rejected) in \(String(format: "%.2f", seconds)) s (\(formatAmount(Double(sum.bytes) / max(seconds, 1e-6), "B"))/s)")
                 if sum.unknownFields > 0 && policy != .reject {

@@ -62,9 +62,14 @@ struct ScanCommand: ParsableCommand {
             let out = OutputWriter()
             var n = 0
             if limit == 0 { return }
+            var line: [UInt8] = []
             try reader.scan(filter) { e in
-                out.write(e.jsonString)
-                out.write("\n")
+                // The bytes of `e.jsonString`, without a String per example.
+                line.removeAll(keepingCapacity: true)
+                e.appendJSON(to: &line)
+                JSONWriter.makeLineSafe(&line)
+                line.append(0x0A)
+                out.write(bytes: line)
                 n += 1
                 return limit.map { n < $0 } ?? true
             }
