@@ -5,18 +5,8 @@ import Testing
 /// The manifest's typed members (`dedup` as `DedupSpec`, unknown members as
 /// their JSON text) write the same bytes the untyped dictionaries did.
 @Suite struct ManifestMemberTests {
-    /// A manifest file around `body` (SPEC.md §2.1 header).
-    static func manifestFile(_ body: String) -> [UInt8] {
-        let b = Array(body.utf8)
-        var w = ByteWriter(capacity: 24 + b.count)
-        w.append(Format.manifestMagic)
-        w.u16(Format.manifestVersion)
-        w.u16(0)
-        w.u32(UInt32(b.count))
-        w.u64(XXH.hash64(b))
-        w.append(b)
-        return w.bytes
-    }
+    /// A manifest file around a hand-written JSON `body`.
+    static func manifestFile(_ body: String) -> [UInt8] { Manifest.file(body: Array(body.utf8)) }
 
     @Test func everyGoldenFixtureManifestReEncodesByteExact() throws {
         let root = fixturePath("stores")

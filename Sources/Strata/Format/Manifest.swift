@@ -122,6 +122,11 @@ public struct Manifest: Sendable {
             body.append(contentsOf: v)
         }
         body.append(UInt8(ascii: "}"))
+        return Manifest.file(body: body)
+    }
+
+    /// The manifest file around a JSON `body`: the 24-byte header (SPEC.md §2.1), then the body.
+    static func file(body: [UInt8]) -> [UInt8] {
         var w = ByteWriter(capacity: 24 + body.count)
         w.append(Format.manifestMagic)
         w.u16(Format.manifestVersion)

@@ -37,29 +37,26 @@ final class CommitTimer: @unchecked Sendable {
 
 /// Stores with the interval policy that are open, for the exit-time commit.
 enum OpenIntervalStores {
-    private static let lock = Lock()
-    // nonisolated(unsafe): both are touched only under `lock`.
-    nonisolated(unsafe) private static var stores: [ObjectIdentifier: WeakStore] = [:]
-    nonisolated(unsafe) private static var registered = false
+    private static let state = Locked((stores: [ObjectIdentifier: WeakStore](), registered: false))
 
     struct WeakStore { weak var store: Store? }
 
     static func add(_ s: Store) {
-        lock.withLock {
-            stores[ObjectIdentifier(s)] = WeakStore(store: s)
-            if !registered {
-                registered = true
+        state.withLock { state in
+            state.stores[ObjectIdentifier(s)] = WeakStore(store: s)
+            if !state.registered {
+                state.registered = true
                 atexit { OpenIntervalStores.commitAllAtExit() }
             }
         }
     }
 
     static func remove(_ s: Store) {
-        _ = lock.withLock { stores.removeValue(forKey: ObjectIdentifier(s)) }
+        _ = state.withLock { $0.stores.removeValue(forKey: ObjectIdentifier(s)) }
     }
 
     static func commitAllAtExit() {
-        let live = lock.withLock { stores.values.compactMap(\.store) }
+        let live = state.withLock { $0.stores.values.compactMap(\.store) }
         for s in live { s.commitIfDue(force: true, why: "at process exit") }
     }
 }
