@@ -13,7 +13,7 @@ import Strata
 /// Test-only (the `StrataTestSupport` target is in no product): the library
 /// and the `strata` binary hold no crash points of their own; tests and the
 /// `StrataFault` tool run the real code on this file system instead.
-public final class FaultFileSystem: FileSystem, @unchecked Sendable {
+public final class FaultFileSystem: ForwardingFileSystem, @unchecked Sendable {
     /// The operations faults can be attached to (each names the path it acts on).
     public enum Operation: String, CaseIterable, Sendable {
         /// `openWritable` or `createNew`.
@@ -63,7 +63,7 @@ public final class FaultFileSystem: FileSystem, @unchecked Sendable {
         }
     }
 
-    public let base: FileSystem
+    public let base: any FileSystem
     private let mutex = NSLock()
     private var rules: [Rule] = []
     private var seen: [Int] = []
@@ -141,15 +141,9 @@ public final class FaultFileSystem: FileSystem, @unchecked Sendable {
         try around(.open, path) { try base.readFile(path) }
     }
 
-    public func fileExists(_ path: String) -> Bool { base.fileExists(path) }
-    public func isDirectory(_ path: String) -> Bool { base.isDirectory(path) }
-    public func fileSize(_ path: String) throws -> Int64 { try base.fileSize(path) }
-
     public func createDirectory(_ path: String, mode: UInt32) throws {
         try around(.mkdir, path) { try base.createDirectory(path, mode: mode) }
     }
-
-    public func listDirectory(_ path: String) throws -> [String] { try base.listDirectory(path) }
 
     public func rename(_ from: String, to: String) throws {
         try around(.rename, from) { try base.rename(from, to: to) }
@@ -166,16 +160,6 @@ public final class FaultFileSystem: FileSystem, @unchecked Sendable {
     public func truncate(_ path: String, to size: Int64) throws {
         try around(.truncate, path) { try base.truncate(path, to: size) }
     }
-
-    public func lockExclusive(_ path: String) throws -> FileLock { try base.lockExclusive(path) }
-    public func ownerAndMode(_ path: String) throws -> (uid: UInt32, mode: UInt32) { try base.ownerAndMode(path) }
-    public func lockSnapshot(_ path: String, exclusive: Bool, wait: Double) throws -> FileLock? {
-        try base.lockSnapshot(path, exclusive: exclusive, wait: wait)
-    }
-    public func isSymbolicLink(_ path: String) -> Bool { base.isSymbolicLink(path) }
-    public func isOwnLeftover(_ path: String, magic: [UInt8]?) -> Bool { base.isOwnLeftover(path, magic: magic) }
-    public func isLockHeld(_ path: String) -> Bool? { base.isLockHeld(path) }
-    public func reserveDescriptors(_ count: Int) throws { try base.reserveDescriptors(count) }
 
     public func openInput(_ path: String) throws -> InputFile {
         try around(.openInput, path) { FaultInputFile(try base.openInput(path), self) }

@@ -414,8 +414,8 @@ final class StubAnnotations: ExportAnnotationSource {
 
 /// Real file system whose `failOnWrite`-th write to an export temporary file throws.
 // @unchecked: its counters are used by one test's thread only.
-final class FailingFileSystem: FileSystem, @unchecked Sendable {
-    let base = PosixFileSystem.shared
+final class FailingFileSystem: ForwardingFileSystem, @unchecked Sendable {
+    let base: any FileSystem = PosixFileSystem.shared
     let failOnWrite: Int
     var writes = 0
     var sawTemporaryWrite = false
@@ -439,19 +439,8 @@ final class FailingFileSystem: FileSystem, @unchecked Sendable {
     }
 
     func openWritable(_ path: String, mode: UInt32) throws -> WritableFile { File(try base.openWritable(path, mode: mode), self) }
-    func openReadable(_ path: String) throws -> ReadableFile { try base.openReadable(path) }
-    func readFile(_ path: String) throws -> [UInt8] { try base.readFile(path) }
-    func fileExists(_ path: String) -> Bool { base.fileExists(path) }
-    func isDirectory(_ path: String) -> Bool { base.isDirectory(path) }
-    func fileSize(_ path: String) throws -> Int64 { try base.fileSize(path) }
-    func createDirectory(_ path: String, mode: UInt32) throws { try base.createDirectory(path, mode: mode) }
-    func listDirectory(_ path: String) throws -> [String] { try base.listDirectory(path) }
-    func rename(_ from: String, to: String) throws { try base.rename(from, to: to) }
-    func remove(_ path: String) throws { try base.remove(path) }
-    func syncDirectory(_ path: String) throws { try base.syncDirectory(path) }
-    func truncate(_ path: String, to size: Int64) throws { try base.truncate(path, to: size) }
-    func lockExclusive(_ path: String) throws -> FileLock { try base.lockExclusive(path) }
-    func ownerAndMode(_ path: String) throws -> (uid: UInt32, mode: UInt32) { try base.ownerAndMode(path) }
+    // Export temporaries are created exclusively (O_EXCL): the failure must reach them too.
+    func createNew(_ path: String, mode: UInt32) throws -> WritableFile { File(try base.createNew(path, mode: mode), self) }
 }
 
 @Suite struct ExportSpecTests {

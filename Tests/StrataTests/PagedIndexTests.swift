@@ -4,8 +4,8 @@ import Testing
 
 /// The real file system, counting the bytes read from each path (through
 /// `readFile` and through every opened file's `read`).
-private final class CountingFileSystem: FileSystem, @unchecked Sendable {
-    let base = PosixFileSystem.shared
+private final class CountingFileSystem: ForwardingFileSystem, @unchecked Sendable {
+    let base: any FileSystem = PosixFileSystem.shared
     private let lock = NSLock()
     private var read: [String: Int] = [:]
 
@@ -18,18 +18,6 @@ private final class CountingFileSystem: FileSystem, @unchecked Sendable {
         count(path, b.count)
         return b
     }
-    func openWritable(_ path: String, mode: UInt32) throws -> WritableFile { try base.openWritable(path, mode: mode) }
-    func fileExists(_ path: String) -> Bool { base.fileExists(path) }
-    func isDirectory(_ path: String) -> Bool { base.isDirectory(path) }
-    func fileSize(_ path: String) throws -> Int64 { try base.fileSize(path) }
-    func createDirectory(_ path: String, mode: UInt32) throws { try base.createDirectory(path, mode: mode) }
-    func listDirectory(_ path: String) throws -> [String] { try base.listDirectory(path) }
-    func rename(_ from: String, to: String) throws { try base.rename(from, to: to) }
-    func remove(_ path: String) throws { try base.remove(path) }
-    func syncDirectory(_ path: String) throws { try base.syncDirectory(path) }
-    func truncate(_ path: String, to size: Int64) throws { try base.truncate(path, to: size) }
-    func lockExclusive(_ path: String) throws -> FileLock { try base.lockExclusive(path) }
-    func ownerAndMode(_ path: String) throws -> (uid: UInt32, mode: UInt32) { try base.ownerAndMode(path) }
 }
 
 private final class CountingReadable: ReadableFile {

@@ -9,8 +9,8 @@
 /// which serves those paths from the held descriptors, so a compaction that swaps
 /// the manifest and deletes the old segments mid-read changes nothing for it.
 // @unchecked: `pins` is touched only under `lock`; each held descriptor is read with positioned reads (no shared offset).
-final class PinnedFileSystem: FileSystem, @unchecked Sendable {
-    let base: FileSystem
+final class PinnedFileSystem: ForwardingFileSystem, @unchecked Sendable {
+    let base: any FileSystem
     private var pins: [String: ReadableFile] = [:]
     private let lock = Lock()
 
@@ -58,17 +58,6 @@ final class PinnedFileSystem: FileSystem, @unchecked Sendable {
 
     func fileExists(_ path: String) -> Bool { pinned(path) != nil || base.fileExists(path) }
     func fileSize(_ path: String) throws -> Int64 { try pinned(path)?.currentSize() ?? base.fileSize(path) }
-
-    func openWritable(_ path: String, mode: UInt32) throws -> WritableFile { try base.openWritable(path, mode: mode) }
-    func isDirectory(_ path: String) -> Bool { base.isDirectory(path) }
-    func createDirectory(_ path: String, mode: UInt32) throws { try base.createDirectory(path, mode: mode) }
-    func listDirectory(_ path: String) throws -> [String] { try base.listDirectory(path) }
-    func rename(_ from: String, to: String) throws { try base.rename(from, to: to) }
-    func remove(_ path: String) throws { try base.remove(path) }
-    func syncDirectory(_ path: String) throws { try base.syncDirectory(path) }
-    func truncate(_ path: String, to size: Int64) throws { try base.truncate(path, to: size) }
-    func lockExclusive(_ path: String) throws -> FileLock { try base.lockExclusive(path) }
-    func ownerAndMode(_ path: String) throws -> (uid: UInt32, mode: UInt32) { try base.ownerAndMode(path) }
 }
 
 /// A view of a pinned descriptor whose `close` leaves the descriptor open
