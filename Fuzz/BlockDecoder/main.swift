@@ -24,7 +24,8 @@ public func fuzz(_ data: UnsafePointer<UInt8>, _ size: Int) -> Int32 {
             guard FrameCodec.checksumMatches(raw, header: h) else { return }
             var out: [UInt8] = []
             try FrameCodec.decodeBlockPayload(UnsafeRawBufferPointer(rebasing: raw[Format.frameHeaderSize..<h.frameLength]), header: h,
-                                              dictionary: nil, into: &out, path: "fuzz", offset: 0)
+                                              dictionary: nil, segmentVersion: Format.newestReadableSegmentVersion,
+                                              into: &out, path: "fuzz", offset: 0)
             precondition(out.count == h.rawLength, "decoded size differs from the declared raw length")
             try out.withUnsafeBytes { block in
                 var it = EntryIterator(block, path: "fuzz", blockOffset: 0)
