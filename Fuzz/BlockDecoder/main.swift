@@ -1,5 +1,6 @@
-// libFuzzer target: frame header, checksum, block decompression and entry
-// iteration (SPEC.md §3.1, §4). The first byte selects whether the checksum
+// libFuzzer target: frame header, checksum, block decompression (LZ4, zstd,
+// raw, and the columnar block's stream headers, streams and reassembly,
+// SPEC.md §3.6) and entry iteration (SPEC.md §3.1, §4). The first byte selects whether the checksum
 // is recomputed, so the fuzzer can reach the decompressors and the entry
 // parser without forging XXH3 sums.
 @testable import Strata

@@ -340,3 +340,47 @@ extension ColumnarBlockTests {
         #expect(rows.last!.offset + rows.last!.bytes.count == 0x20 + 24 + 96)
     }
 }
+
+extension ColumnarBlockTests {
+    /// Every stream-header byte of a real compacted block flipped, and the
+    /// payload truncated at every length up to the end of the headers and at
+    /// samples beyond: each is reported as corruption with the file and an
+    /// offset, never decoded.
+    @Test func everyStreamHeaderByteFlippedOrTruncatedIsCorruption() throws {
+        let path = temporaryStorePath("columnarFlip")
+        _ = try makeCompactableStore(path, examples: 300)
+        let s = try Store.open(at: path)
+        var c = CompactionOptions()
+        c.dictionary = .never
+        try s.compact(partition: s.partitions[0], options: c)
+        try s.close()
+        let fs = PosixFileSystem.shared
+        let m = try Manifest.decode(try fs.readFile(path + "/MANIFEST"), path: "MANIFEST")
+        let seg = try #require(m.segments.first { $0.codec == "zstd-columnar" })
+        let bytes = try fs.readFile(path + "/" + seg.partition.path + "/" + Format.segmentFileName(seg.sequence))
+        let h = try bytes.withUnsafeBytes { try FrameCodec.parseHeader(UnsafeRawBufferPointer(rebasing: $0[Format.segmentHeaderSize...]), path: nil, offset: 32) }
+        let start = Format.segmentHeaderSize + Format.frameHeaderSize
+        let payload = Array(bytes[start..<(start + h.storedLength)])
+        let streams = Int(payload[1])
+        #expect(streams >= 8)  // kinds, others, shapes, timestamps, qualities, labels, prompts, responses, roles, contents, metadata
+        let good = try Self.decode(payload, rawLength: h.rawLength, entryCount: h.entryCount)
+        #expect(good.count == h.rawLength)
+        func expectCorruption(_ p: [UInt8], _ what: String) {
+            do {
+                _ = try Self.decode(p, rawLength: h.rawLength, entryCount: h.entryCount)
+                Issue.record("\(what): decoded")
+            } catch let e as StrataError {
+                #expect(e.code == .corruption && e.path == "seg.strata" && e.offset != nil, "\(what): \(e)")
+            } catch { Issue.record("\(what): \(error)") }
+        }
+        let headerEnd = 2 + 10 * streams
+        for i in 0..<headerEnd {
+            var p = payload
+            p[i] ^= 0xFF
+            expectCorruption(p, "byte \(i) flipped")
+        }
+        for n in Array(0..<headerEnd) + stride(from: headerEnd, to: payload.count, by: max(1, payload.count / 50)) {
+            expectCorruption(Array(payload.prefix(n)), "truncated to \(n) bytes")
+        }
+    }
+}
