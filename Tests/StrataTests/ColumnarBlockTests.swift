@@ -158,9 +158,8 @@ import Testing
         (3, [0x02, 0x00]),                                // shape prompt_response, no flags
         (4, [0x80, 0xb1, 0x84, 0xf1, 0xd0, 0x66]),        // zigzag(1763202600000)
         (7, [0x04] + Array("demo".utf8) + [0x00]),        // domain, 0 tags
-        (11, [0x02] + Array("hi".utf8)),                  // prompts
-        (12, [0x02] + Array("yo".utf8)),                  // responses
-        (15, [0x02] + Array("{}".utf8)),                  // metadata
+        (8, [0x02] + Array("hi".utf8) + [0x02] + Array("yo".utf8)),  // texts: prompt, response
+        (10, [0x02] + Array("{}".utf8)),                  // metadata
     ]
     /// SPEC.md §3.4: the 43 bytes of the row-format block.
     static let workedEntry: [UInt8] = [0x2a, 0x01, 0x02, 0x36, 0x68, 0x3d, 0x03, 0xc5, 0x21, 0x7d, 0x9a, 0x67, 0x65, 0xf9, 0xa3, 0x75, 0xc7, 0xc6, 0x11,
@@ -221,10 +220,10 @@ import Testing
             ("quality flag without a quality", Self.payload(replacing(3, [0x02, 0x01])), 43, 1),
             ("id-key flag without an id key", Self.payload(replacing(3, [0x02, 0x04])), 43, 1),
             ("truncated timestamp varint", Self.payload(replacing(4, [0x80])), 43, 1),
-            ("string length past the stream", Self.payload(replacing(11, [0x09, 0x68, 0x69])), 43, 1),
+            ("string length past the stream", Self.payload(replacing(8, [0x02, 0x68, 0x69, 0x09, 0x79, 0x6f])), 43, 1),
             ("tag count lying", Self.payload(replacing(7, [0x04] + Array("demo".utf8) + [0x05])), 43, 1),
-            ("bytes left in a stream", Self.payload(replacing(15, [0x02, 0x7b, 0x7d, 0x00])), 43, 1),
-            ("missing stream", Self.payload(good.filter { $0.id != 12 }), 43, 1),
+            ("bytes left in a stream", Self.payload(replacing(10, [0x02, 0x7b, 0x7d, 0x00])), 43, 1),
+            ("missing stream", Self.payload(good.filter { $0.id != 8 }), 43, 1),
             ("kinds hold two entries", Self.payload(replacing(1, [0x01, 0x01])), 43, 1),
             ("other entry without its body", Self.payload(replacing(1, [0x01, 0x02])), 43, 1),
             ("quality out of range", Self.payload((replacing(3, [0x02, 0x01]) + [(5, [0xff, 0xff, 0x01])]).sorted { $0.id < $1.id }), 43, 1),
@@ -337,7 +336,7 @@ extension ColumnarBlockTests {
             if k + 1 < rows.count { #expect(row.offset + row.bytes.count == rows[k + 1].offset, "row 0x\(String(row.offset, radix: 16))") }
         }
         // The table covers the whole frame (24-byte header + storedLength).
-        #expect(rows.last!.offset + rows.last!.bytes.count == 0x20 + 24 + 96)
+        #expect(rows.last!.offset + rows.last!.bytes.count == 0x20 + 24 + 86)
     }
 }
 
@@ -362,7 +361,7 @@ extension ColumnarBlockTests {
         let start = Format.segmentHeaderSize + Format.frameHeaderSize
         let payload = Array(bytes[start..<(start + h.storedLength)])
         let streams = Int(payload[1])
-        #expect(streams >= 8)  // kinds, others, shapes, timestamps, qualities, labels, prompts, responses, roles, contents, metadata
+        #expect(streams >= 8)  // kinds, others, shapes, timestamps, qualities, labels, texts, roles, metadata
         let good = try Self.decode(payload, rawLength: h.rawLength, entryCount: h.entryCount)
         #expect(good.count == h.rawLength)
         func expectCorruption(_ p: [UInt8], _ what: String) {
