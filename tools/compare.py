@@ -45,7 +45,9 @@ STRATA_STEPS = {
     "strata_ingest": ("{strata} ingest {store} {corpus} --json", "strata ingest (dedup, LZ4 segments)", None),
     "strata_export_jsonl": ("{strata} export {store} --format jsonl --out {out}", "strata export jsonl", "ingested"),
     "strata_export_parquet": ("{strata} export {store} --format parquet --out {out}", "strata export parquet", "ingested"),
-    "strata_compact": ("{strata} compact {store} --json", "strata compact (zstd)", "ingested"),
+    "strata_compact": ("{strata} compact {store} --json", "strata compact (columnar, zstd level 3)", "ingested"),
+    "strata_compact_l9": ("{strata} compact {store} --json --level 9", "strata compact --level 9", "ingested"),
+    "strata_compact_l19": ("{strata} compact {store} --json --level 19", "strata compact --level 19", "ingested"),
     # The corpus's largest domain x month partition, printed as JSON Lines (process start, open, read, print).
     "strata_partition": ("{strata} scan {store} --domain {pdomain} --from-month {pmonth} --to-month {pmonth}",
                          "strata scan of one domain x month partition", "ingested"),

@@ -1,5 +1,6 @@
-// libFuzzer target: frame header, checksum, block decompression and entry
-// iteration (SPEC.md §3.1, §4). The first byte selects whether the checksum
+// libFuzzer target: frame header, checksum, block decompression (LZ4, zstd,
+// raw, and the columnar block's stream headers, streams and reassembly,
+// SPEC.md §3.6) and entry iteration (SPEC.md §3.1, §4). The first byte selects whether the checksum
 // is recomputed, so the fuzzer can reach the decompressors and the entry
 // parser without forging XXH3 sums.
 @testable import Strata
@@ -24,7 +25,8 @@ public func fuzz(_ data: UnsafePointer<UInt8>, _ size: Int) -> Int32 {
             guard FrameCodec.checksumMatches(raw, header: h) else { return }
             var out: [UInt8] = []
             try FrameCodec.decodeBlockPayload(UnsafeRawBufferPointer(rebasing: raw[Format.frameHeaderSize..<h.frameLength]), header: h,
-                                              dictionary: nil, into: &out, path: "fuzz", offset: 0)
+                                              dictionary: nil, segmentVersion: Format.newestReadableSegmentVersion,
+                                              into: &out, path: "fuzz", offset: 0)
             precondition(out.count == h.rawLength, "decoded size differs from the declared raw length")
             try out.withUnsafeBytes { block in
                 var it = EntryIterator(block, path: "fuzz", blockOffset: 0)

@@ -122,7 +122,7 @@ func bytesOfSegments(_ path: String) -> Int64 {
         #expect(FileManager.default.fileExists(atPath: dictPath))
         let m = try Manifest.decode(Array(try Data(contentsOf: URL(fileURLWithPath: path + "/MANIFEST"))), path: "MANIFEST")
         let compacted = m.segments.filter { report.outputSegments.contains($0.sequence) }
-        #expect(!compacted.isEmpty && compacted.allSatisfy { $0.dictionaryID == id && $0.codec == "zstd-dict" })
+        #expect(!compacted.isEmpty && compacted.allSatisfy { $0.dictionaryID == id && $0.codec == "zstd-columnar" })
         for s in compacted {
             let f = try SegmentFile(fs: PosixFileSystem.shared, path: path + "/" + s.partition.path + "/" + Format.segmentFileName(s.sequence),
                                     sequence: s.sequence, partition: s.partition, expectSealed: true)

@@ -4,9 +4,11 @@ import Testing
 
 /// Golden stores of each format generation, one per dedup configuration (key ×
 /// normalization), committed under Tests/StrataTests/Fixtures/stores/:
-/// `v1-*` (segment format 1, MANIFEST 1) and `v2-*` (segment format 2 with
-/// footer counts, MANIFEST 2 with committed lengths — what this build writes). Each
-/// holds LZ4 segments sealed at close, a compacted zstd segment with folded
+/// `v1-*` (segment format 1, MANIFEST 1), `v2-*` (segment format 2 with
+/// footer counts, MANIFEST 2 with committed lengths) and `v3-*` (what this
+/// build writes: the compacted segment is format 3 with columnar blocks,
+/// SPEC.md §3.6; the others stay format 2). Each
+/// holds LZ4 segments sealed at close, a compacted segment with folded
 /// annotations (kind 4), unfolded annotations, duplicate-seen entries and an
 /// index snapshot. Every build must read them back byte-exact: the folded scan
 /// and a raw export must equal the committed `expected-*.jsonl` files, and
@@ -21,7 +23,7 @@ import Testing
     static let root = packageRoot + "/Tests/StrataTests/Fixtures/stores"
 
     /// Fixture generations, oldest first; the last is what this build writes.
-    static let generations = ["v1", "v2"]
+    static let generations = ["v1", "v2", "v3"]
 
     static func directory(_ config: String, generation: String = "v1") -> String {
         let name = config.replacingOccurrences(of: "|", with: "-").replacingOccurrences(of: "+", with: "_")
@@ -110,9 +112,18 @@ import Testing
         // Each generation holds segments of its own format version (SPEC.md §3.0, header bytes 8..9).
         let segments = try FileManager.default.subpathsOfDirectory(atPath: dir).filter { $0.hasSuffix(".strata") }
         #expect(!segments.isEmpty)
+        // From v3 on only compacted segments have the new version (columnar blocks); LZ4 segments stay 2.
+        let generationVersion = Int(generation.dropFirst())!
+        var versions: [Int] = []
         for seg in segments {
             let header = try PosixFileSystem.shared.readFile(dir + "/" + seg)
-            #expect(header.count >= 10 && Int(header[8]) | Int(header[9]) << 8 == Int(generation.dropFirst())!, "\(seg)")
+            #expect(header.count >= 10, "\(seg)")
+            versions.append(Int(header[8]) | Int(header[9]) << 8)
+        }
+        if generationVersion < 3 {
+            #expect(versions.allSatisfy { $0 == generationVersion }, "\(versions)")
+        } else {
+            #expect(versions.contains(generationVersion) && versions.allSatisfy { $0 == 2 || $0 == generationVersion }, "\(versions)")
         }
         #expect(FileManager.default.fileExists(atPath: dir + "/MANIFEST"), "missing fixture \(dir)")
         let expectedScan = try String(contentsOfFile: dir + "/expected-scan.jsonl", encoding: .utf8)

@@ -17,7 +17,9 @@ final class CompactSegmentWriter {
         guard file.size == 0 else {
             throw StrataError(.corruption, "new segment file already exists with \(file.size) bytes", path: path)
         }
-        try file.write(SegmentHeader(dictionaryID: dictionaryID, sequence: sequence).encode())
+        var header = SegmentHeader(dictionaryID: dictionaryID, sequence: sequence)
+        header.version = codec.segmentVersion
+        try file.write(header.encode())
     }
 
     /// Bytes on disk so far (the open block not included).

@@ -12,6 +12,12 @@ public enum Format {
     /// SPEC.md §3.0: segments are written in version 2 (footers carry `counts`,
     /// SPEC.md §3.3); version 1 segments are still read.
     public static let segmentVersion: UInt16 = 2
+    /// SPEC.md §3.0, §3.6: segments holding columnar blocks (frame type 5,
+    /// written by compaction) are version 3, so a build that does not know
+    /// the codec refuses them by their header instead of meeting type 5 frames.
+    public static let columnarSegmentVersion: UInt16 = 3
+    /// The newest segment version this build reads.
+    public static let newestReadableSegmentVersion: UInt16 = 3
 
     // SPEC.md §3 "Segment files": 8-byte magic at offset 0 of every segment.
     public static let segmentMagic: [UInt8] = Array("STRSEG01".utf8)
@@ -86,6 +92,10 @@ public enum FrameType: UInt8, Sendable {
     case zstdDictBlock = 3
     /// A block of entries stored uncompressed.
     case rawBlock = 4
+    /// A record-aware columnar block (SPEC.md §3.6): per-field streams, each
+    /// zstd-compressed (optionally with the segment's dictionary). Only in
+    /// segments of version 3 and later.
+    case columnarBlock = 5
     /// The sealed-segment footer (index of blocks and ids).
     case footer = 16
 }

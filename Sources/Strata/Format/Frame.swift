@@ -45,6 +45,9 @@ public enum FrameCodec {
         case .raw:
             scratch.append(contentsOf: entries)
             type = .rawBlock
+        case let .columnar(level, dict):
+            try ColumnarBlock.encode(entries, level: level, dictionary: dict, appendingTo: &scratch)
+            type = .columnarBlock
         }
         scratch.withUnsafeBytes { appendFrame(type: type, payload: $0, rawLength: entries.count, entryCount: entryCount, to: &out) }
     }
@@ -71,10 +74,19 @@ public enum FrameCodec {
     }
 
     /// Decompresses a verified block frame's payload into `out` (raw entries).
+    /// `segmentVersion` is the version of the segment the frame is in: a
+    /// columnar block (type 5) in a segment older than version 3 is corruption (SPEC.md §1).
     public static func decodeBlockPayload(_ payload: UnsafeRawBufferPointer, header: FrameHeader, dictionary: ZstdDictionary?,
-                                          into out: inout [UInt8], path: String?, offset: Int64) throws {
+                                          segmentVersion: UInt16, into out: inout [UInt8], path: String?, offset: Int64) throws {
         let ok: Bool
         switch FrameType(rawValue: header.type) {
+        case .columnarBlock:
+            guard segmentVersion >= Format.columnarSegmentVersion else {
+                throw StrataError(.corruption, "columnar block (frame type 5) in a version \(segmentVersion) segment", path: path, offset: offset)
+            }
+            try ColumnarBlock.decode(payload, rawLength: header.rawLength, entryCount: header.entryCount, dictionary: dictionary,
+                                     into: &out, path: path, offset: offset)
+            ok = true
         case .lz4Block: ok = LZ4Codec.decompress(payload, rawLength: header.rawLength, into: &out)
         case .zstdBlock: ok = ZstdCodec.decompress(payload, rawLength: header.rawLength, into: &out)
         case .zstdDictBlock:
@@ -100,13 +112,22 @@ public enum BlockCodec {
     case lz4
     case zstd(level: Int32, dictionary: ZstdDictionary?)
     case raw
+    /// Record-aware columnar blocks (SPEC.md §3.6), compaction's codec.
+    case columnar(level: Int32, dictionary: ZstdDictionary?)
 
     public var name: String {
         switch self {
         case .lz4: "lz4"
         case .zstd(_, let d): d == nil ? "zstd" : "zstd-dict"
         case .raw: "raw"
+        case .columnar: "zstd-columnar"
         }
+    }
+
+    /// The version of a segment whose blocks use this codec (SPEC.md §3.0).
+    public var segmentVersion: UInt16 {
+        if case .columnar = self { return Format.columnarSegmentVersion }
+        return Format.segmentVersion
     }
 }
 

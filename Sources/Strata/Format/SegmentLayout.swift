@@ -37,8 +37,8 @@ public struct SegmentHeader: Equatable, Sendable {
         guard XXH.hash64(UnsafeRawBufferPointer(rebasing: bytes[0..<24])) == sum else {
             throw StrataError(.corruption, "segment header checksum mismatch", path: path, offset: 24)
         }
-        guard version >= Format.oldestReadableVersion, version <= Format.segmentVersion else {
-            throw StrataError(.unsupportedVersion, "segment format version \(version) is not supported by this build (reads \(Format.oldestReadableVersion)...\(Format.segmentVersion)); upgrade strata", path: path, offset: 8)
+        guard version >= Format.oldestReadableVersion, version <= Format.newestReadableSegmentVersion else {
+            throw StrataError(.unsupportedVersion, "segment format version \(version) is not supported by this build (reads \(Format.oldestReadableVersion)...\(Format.newestReadableSegmentVersion)); upgrade strata", path: path, offset: 8)
         }
         var h = SegmentHeader(dictionaryID: dict, sequence: seq)
         h.version = version

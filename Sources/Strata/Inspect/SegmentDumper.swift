@@ -28,6 +28,7 @@ public enum SegmentDumper {
         case .zstdBlock: "zstd"
         case .zstdDictBlock: "zstd-dict"
         case .rawBlock: "raw"
+        case .columnarBlock: "zstd-columnar"
         case .footer: "footer"
         case nil: "unknown-\(t)"
         }
@@ -104,7 +105,7 @@ public enum SegmentDumper {
                 do {
                     try buf.withUnsafeBytes { raw in
                         try FrameCodec.decodeBlockPayload(UnsafeRawBufferPointer(rebasing: raw[Format.frameHeaderSize...]), header: h,
-                                                          dictionary: dictionary, into: &block, path: path, offset: offset)
+                                                          dictionary: dictionary, segmentVersion: header.version, into: &block, path: path, offset: offset)
                     }
                     try block.withUnsafeBytes { raw in
                         try BlockCursor.forEach(raw, path: path, blockOffset: offset, declaredCount: h.entryCount) { e in

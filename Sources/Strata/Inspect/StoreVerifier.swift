@@ -444,7 +444,8 @@ public final class StoreVerifier {
             do {
                 try buf.withUnsafeBytes { raw in
                     try FrameCodec.decodeBlockPayload(UnsafeRawBufferPointer(rebasing: raw[Format.frameHeaderSize...]), header: h,
-                                                      dictionary: segment?.dictionary, into: &block, path: s.path, offset: offset)
+                                                      dictionary: segment?.dictionary, segmentVersion: segment?.header.version ?? Format.segmentVersion,
+                                                      into: &block, path: s.path, offset: offset)
                 }
                 try block.withUnsafeBytes { raw in
                     try BlockCursor.forEach(raw, path: s.path, blockOffset: offset, declaredCount: h.entryCount) { entry in

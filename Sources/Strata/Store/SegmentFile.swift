@@ -197,7 +197,7 @@ public final class SegmentFile {
             while p + Format.frameHeaderSize <= raw.count {
                 // Cheap filters first: known type and zero reserved bytes.
                 let t = raw[p + 8]
-                if (t >= 1 && t <= 4) || t == FrameType.footer.rawValue, raw[p + 9] == 0, raw[p + 10] == 0, raw[p + 11] == 0,
+                if (t >= 1 && t <= 5) || t == FrameType.footer.rawValue, raw[p + 9] == 0, raw[p + 10] == 0, raw[p + 11] == 0,
                    let h = try? FrameCodec.parseHeader(UnsafeRawBufferPointer(rebasing: raw[p...]), path: nil, offset: 0),
                    p + h.frameLength <= raw.count,
                    FrameCodec.checksumMatches(UnsafeRawBufferPointer(rebasing: raw[p..<(p + h.frameLength)]), header: h) {
@@ -231,7 +231,7 @@ public final class SegmentFile {
                 throw StrataError(.corruption, "block checksum mismatch", path: path, offset: offset)
             }
             try FrameCodec.decodeBlockPayload(UnsafeRawBufferPointer(rebasing: raw[Format.frameHeaderSize...]), header: h,
-                                              dictionary: dictionary, into: &out, path: path, offset: offset)
+                                              dictionary: dictionary, segmentVersion: header.version, into: &out, path: path, offset: offset)
         }
         return h
     }

@@ -20,7 +20,7 @@ struct CompactCommand: ParsableCommand {
     var purgeExcluded = false
     @Flag(help: "Never train a dictionary.") var noDictionary = false
     @Option(help: "Target size of new segments in MiB (default: the store's segment size).") var segmentMib: Int?
-    @Option(help: "Raw KiB of records per zstd block (get-by-id decompresses one block).") var blockKib: Int = CompactionOptions().blockTargetBytes >> 10
+    @Option(help: "Raw KiB of records per columnar block (get-by-id rebuilds one block).") var blockKib: Int = CompactionOptions().blockTargetBytes >> 10
     @Flag(help: "One JSON object per partition, then a totals object as the last line.") var json = false
 
     func run() throws {
