@@ -18,14 +18,14 @@ echo "== generating a sample corpus (3,000 examples, three shapes, ~10% duplicat
 if [ -f tools/gen_corpus.py ]; then
   python3 tools/gen_corpus.py --count 3000 --seed 7 --out "$work/sample.jsonl"
 else
-  cp Tests/StrataTests/Fixtures/seed000_module4.jsonl "$work/sample.jsonl"
+  cp Tests/StrataTests/Fixtures/etl_module4.jsonl "$work/sample.jsonl"
 fi
 
 echo "== ingest: sample corpus, then ETL module files and production captures"
 "$strata" ingest "$store" "$work/sample.jsonl" --rejects "$work/rejects.jsonl"
-"$strata" ingest "$store" Tests/StrataTests/Fixtures/seed000_module4.jsonl --map domain=metadata.health_domain \
+"$strata" ingest "$store" Tests/StrataTests/Fixtures/etl_module4.jsonl --map domain=metadata.health_domain \
   --map timestamp=metadata.processing_timestamp --map quality_score=metadata.quality_score --rejects "$work/rejects.jsonl" || true
-"$strata" ingest "$store" Tests/StrataTests/Fixtures/seed004_captures.jsonl --default-domain roofing --naive-timestamps-utc \
+"$strata" ingest "$store" Tests/StrataTests/Fixtures/production_captures.jsonl --default-domain roofing --naive-timestamps-utc \
   --map quality_score=quality_signals.auto_score --map metadata=quality_signals || true
 
 echo "== stats"

@@ -1,7 +1,7 @@
 #!/usr/bin/env python3
 """Deterministic, realistic-looking corpus of training examples as JSONL, in the
-shapes of the seeds: seed 000 (instruction + clinical metadata), seed 004
-(prompt/response capture with tags and quality), and chats.
+shapes the pipelines write: ETL module files (instruction + clinical metadata),
+production captures (prompt/response with tags and quality), and chats.
 
 usage: tools/gen_capture_corpus.py N [SEED] > corpus.jsonl
 

@@ -405,7 +405,7 @@ class Generator:
             "record_count": count,
             "processing_duration_seconds": round(rng.uniform(0.2, 9.0), 2),
             "clinical_insights": self.insights(rt, count),
-            "health_domain": _seed000_domain(rt),
+            "health_domain": _etl_domain(rt),
         }
 
     def insights(self, rt: str, count: int) -> dict:
@@ -466,9 +466,9 @@ class Generator:
             domain, shape, content = rng.choice(self.reservoir)
             content = json.loads(json.dumps(content))  # fresh copy, same content
         else:
-            if self.fmt == "seed000":
+            if self.fmt == "etl":
                 domain, shape = rng.choice(HEALTH_DOMAINS), "instruction"
-            elif self.fmt == "seed004":
+            elif self.fmt == "capture":
                 domain, shape = rng.choices(DOMAIN_NAMES, weights=DOMAIN_WEIGHTS)[0], "prompt_response"
             else:
                 domain = rng.choices(DOMAIN_NAMES, weights=DOMAIN_WEIGHTS)[0]
@@ -483,10 +483,10 @@ class Generator:
                     self.reservoir[j] = item
         ts = self.timestamp()
         qs = self.quality()
-        if self.fmt == "seed000":
-            return self.seed000(domain, content, ts, qs)
-        if self.fmt == "seed004":
-            return self.seed004(domain, content, ts, qs)
+        if self.fmt == "etl":
+            return self.etl_record(domain, content, ts, qs)
+        if self.fmt == "capture":
+            return self.capture_record(domain, content, ts, qs)
         rec = dict(content)
         rec["domain"] = domain
         rec["timestamp"] = _iso_z(ts, rng.random() < 0.25)
@@ -508,10 +508,10 @@ class Generator:
             rec["metadata"] = {}
         return rec
 
-    def seed000(self, domain, content, ts, qs) -> dict:
+    def etl_record(self, domain, content, ts, qs) -> dict:
         md = self.health_metadata(domain, ts, qs)
         rt = md["record_type"]
-        instr, tmpl = SEED000_INSTR.get(rt, SEED000_DEFAULT)
+        instr, tmpl = ETL_INSTR.get(rt, ETL_DEFAULT)
         total = md["clinical_insights"].get("total_readings", md["clinical_insights"].get("total_samples", 0))
         # Module 4 computes instruction/input from the record type; output is the narrative.
         return {"instruction": instr,
@@ -519,7 +519,7 @@ class Generator:
                 "output": content.get("output") or content.get("response") or "",
                 "metadata": md}
 
-    def seed004(self, domain, content, ts, qs) -> dict:
+    def capture_record(self, domain, content, ts, qs) -> dict:
         rng = self.rng
         prompt = content.get("prompt") or content.get("instruction") or ""
         response = content.get("response") or content.get("output") or ""
@@ -541,7 +541,7 @@ class Generator:
         }
 
 
-SEED000_INSTR = {
+ETL_INSTR = {
     "BloodGlucoseRecord": ("Analyze this blood glucose data and provide clinical insights.",
                            "Blood glucose data including fasting, post-meal, and overnight readings."),
     "HeartRateRecord": ("Analyze this heart rate data and provide cardiovascular insights.",
@@ -555,9 +555,9 @@ SEED000_INSTR = {
     "HeartRateVariabilityRmssdRecord": ("Analyze this heart rate variability data and provide recovery insights.",
                                         "HRV RMSSD measurements indicating cardiovascular fitness and recovery."),
 }
-SEED000_DEFAULT = ("Analyze this health data and provide clinical insights.",
+ETL_DEFAULT = ("Analyze this health data and provide clinical insights.",
                    "Health data measurements from mobile health tracking.")
-SEED000_DOMAIN = {
+ETL_DOMAIN = {
     "BloodGlucoseRecord": "metabolic_diabetes",
     "HeartRateRecord": "cardiovascular_fitness",
     "SleepSessionRecord": "sleep_wellness",
@@ -567,8 +567,8 @@ SEED000_DOMAIN = {
 }
 
 
-def _seed000_domain(rt: str) -> str:
-    return SEED000_DOMAIN.get(rt, "general_health")
+def _etl_domain(rt: str) -> str:
+    return ETL_DOMAIN.get(rt, "general_health")
 
 
 def _accumulate(ws):
@@ -625,12 +625,11 @@ def main(argv=None):
     ap.add_argument("--seed", type=int, default=0)
     ap.add_argument("--shape", choices=("mixed", "instruction", "prompt_response", "chat"), default="mixed")
     ap.add_argument("--dup-rate", type=float, default=0.10, help="fraction of records repeating earlier content")
-    ap.add_argument("--format", dest="fmt", choices=("strata", "etl", "capture", "seed000", "seed004"), default="strata",
-                    help="strata | etl (ETL module files) | capture (production capture); seed000/seed004 are old aliases")
+    ap.add_argument("--format", dest="fmt", choices=("strata", "etl", "capture"), default="strata",
+                    help="strata | etl (ETL module files) | capture (production capture)")
     ap.add_argument("--out", help="output file (default stdout)")
     ap.add_argument("--stats", action="store_true", help="print records/bytes/MB/s to stderr")
     a = ap.parse_args(argv)
-    a.fmt = {"etl": "seed000", "capture": "seed004"}.get(a.fmt, a.fmt)
     import time
     t0 = time.perf_counter()
     c0 = time.process_time()

@@ -116,9 +116,9 @@ def test_sizes():
     assert min(flen) >= 50 and max(flen) <= 9000, (min(flen), max(flen))
 
 
-def test_seed000_format():
-    raw = gen_bytes("--count", "500", "--format", "seed000", "--seed", "5")
-    assert all(b < 128 for b in raw), "seed 000 uses json.dumps defaults (ASCII escapes)"
+def test_etl_module_format():
+    raw = gen_bytes("--count", "500", "--format", "etl", "--seed", "5")
+    assert all(b < 128 for b in raw), "ETL module files use json.dumps defaults (ASCII escapes)"
     for line in raw.decode().splitlines():
         assert line.startswith('{"instruction": '), line[:40]  # json.dumps default separators
         r = json.loads(line)
@@ -129,13 +129,13 @@ def test_seed000_format():
         md = r["metadata"]
         assert md["processing_timestamp"].endswith("Z")
         assert md["source_key"].startswith("raw/" + md["record_type"] + "/")
-        assert md["health_domain"] == gen_corpus._seed000_domain(md["record_type"])
+        assert md["health_domain"] == gen_corpus._etl_domain(md["record_type"])
         assert r["instruction"].startswith("Analyze this ")
         assert isinstance(md["clinical_insights"], dict)
 
 
-def test_seed004_format():
-    raw = gen_bytes("--count", "500", "--format", "seed004", "--seed", "6")
+def test_production_capture_format():
+    raw = gen_bytes("--count", "500", "--format", "capture", "--seed", "6")
     for line in raw.decode().splitlines():
         r = json.loads(line)
         assert list(r) == ["id", "timestamp", "source", "prompt", "response", "metadata", "quality",

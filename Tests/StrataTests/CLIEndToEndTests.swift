@@ -3,9 +3,9 @@ import Testing
 @testable import Strata
 
 @Suite struct CLIEndToEndTests {
-    @Test func seed000FileIngestsWithMappedDomainAndTimestamp() throws {
+    @Test func etlModuleFileIngestsWithMappedDomainAndTimestamp() throws {
         let store = temporaryStorePath()
-        let r = try runStrata(["ingest", store, fixturePath("seed000_module4.jsonl"), "--map", "domain=metadata.health_domain",
+        let r = try runStrata(["ingest", store, fixturePath("etl_module4.jsonl"), "--map", "domain=metadata.health_domain",
                                "--map", "timestamp=metadata.processing_timestamp", "--map", "quality_score=metadata.quality_score", "--json"])
         #expect(r.status == 0, "\(r.stderr)")
         let summary = try #require(r.jsonLines.last)
@@ -22,9 +22,9 @@ import Testing
         #expect(metas.contains { $0.contains(#""clinical_insights": {"conditions": ["hypertension"], "medications": ["amlodipine"]}"#) })
     }
 
-    @Test func seed001FileSkipsMetaHeaderAndMapsTurns() throws {
+    @Test func loraTrainingFileSkipsMetaHeaderAndMapsTurns() throws {
         let store = temporaryStorePath()
-        let r = try runStrata(["ingest", store, fixturePath("seed001_lora.jsonl"), "--map", "prompt=current_user_input",
+        let r = try runStrata(["ingest", store, fixturePath("lora_training_turns.jsonl"), "--map", "prompt=current_user_input",
                                "--map", "response=target_response", "--map", "timestamp=training_metadata.created_at",
                                "--map", "metadata=conversation_metadata", "--map", "id=turn_uid_unused", "--default-domain", "financial_planning", "--json"])
         #expect(r.status == 0, "\(r.stderr)")
@@ -34,10 +34,10 @@ import Testing
         #expect(summary["rejected"] as? Int == 0)
     }
 
-    @Test func seed004FileIngestsNaiveTimestampsAsUTCAndReportsBadLine() throws {
+    @Test func productionCaptureFileIngestsNaiveTimestampsAsUTCAndReportsBadLine() throws {
         let store = temporaryStorePath()
         let rejects = store + "-rejects.jsonl"
-        let r = try runStrata(["ingest", store, fixturePath("seed004_captures.jsonl"), "--default-domain", "roofing", "--naive-timestamps-utc",
+        let r = try runStrata(["ingest", store, fixturePath("production_captures.jsonl"), "--default-domain", "roofing", "--naive-timestamps-utc",
                                "--map", "quality_score=quality_signals.auto_score", "--map", "metadata=quality_signals",
                                "--rejects", rejects, "--json"])
         #expect(r.status == 0, "\(r.stderr)")
@@ -70,7 +70,7 @@ import Testing
 
     @Test func statsReportsRequiredFields() throws {
         let store = temporaryStorePath()
-        try runStrata(["ingest", store, fixturePath("seed000_module4.jsonl"), "--map", "domain=metadata.health_domain",
+        try runStrata(["ingest", store, fixturePath("etl_module4.jsonl"), "--map", "domain=metadata.health_domain",
                        "--map", "timestamp=metadata.processing_timestamp", "--map", "quality_score=metadata.quality_score"])
         let r = try runStrata(["stats", store, "--json"])
         #expect(r.status == 0, "\(r.stderr)")

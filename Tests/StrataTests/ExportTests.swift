@@ -112,7 +112,7 @@ import Testing
         #expect(r.files.map(\.path) == ["data/data.parquet"])
         let all = try ExportExpect.scan(store)
         try ExportExpect.check("parquet", ["rows": all.map { ExportExpect.parquet($0, partitioned: false) }], [out + "/data/data.parquet"])
-        // Sidecars as seed 002 writes them.
+        // Sidecars as the event-log pipeline writes them.
         let schema = try JSONSerialization.jsonObject(with: Data(contentsOf: URL(fileURLWithPath: out + "/schema.json"))) as! [String: Any]
         let names = (schema["fields"] as! [[String: Any]]).map { $0["name"] as! String }
         #expect(names.contains("messages") && names.contains("feedback_negative"))

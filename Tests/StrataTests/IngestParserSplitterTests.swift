@@ -271,7 +271,7 @@ extension IngestParserBench {
 
     @Test func mutatedLinesNeverCrashAndAcceptedOnesAreValidJSON() throws {
         let bases = [
-            seed000Line,
+            etlModuleLine,
             #"{"messages":[{"role":"user","content":"h\u00e9 \ud83d\ude00"},{"role":"assistant","content":"x\ny"}],"domain":"c","timestamp":1700000000,"tags":["a"],"quality_score":0.5,"metadata":{"n":[1,-2.5e3,true,null,{}]}}"#,
             #"{"prompt":"é€😀","response":"r","domain":"d","timestamp":"2025-01-02 03:04:05+01:00","source":null}"#,
         ]
@@ -318,7 +318,7 @@ extension IngestParserBench {
     @Test(.enabled(if: ProcessInfo.processInfo.environment["STRATA_ALLOC_LINES"] != nil))
     func parsesLinesForAllocationCount() throws {
         let count = Int(ProcessInfo.processInfo.environment["STRATA_ALLOC_LINES"] ?? "0") ?? 0
-        let lines = [seed000Line,
+        let lines = [etlModuleLine,
                      #"{"messages":[{"role":"user","content":"h\u00e9"},{"role":"assistant","content":"x\ny","name":"a"}],"domain":"c","timestamp":1700000000,"tags":["a","b"],"quality_score":0.5,"source":"s","metadata":{"n":[1,-2.5e3,true,null,{}]}}"#,
                      #"{"prompt":"é€😀","response":"r","domain":"d","timestamp":"2025-01-02 03:04:05+01:00","source":null,"id":"00112233445566778899aabbccddeeff"}"#].map { Array($0.utf8) }
         var m = IngestMapping()

@@ -48,19 +48,19 @@ private func millis(_ y: Int, _ m: Int, _ d: Int, _ h: Int = 0, _ mi: Int = 0, _
     Int64(daysFromCivil(y, m, d)) * 86_400_000 + Int64(h * 3_600_000 + mi * 60_000 + s * 1000 + ms)
 }
 
-let seed000Metadata = #"""
+let etlModuleMetadata = #"""
 {"record_type": "BloodGlucoseRecord", "user_id": "user123", "correlation_id": "abc-def-123", "processing_timestamp": "2025-11-15T10:30:00Z", "source_bucket": "health-data", "source_key": "raw/BloodGlucoseRecord/2025/11/15/user123_1731628800_abc123.avro", "quality_score": 0.95, "record_count": 450, "processing_duration_seconds": 2.3, "clinical_insights": {"control_status": "fair", "hypoglycemic_events": 3, "hyperglycemic_events": 45}, "health_domain": "metabolic_diabetes"}
 """#
 
-let seed000Line = #"{"instruction": "Analyze this blood glucose data and provide clinical insights.", "input": "Blood glucose readings: 95 mg/dL (fasting).", "output": "Glucose control is moderate\nwith variability.", "metadata": "# + seed000Metadata + "}"
+let etlModuleLine = #"{"instruction": "Analyze this blood glucose data and provide clinical insights.", "input": "Blood glucose readings: 95 mg/dL (fasting).", "output": "Glucose control is moderate\nwith variability.", "metadata": "# + etlModuleMetadata + "}"
 
 @Suite struct IngestParserTests {
     // MARK: mapping and fields
 
-    @Test func seed000LineMapsHealthDomainAndTimestamp() throws {
+    @Test func etlModuleLineMapsHealthDomainAndTimestamp() throws {
         let m = try IngestMapping(["domain=metadata.health_domain", "timestamp=metadata.processing_timestamp",
                                    "quality_score = metadata.quality_score"])
-        let d = try parse(seed000Line, m)
+        let d = try parse(etlModuleLine, m)
         #expect(d.shape == .instruction)
         #expect(d.string(d.first) == "Analyze this blood glucose data and provide clinical insights.")
         #expect(d.string(d.second) == "Blood glucose readings: 95 mg/dL (fasting).")
@@ -68,23 +68,23 @@ let seed000Line = #"{"instruction": "Analyze this blood glucose data and provide
         #expect(d.domainString == "metabolic_diabetes")
         #expect(d.timestampMillis == millis(2025, 11, 15, 10, 30))
         #expect(d.qualityScore == 0.95)
-        #expect(d.string(d.metadata) == seed000Metadata)
+        #expect(d.string(d.metadata) == etlModuleMetadata)
     }
 
-    @Test func seed000LineWithoutMappingIsRejectedNamingDomain() throws {
-        let e = rejection(seed000Line)
+    @Test func etlModuleLineWithoutMappingIsRejectedNamingDomain() throws {
+        let e = rejection(etlModuleLine)
         #expect(e?.field == "domain")
         var m = IngestMapping()
         m.defaultDomain = "health"
-        let e2 = rejection(seed000Line, m)
+        let e2 = rejection(etlModuleLine, m)
         #expect(e2?.field == "timestamp")
         m.defaultTimestampMillis = 1_700_000_000_000
-        let d = try parse(seed000Line, m)
+        let d = try parse(etlModuleLine, m)
         #expect(d.domainString == "health")
         #expect(d.timestampMillis == 1_700_000_000_000)
     }
 
-    @Test func seed004CaptureLineParsesAsPromptResponse() throws {
+    @Test func productionCaptureLineParsesAsPromptResponse() throws {
         let line = #"{"id": "x1", "timestamp": "2025-03-04T05:06:07.891234", "source": "chat", "prompt": "What's the seam overlap for TPO?", "response": "2.5 inches minimum per most manufacturers. Carlisle requires 2.5\", Firestone 3\".", "metadata": {"prompt_tokens": 7}, "quality": {"auto_score": 0.8}, "tags": ["tpo", "membrane"], "project_context": "general", "include_in_training": true}"#
         var m = IngestMapping()
         m.defaultDomain = "roofing"

@@ -41,7 +41,7 @@ import Testing
 
     @Test func ingestWithHashFieldStoresPseudonymsAndKeepsTheSecretPrivate() throws {
         let store = temporaryStorePath()
-        let r = try runStrata(["ingest", store, fixturePath("seed000_module4.jsonl"), "--map", "domain=metadata.health_domain",
+        let r = try runStrata(["ingest", store, fixturePath("etl_module4.jsonl"), "--map", "domain=metadata.health_domain",
                                "--map", "timestamp=metadata.processing_timestamp", "--hash-field", "metadata.user_id", "--json"])
         #expect(r.status == 0, "\(r.stderr)")
         let reader = try StoreReader(path: store)
