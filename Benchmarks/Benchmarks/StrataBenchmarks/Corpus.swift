@@ -58,6 +58,19 @@ enum Corpus {
         return p
     }()
 
+    /// The same store after `compactAll` (columnar zstd blocks, SPEC.md §3.6), built once.
+    static let compactedStorePath: String = {
+        let p = "/tmp/strata-bench-compacted-\(megabytes)mb-\(getpid())"
+        try? FileManager.default.removeItem(atPath: p)
+        let s = try! Store.open(at: p)
+        let ing = try! Ingester(store: s, mapping: IngestMapping())
+        try! ing.ingest(data: bytes)
+        try! ing.commit()
+        _ = try! s.compactAll()
+        try! s.close()
+        return p
+    }()
+
     static func removeStore(_ s: Store) {
         let p = s.path
         try? s.close()

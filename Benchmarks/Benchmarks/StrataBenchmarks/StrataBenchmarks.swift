@@ -91,6 +91,16 @@ let benchmarks: @Sendable () -> Void = {
         r.close()
     }
 
+    // Warm get from compacted (columnar) segments: each get rebuilds one block's row bytes.
+    Benchmark("get_by_id_compacted", configuration: .init(scalingFactor: .kilo)) { benchmark in
+        let r = try StoreReader(path: Corpus.compactedStorePath)
+        let ids = Corpus.examples.map(\.id).shuffled()
+        benchmark.startMeasurement()
+        for i in benchmark.scaledIterations { blackHole(try r.get(ids[i % ids.count])) }
+        benchmark.stopMeasurement()
+        r.close()
+    }
+
     Benchmark("scan_all_decode") { benchmark in
         let r = try StoreReader(path: Corpus.storePath)
         for _ in benchmark.scaledIterations {
