@@ -351,6 +351,20 @@ class Row:
         return d
 
 
+def timed_rep(row, argv, i, log, wall_fmt):
+    """Runs one repetition as a child; records its wall, RSS and CPU in `row`,
+    or marks the row failed (with the child's last stderr line). Returns (rc, stdout)."""
+    rc, wall, rss, cpu, so, se = run_child(argv)
+    log(f"  {row.name} rep {i + 1}: rc={rc} {wall_fmt % wall}s rss={rss / 1024:.0f}MiB")
+    if rc != 0:
+        row.status, row.note = "failed", (se.strip().splitlines() or ["rc=%d" % rc])[-1][:200]
+    else:
+        row.walls.append(wall)
+        row.rss.append(rss)
+        row.cpu.append(cpu)
+    return rc, so
+
+
 def run_peer(name, corpus, workdir, reps, raw_bytes, log):
     if name in READ_PEERS:
         return run_read_peer(name, corpus, workdir, reps, log)
@@ -367,14 +381,9 @@ def run_peer(name, corpus, workdir, reps, raw_bytes, log):
             argv = [a.format(corpus=corpus, out=out) for a in CLI_PEERS[name]]
         else:
             argv = [sys.executable, os.path.abspath(__file__), "--peer", name, corpus, out]
-        rc, wall, rss, cpu, so, se = run_child(argv)
-        log(f"  {name} rep {i + 1}: rc={rc} {wall:.2f}s rss={rss / 1024:.0f}MiB")
+        rc, so = timed_rep(row, argv, i, log, "%.2f")
         if rc != 0:
-            row.status, row.note = "failed", (se.strip().splitlines() or ["rc=%d" % rc])[-1][:200]
             return row
-        row.walls.append(wall)
-        row.rss.append(rss)
-        row.cpu.append(cpu)
         row.out_bytes = path_bytes(out)
         info = last_json(so)
         if info:
@@ -406,14 +415,9 @@ def run_read_peer(name, corpus, workdir, reps, log):
     d, m, n = STATE["partition"]
     for i in range(reps):
         argv = [sys.executable, os.path.abspath(__file__), "--read-peer", name, src_out, d, m]
-        rc, wall, rss, cpu, so, se = run_child(argv)
-        log(f"  {name} rep {i + 1}: rc={rc} {wall:.3f}s rss={rss / 1024:.0f}MiB")
+        rc, so = timed_rep(row, argv, i, log, "%.3f")
         if rc != 0:
-            row.status, row.note = "failed", (se.strip().splitlines() or ["rc=%d" % rc])[-1][:200]
             return row
-        row.walls.append(wall)
-        row.rss.append(rss)
-        row.cpu.append(cpu)
         row.out_bytes = len(so.encode())
         row.extra["records_out"] = so.count("\n")
     return row

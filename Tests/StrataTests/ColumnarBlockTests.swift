@@ -244,17 +244,8 @@ import Testing
     /// path and the offset of the damage.
     @Test func damagedStreamHeaderInAStoreIsReportedByReadsAndVerify() throws {
         let path = temporaryStorePath("columnarDamage")
-        _ = try makeCompactableStore(path, examples: 300)
-        let s = try Store.open(at: path)
-        var c = CompactionOptions()
-        c.dictionary = .never
-        try s.compact(partition: s.partitions[0], options: c)
-        try s.close()
-        let fs = PosixFileSystem.shared
-        let m = try Manifest.decode(try fs.readFile(path + "/MANIFEST"), path: "MANIFEST")
-        let seg = try #require(m.segments.first { $0.codec == "zstd-columnar" })
-        let p = path + "/" + seg.partition.path + "/" + Format.segmentFileName(seg.sequence)
-        var bytes = try fs.readFile(p)
+        let p = try compactedColumnarSegment(path)
+        var bytes = try PosixFileSystem.shared.readFile(p)
         #expect(bytes[8] == 3)  // segment version 3: older builds refuse it by its header
         let frame = Format.segmentHeaderSize
         #expect(bytes[frame + 8] == FrameType.columnarBlock.rawValue)
@@ -347,16 +338,7 @@ extension ColumnarBlockTests {
     /// offset, never decoded.
     @Test func everyStreamHeaderByteFlippedOrTruncatedIsCorruption() throws {
         let path = temporaryStorePath("columnarFlip")
-        _ = try makeCompactableStore(path, examples: 300)
-        let s = try Store.open(at: path)
-        var c = CompactionOptions()
-        c.dictionary = .never
-        try s.compact(partition: s.partitions[0], options: c)
-        try s.close()
-        let fs = PosixFileSystem.shared
-        let m = try Manifest.decode(try fs.readFile(path + "/MANIFEST"), path: "MANIFEST")
-        let seg = try #require(m.segments.first { $0.codec == "zstd-columnar" })
-        let bytes = try fs.readFile(path + "/" + seg.partition.path + "/" + Format.segmentFileName(seg.sequence))
+        let bytes = try PosixFileSystem.shared.readFile(try compactedColumnarSegment(path))
         let h = try bytes.withUnsafeBytes { try FrameCodec.parseHeader(UnsafeRawBufferPointer(rebasing: $0[Format.segmentHeaderSize...]), path: nil, offset: 32) }
         let start = Format.segmentHeaderSize + Format.frameHeaderSize
         let payload = Array(bytes[start..<(start + h.storedLength)])
@@ -382,4 +364,18 @@ extension ColumnarBlockTests {
             expectCorruption(Array(payload.prefix(n)), "truncated to \(n) bytes")
         }
     }
+}
+
+/// Builds a 300-example store at `path`, compacts its first partition without a
+/// dictionary and returns the path of the columnar segment compaction wrote.
+func compactedColumnarSegment(_ path: String) throws -> String {
+    _ = try makeCompactableStore(path, examples: 300)
+    let s = try Store.open(at: path)
+    var c = CompactionOptions()
+    c.dictionary = .never
+    try s.compact(partition: s.partitions[0], options: c)
+    try s.close()
+    let m = try Manifest.decode(try PosixFileSystem.shared.readFile(path + "/MANIFEST"), path: "MANIFEST")
+    let seg = try #require(m.segments.first { $0.codec == "zstd-columnar" })
+    return path + "/" + seg.partition.path + "/" + Format.segmentFileName(seg.sequence)
 }
