@@ -13,7 +13,9 @@ final class DedupIndex {
 
     let key: DedupKey
     var keyer: DedupKeyer
-    private(set) var table = IdTable()
+    /// The committed table; with `paged`, only what was added since the load
+    /// (DedupIndex+Paged.swift).
+    var table = IdTable()
     /// Keys whose location does not fit `PackedLocation` (practically never used).
     private(set) var overflow: [ExampleID: Location] = [:]
     private(set) var pending: [ExampleID: PendingRef] = [:]
@@ -40,10 +42,16 @@ final class DedupIndex {
         keyer = DedupKeyer(key)
     }
 
-    /// A read-only snapshot's committed table, looked up in the index file
-    /// page by page instead of loaded (`load(paged: true)`); `table` then
-    /// holds only what was caught up from blocks the file does not cover.
-    private(set) var paged: PagedIdTable?
+    /// The committed table of the index file, looked up page by page instead
+    /// of loaded (`load(paged: true)`: read-only snapshots, and the writer
+    /// until it needs the whole table, DedupIndex+Paged.swift); `table` then
+    /// holds only what was added since (caught up or inserted).
+    var paged: PagedIdTable?
+    /// Lookups answered through `paged` (the writer loads the table after many).
+    var pagedLookups = 0
+    /// Blocks of each segment the index file on disk covers (as loaded or
+    /// last written); nil when unknown (rebuilt, not written yet).
+    var fileCoverage: [UInt64: Int]?
 
     var count: Int { table.count + overflow.count + pending.count + (paged?.count ?? 0) }
     /// RAM held by the committed part, for the bytes-per-example figure.
@@ -58,8 +66,11 @@ final class DedupIndex {
         if let packed = try table.find(k, { try confirm(k, at: PackedLocation.unpack($0), catalog: catalog) }) {
             return PackedLocation.unpack(packed)
         }
-        if let paged, let packed = try paged.find(k, { try confirm(k, at: PackedLocation.unpack($0), catalog: catalog) }) {
-            return PackedLocation.unpack(packed)
+        if let paged {
+            pagedLookups += 1
+            if let packed = try paged.find(k, { try confirm(k, at: PackedLocation.unpack($0), catalog: catalog) }) {
+                return PackedLocation.unpack(packed)
+            }
         }
         if !overflow.isEmpty, let l = overflow[k] { return l }
         return nil
@@ -122,7 +133,7 @@ final class DedupIndex {
     /// The example entry at `loc` (only its id unless `decode`), nil if the
     /// location holds no example (a stale index): callers then treat it as a miss.
     func entry(at loc: Location, catalog: SegmentCatalog, decode: Bool) throws -> EntryContent? {
-        try catalog.open(segment: loc.segment)
+        try catalog.openOnly(segment: loc.segment)
         guard let file = catalog.files[loc.segment], let offsets = catalog.blockOffsets[loc.segment],
               Int(loc.blockIndex) < offsets.count else { return nil }
         let bi = Int(loc.blockIndex)
@@ -204,6 +215,7 @@ final class DedupIndex {
     }
 
     func removeAll() {
+        fileCoverage = nil
         footerRefs = [:]
         table = IdTable()
         paged = nil
@@ -219,7 +231,7 @@ final class DedupIndex {
     /// Adds the examples of `segment` from block `fromBlock` on, first one of
     /// a key wins. Uses the footer when keys are ids; otherwise reads the blocks.
     func catchUp(segment seq: UInt64, fromBlock: Int, catalog: SegmentCatalog) throws -> Int {
-        try catalog.open(segment: seq)
+        try catalog.openOnly(segment: seq)
         guard let file = catalog.files[seq], let offsets = catalog.blockOffsets[seq], fromBlock < offsets.count else { return 0 }
         var added = 0
         if key.isExampleID, file.footer != nil {
@@ -267,7 +279,7 @@ final class DedupIndex {
               paged usePages: Bool = false, knownBlocks: (UInt64) -> Int? = { _ in nil }) throws -> LoadOutcome {
         func blocks(_ seq: UInt64) throws -> Int {
             if let n = knownBlocks(seq) { return n }
-            try catalog.open(segment: seq)
+            try catalog.openOnly(segment: seq)
             return catalog.blockOffsets[seq]?.count ?? -1
         }
         var reason = "index file missing"
@@ -301,6 +313,7 @@ final class DedupIndex {
                         added += try catchUp(segment: seq, fromBlock: covered[seq] ?? 0, catalog: catalog)
                     }
                     changedSinceSnapshot = added
+                    fileCoverage = covered
                     return .loaded(caughtUp: added)
                 }
             } catch let e as StrataError where e.code == .corruption || e.code == .unsupportedVersion {
@@ -329,12 +342,19 @@ final class DedupIndex {
 
     /// Writes the snapshot. REQUIRES: no pending entries, and every block the
     /// catalog lists is committed (call right after a commit).
+    /// `knownBlocks` as for `load`: the block count of a segment the catalog has not opened.
     func writeSnapshot(fs: FileSystem, storePath: String, segments: [UInt64], catalog: SegmentCatalog,
-                       fileMode: UInt32, directoryMode: UInt32) throws {
+                       fileMode: UInt32, directoryMode: UInt32, knownBlocks: (UInt64) -> Int? = { _ in nil }) throws {
         precondition(pending.isEmpty, "index snapshot with uncommitted entries")
-        let coverage = segments.sorted().map { (sequence: $0, blocks: UInt64(catalog.blockOffsets[$0]?.count ?? 0)) }
+        try materialize()  // the file is written from the whole table
+        let coverage = try segments.sorted().map { seq in
+            if catalog.isUnopened(seq), let n = knownBlocks(seq) { return (sequence: seq, blocks: UInt64(n)) }
+            try catalog.openOnly(segment: seq)
+            return (sequence: seq, blocks: UInt64(catalog.blockOffsets[seq]?.count ?? 0))
+        }
         try IndexFile.write(table, overflow: overflow, coverage: coverage, descriptorHash: key.descriptorHash,
                             fs: fs, storePath: storePath, fileMode: fileMode, directoryMode: directoryMode)
         changedSinceSnapshot = 0
+        fileCoverage = Dictionary(coverage.map { ($0.sequence, Int($0.blocks)) }, uniquingKeysWith: max)
     }
 }

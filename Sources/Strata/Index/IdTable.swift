@@ -110,9 +110,11 @@ struct IdTable {
     }
 
     /// Inserts without checking for an existing equal key (callers look up first).
-    mutating func insert(_ key: ExampleID, packed loc: UInt64) {
+    mutating func insert(_ key: ExampleID, packed loc: UInt64) { insert(fingerprint: IdTable.fingerprint(key), packed: loc) }
+
+    /// Inserts a slot as `forEach` gives it (merging one table into another).
+    mutating func insert(fingerprint fp: UInt64, packed loc: UInt64) {
         if Double(count + 1) > Double(capacity) * IdTable.maxLoad { grow() }
-        let fp = IdTable.fingerprint(key)
         while !tryInsert(fp, loc) { grow() }
         count += 1
     }

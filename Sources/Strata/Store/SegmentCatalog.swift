@@ -9,12 +9,15 @@ final class SegmentCatalog {
     private(set) var blockOffsets: [UInt64: [Int64]] = [:]
     private(set) var partitions: [PartitionKey: [UInt64]] = [:]
     var dictionaries: [UInt32: ZstdDictionary] = [:]
-    /// Segments a read-only snapshot registered but has not read yet: the
-    /// file is open (so a compaction deleting it cannot take it away) and its
-    /// size at registration bounds the view; header and footer are read when
-    /// its partition is first touched (`open(partition:)`).
-    private var unopened: [UInt64: (entry: Manifest.SegmentEntry, file: ReadableFile?, size: Int64)] = [:]
-    /// Annotation refs of the partitions opened through `open(partition:)` (SPEC.md §4.6).
+    /// Segments registered but not read yet; header and footer are read when
+    /// their partition is first touched (`open(partition:)`). A read-only
+    /// snapshot pins them: the file is open (so a compaction deleting it
+    /// cannot take it away) and its size at registration bounds the view. The
+    /// writer registers its sealed segments unpinned (no file, no size): it is
+    /// the only one who deletes segments, and they never grow.
+    private var unopened: [UInt64: (entry: Manifest.SegmentEntry, file: ReadableFile?, size: Int64?)] = [:]
+    /// Annotation refs of the opened partitions (SPEC.md §4.6): from footers
+    /// and walks as partitions open, plus what the writer appends (`noteAnnotation`).
     private(set) var annotations = AnnotationMap()
 
     init(fs: FileSystem, root: String) {
@@ -25,6 +28,21 @@ final class SegmentCatalog {
     func segmentPath(_ p: PartitionKey, _ seq: UInt64) -> String {
         root + "/" + p.path + "/" + Format.segmentFileName(seq)
     }
+
+    /// Adds an opened sealed segment with the annotation refs of its footer
+    /// (the writer's recovery and compaction outputs).
+    func addSealed(_ file: SegmentFile) {
+        guard let footer = file.footer else { return }
+        add(file, blockOffsets: footer.blocks.map(\.offset))
+        annotations.add(footer: footer, segment: file.sequence)
+    }
+
+    /// Records an annotation entry the writer appended (its partition is open:
+    /// the writer opens a partition before appending to it).
+    func noteAnnotation(_ target: ExampleID, at loc: Location) { annotations.add(target, loc) }
+
+    /// Forgets the annotation refs in `segments` (compacted away).
+    func forgetAnnotations(inSegments segments: Set<UInt64>) { annotations.remove(segments: segments) }
 
     func add(_ file: SegmentFile, blockOffsets offsets: [Int64]) {
         files[file.sequence] = file
@@ -42,7 +60,9 @@ final class SegmentCatalog {
         files[segment]?.restrict(to: validLength)
     }
 
+    /// Forgets segment `seq`, opened or only registered.
     func remove(_ seq: UInt64) {
+        unregister(seq)
         guard let f = files.removeValue(forKey: seq) else { return }
         blockOffsets[seq] = nil
         partitions[f.partition]?.removeAll { $0 == seq }
@@ -73,9 +93,23 @@ final class SegmentCatalog {
             return
         }
         unopened[entry.sequence] = (entry, file, try file.currentSize())
-        if partitions[entry.partition]?.contains(entry.sequence) != true {
-            partitions[entry.partition, default: []].append(entry.sequence)
-            partitions[entry.partition]!.sort()
+        note(partition: entry.partition, segment: entry.sequence)
+    }
+
+    /// Registers a sealed segment of the writer without touching its file:
+    /// nothing is opened or read until its partition is (SPEC.md §7, lazy opening).
+    func registerSealed(_ entry: Manifest.SegmentEntry) {
+        unopened[entry.sequence] = (entry, nil, nil)
+        note(partition: entry.partition, segment: entry.sequence)
+    }
+
+    /// True when segment `seq` is registered and its partition not opened yet.
+    func isUnopened(_ seq: UInt64) -> Bool { unopened[seq] != nil }
+
+    private func note(partition: PartitionKey, segment: UInt64) {
+        if partitions[partition]?.contains(segment) != true {
+            partitions[partition, default: []].append(segment)
+            partitions[partition]!.sort()
         }
     }
 
@@ -85,35 +119,58 @@ final class SegmentCatalog {
     func open(partition p: PartitionKey, onDamage: ((StrataError) -> Void)? = nil) throws {
         guard let seqs = partitions[p], seqs.contains(where: { unopened[$0] != nil }) else { return }
         var buffers = ReadBuffers()
-        for seq in seqs {
-            guard let u = unopened.removeValue(forKey: seq) else { continue }
-            do {
-                let file = try SegmentFile(fs: fs, path: segmentPath(u.entry.partition, seq), sequence: seq, partition: u.entry.partition,
-                                           expectSealed: u.entry.state == .sealed, opened: u.file, size: u.size)
-                try adopt(file, entry: u.entry, annotations: &annotations, buffers: &buffers)
-            } catch let e as StrataError where e.code == .corruption && onDamage != nil {
-                // Salvage (`--skip-damaged`): the segment is reported and forgotten.
-                if files[seq] != nil { remove(seq) }
-                partitions[p]?.removeAll { $0 == seq }
-                if partitions[p]?.isEmpty == true { partitions[p] = nil }
-                u.file?.close()
-                onDamage?(e)
-            } catch {
-                // Stays registered: a damaged segment fails every touch, not just the first.
-                if files[seq] == nil { unopened[seq] = u }
-                throw error
-            }
+        for seq in seqs { try openRegistered(seq, buffers: &buffers, onDamage: onDamage) }
+    }
+
+    /// Opens one registered segment (its footer, or a walk) and collects its
+    /// annotation refs; no-op when it is open or unknown.
+    private func openRegistered(_ seq: UInt64, buffers: inout ReadBuffers, onDamage: ((StrataError) -> Void)?) throws {
+        guard let u = unopened.removeValue(forKey: seq) else { return }
+        let p = u.entry.partition
+        do {
+            let file = try SegmentFile(fs: fs, path: segmentPath(p, seq), sequence: seq, partition: p,
+                                       expectSealed: u.entry.state == .sealed, opened: u.file, size: u.size)
+            try adopt(file, entry: u.entry, annotations: &annotations, buffers: &buffers)
+        } catch let e as StrataError where e.code == .corruption && onDamage != nil {
+            // Salvage (`--skip-damaged`): the segment is reported and forgotten.
+            if files[seq] != nil { remove(seq) }
+            partitions[p]?.removeAll { $0 == seq }
+            if partitions[p]?.isEmpty == true { partitions[p] = nil }
+            u.file?.close()
+            onDamage?(e)
+        } catch {
+            // Stays registered: a damaged segment fails every touch, not just the first.
+            if files[seq] == nil { unopened[seq] = u }
+            throw error
         }
     }
 
-    /// Opens the partition holding segment `seq`, if it is registered and unopened.
+    /// Opens segment `seq` alone, not its whole partition: for work on that
+    /// segment's blocks that folds no annotations (index catch-up and
+    /// confirmations). A later `open(partition:)` opens the rest; the
+    /// annotation refs it collected stay (folding needs the whole partition's).
+    func openOnly(segment seq: UInt64) throws {
+        guard unopened[seq] != nil else { return }
+        var buffers = ReadBuffers()
+        try openRegistered(seq, buffers: &buffers, onDamage: nil)
+    }
+
+    /// Opens the partition holding segment `seq` (the rest of it, when the
+    /// segment itself was opened alone by `openOnly`).
     func open(segment seq: UInt64) throws {
-        if let u = unopened[seq] { try open(partition: u.entry.partition) }
+        if let p = unopened[seq]?.entry.partition ?? files[seq]?.partition { try open(partition: p) }
     }
 
     /// Opens every registered segment (for work that needs the whole store).
     func openAll() throws {
         for p in Set(unopened.values.map(\.entry.partition)) { try open(partition: p) }
+    }
+
+    private func unregister(_ seq: UInt64) {
+        guard let u = unopened.removeValue(forKey: seq) else { return }
+        u.file?.close()
+        partitions[u.entry.partition]?.removeAll { $0 == seq }
+        if partitions[u.entry.partition]?.isEmpty == true { partitions[u.entry.partition] = nil }
     }
 
     /// True when the snapshot lists segment `seq`, opened or not.

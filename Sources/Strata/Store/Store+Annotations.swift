@@ -42,7 +42,7 @@ extension Store {
             let aloc = try entryBuffer.bytes.withUnsafeBytes {
                 try seg.append(entry: $0)
             }
-            annotationMap.add(id, aloc)
+            catalog.noteAnnotation(id, at: aloc)
             try noteWrites(seg)
         }
     }
@@ -70,18 +70,27 @@ extension Store {
             try guardWrite {
                 for seg in active.values { try seg.closeBlock(); try noteWrites(seg) }
             }
-            try FoldingScanner.scan(catalog: catalog, filter: filter, annotations: annotationMap, buffers: &readBuffers, body)
+            try openPartitionsLocked(filter)
+            try FoldingScanner.scan(catalog: catalog, filter: filter, annotations: catalog.annotations, buffers: &readBuffers, body)
         }
+    }
+
+    /// Opens the partitions a scan with `filter` reads (lazy opening: their
+    /// footers and annotation refs are read now, once).
+    func openPartitionsLocked(_ filter: ScanFilter) throws {
+        for p in catalog.sortedPartitions where filter.includes(p) { try catalog.open(partition: p) }
     }
 
     /// Reads a folded example, first writing out any open block it or its annotations live in.
     func readFoldedLocked(_ id: ExampleID, at loc: Location) throws -> FoldedExample? {
+        // Its partition's footers hold its annotation refs (they live in the target's partition).
+        try catalog.open(segment: loc.segment)
         var segments: Set<UInt64> = [loc.segment]
-        for l in annotationMap[id] ?? [] { segments.insert(l.segment) }
+        for l in catalog.annotations[id] ?? [] { segments.insert(l.segment) }
         for seg in active.values where segments.contains(seg.sequence) && seg.blockEntries > 0 {
             try guardWrite { try seg.closeBlock(); try noteWrites(seg) }
         }
-        return try catalog.readFolded(at: loc, expecting: id, annotations: annotationMap, buffers: &readBuffers)
+        return try catalog.readFolded(at: loc, expecting: id, annotations: catalog.annotations, buffers: &readBuffers)
     }
 
     // MARK: Index access used by annotations and compaction (one place to adapt to the persistent index).
@@ -95,6 +104,7 @@ extension Store {
     /// snapshot is then rewritten so the index file matches the new segment set.
     func indexApplyCompaction(moves: [(id: ExampleID, from: Location, to: Location)], removed: [ExampleID]) throws {
         try guardWrite {
+            try dedup.materialize()  // moves rewrite slots of the whole table
             if !(removed.isEmpty && dedup.relocate(moves)) {
                 try dedup.rebuild(segments: manifest.segments.map(\.sequence), catalog: catalog)
             }

@@ -55,10 +55,15 @@ extension Store {
         }
     }
 
-    /// Raw bytes of the open segments of `domain` (a dictionary serves the whole domain).
+    /// Raw bytes of the sealed segments of `domain` (a dictionary serves the
+    /// whole domain): from the segment summaries, so no footer of an unopened
+    /// partition is read; a footer the catalog holds answers for a segment
+    /// without one.
     func rawBytes(ofDomain domain: String) -> Int64 {
         lock.withLock {
-            catalog.files.values.filter { $0.partition.domain == domain }.reduce(0) { $0 + ($1.footer?.rawBytes ?? 0) }
+            manifest.segments.filter { $0.partition.domain == domain }.reduce(0) {
+                $0 + (digests[$1.sequence]?.rawBytes ?? catalog.files[$1.sequence]?.footer?.rawBytes ?? 0)
+            }
         }
     }
 
@@ -158,8 +163,8 @@ extension Store {
             for f in swap.outputs { catalog.add(f, blockOffsets: f.footer!.blocks.map(\.offset)) }
             for id in unused { catalog.dictionaries[id] = nil }
             try indexApplyCompaction(moves: swap.moves, removed: swap.removed)
-            annotationMap.remove(segments: swap.inputs)
-            for (t, loc) in swap.preserved { annotationMap.add(t, loc) }
+            catalog.forgetAnnotations(inSegments: swap.inputs)
+            for (t, loc) in swap.preserved { catalog.noteAnnotation(t, at: loc) }
             return unused
         }
     }

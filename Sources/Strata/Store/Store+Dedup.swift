@@ -25,7 +25,11 @@ extension Store {
         let indexPath = path + "/" + Format.indexDirectoryName + "/" + Format.indexFileName
         let hadFile = fs.fileExists(indexPath)
         let segments = manifest.segments.map(\.sequence)
-        switch try dedup.load(fs: fs, storePath: path, segments: segments, catalog: catalog, useFile: true) {
+        // Paged, and block counts from the summaries: no footer is read for a
+        // segment the file covers, and the table is not loaded (SPEC.md §7.3).
+        let digests = self.digests
+        switch try dedup.load(fs: fs, storePath: path, segments: segments, catalog: catalog, useFile: true,
+                              paged: true, knownBlocks: { digests[$0]?.blocks }) {
         case let .loaded(n):
             if n > 0 { recoveryEvents.append(RecoveryEvent(kind: .indexCaughtUp, path: indexPath, bytes: Int64(n))) }
         case let .rebuilt(reason, n):
@@ -33,7 +37,7 @@ extension Store {
                 recoveryEvents.append(RecoveryEvent(kind: .indexRebuilt, path: indexPath, bytes: Int64(n), detail: reason))
             }
         }
-        if dedup.changedSinceSnapshot > 0 || (!hadFile && !segments.isEmpty) { try writeIndexSnapshotLocked() }
+        if dedup.snapshotWanted(due: indexSnapshotDue) || (!hadFile && !segments.isEmpty) { try writeIndexSnapshotLocked() }
     }
 
     /// The dedup check of `appendEntryLocked`: nil if new (the key is
@@ -112,8 +116,10 @@ extension Store {
     /// index catches up on the next open); it is kept in `indexSnapshotError`.
     func dedupAfterCommitLocked() {
         dedup.mergePending()
-        let due = dedup.changedSinceSnapshot >= max(options.indexSnapshotInterval, dedup.count / 4)
-        guard due else { return }
+        guard indexSnapshotDue else {
+            do { try dedup.materializeIfBusy() } catch { dedup.lastSnapshotError = error as? StrataError ?? StrataError(.io, "index load failed", cause: error) }
+            return
+        }
         do {
             try writeIndexSnapshotLocked()
             dedup.lastSnapshotError = nil
@@ -124,11 +130,19 @@ extension Store {
         }
     }
 
+    /// Enough entries the index file lacks that it is rewritten.
+    /// With a paged index also when many segments are behind it (each open reads their footers).
+    var indexSnapshotDue: Bool {
+        dedup.changedSinceSnapshot >= max(options.indexSnapshotInterval, dedup.count / 4)
+            || (dedup.paged != nil && dedup.segmentsBehindFile(manifest.segments.map(\.sequence), catalog: catalog) >= DedupIndex.maxSegmentsBehindFile)
+    }
+
     /// REQUIRES: called right after a commit (nothing uncommitted in the catalog).
     func writeIndexSnapshotLocked() throws {
         dedup.mergePending()
+        let digests = self.digests
         try dedup.writeSnapshot(fs: fs, storePath: path, segments: manifest.segments.map(\.sequence), catalog: catalog,
-                                fileMode: options.fileMode, directoryMode: options.directoryMode)
+                                fileMode: options.fileMode, directoryMode: options.directoryMode, knownBlocks: { digests[$0]?.blocks })
         try writeSummariesLocked()
     }
 

@@ -14,7 +14,8 @@ extension Store {
             try guardWrite {
                 for seg in active.values { try seg.closeBlock(); try noteWrites(seg) }
             }
-            try StoreScanner.scan(catalog: catalog, filter: filter, annotations: annotationMap, buffers: &readBuffers, body)
+            try openPartitionsLocked(filter)
+            try StoreScanner.scan(catalog: catalog, filter: filter, annotations: catalog.annotations, buffers: &readBuffers, body)
         }
     }
 

@@ -1,6 +1,13 @@
-/// Opening after a crash (SPEC.md §7): drop temporaries and orphans, validate
-/// sealed segments by their footers, walk active ones, truncate torn tails,
-/// seal what an unclean shutdown left active, and rebuild the id index.
+/// Opening after a crash (SPEC.md §7): drop temporaries and orphans, walk
+/// active segments, truncate torn tails, seal what an unclean shutdown left
+/// active, and load (or rebuild) the id index.
+///
+/// Opening is lazy (SPEC.md §7.3): a sealed segment is only checked to exist
+/// (by the directory listing the orphan sweep makes anyway) and registered in
+/// the catalog; its header and footer are read, and its annotation refs
+/// collected, when its partition is first touched — by a read, an annotation,
+/// a scan, or an index catch-up. A damaged sealed segment is therefore
+/// reported when touched, not at open.
 extension Store {
     func recover() throws {
         // A file is live only at its listed (partition, sequence): an orphan's
@@ -11,9 +18,13 @@ extension Store {
         // 1. Temporaries and orphans, under the exclusive snapshot lock (SPEC.md
         // §7.2): a reader may have read a manifest naming an orphan (a compaction
         // swapped the manifest and was killed before deleting its inputs).
-        try fs.removingUnderSnapshotLock(root: path) { try removeLeftovers(listed: listed) }
+        var present: Set<String> = []
+        let swept = try fs.removingUnderSnapshotLock(root: path) { present = try removeLeftovers(listed: listed) }
+        // A reader held the snapshot lock too long: leftovers stay for the next
+        // open, but the listing of present segments is still needed.
+        if !swept { present = try removeLeftovers(listed: listed, removing: false) }
         try recoverDictionaries()
-        try recoverListedSegments()
+        try recoverListedSegments(present: present)
     }
 
     /// Removes what an interrupted run of this store left: temporaries it
@@ -23,9 +34,13 @@ extension Store {
     /// never deletes a file it did not create. A partition directory that is
     /// a symbolic link is refused (SPEC.md §2): writing or deleting through it
     /// would reach outside the store.
-    private func removeLeftovers(listed: Set<String>) throws {
+    /// Returns the "partition/sequence" of every listed segment file present
+    /// (the existence check of sealed segments, which open does not read).
+    /// With `removing` false it only lists.
+    private func removeLeftovers(listed: Set<String>, removing: Bool = true) throws -> Set<String> {
+        var present: Set<String> = []
         let manifestTmp = Format.manifestFileName + ".tmp"
-        if fs.fileExists(path + "/" + manifestTmp) || fs.isSymbolicLink(path + "/" + manifestTmp),
+        if removing, fs.fileExists(path + "/" + manifestTmp) || fs.isSymbolicLink(path + "/" + manifestTmp),
            fs.isOwnLeftover(path + "/" + manifestTmp, magic: nil) {
             try fs.remove(path + "/" + manifestTmp)
             recoveryEvents.append(RecoveryEvent(kind: .removedTemporary, path: path + "/" + manifestTmp))
@@ -40,18 +55,20 @@ extension Store {
                 for name in try fs.listDirectory(dir) {
                     let full = dir + "/" + name
                     if name.hasPrefix("seg-") && name.hasSuffix(".tmp") {
-                        guard fs.isOwnLeftover(full, magic: nil) else { continue }
+                        guard removing, fs.isOwnLeftover(full, magic: nil) else { continue }
                         try fs.remove(full)
                         recoveryEvents.append(RecoveryEvent(kind: .removedTemporary, path: full))
-                    } else if let seq = Store.segmentSequence(fromFileName: name), name == Format.segmentFileName(seq),
-                              !listed.contains("\(domainDir)/\(monthDir)/\(seq)") {
-                        guard fs.isOwnLeftover(full, magic: Format.segmentMagic) else { continue }
+                    } else if let seq = Store.segmentSequence(fromFileName: name), name == Format.segmentFileName(seq) {
+                        let key = "\(domainDir)/\(monthDir)/\(seq)"
+                        guard !listed.contains(key) else { present.insert(key); continue }
+                        guard removing, fs.isOwnLeftover(full, magic: Format.segmentMagic) else { continue }
                         try fs.remove(full)
                         recoveryEvents.append(RecoveryEvent(kind: .removedOrphan, path: full))
                     }
                 }
             }
         }
+        return present
     }
 
     /// Throws `.permission` if `dir` (a store directory) is a symbolic link.
@@ -61,14 +78,20 @@ extension Store {
         }
     }
 
-    private func recoverListedSegments() throws {
+    private func recoverListedSegments(present: Set<String>) throws {
         // 2. Listed segments.
         var changed = false
         var keep: [Manifest.SegmentEntry] = []
         for entry in manifest.segments {
             let p = catalog.segmentPath(entry.partition, entry.sequence)
-            guard fs.fileExists(p) else {
+            guard present.contains("\(entry.partition.path)/\(entry.sequence)") else {
                 throw StrataError(.corruption, "segment listed in the manifest is missing; committed data may be lost — restore it from backup", path: p)
+            }
+            if entry.state == .sealed {
+                // Read when its partition is first touched (lazy opening).
+                catalog.registerSealed(entry)
+                keep.append(entry)
+                continue
             }
             var file = try SegmentFile(fs: fs, path: p, sequence: entry.sequence, partition: entry.partition, expectSealed: entry.state == .sealed)
             // A file that looks sealed although the manifest lists it active was
@@ -100,19 +123,20 @@ extension Store {
                 changed = true
             } else {
                 var e = entry
-                if e.state == .active { e.state = .sealed; changed = true }  // sealed, but the manifest update was lost
+                e.state = .sealed  // sealed, but the manifest update was lost
+                changed = true
                 keep.append(e)
             }
-            let footer = file.footer!
-            catalog.add(file, blockOffsets: footer.blocks.map(\.offset))
-            annotationMap.add(footer: footer, segment: entry.sequence)
+            catalog.addSealed(file)
         }
         if changed {
             manifest.segments = keep
             try writeManifest()
         }
-        try loadDedupIndexLocked()
+        // Summaries first: they give the index load each sealed segment's block
+        // count without reading its footer.
         digests = SegmentDigest.load(fs: fs, storePath: path, manifest: manifest)
+        try loadDedupIndexLocked()
         try writeSummariesLocked()
     }
 

@@ -13,11 +13,11 @@ public final class Store: @unchecked Sendable {
     private var fileLock: FileLock?
     var manifest: Manifest
     var manifestDirty = false
+    /// The segments, registered at open and read per partition when touched;
+    /// it also holds the annotation refs of the opened partitions (SPEC.md §4.6).
     let catalog: SegmentCatalog
     /// Store-wide dedup index (SPEC.md §5; Index/DedupIndex.swift).
     var dedup = DedupIndex(key: .content)
-    /// Target id → unfolded annotation entries (SPEC.md §4.6); see Store+Annotations.swift.
-    var annotationMap = AnnotationMap()
     /// Summaries of sealed segments, mirrored in `index/stats.sum` (Store+Summaries.swift).
     var digests: [UInt64: SegmentDigest] = [:]
     /// Compactions in progress and dictionary ids; see Store+Compaction.swift.
@@ -161,7 +161,8 @@ public final class Store: @unchecked Sendable {
                     try commitLocked()
                     for seg in active.values { try seg.close() }
                     active = [:]
-                    if dedup.changedSinceSnapshot > 0 { try writeIndexSnapshotLocked() }
+                    // A paged index is rewritten only when due: the next open catches up the rest.
+                    if dedup.snapshotWanted(due: indexSnapshotDue) { try writeIndexSnapshotLocked() }
                     try writeSummariesLocked()
                 }
             }
