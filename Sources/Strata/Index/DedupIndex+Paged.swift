@@ -5,6 +5,44 @@
 /// the writer needs it: before writing a snapshot, before compaction moves
 /// examples, or once enough lookups went through pages that loading it is
 /// cheaper than reading more of them (a large ingest).
+extension PagedIdTable {
+    /// Checks every page against its checksum, reading the file in 1 MiB
+    /// pieces and keeping none of it: the writer's open, which must not
+    /// meet a damaged page in the middle of an append (a damaged file is
+    /// rebuilt at open instead, SPEC.md §5.4). Time follows the file's size;
+    /// memory does not.
+    func verifyAllPages() throws {
+        let h = header
+        var sums: [UInt8] = []
+        try file.readExactly(at: Int64(h.pageSumsStart), count: 8 * h.pageCount, into: &sums)
+        var chunk: [UInt8] = []
+        let pagesPerRead = max(1, (1 << 20) / (h.pageSlots * Format.indexSlotSize))
+        var p = 0
+        while p < h.pageCount {
+            let last = min(h.pageCount, p + pagesPerRead)
+            let first = h.slotsStart + Format.indexSlotSize * h.pageRange(p).lowerBound
+            let end = h.slotsStart + Format.indexSlotSize * h.pageRange(last - 1).upperBound
+            try file.readExactly(at: Int64(first), count: end - first, into: &chunk)
+            try chunk.withUnsafeBytes { raw in
+                try sums.withUnsafeBytes { s in
+                    for q in p..<last {
+                        let r = h.pageRange(q)
+                        let from = Format.indexSlotSize * r.lowerBound - (first - h.slotsStart)
+                        let page = UnsafeRawBufferPointer(rebasing: raw[from..<(from + Format.indexSlotSize * r.count)])
+                        // Little-endian u64 (IndexFile.write); s holds 8 bytes per page.
+                        let want = s.loadUnaligned(fromByteOffset: 8 * q, as: UInt64.self).littleEndian
+                        guard XXH.hash64(page) == want else {
+                            throw StrataError(.corruption, "index file: checksum mismatch in page \(q)", path: path,
+                                              offset: Int64(h.slotsStart + Format.indexSlotSize * r.lowerBound))
+                        }
+                    }
+                }
+            }
+            p = last
+        }
+    }
+}
+
 extension DedupIndex {
     /// Paged lookups after which the writer loads the whole table.
     static let materializeAfterLookups = 1 << 16

@@ -276,7 +276,7 @@ final class DedupIndex {
     /// `paged` (read-only snapshots): a version 2 file is looked up in place
     /// (`PagedIdTable`) instead of loaded; the caller keeps `fs`'s file open.
     func load(fs: FileSystem, storePath: String, segments: [UInt64], catalog: SegmentCatalog, useFile: Bool,
-              paged usePages: Bool = false, knownBlocks: (UInt64) -> Int? = { _ in nil }) throws -> LoadOutcome {
+              paged usePages: Bool = false, verifyPages: Bool = false, knownBlocks: (UInt64) -> Int? = { _ in nil }) throws -> LoadOutcome {
         func blocks(_ seq: UInt64) throws -> Int {
             if let n = knownBlocks(seq) { return n }
             try catalog.openOnly(segment: seq)
@@ -290,7 +290,8 @@ final class DedupIndex {
                 if usePages {
                     let f = try fs.openReadable(path)
                     do { pagedFile = try PagedIdTable.open(f, path: path) } catch { f.close(); throw error }
-                    if pagedFile == nil { f.close() }
+                    if verifyPages { try pagedFile?.verifyAllPages() }  // on failure its deinit closes f
+                    if pagedFile == nil { f.close() }  // version 1: loaded whole below
                 }
                 let snap: IndexSnapshot
                 if let p = pagedFile {

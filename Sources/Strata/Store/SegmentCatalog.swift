@@ -184,7 +184,7 @@ final class SegmentCatalog {
     /// reported to it and skipped instead of failing the visit (`--skip-damaged`).
     func forEachEntry(segment seq: UInt64, buffers: inout ReadBuffers, onDamage: ((StrataError) -> Void)? = nil,
                       _ body: (_ kind: UInt8, _ entry: inout ByteReader, _ loc: Location) throws -> Bool) throws -> Bool {
-        try open(segment: seq)
+        try openOnly(segment: seq)  // callers that fold annotations opened the partition
         guard let file = files[seq], let offsets = blockOffsets[seq] else { return true }
         for (bi, offset) in offsets.enumerated() {
             let keepGoing: Bool

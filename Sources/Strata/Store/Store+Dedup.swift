@@ -29,7 +29,7 @@ extension Store {
         // segment the file covers, and the table is not loaded (SPEC.md §7.3).
         let digests = self.digests
         switch try dedup.load(fs: fs, storePath: path, segments: segments, catalog: catalog, useFile: true,
-                              paged: true, knownBlocks: { digests[$0]?.blocks }) {
+                              paged: true, verifyPages: true, knownBlocks: { digests[$0]?.blocks }) {
         case let .loaded(n):
             if n > 0 { recoveryEvents.append(RecoveryEvent(kind: .indexCaughtUp, path: indexPath, bytes: Int64(n))) }
         case let .rebuilt(reason, n):
@@ -37,7 +37,7 @@ extension Store {
                 recoveryEvents.append(RecoveryEvent(kind: .indexRebuilt, path: indexPath, bytes: Int64(n), detail: reason))
             }
         }
-        if dedup.snapshotWanted(due: indexSnapshotDue) || (!hadFile && !segments.isEmpty) { try writeIndexSnapshotLocked() }
+        if dedup.snapshotWanted(due: indexSnapshotDueAtClose) || (!hadFile && !segments.isEmpty) { try writeIndexSnapshotLocked() }
     }
 
     /// The dedup check of `appendEntryLocked`: nil if new (the key is
@@ -136,6 +136,11 @@ extension Store {
         dedup.changedSinceSnapshot >= max(options.indexSnapshotInterval, dedup.count / 4)
             || (dedup.paged != nil && dedup.segmentsBehindFile(manifest.segments.map(\.sequence), catalog: catalog) >= DedupIndex.maxSegmentsBehindFile)
     }
+
+    /// At open and close a paged index file is rewritten once the keys it
+    /// lacks reach a quarter of the index (or as at a commit): rewriting costs
+    /// the whole table, catching up costs every later open the keys it lacks.
+    var indexSnapshotDueAtClose: Bool { indexSnapshotDue || dedup.changedSinceSnapshot >= dedup.count / 4 }
 
     /// REQUIRES: called right after a commit (nothing uncommitted in the catalog).
     func writeIndexSnapshotLocked() throws {

@@ -162,7 +162,7 @@ public final class Store: @unchecked Sendable {
                     for seg in active.values { try seg.close() }
                     active = [:]
                     // A paged index is rewritten only when due: the next open catches up the rest.
-                    if dedup.snapshotWanted(due: indexSnapshotDue) { try writeIndexSnapshotLocked() }
+                    if dedup.snapshotWanted(due: indexSnapshotDueAtClose) { try writeIndexSnapshotLocked() }
                     try writeSummariesLocked()
                 }
             }
