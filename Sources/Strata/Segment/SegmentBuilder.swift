@@ -14,6 +14,13 @@ struct SegmentBuilder {
     private var blockRefs: [(isExample: Bool, id: ExampleID, entry: Int)] = []
     private(set) var blocks: [(offset: Int64, entryCount: Int)] = []
     private var exampleRefs: [EntryRef] = []
+    /// Shared by a writer's open segments: bounds the example refs they keep
+    /// in memory for their footers (32 B each). Nil: unbounded (recovery, compaction).
+    var refBudget: FooterRefBudget?
+    /// Set once this builder gave its example refs up to the budget: the
+    /// owner reads them back from the written blocks at sealing
+    /// (`footer(examples:)`), and `exampleID` answers nil.
+    private(set) var refsDropped = false
     private var annotationRefs: [EntryRef] = []
     private(set) var rawBytes: Int64 = 0
     private(set) var counts = SegmentCounts()
@@ -118,9 +125,14 @@ struct SegmentBuilder {
     private mutating func finishBlock(at offset: Int64) {
         let bi = blocks.count
         blocks.append((offset, blockEntries))
+        var examplesAdded = 0
         for r in blockRefs {
             let ref = EntryRef(id: r.id, blockIndex: bi, entryIndex: r.entry)
-            if r.isExample { exampleRefs.append(ref) } else { annotationRefs.append(ref) }
+            if !r.isExample { annotationRefs.append(ref) } else if !refsDropped { exampleRefs.append(ref); examplesAdded += 1 }
+        }
+        if let budget = refBudget, examplesAdded > 0 {
+            budget.held += examplesAdded
+            if budget.held > budget.limit { dropExampleRefs() }
         }
         rawBytes += Int64(block.count)
         block.bytes.removeAll(keepingCapacity: true)
@@ -145,11 +157,28 @@ struct SegmentBuilder {
         rawBytes += Int64(entries.count)
     }
 
+    /// Gives the example refs up (the budget is exceeded): memory for them
+    /// is freed now, and they are read back from the blocks at sealing.
+    private mutating func dropExampleRefs() {
+        refBudget?.held -= exampleRefs.count
+        exampleRefs = []
+        refsDropped = true
+    }
+
+    /// Returns this builder's share of the budget (the segment is sealed).
+    mutating func releaseRefBudget() {
+        refBudget?.held -= exampleRefs.count
+        refBudget = nil
+    }
+
     /// The footer of the blocks written so far (SPEC.md §3.3), version 2.
-    func footer() -> SegmentFooter {
+    /// `examples` (in any order): the example refs read back from the
+    /// blocks, required when `refsDropped`.
+    func footer(examples readBack: [EntryRef]? = nil) -> SegmentFooter {
+        precondition(!refsDropped || readBack != nil, "example refs were dropped: read them back from the blocks")
         var f = SegmentFooter()
         f.blocks = blocks
-        f.examples = exampleRefs.sorted { $0.id < $1.id }
+        f.examples = (readBack ?? exampleRefs).sorted { $0.id < $1.id }
         f.exampleCount = f.examples.count
         f.annotations = annotationRefs
         f.minTimestamp = counts.minTimestamp
@@ -160,8 +189,21 @@ struct SegmentBuilder {
     }
 
     /// The bytes that seal the segment: footer frame and trailer, for a footer at `footerOffset`.
-    mutating func sealingTail(footerOffset: Int64) -> [UInt8] {
-        footer().encodeSealingTail(footerOffset: footerOffset, into: &frame)
+    mutating func sealingTail(footerOffset: Int64, examples readBack: [EntryRef]? = nil) -> [UInt8] {
+        footer(examples: readBack).encodeSealingTail(footerOffset: footerOffset, into: &frame)
         return frame
     }
+}
+
+/// How many example refs a writer's open segments hold in memory for their
+/// footers, and the most they may (SPEC.md §3.3 is unchanged: a segment
+/// over the budget reads its refs back from its blocks when it seals). With
+/// hundreds of partitions none of which fills a segment, the refs would
+/// otherwise grow with every example ingested (32 B each).
+final class FooterRefBudget {
+    var held = 0
+    var limit: Int
+    /// 1M refs: 32 MB.
+    static let defaultLimit = 1 << 20
+    init(limit: Int = FooterRefBudget.defaultLimit) { self.limit = limit }
 }

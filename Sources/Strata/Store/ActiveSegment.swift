@@ -9,6 +9,7 @@ final class ActiveSegment {
     let partition: PartitionKey
     let path: String
     let file: WritableFile
+    private let fs: FileSystem
     private var builder: SegmentBuilder
     /// Bytes written since the last sync.
     private(set) var needsSync = false
@@ -23,14 +24,19 @@ final class ActiveSegment {
     /// block order, not yet written: (block index, raw entries, entry count).
     private(set) var detached: [(index: Int, entries: [UInt8], entryCount: Int)] = []
     var rawBytes: Int64 { builder.rawBytes }
+    /// True when the footer refs went over the store's budget (read back at sealing).
+    var refsDropped: Bool { builder.refsDropped }
     var blockEntries: Int { builder.blockEntries }
 
     /// Creates a new segment file with its header.
-    init(fs: FileSystem, path: String, sequence: UInt64, partition: PartitionKey, codec: BlockCodec, blockTarget: Int, fileMode: UInt32) throws {
+    init(fs: FileSystem, path: String, sequence: UInt64, partition: PartitionKey, codec: BlockCodec, blockTarget: Int, fileMode: UInt32,
+         refBudget: FooterRefBudget? = nil) throws {
         self.sequence = sequence
         self.partition = partition
         self.path = path
+        self.fs = fs
         builder = SegmentBuilder(sequence: sequence, codec: codec, blockTarget: blockTarget)
+        builder.refBudget = refBudget
         file = try fs.createNew(path, mode: fileMode)  // O_EXCL | O_NOFOLLOW
         if file.size != 0 {
             throw StrataError(.corruption, "new segment file already exists with \(file.size) bytes", path: path)
@@ -45,6 +51,7 @@ final class ActiveSegment {
         sequence = recovered.sequence
         self.partition = partition
         self.path = path
+        self.fs = fs
         builder = recovered
         file = try fs.openWritable(path, mode: fileMode)
     }
@@ -130,9 +137,31 @@ final class ActiveSegment {
     /// (used to seal many segments and fsync them together).
     func sealWithoutSync() throws {
         try closeBlock()
-        try file.write(builder.sealingTail(footerOffset: file.size))
+        let readBack = builder.refsDropped ? try exampleRefsFromBlocks() : nil
+        try file.write(builder.sealingTail(footerOffset: file.size, examples: readBack))
+        builder.releaseRefBudget()
         needsSync = true
         sealed = true
+    }
+
+    /// The example refs of the written blocks, read back from the file (the
+    /// builder gave its own up to the ref budget). Every block is written:
+    /// `closeBlock` wrote the detached ones.
+    private func exampleRefsFromBlocks() throws -> [EntryRef] {
+        let reader = try SegmentFile(fs: fs, path: path, sequence: sequence, partition: partition, expectSealed: false)
+        defer { reader.close() }
+        var refs: [EntryRef] = []
+        var buffers = ReadBuffers()
+        for (bi, b) in builder.blocks.enumerated() {
+            try reader.forEachEntry(inBlockAt: b.offset, buffers: &buffers) { e in
+                if e.kind == EntryKind.example.rawValue {
+                    var r = e.body
+                    refs.append(EntryRef(id: try RecordCodec.peekExampleID(&r), blockIndex: bi, entryIndex: e.index))
+                }
+                return true
+            }
+        }
+        return refs
     }
 
     func close() throws { try file.close() }

@@ -118,7 +118,7 @@ extension Store {
         manifest.nextSegment += 1
         let p = catalog.segmentPath(key, seq)
         let seg = try ActiveSegment(fs: fs, path: p, sequence: seq, partition: key, codec: .lz4,
-                                    blockTarget: options.blockTargetBytes, fileMode: options.fileMode)
+                                    blockTarget: options.blockTargetBytes, fileMode: options.fileMode, refBudget: footerRefBudget)
         manifest.segments.append(Manifest.SegmentEntry(sequence: seq, partition: key, state: .active))
         manifestDirty = true
         active[key] = seg

@@ -23,6 +23,8 @@ public final class Store: @unchecked Sendable {
     /// Compactions in progress and dictionary ids; see Store+Compaction.swift.
     let compactionState = CompactionState()
     var active: [PartitionKey: ActiveSegment] = [:]
+    /// Bounds the footer refs the active segments keep in memory (SegmentBuilder.swift).
+    let footerRefBudget = FooterRefBudget()
     /// Directories created since the last commit; fsynced at commit.
     var dirsToSync: Set<String> = []
     /// Set after a failed write or fsync: the writer refuses further writes.
