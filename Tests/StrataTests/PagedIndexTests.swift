@@ -83,7 +83,7 @@ private func storeWithIndex(_ n: Int) throws -> (path: String, examples: [Exampl
         try store.commit()
         let reader = try StoreReader(path: path)
         defer { reader.close() }
-        #expect(reader.index.paged != nil)
+        #expect(try reader.loadedIndex().paged != nil)
         #expect(reader.count == 3_200)
         for e in examples + later { #expect(try reader.get(e.id) == e) }
         for i in 0..<UInt64(500) { #expect(try reader.get(syntheticID(i, salt: 77)) == nil) }
@@ -180,7 +180,7 @@ private func storeWithIndex(_ n: Int) throws -> (path: String, examples: [Exampl
             try r.scan(ScanFilter(includeExcluded: true)) { scanned.append($0); return true }
             #expect(!scanned.isEmpty)
             for e in scanned { #expect(try r.get(e.id) == e) }
-            #expect(r.index.paged == nil)
+            #expect(try r.loadedIndex().paged == nil)
             r.close()
             // A writer (on a copy) rewrites it as version 2, which readers page.
             let copy = temporaryStorePath("goldenIndexCopy")
@@ -191,7 +191,7 @@ private func storeWithIndex(_ n: Int) throws -> (path: String, examples: [Exampl
             #expect(try indexHeader(copy).version == 2)
             let r2 = try StoreReader(path: copy)
             defer { r2.close() }
-            #expect(r2.index.paged != nil)
+            #expect(try r2.loadedIndex().paged != nil)
             for e in scanned { #expect(try r2.get(e.id) == e) }
         }
     }
