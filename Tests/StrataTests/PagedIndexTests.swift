@@ -195,4 +195,34 @@ private func storeWithIndex(_ n: Int) throws -> (path: String, examples: [Exampl
             for e in scanned { #expect(try r2.get(e.id) == e) }
         }
     }
+
+    /// A `get` from a compacted (columnar, frame type 5) segment rebuilds its
+    /// block once: the read after the index's confirmation takes the block the
+    /// confirmation decoded, so only that block's frame is read from the file.
+    @Test func getFromACompactedSegmentReadsAndDecodesItsBlockOnce() throws {
+        let path = temporaryStorePath()
+        let segPath = try compactedColumnarSegment(path)
+        let plain = try StoreReader(path: path)
+        defer { plain.close() }
+        let footer = try SegmentFile(fs: PosixFileSystem.shared, path: segPath, sequence: 0, partition: plain.partitions[0], expectSealed: true).footer!
+        let offsets = footer.blocks.map(\.offset)
+        #expect(offsets.count >= 3, "the compacted partition needs several blocks")
+        // One example in block 0 and one in block 1 of the columnar segment.
+        var inBlock: [Int: ExampleID] = [:]
+        try plain.scan(ScanFilter(domains: [plain.partitions[0].domain], includeExcluded: true)) { e in
+            if let loc = try? plain.locate(e.id), segPath.hasSuffix(Format.segmentFileName(loc.segment)), loc.blockIndex < 2 {
+                inBlock[Int(loc.blockIndex)] = inBlock[Int(loc.blockIndex)] ?? e.id
+            }
+            return inBlock.count < 2
+        }
+        let (a, b) = (try #require(inBlock[0]), try #require(inBlock[1]))
+        let fs = CountingFileSystem()
+        let reader = try StoreReader(path: path, fileSystem: fs)
+        defer { reader.close() }
+        #expect(try reader.getFolded(a) == plain.getFolded(a))
+        let before = fs.bytesRead(segPath)
+        #expect(try reader.getFolded(b) == plain.getFolded(b))
+        // Block 1's frame header and frame, read once (twice before the reader took the confirmation's block).
+        #expect(fs.bytesRead(segPath) - before == Format.frameHeaderSize + Int(offsets[2] - offsets[1]))
+    }
 }

@@ -149,14 +149,6 @@ import Testing
         var g = Gen(g: SplitMix(seed: 15))
         var examples = ColumnarBlockTests.everyShapeExamples()
         for _ in 0..<400 { var e = g.storableExample(); e.domain = "cols"; examples.append(e) }
-        var s = try Store.open(at: path, options: o)
-        try s.append(contentsOf: examples)
-        try s.annotate(examples[0].id, Annotation(.correction(text: "Yes!\n", field: nil), timestampMillis: 2))
-        try s.annotate(examples[3].id, Annotation(.exclude, reason: "dup", timestampMillis: 3))
-        try s.annotate(examples[11].id, Annotation(.correction(text: "corrected \u{2028}", field: nil), timestampMillis: 4))
-        try s.annotate(examples[12].id, Annotation(.feedback(.negative, rating: 1, comment: nil), timestampMillis: 5))
-        try s.close()
-
         func both(_ filter: ScanFilter, limit: Int? = nil) throws -> (fast: [UInt8], reference: [UInt8], rows: Int) {
             let r = try StoreReader(path: path)
             defer { r.close() }
@@ -181,10 +173,24 @@ import Testing
             let (fast, reference, rows) = try both(ScanFilter(), limit: 7)
             #expect(rows == 7 && fast == reference, "\(label) limit")
         }
-        try check("row blocks")
+        var s = try Store.open(at: path, options: o)
+        try s.append(contentsOf: examples)
+        try s.close()
+        try check("row blocks, no annotations (two threads)")
+        s = try Store.open(at: path, options: o)
+        try s.annotate(examples[0].id, Annotation(.correction(text: "Yes!\n", field: nil), timestampMillis: 2))
+        try s.annotate(examples[3].id, Annotation(.exclude, reason: "dup", timestampMillis: 3))
+        try s.annotate(examples[11].id, Annotation(.correction(text: "corrected \u{2028}", field: nil), timestampMillis: 4))
+        try s.annotate(examples[12].id, Annotation(.feedback(.negative, rating: 1, comment: nil), timestampMillis: 5))
+        try s.close()
+
+        try check("row blocks, annotation entries")
         // Compacted: columnar blocks, annotations folded into kind-4 entries after their examples.
         s = try Store.open(at: path)
         for p in s.partitions { try s.compact(partition: p) }
+        try s.close()
+        try check("compacted, folded annotations (two threads)")
+        s = try Store.open(at: path)
         // One annotation after compaction: a kind-2 entry outside the blocks as well.
         try s.annotate(examples[20].id, Annotation(.correction(text: "late", field: nil), timestampMillis: 6))
         try s.close()
