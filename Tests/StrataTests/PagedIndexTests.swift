@@ -204,7 +204,10 @@ private func storeWithIndex(_ n: Int) throws -> (path: String, examples: [Exampl
         let segPath = try compactedColumnarSegment(path)
         let plain = try StoreReader(path: path)
         defer { plain.close() }
-        let footer = try SegmentFile(fs: PosixFileSystem.shared, path: segPath, sequence: 0, partition: plain.partitions[0], expectSealed: true).footer!
+        let seq = try #require(Store.segmentSequence(fromFileName: String(segPath.split(separator: "/").last!)))
+        let file = try SegmentFile(fs: PosixFileSystem.shared, path: segPath, sequence: seq, partition: plain.partitions[0], expectSealed: true)
+        defer { file.close() }
+        let footer = try #require(file.footer)
         let offsets = footer.blocks.map(\.offset)
         #expect(offsets.count >= 3, "the compacted partition needs several blocks")
         // One example in block 0 and one in block 1 of the columnar segment.
