@@ -201,18 +201,26 @@ private func storeWithIndex(_ n: Int) throws -> (path: String, examples: [Exampl
     /// confirmation decoded, so only that block's frame is read from the file.
     @Test func getFromACompactedSegmentReadsAndDecodesItsBlockOnce() throws {
         let path = temporaryStorePath()
-        let segPath = try compactedColumnarSegment(path)
+        _ = try makeCompactableStore(path, examples: 300)
+        let s = try Store.open(at: path)
+        var c = CompactionOptions()
+        c.dictionary = .never
+        c.blockTargetBytes = 8 << 10  // several columnar blocks in the partition
+        try s.compact(partition: s.partitions[0], options: c)
+        try s.close()
+        let m = try Manifest.decode(try PosixFileSystem.shared.readFile(path + "/MANIFEST"), path: "MANIFEST")
+        let entry = try #require(m.segments.first { $0.codec == "zstd-columnar" })
+        let segPath = path + "/" + entry.partition.path + "/" + Format.segmentFileName(entry.sequence)
         let plain = try StoreReader(path: path)
         defer { plain.close() }
-        let seq = try #require(Store.segmentSequence(fromFileName: String(segPath.split(separator: "/").last!)))
-        let file = try SegmentFile(fs: PosixFileSystem.shared, path: segPath, sequence: seq, partition: plain.partitions[0], expectSealed: true)
+        let file = try SegmentFile(fs: PosixFileSystem.shared, path: segPath, sequence: entry.sequence, partition: entry.partition, expectSealed: true)
         defer { file.close() }
         let footer = try #require(file.footer)
         let offsets = footer.blocks.map(\.offset)
         #expect(offsets.count >= 3, "the compacted partition needs several blocks")
         // One example in block 0 and one in block 1 of the columnar segment.
         var inBlock: [Int: ExampleID] = [:]
-        try plain.scan(ScanFilter(domains: [plain.partitions[0].domain], includeExcluded: true)) { e in
+        try plain.scan(ScanFilter(domains: [entry.partition.domain], fromMonth: entry.partition.month, toMonth: entry.partition.month, includeExcluded: true)) { e in
             if let loc = try? plain.locate(e.id), segPath.hasSuffix(Format.segmentFileName(loc.segment)), loc.blockIndex < 2 {
                 inBlock[Int(loc.blockIndex)] = inBlock[Int(loc.blockIndex)] ?? e.id
             }
