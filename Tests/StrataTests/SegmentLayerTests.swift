@@ -127,9 +127,16 @@ import Testing
         let bx = ex.first { $0.domain == "beta" }!
         #expect { try r.get(bx.id) } throws: { ($0 as? StrataError)?.code == .corruption }
         #expect { try r.get(bx.id) } throws: { ($0 as? StrataError)?.code == .corruption }   // every touch, not only the first
-        // Without the summaries the block counts come from the footers: the damage is met at open.
+        // Without the summaries the index's block counts come from the footers: the
+        // damage is met by the first `get` (which loads the index), not by the open,
+        // and a scan of the intact partition still reads.
         try FileManager.default.removeItem(atPath: path + "/index/stats.sum")
-        #expect { try StoreReader(path: path) } throws: { ($0 as? StrataError)?.code == .corruption }
+        let r2 = try StoreReader(path: path)
+        defer { r2.close() }
+        var n2 = 0
+        try r2.scan(ScanFilter(domains: ["alpha"])) { _ in n2 += 1; return true }
+        #expect(n2 == n)
+        #expect { try r2.get(a.id) } throws: { ($0 as? StrataError)?.code == .corruption }
     }
 
     /// A closed store of `n` examples in one partition, and its only segment.

@@ -67,14 +67,17 @@ enum ExampleJSONEncoder {
         out.append(0x5D)
     }
 
-    static func appendMessages(_ e: EntryView, _ out: inout [UInt8]) {
+    /// `[{"role","content"},…]`; `correction` (the folded view, SPEC.md §4.6)
+    /// replaces the last assistant message's content when there is one.
+    static func appendMessages(_ e: EntryView, correction: String? = nil, _ out: inout [UInt8]) {
+        let replaced = correction == nil ? nil : e.messages.lastIndex(where: { $0.role == .assistant })
         out.append(0x5B)
         for (i, m) in e.messages.enumerated() {
             if i > 0 { out.append(0x2C) }
             lit("{\"role\":\"", &out)
             appendRoleName(m.role, &out)
             lit("\",\"content\":", &out)
-            str(m.content, &out)
+            if i == replaced, let correction { JSONWriter.appendString(correction, to: &out) } else { str(m.content, &out) }
             out.append(0x7D)
         }
         out.append(0x5D)
@@ -93,11 +96,18 @@ enum ExampleJSONEncoder {
         if let c = a?.corrected { JSONWriter.appendString(c, to: &out) } else { lit("null", &out) }
     }
 
-    /// The raw object (no trailing newline): every stored field plus the folded annotations.
+    /// The record's fields in its own names (README "The record"), the opening
+    /// brace included and the closing one not:
     ///
-    ///     {"id","shape",<content fields>,"domain","timestamp","quality_score","tags","source",
-    ///      "metadata","feedback_positive","feedback_negative","excluded","corrected"}
-    static func appendRaw(_ e: EntryView, annotations a: FoldedAnnotations?, _ out: inout [UInt8]) {
+    ///     {"id","shape",<content fields>,"domain","timestamp","quality_score","tags","source","metadata"
+    ///
+    /// The one encoder of a record: `strata scan` (with `correction`, the folded
+    /// view) and the raw export schema (stored content) both write through it,
+    /// and it writes the bytes `Example.appendJSON` writes for the same example
+    /// (metadata CR / LF as spaces, which `makeLineSafe` would make of them).
+    /// `correction` replaces the shape's natural field: output, response, or
+    /// the last assistant message (none: the content as stored).
+    static func appendRecordFields(_ e: EntryView, correction: String? = nil, _ out: inout [UInt8]) {
         lit("{\"id\":\"", &out)
         e.id.appendHex(to: &out)
         switch e.shape {
@@ -107,20 +117,20 @@ enum ExampleJSONEncoder {
             lit(",\"input\":", &out)
             str(e.second, &out)
             lit(",\"output\":", &out)
-            str(e.third, &out)
+            if let correction { JSONWriter.appendString(correction, to: &out) } else { str(e.third, &out) }
         case .promptResponse:
             lit("\",\"shape\":\"prompt_response\",\"prompt\":", &out)
             str(e.first, &out)
             lit(",\"response\":", &out)
-            str(e.second, &out)
+            if let correction { JSONWriter.appendString(correction, to: &out) } else { str(e.second, &out) }
         case .chat:
             lit("\",\"shape\":\"chat\",\"messages\":", &out)
-            appendMessages(e, &out)
+            appendMessages(e, correction: correction, &out)
         }
         lit(",\"domain\":", &out)
         str(e.domain, &out)
         lit(",\"timestamp\":", &out)
-        appendTimestamp(e.timestampMillis, &out)
+        appendRecordTimestamp(e.timestampMillis, &out)
         lit(",\"quality_score\":", &out)
         appendQuality(e.quality, &out)
         lit(",\"tags\":", &out)
@@ -129,6 +139,37 @@ enum ExampleJSONEncoder {
         appendOptString(e.source, &out)
         lit(",\"metadata\":", &out)
         appendMetadata(e.metadata, &out)
+    }
+
+    /// The record's timestamp as `Example.appendJSON` writes it: years 0...9999
+    /// (all a store accepts) by `appendTimestamp`, any other instant (only a
+    /// damaged or foreign entry) as `formatTimestampMillis` spells it.
+    @inline(__always) static func appendRecordTimestamp(_ ms: Int64, _ out: inout [UInt8]) {
+        if ms >= Example.yearZeroMillis && ms < Example.year10000Millis {
+            appendTimestamp(ms, &out)
+        } else {
+            out.append(0x22)
+            out.append(contentsOf: formatTimestampMillis(ms).utf8)
+            out.append(0x22)
+        }
+    }
+
+    /// One line of `strata scan` / `get` (no newline): the record in its folded
+    /// view (`correction`), made line-safe (`JSONWriter.makeLineSafe`) -- the
+    /// bytes of `FoldedExample.example.jsonString`.
+    static func appendRecordLine(_ e: EntryView, correction: String?, _ out: inout [UInt8]) {
+        let start = out.count
+        appendRecordFields(e, correction: correction, &out)
+        out.append(0x7D)
+        JSONWriter.makeLineSafe(&out, from: start)
+    }
+
+    /// The raw object (no trailing newline): every stored field plus the folded annotations.
+    ///
+    ///     {"id","shape",<content fields>,"domain","timestamp","quality_score","tags","source",
+    ///      "metadata","feedback_positive","feedback_negative","excluded","corrected"}
+    static func appendRaw(_ e: EntryView, annotations a: FoldedAnnotations?, _ out: inout [UInt8]) {
+        appendRecordFields(e, &out)
         lit(",\"feedback_positive\":", &out)
         JSONWriter.appendInt64(a?.feedbackPositive ?? 0, to: &out)
         lit(",\"feedback_negative\":", &out)
@@ -190,20 +231,7 @@ enum ExampleJSONEncoder {
         case .chat:
             lit("{\"messages\":", &out)
             if e.shape == .chat {
-                if let c = a?.corrected, let last = e.messages.lastIndex(where: { $0.role == .assistant }) {
-                    out.append(0x5B)
-                    for (i, m) in e.messages.enumerated() {
-                        if i > 0 { out.append(0x2C) }
-                        lit("{\"role\":\"", &out)
-                        appendRoleName(m.role, &out)
-                        lit("\",\"content\":", &out)
-                        if i == last { JSONWriter.appendString(c, to: &out) } else { str(m.content, &out) }
-                        out.append(0x7D)
-                    }
-                    out.append(0x5D)
-                } else {
-                    appendMessages(e, &out)
-                }
+                appendMessages(e, correction: a?.corrected, &out)
             } else {
                 out.append(0x5B)
                 if let sp = systemPrompt {

@@ -174,6 +174,13 @@ final class DedupIndex {
         }
     }
 
+    /// The decompressed bytes of block `block` of segment `segment` if a
+    /// confirmation read it (its entry count already checked against its
+    /// frame), so the read that follows a lookup decodes the block once.
+    func cachedBlock(segment: UInt64, block: Int) -> [UInt8]? {
+        cache.first { $0.segment == segment && $0.block == block }?.bytes
+    }
+
     // MARK: updates
 
     /// Records an example appended (not yet committed) under key `k`.

@@ -45,7 +45,11 @@ extension Location: Comparable {
 
 extension SegmentCatalog {
     /// Reads the example at `loc` and the folded annotations (kind 4) stored right after it, if any.
-    func readExampleAndFolded(at loc: Location, expecting id: ExampleID, buffers: inout ReadBuffers) throws -> (Example, [Annotation])? {
+    /// `decoded` is the index whose lookup found `loc`: the block its confirmation
+    /// decoded is read from its cache, not decoded again (a columnar block, SPEC.md
+    /// §3.6, is rebuilt once per `get`).
+    func readExampleAndFolded(at loc: Location, expecting id: ExampleID, buffers: inout ReadBuffers,
+                              decoded: DedupIndex? = nil) throws -> (Example, [Annotation])? {
         try open(segment: loc.segment)
         guard let file = files[loc.segment], let offsets = blockOffsets[loc.segment], Int(loc.blockIndex) < offsets.count else {
             return nil
@@ -53,7 +57,7 @@ extension SegmentCatalog {
         let offset = offsets[Int(loc.blockIndex)]
         var found: Example?
         var folded: [Annotation] = []
-        try file.forEachEntry(inBlockAt: offset, buffers: &buffers) { entry in
+        func visit(_ entry: BlockEntry) throws -> Bool {
             if found != nil {
                 // The folded annotations of a compacted example follow it (SPEC.md §4.5).
                 guard entry.kind == EntryKind.foldedAnnotations.rawValue else { return false }
@@ -74,6 +78,12 @@ extension SegmentCatalog {
                 found = e
             }
             return true
+        }
+        if let bytes = decoded?.cachedBlock(segment: loc.segment, block: Int(loc.blockIndex)) {
+            // Its entry count was checked against the frame when it was cached.
+            try bytes.withUnsafeBytes { _ = try BlockCursor.forEach($0, path: file.path, blockOffset: offset, declaredCount: nil, visit) }
+        } else {
+            try file.forEachEntry(inBlockAt: offset, buffers: &buffers, visit)
         }
         if let e = found { return (e, folded) }
         throw StrataError(.corruption, "block has fewer than \(loc.entryIndex + 1) entries", path: file.path, offset: offset)
@@ -121,8 +131,9 @@ extension SegmentCatalog {
     }
 
     /// The folded example at `loc`, or nil when the location is not readable.
-    func readFolded(at loc: Location, expecting id: ExampleID, annotations: AnnotationMap, buffers: inout ReadBuffers) throws -> FoldedExample? {
-        guard let (e, folded) = try readExampleAndFolded(at: loc, expecting: id, buffers: &buffers) else { return nil }
+    func readFolded(at loc: Location, expecting id: ExampleID, annotations: AnnotationMap, buffers: inout ReadBuffers,
+                    decoded: DedupIndex? = nil) throws -> FoldedExample? {
+        guard let (e, folded) = try readExampleAndFolded(at: loc, expecting: id, buffers: &buffers, decoded: decoded) else { return nil }
         let later = try annotations[id].map { try readAnnotations(at: $0, target: id, buffers: &buffers) } ?? []
         return FoldedExample(original: e, annotations: folded + later)
     }

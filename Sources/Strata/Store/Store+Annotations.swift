@@ -122,7 +122,7 @@ extension StoreReader {
     public func getFolded(_ id: ExampleID) throws -> FoldedExample? {
         try lock.withLock {
             guard let loc = try locate(id) else { return nil }
-            return try catalog.readFolded(at: loc, expecting: id, annotations: catalog.annotations, buffers: &buffers)
+            return try catalog.readFolded(at: loc, expecting: id, annotations: catalog.annotations, buffers: &buffers, decoded: loadedIndex())
         }
     }
 

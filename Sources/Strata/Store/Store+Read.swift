@@ -35,23 +35,28 @@ enum StoreScanner {
 /// runs. It sees the complete frames present when it was opened and never
 /// modifies the store (no lock, no recovery).
 ///
-/// Opening reads the MANIFEST, the id index's header and coverage and the
-/// segment summaries (`index/stats.sum`) and opens every listed segment file
-/// (so a compaction cannot delete its view), but reads no footer and no table
-/// slot: a `get` reads the index pages its id hashes to (SPEC.md §5.2), a
-/// partition's footers are read when a `get`, scan or export first touches
-/// it, and they keep no per-example ids in memory. Memory and time follow
-/// what is touched.
+/// Opening reads the MANIFEST and opens every listed segment file (so a
+/// compaction cannot delete its view), but reads no footer, no index and no
+/// summary: the id index's header and coverage and the segment summaries
+/// (`index/stats.sum`) are read on the first `get` / `count` / statistics
+/// that needs them, a `get` reads the index pages its id hashes to (SPEC.md
+/// §5.2), a partition's footers are read when a `get`, scan or export first
+/// touches it, and they keep no per-example ids in memory. Memory and time
+/// follow what is touched: a one-partition scan reads the manifest and that
+/// partition only.
 // @unchecked: its mutable state (index, buffers, the catalog's lazily read footers, `skipped`) is touched only under `lock`.
 public final class StoreReader: @unchecked Sendable {
     public let path: String
     let catalog: SegmentCatalog
     let manifest: Manifest
     /// Keyed by example id whatever the store's dedup key (Index/DedupIndex.swift).
-    var index = DedupIndex(key: .content)
+    /// Loaded on first use (`loadedIndex()`).
+    private var lazyIndex: DedupIndex?
     /// Summaries of sealed segments from `index/stats.sum`, by sequence (SPEC.md §5.6);
-    /// only those matching the manifest's (sequence, partition).
-    let digests: [UInt64: SegmentDigest]
+    /// only those matching the manifest's (sequence, partition). Read on first use.
+    private var lazyDigests: [UInt64: SegmentDigest]?
+    /// The manifest's segments that were still present when the snapshot was pinned.
+    private let listed: [Manifest.SegmentEntry]
     let lock = Lock()
     var buffers = ReadBuffers()
     /// The descriptors of the snapshot's files (SPEC.md §7.2).
@@ -66,7 +71,6 @@ public final class StoreReader: @unchecked Sendable {
     public init(path: String, fileSystem: FileSystem = PosixFileSystem.shared, skipDamaged: Bool = false) throws {
         self.path = path
         self.skipDamaged = skipDamaged
-        let mp = path + "/" + Format.manifestFileName
         // Every file of the snapshot is opened now and held (SPEC.md §7.2), so a
         // compaction that deletes them later cannot make this reader fail; their
         // footers are read when a partition is first touched.
@@ -74,16 +78,10 @@ public final class StoreReader: @unchecked Sendable {
         pins = snap.fs
         manifest = snap.manifest
         catalog = SegmentCatalog(fs: snap.fs, root: path)
+        listed = manifest.segments.filter { !snap.vanishedActive.contains($0.sequence) }
         do {
             try catalog.loadDictionaries(for: manifest)
-            let listed = manifest.segments.filter { !snap.vanishedActive.contains($0.sequence) }
             for entry in listed { try catalog.register(entry) }
-            digests = SegmentDigest.load(fs: snap.fs, storePath: path, manifest: manifest)
-            // The index file is keyed by the store's dedup key: usable here only when that is the id.
-            let storeKey = try? DedupKey(manifest: manifest.dedup, path: mp)
-            let digests = self.digests
-            _ = try index.load(fs: snap.fs, storePath: path, segments: listed.map(\.sequence), catalog: catalog,
-                               useFile: storeKey?.isExampleID == true, paged: true, knownBlocks: { digests[$0]?.blocks })
         } catch {
             catalog.closeAll()
             snap.fs.unpinAll()
@@ -91,11 +89,35 @@ public final class StoreReader: @unchecked Sendable {
         }
     }
 
-    public var count: Int { index.count }
+    /// The segment summaries, read on first use. REQUIRES: `lock` held (or no other user yet).
+    var digests: [UInt64: SegmentDigest] {
+        if let d = lazyDigests { return d }
+        let d = SegmentDigest.load(fs: pins, storePath: path, manifest: manifest)
+        lazyDigests = d
+        return d
+    }
+
+    /// The id index, loaded on first use: its header and coverage, then the
+    /// blocks it does not cover. REQUIRES: `lock` held.
+    func loadedIndex() throws -> DedupIndex {
+        if let i = lazyIndex { return i }
+        let index = DedupIndex(key: .content)
+        // The index file is keyed by the store's dedup key: usable here only when that is the id.
+        let storeKey = try? DedupKey(manifest: manifest.dedup, path: path + "/" + Format.manifestFileName)
+        let digests = self.digests
+        _ = try index.load(fs: pins, storePath: path, segments: listed.map(\.sequence), catalog: catalog,
+                           useFile: storeKey?.isExampleID == true, paged: true, knownBlocks: { digests[$0]?.blocks })
+        lazyIndex = index
+        return index
+    }
+
+    /// Examples in the snapshot (loads the index; 0 if it cannot be read -- a `get` then reports why).
+    public var count: Int { lock.withLock { (try? loadedIndex())?.count ?? 0 } }
     public var partitions: [PartitionKey] { catalog.sortedPartitions }
 
     /// Location of the example with this id; opens its partition.
     func locate(_ id: ExampleID) throws -> Location? {
+        let index = try loadedIndex()
         guard let loc = try index.locate(id: id, catalog: catalog) else { return nil }
         try catalog.open(segment: loc.segment)
         return loc
@@ -115,7 +137,8 @@ public final class StoreReader: @unchecked Sendable {
     public func get(_ id: ExampleID) throws -> Example? {
         try lock.withLock {
             guard let loc = try locate(id) else { return nil }
-            return try catalog.readFolded(at: loc, expecting: id, annotations: catalog.annotations, buffers: &buffers)?.example
+            return try catalog.readFolded(at: loc, expecting: id, annotations: catalog.annotations, buffers: &buffers,
+                                          decoded: lazyIndex)?.example
         }
     }
 

@@ -60,6 +60,12 @@ struct ScanCommand: ParsableCommand {
             } : nil)
             if let w = try selection.predicate() { filter.require(w) }
             let out = OutputWriter()
+            if filter.predicate == nil && !skipDamaged {
+                // The common case: lines encoded straight from the block bytes, written in large chunks.
+                _ = try reader.scanJSONLines(filter, limit: limit) { out.write(raw: $0) }
+                out.flush()
+                return
+            }
             var n = 0
             if limit == 0 { return }
             var line: [UInt8] = []

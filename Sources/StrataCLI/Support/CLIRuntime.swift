@@ -55,16 +55,29 @@ final class OutputWriter {
         if buffer.count >= 1 << 20 { flush() }
     }
 
-    func flush() {
-        var done = 0
-        buffer.withUnsafeBytes { raw in
-            while done < raw.count {
-                let n = Foundation.write(fd, raw.baseAddress! + done, raw.count - done)
-                if n <= 0 { if errno == EINTR { continue }; break }
-                done += n
-            }
+    /// Writes a large piece of output (a chunk of JSON lines) without copying
+    /// it when nothing is buffered ahead of it.
+    func write(raw: UnsafeRawBufferPointer) {
+        guard buffer.isEmpty else {
+            buffer.append(contentsOf: raw)
+            if buffer.count >= 1 << 20 { flush() }
+            return
         }
+        writeAll(raw)
+    }
+
+    func flush() {
+        buffer.withUnsafeBytes { writeAll($0) }
         buffer.removeAll(keepingCapacity: true)
+    }
+
+    private func writeAll(_ raw: UnsafeRawBufferPointer) {
+        var done = 0
+        while done < raw.count {
+            let n = Foundation.write(fd, raw.baseAddress! + done, raw.count - done)
+            if n <= 0 { if errno == EINTR { continue }; break }
+            done += n
+        }
     }
 
     deinit { flush() }
