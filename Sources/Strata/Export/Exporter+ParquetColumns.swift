@@ -95,17 +95,80 @@ extension Exporter {
             sink.record.noteQuality(e.quality)
         }
 
+        // Blocks are read and decompressed a round ahead on a second thread
+        // (`parallelFor` of two tasks: the loader writes only the next round's
+        // slots; the writer reads only the current round's and owns everything
+        // else), so the columnar streams' zstd decoding overlaps the writing.
+        // Errors keep their block order: a load error is raised (or, salvaging,
+        // noted) when the writer reaches that block.
+        let jobs = blockJobs(c)
+        let skip = skipDamaged
+        var current = [LoadedBlock](repeating: LoadedBlock(), count: Exporter.parquetRound)
+        var next = current
+        func load(_ round: Int, into slots: inout [LoadedBlock]) {
+            let start = round * Exporter.parquetRound
+            for k in 0..<Exporter.parquetRound where start + k < jobs.count { slots[k].load(jobs[start + k], columnsAllowed: !skip) }
+        }
         var view = EntryView()
-        var buffers = ReadBuffers()
         var side = ReadBuffers()
+        func write(_ round: Int, _ slots: [LoadedBlock]) throws {
+            let start = round * Exporter.parquetRound
+            for k in 0..<Exporter.parquetRound where start + k < jobs.count {
+                let job = jobs[start + k], slot = slots[k]
+                if let e = slot.error {
+                    if let se = e as? StrataError, se.code == .corruption, skip { noteDamage(se); continue }
+                    throw e
+                }
+                if slot.columnar {
+                    columnarBlocksRead += 1
+                    try visitColumns(slot.columns, job, c, view: &view, side: &side, fill)
+                } else {
+                    try visitBlock(slot.buffers.block, header: slot.header!, job, c, onlyShape: nil, notShape: nil, view: &view, side: &side, fill)
+                }
+            }
+        }
+        let rounds = (jobs.count + Exporter.parquetRound - 1) / Exporter.parquetRound
+        if rounds > 0 { load(0, into: &current) }
+        for r in 0..<rounds {
+            var failure: Error?
+            if r + 1 < rounds {
+                parallelFor(2) { task in
+                    if task == 0 {
+                        do { try write(r, current) } catch { failure = error }
+                    } else {
+                        load(r + 1, into: &next)
+                    }
+                }
+            } else {
+                do { try write(r, current) } catch { failure = error }
+            }
+            if let failure { throw failure }
+            swap(&current, &next)
+        }
+        for s in 0..<c.parquet.count where c.parquet[s] != nil { _ = try c.parquet[s]!.close() }
+    }
+
+    /// Blocks per round of the Parquet export's read-ahead.
+    static let parquetRound = 8
+
+    /// One block read ahead: its frame checked and its payload decompressed
+    /// (columnar streams, or row-format entries), or the error doing so.
+    struct LoadedBlock {
         var columns = ColumnarBlock.Columns()
-        for job in blockJobs(c) {
-            let h: FrameHeader
-            var columnar = false
+        var buffers = ReadBuffers()
+        var header: FrameHeader?
+        var columnar = false
+        var error: Error?
+
+        mutating func load(_ job: BlockJob, columnsAllowed: Bool) {
+            header = nil
+            error = nil
+            columnar = false
             do {
-                h = try job.file.readFrame(at: job.offset, into: &buffers.scratch)
-                columnar = !skipDamaged && h.type == FrameType.columnarBlock.rawValue
+                let h = try job.file.readFrame(at: job.offset, into: &buffers.scratch)
+                columnar = columnsAllowed && h.type == FrameType.columnarBlock.rawValue
                     && job.file.header.version >= Format.columnarSegmentVersion
+                let columnar = columnar
                 try buffers.scratch.withUnsafeBytes { raw in
                     let payload = UnsafeRawBufferPointer(rebasing: raw[Format.frameHeaderSize..<h.frameLength])
                     if columnar {
@@ -116,18 +179,11 @@ extension Exporter {
                                                           into: &buffers.block, path: job.file.path, offset: job.offset)
                     }
                 }
-            } catch let e as StrataError where e.code == .corruption && skipDamaged {
-                noteDamage(e)
-                continue
-            }
-            if columnar {
-                columnarBlocksRead += 1
-                try visitColumns(columns, job, c, view: &view, side: &side, fill)
-            } else {
-                try visitBlock(buffers.block, header: h, job, c, onlyShape: nil, notShape: nil, view: &view, side: &side, fill)
+                header = h
+            } catch {
+                self.error = error
             }
         }
-        for s in 0..<c.parquet.count where c.parquet[s] != nil { _ = try c.parquet[s]!.close() }
     }
 
     /// `visitBlock` for a columnar block: the same selection, over examples read from the streams.
