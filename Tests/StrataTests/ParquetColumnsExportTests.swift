@@ -167,6 +167,31 @@ import Testing
         try ExportExpect.check("hive", ["rows": all.map { ExportExpect.parquet($0, partitioned: true) }], [hive + "/data"])
     }
 
+    /// A damaged columnar block fails the Parquet export with the segment's
+    /// path and the block's offset; a salvage export (`skipDamaged`) leaves
+    /// exactly that block out and writes the rest.
+    @Test func damagedColumnarBlockFailsTheParquetExportOrIsLeftOutWhenSalvaging() throws {
+        let path = temporaryStorePath("pqcols-damage")
+        let segment = try compactedColumnarSegment(path)
+        let good = ExportExpect.outDir("pqcols-damage-good")
+        let all = try Exporter(storePath: path, outPath: good, spec: ExportSpec(format: .parquet)).run().rows
+        var bytes = try PosixFileSystem.shared.readFile(segment)
+        let h = try bytes.withUnsafeBytes { try FrameCodec.parseHeader(UnsafeRawBufferPointer(rebasing: $0[Format.segmentHeaderSize...]), path: nil, offset: 32) }
+        bytes[Format.segmentHeaderSize + Format.frameHeaderSize + h.storedLength / 2] ^= 0x55
+        try Data(bytes).write(to: URL(fileURLWithPath: segment))
+        do {
+            _ = try Exporter(storePath: path, outPath: ExportExpect.outDir("pqcols-damage-fail"), spec: ExportSpec(format: .parquet)).run()
+            Issue.record("the export of a damaged block succeeded")
+        } catch let e as StrataError {
+            #expect(e.code == .corruption && e.path == segment && e.offset == Int64(Format.segmentHeaderSize), "\(e)")
+        }
+        let ex = Exporter(storePath: path, outPath: ExportExpect.outDir("pqcols-damage-salvage"), spec: ExportSpec(format: .parquet))
+        ex.skipDamaged = true
+        let r = try ex.run()
+        #expect(r.damagedSkipped.map(\.path) == [segment])
+        #expect(r.rows < all && r.rows >= all - h.entryCount)
+    }
+
     // MARK: The column view against reassembly
 
     /// Every damaged payload of the columnar corruption table, and every
