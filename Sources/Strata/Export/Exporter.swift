@@ -36,6 +36,8 @@ public final class Exporter {
     /// left out and listed (result, `_strata_export.json` `damaged_skipped`).
     public var skipDamaged = false
     var damaged: [StrataError] = []
+    /// Columnar blocks whose rows a Parquet export read from the streams (Exporter+ParquetColumns.swift).
+    var columnarBlocksRead = 0
     var directoryMode: UInt32 { Exporter.directoryMode(for: fileMode) }
     static func directoryMode(for fileMode: UInt32) -> UInt32 { fileMode | ((fileMode & 0o444) >> 2) }
     /// Write even when `OUT` holds files an earlier export did not list (`--force`).
@@ -58,9 +60,9 @@ public final class Exporter {
     }
 
     // Filter state, in bytes.
-    private var tagBytes: [[UInt8]] = []
-    private var sourceBytes: [UInt8]?
-    private var shapeMask: UInt8 = 0
+    var tagBytes: [[UInt8]] = []
+    var sourceBytes: [UInt8]?
+    var shapeMask: UInt8 = 0
 
     public func run() throws -> ExportResult {
         let started = Date()
@@ -336,7 +338,7 @@ public final class Exporter {
         let partition: PartitionKey
     }
 
-    private func blockJobs(_ ctx: UnitContext) -> [BlockJob] {
+    func blockJobs(_ ctx: UnitContext) -> [BlockJob] {
         var jobs: [BlockJob] = []
         let catalog = ctx.snap.catalog
         for p in ctx.unit.partitions {
@@ -349,7 +351,7 @@ public final class Exporter {
     }
 
     /// Every pass meets the same damage: record it once.
-    private func noteDamage(_ e: StrataError) {
+    func noteDamage(_ e: StrataError) {
         if !damaged.contains(where: { $0.path == e.path && $0.offset == e.offset }) { damaged.append(e) }
     }
 
@@ -357,7 +359,7 @@ public final class Exporter {
     /// Touches no state of the exporter when it has no annotations to fold
     /// (`annotations` nil, no annotation entries outside the blocks), so
     /// blocks may then be visited on several threads at once.
-    private func visitBlock(_ block: [UInt8], header h: FrameHeader, _ job: BlockJob, _ ctx: UnitContext, onlyShape: Shape?, notShape: Shape?,
+    func visitBlock(_ block: [UInt8], header h: FrameHeader, _ job: BlockJob, _ ctx: UnitContext, onlyShape: Shape?, notShape: Shape?,
                             view: inout EntryView, side: inout ReadBuffers,
                             _ body: (inout EntryView, FoldedAnnotations?, Int, PartitionKey) throws -> Void) throws {
         let split = spec.split
@@ -443,7 +445,8 @@ public final class Exporter {
             switch spec.format {
             case .jsonl: try writeJSONL(&ctx)
             case .json: try writeJSONDocument(&ctx)
-            case .parquet: try writeParquet(&ctx)
+            // Compacted segments: Parquet straight from the column streams (Exporter+ParquetColumns.swift).
+            case .parquet: try unitHasColumnarSegments(ctx) ? writeParquetColumns(&ctx) : writeParquet(&ctx)
             }
             // Unpartitioned exports always have every file, even empty.
             if !spec.partitioned {
@@ -760,7 +763,7 @@ public final class Exporter {
         return ParquetSchema(f)
     }
 
-    private func openParquet(_ ctx: inout UnitContext, _ s: Int) throws -> ParquetWriter {
+    func openParquet(_ ctx: inout UnitContext, _ s: Int) throws -> ParquetWriter {
         if let w = ctx.parquet[s] { return w }
         let sink = try openSink(&ctx, s)
         let w = try ParquetWriter(schema: parquetSchema, options: parquetOptions) { bytes in try sink.write(bytes) }

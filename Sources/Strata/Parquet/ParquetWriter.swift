@@ -47,19 +47,19 @@ extension StrataError.Code {
 public final class ParquetWriter {
     public let schema: ParquetSchema
     public let options: ParquetWriterOptions
-    public private(set) var rowCount = 0
+    public internal(set) var rowCount = 0
 
     private let sink: ([UInt8]) throws -> Void
-    private let nodes: [ParquetNode]
+    let nodes: [ParquetNode]
     private let leaves: [ParquetLeaf]
-    private let columns: [ParquetColumnWriter]
+    let columns: [ParquetColumnWriter]
     private var offset = 0
-    private var rowGroupRows = 0
+    var rowGroupRows = 0
     private var rowGroups: [RowGroupMeta] = []
     private var keyValues: [(String, String)] = []
-    private var closed = false
+    var closed = false
     /// Set when the sink failed: the bytes already written are incomplete, so refuse more.
-    private var failed: StrataError?
+    var failed: StrataError?
     private var fileHandle: FileHandle?
 
     private struct ChunkMeta {
@@ -130,7 +130,7 @@ public final class ParquetWriter {
         }
     }
 
-    private var estimatedRowGroupBytes: Int {
+    var estimatedRowGroupBytes: Int {
         var n = 0
         for c in columns { n += c.estimatedBytes }
         return n
@@ -232,7 +232,7 @@ public final class ParquetWriter {
 
     // MARK: Row groups and footer
 
-    private func flushRowGroup() throws {
+    func flushRowGroup() throws {
         guard rowGroupRows > 0 else { return }
         var chunks: [ChunkMeta] = []
         for c in columns {

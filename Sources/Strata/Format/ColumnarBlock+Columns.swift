@@ -1,0 +1,275 @@
+/// Read-side view of a columnar block (frame type 5, SPEC.md §3.6) that
+/// serves each stream's logical values without reassembling row-format
+/// entry bytes: consumers that want columns (the Parquet export) read the
+/// strings where they lie in the decompressed streams.
+///
+/// The view reads the same logical value sequences as `decode`'s reassembly
+/// (per example: shape+flags, zigzag delta timestamp, quality, id key,
+/// domain/source/tags, texts, roles, metadata; other entries from `others`),
+/// and accepts exactly what reassembly followed by `EntryView.decode` and
+/// `verifyContent` accepts: the same structure checks, quality range, roles,
+/// metadata object text, UTF-8 of every string, the frame's entry count and
+/// raw length, no stream bytes left over. The example id is derived from the
+/// content as reassembly derives it (SPEC.md §4.1). A change to how a stream
+/// encodes its values must change `Cursor.next` together with `reassemble`.
+extension ColumnarBlock {
+    /// The decompressed streams of one block, indexed by stream id. Reusable
+    /// across blocks (buffers keep their capacity).
+    struct Columns {
+        var streams = [[UInt8]](repeating: [], count: Stream.allCases.count + 1)
+        var rawLength = 0
+        var entryCount = 0
+        var path: String?
+        var offset: Int64 = 0
+
+        /// Parses the stream headers of `payload` (the frame's payload) and
+        /// decompresses every stream. Damage throws `.corruption` naming `path`
+        /// and the frame at `offset` (stream headers: their exact file offset),
+        /// as `decode` does.
+        mutating func load(_ payload: UnsafeRawBufferPointer, rawLength: Int, entryCount: Int, dictionary: ZstdDictionary?,
+                           path: String?, offset: Int64) throws {
+            self.rawLength = rawLength
+            self.entryCount = entryCount
+            self.path = path
+            self.offset = offset
+            for i in streams.indices { streams[i].removeAll(keepingCapacity: true) }
+            var h = ByteReader(payload, path: path, baseOffset: offset + Int64(Format.frameHeaderSize))
+            let version = try h.u8("columnar layout version")
+            guard version == layoutVersion else { throw h.corruption("unknown columnar layout version \(version)", at: 0) }
+            let count = Int(try h.u8("columnar stream count"))
+            guard count <= Stream.allCases.count else { throw h.corruption("columnar block declares \(count) streams, at most \(Stream.allCases.count) exist", at: 1) }
+            var declared: [(stream: Stream, encoding: Encoding, raw: Int, stored: Int, at: Int)] = []
+            var lastID: UInt8 = 0
+            var rawTotal = 0, storedTotal = 0
+            for _ in 0..<count {
+                let at = h.position
+                let id = try h.u8("stream id")
+                guard let k = Stream(rawValue: id) else { throw h.corruption("unknown columnar stream id \(id)", at: at) }
+                guard id > lastID else { throw h.corruption("columnar stream \(k.name) out of order or repeated", at: at) }
+                lastID = id
+                let eb = try h.u8("stream encoding")
+                guard let e = Encoding(rawValue: eb) else { throw h.corruption("unknown encoding \(eb) of stream \(k.name)", at: at + 1) }
+                let raw = Int(try h.u32("stream raw length"))
+                let stored = Int(try h.u32("stream stored length"))
+                rawTotal += raw
+                storedTotal += stored
+                guard raw > 0, rawTotal <= rawLength else {
+                    throw h.corruption("stream \(k.name) declares \(raw) raw bytes (streams total \(rawTotal), block \(rawLength))", at: at + 2)
+                }
+                guard storedTotal <= payload.count else {
+                    throw h.corruption("stream \(k.name) declares \(stored) stored bytes, past the end of the frame", at: at + 6)
+                }
+                guard e != .stored || stored == raw else {
+                    throw h.corruption("stored stream \(k.name) declares \(stored) stored bytes for \(raw) raw", at: at + 6)
+                }
+                declared.append((k, e, raw, stored, at))
+            }
+            guard h.position + storedTotal == payload.count else {
+                throw h.corruption("columnar streams hold \(storedTotal) bytes, the frame \(payload.count - h.position)", at: h.position)
+            }
+            var dataAt = h.position
+            for d in declared {
+                let src = UnsafeRawBufferPointer(rebasing: payload[dataAt..<(dataAt + d.stored)])
+                let i = Int(d.stream.rawValue)
+                let ok: Bool
+                switch d.encoding {
+                case .stored:
+                    streams[i].append(contentsOf: src)
+                    ok = true
+                case .zstd:
+                    ok = ZstdCodec.decompress(src, rawLength: d.raw, into: &streams[i])
+                case .zstdDict:
+                    guard let dictionary else {
+                        throw StrataError(.corruption, "columnar stream \(d.stream.name) needs the segment's dictionary, which is not available",
+                                          path: path, offset: offset + Int64(Format.frameHeaderSize + d.at))
+                    }
+                    ok = ZstdCodec.decompress(src, rawLength: d.raw, dictionary: dictionary, into: &streams[i])
+                }
+                guard ok, streams[i].count == d.raw else {
+                    throw StrataError(.corruption, "columnar stream \(d.stream.name) does not decompress to its declared \(d.raw) bytes",
+                                      path: path, offset: offset + Int64(Format.frameHeaderSize + dataAt))
+                }
+                dataAt += d.stored
+            }
+        }
+
+        /// Runs `body` with a cursor over the streams (valid only inside `body`),
+        /// then checks the block was read whole (`Cursor.finish`).
+        func withCursor<R>(_ body: (inout Cursor) throws -> R) throws -> R {
+            func pin(_ i: Int, _ acc: [UnsafeRawBufferPointer]) throws -> R {
+                if i == streams.count {
+                    var c = Cursor(s: Readers(r: acc.map { ByteReader($0, path: path, baseOffset: offset, positionsAreInFile: false) },
+                                              path: path, offset: offset),
+                                   entryCount: entryCount, rawLength: rawLength)
+                    let result = try body(&c)
+                    try c.finish()
+                    return result
+                }
+                return try streams[i].withUnsafeBytes { try pin(i + 1, acc + [$0]) }
+            }
+            return try pin(0, [])
+        }
+    }
+
+    /// Walks the entries of a block in order. Strings handed out are views
+    /// into the decompressed streams.
+    struct Cursor {
+        var s: Readers
+        let entryCount: Int
+        let rawLength: Int
+        private(set) var entries = 0
+        /// Bytes the reassembled entries would fill (checked against the frame).
+        private var size = 0
+        private var previousTimestamp: Int64 = 0
+        private var canonical = ByteWriter(capacity: 4 << 10)
+
+        init(s: Readers, entryCount: Int, rawLength: Int) {
+            self.s = s
+            self.entryCount = entryCount
+            self.rawLength = rawLength
+        }
+
+        /// The next entry's kind without consuming it, nil at the end.
+        func peekKind() -> UInt8? {
+            let k = s[.kinds]
+            return k.isAtEnd ? nil : k.bytes[k.position]
+        }
+
+        private mutating func bytes(_ k: Stream) throws -> UnsafeRawBufferPointer {
+            do {
+                let n = try s[k].count("string length", limit: s[k].remaining)
+                return try s[k].slice(n, "string")
+            } catch { throw s.corruption(k, "truncated string") }
+        }
+        private mutating func varint(_ k: Stream) throws -> UInt64 {
+            do { return try s[k].varint("varint") } catch { throw s.corruption(k, "truncated or overlong varint") }
+        }
+        private mutating func u8(_ k: Stream) throws -> UInt8 {
+            do { return try s[k].u8("u8") } catch { throw s.corruption(k, "truncated") }
+        }
+        private func utf8(_ b: UnsafeRawBufferPointer, _ k: Stream, _ what: String) throws {
+            guard UTF8Check.isValid(b) else { throw s.corruption(k, "\(what) is not valid UTF-8") }
+        }
+        @inline(__always) private static func strSize(_ b: UnsafeRawBufferPointer) -> Int { RecordCodec.varintSize(UInt64(b.count)) + b.count }
+
+        /// Reads the next entry. An example fills `view` (its id derived from
+        /// the content) and returns its kind with an empty body; any other
+        /// entry returns its kind and a reader over its body. Nil at the end.
+        mutating func next(into view: inout EntryView) throws -> (kind: UInt8, body: ByteReader)? {
+            if s[.kinds].isAtEnd { return nil }
+            entries += 1
+            guard entries <= entryCount else { throw s.corruption(.kinds, "more than the \(entryCount) entries the frame declares") }
+            let kind = try u8(.kinds)
+            guard kind == EntryKind.example.rawValue else {
+                let body = try bytes(.others)
+                size += RecordCodec.varintSize(UInt64(1 + body.count)) + 1 + body.count
+                guard size <= rawLength else { throw s.corruption(.others, "entries exceed the block's \(rawLength) bytes") }
+                return (kind, ByteReader(body, path: s.path, baseOffset: s.offset, positionsAreInFile: false))
+            }
+            let shapeByte = try u8(.shapes)
+            guard let shape = Shape(rawValue: shapeByte) else { throw s.corruption(.shapes, "unknown shape \(shapeByte)") }
+            let flags = try u8(.shapes)
+            guard flags & ~(RecordCodec.flagQuality | RecordCodec.flagSource | RecordCodec.flagIDKey) == 0 else {
+                throw s.corruption(.shapes, "unknown example flags \(flags)")
+            }
+            view.shape = shape
+            let zz = try varint(.timestamps)
+            let delta = Int64(bitPattern: zz >> 1) ^ -Int64(bitPattern: zz & 1)
+            view.timestampMillis = Int64(bitPattern: UInt64(bitPattern: previousTimestamp) &+ UInt64(bitPattern: delta))
+            previousTimestamp = view.timestampMillis
+            view.quality = nil
+            if flags & RecordCodec.flagQuality != 0 {
+                let k = try varint(.qualities)
+                if k == 0 {
+                    let q: Double
+                    do { q = try s[.qualities].f64("quality") } catch { throw s.corruption(.qualities, "truncated quality") }
+                    // What EntryView.decode checks on the reassembled bytes.
+                    guard q.isFinite, q >= 0, q <= 1 else { throw s.corruption(.qualities, "quality_score \(q) out of 0...1") }
+                    view.quality = q
+                } else {
+                    guard k - 1 <= UInt64(qualityScale) else { throw s.corruption(.qualities, "quality \(k - 1)/10000 out of range") }
+                    view.quality = Double(k - 1) / qualityScale
+                }
+            }
+            view.idKey = nil
+            if flags & RecordCodec.flagIDKey != 0 {
+                do { view.idKey = try ExampleID.read(from: &s[.idKeys]) } catch { throw s.corruption(.idKeys, "truncated id key") }
+            }
+            view.domain = try bytes(.labels)
+            try utf8(view.domain, .labels, "domain")
+            view.source = nil
+            if flags & RecordCodec.flagSource != 0 {
+                let src = try bytes(.labels)
+                try utf8(src, .labels, "source")
+                view.source = src
+            }
+            let tagCount = Int(min(try varint(.labels), UInt64(Int.max)))
+            guard tagCount <= s[.labels].remaining else { throw s.corruption(.labels, "tag count \(tagCount) exceeds the stream") }
+            view.tags.removeAll(keepingCapacity: true)
+            var bodyLength = 1 + 16 + 8 + 1 + (view.idKey == nil ? 0 : 16) + (view.quality == nil ? 0 : 8)
+            bodyLength += Self.strSize(view.domain) + (view.source.map(Self.strSize) ?? 0) + RecordCodec.varintSize(UInt64(tagCount))
+            for _ in 0..<tagCount {
+                let t = try bytes(.labels)
+                try utf8(t, .labels, "tag")
+                bodyLength += Self.strSize(t)
+                view.tags.append(t)
+            }
+
+            // Content, in canonical form for the id (SPEC.md §4.1).
+            canonical.bytes.removeAll(keepingCapacity: true)
+            canonical.u8(shapeByte)
+            func field(_ what: String) throws -> UnsafeRawBufferPointer {
+                let b = try bytes(.texts)
+                try utf8(b, .texts, what)
+                canonical.u32(UInt32(truncatingIfNeeded: b.count))
+                canonical.append(b)
+                bodyLength += Self.strSize(b)
+                return b
+            }
+            view.messages.removeAll(keepingCapacity: true)
+            view.first = EntryView.emptyBytes
+            view.second = EntryView.emptyBytes
+            view.third = EntryView.emptyBytes
+            switch shape {
+            case .instruction:
+                view.first = try field("instruction")
+                view.second = try field("input")
+                view.third = try field("output")
+            case .promptResponse:
+                view.first = try field("prompt")
+                view.second = try field("response")
+            case .chat:
+                let n = Int(min(try varint(.roles), UInt64(Int.max)))
+                guard n <= s[.roles].remaining else { throw s.corruption(.roles, "message count \(n) exceeds the stream") }
+                canonical.u32(UInt32(truncatingIfNeeded: n))
+                bodyLength += RecordCodec.varintSize(UInt64(n))
+                for _ in 0..<n {
+                    let rb = try u8(.roles)
+                    guard let role = Role(rawValue: rb) else { throw s.corruption(.roles, "unknown role \(rb)") }
+                    canonical.u8(rb)
+                    bodyLength += 1
+                    view.messages.append((role, try field("content")))
+                }
+            }
+            view.metadata = try bytes(.metadata)
+            guard view.metadata.first == UInt8(ascii: "{") else { throw s.corruption(.metadata, "metadata is not a JSON object text") }
+            try utf8(view.metadata, .metadata, "metadata")
+            bodyLength += Self.strSize(view.metadata)
+            if let idKey = view.idKey { idKey.write(to: &canonical) }
+            view.id = XXH.hash128(canonical.bytes)
+            size += RecordCodec.varintSize(UInt64(bodyLength + 1)) + 1 + bodyLength
+            guard size <= rawLength else { throw s.corruption(.kinds, "entries exceed the block's \(rawLength) bytes") }
+            return (kind, ByteReader(EntryView.emptyBytes))
+        }
+
+        /// The checks reassembly makes once the last entry is read.
+        func finish() throws {
+            guard s[.kinds].isAtEnd else { throw s.corruption(.kinds, "\(s[.kinds].remaining) entries left unread") }
+            guard entries == entryCount else { throw s.corruption(.kinds, "\(entries) entries, the frame declares \(entryCount)") }
+            guard size == rawLength else { throw s.corruption(.kinds, "entries fill \(size) bytes, the frame declares \(rawLength)") }
+            for k in Stream.allCases where !s[k].isAtEnd {
+                throw s.corruption(k, "\(s[k].remaining) bytes left after the last entry")
+            }
+        }
+    }
+}
