@@ -42,6 +42,78 @@ import StrataTestSupport
         #expect(segments.count > 2, "the workload must roll segments inside a batch")
     }
 
+    /// Segment files of a store, by path relative to it, with their bytes.
+    static func segmentBytes(_ path: String) throws -> [String: Data] {
+        var out: [String: Data] = [:]
+        for rel in try FileManager.default.subpathsOfDirectory(atPath: path) where rel.hasSuffix(".strata") {
+            out[rel] = try Data(contentsOf: URL(fileURLWithPath: path + "/" + rel))
+        }
+        return out
+    }
+
+    @Test func ingestWithBlocksCompressedWhileAppendingWritesTheBytesOfOneAtATimeAppends() throws {
+        // Ingest compresses a batch's blocks on a helper thread during the append
+        // loop, and a commit's open blocks on two threads; appending the same
+        // parsed lines one at a time compresses each block inline, in the
+        // appending thread. Same entries, same blocks: the same segment files.
+        var o = StoreOptions()
+        o.blockTargetBytes = 2 << 10     // dozens of blocks per batch and partition
+        // No rolls: the deferred path decides a roll from raw sizes of blocks not yet
+        // compressed (as before this change), the inline one from compressed sizes.
+        // Rolls with blocks in flight: blocksCompressedAfterTheBatchLandInOrder… above.
+        o.commitPolicy = .manual
+        o.recordDuplicates = false  // a duplicate_seen entry carries the wall-clock time it was seen
+        let examples = makeExamples(2_400, domains: ["alpha", "beta", "gamma"], months: 4)
+        let input = Self.jsonl(examples + examples.prefix(500))  // and duplicates of open-segment examples
+        let ingested = temporaryStorePath(), appended = temporaryStorePath()
+        do {
+            let store = try Store.open(at: ingested, options: o)
+            let ing = try Ingester(store: store, mapping: IngestMapping())
+            ing.commitEveryBytes = 1 << 40
+            ing.commitEverySeconds = 0
+            try ing.ingest(data: input)
+            try ing.commit()
+            #expect(ing.summary.inserted == examples.count)
+            #expect(ing.summary.duplicates == 500)
+            try store.close()
+        }
+        do {
+            let store = try Store.open(at: appended, options: o)
+            var parser = try IngestLineParser(mapping: IngestMapping())
+            var draft = ExampleDraft()
+            var duplicates = 0
+            for line in input.split(separator: 0x0A) {
+                try line.withUnsafeBytes { try parser.parse($0, into: &draft) }
+                if try store.appendValidated(&draft).isDuplicate { duplicates += 1 }
+            }
+            #expect(duplicates == 500)
+            try store.commit()
+            try store.close()
+        }
+        let a = try Self.segmentBytes(ingested), b = try Self.segmentBytes(appended)
+        #expect(a.count == 12, "3 domains x 4 months")
+        #expect(a.keys.sorted() == b.keys.sorted())
+        for (k, v) in a { #expect(v == b[k], "\(k) differs") }
+    }
+
+    @Test func duplicatesOfExamplesWhoseSegmentRolledAreStillFoundAfterTheWriterForgetsIt() throws {
+        // Rolled segments leave the in-memory confirmation map: their duplicates
+        // are confirmed from the sealed file instead, and still caught.
+        let path = temporaryStorePath()
+        var o = StoreOptions()
+        o.blockTargetBytes = 2 << 10
+        o.segmentTargetBytes = 16 << 10
+        o.commitPolicy = .manual
+        let store = try Store.open(at: path, options: o)
+        let examples = makeExamples(600, domains: ["alpha"], months: 1)
+        for e in examples { #expect(try store.append(e).isDuplicate == false) }
+        try store.commit()
+        for e in examples { #expect(try store.append(e).isDuplicate) }
+        try store.close()
+        let segments = try FileManager.default.subpathsOfDirectory(atPath: path).filter { $0.hasSuffix(".strata") }
+        #expect(segments.count > 3, "the workload must roll segments")
+    }
+
     @Test func duplicatesOfExamplesInOpenSegmentsAreConfirmedWithoutReadingTheirBlocks() throws {
         let fs = SimulatedFileSystem()
         var o = StoreOptions()

@@ -114,13 +114,23 @@ final class DedupIndex {
     }
 
     /// The writer's ids of examples in its open segments, from memory (the
-    /// refs its segment builders keep for the footers): a confirmation found
-    /// there reads no block. Keys must be example ids for it to apply.
-    var memoryID: ((Location) -> ExampleID?)?
+    /// refs its segment builders keep for the footers), by segment sequence:
+    /// a confirmation found there reads no block. Keys must be example ids
+    /// for it to apply. The writer registers each segment when it opens it
+    /// and forgets it when the segment is sealed.
+    private var memorySegments: [UInt64: (Location) -> ExampleID?] = [:]
+
+    func rememberOpenSegment(_ sequence: UInt64, ids: @escaping (Location) -> ExampleID?) {
+        memorySegments[sequence] = ids
+    }
+
+    func forgetOpenSegment(_ sequence: UInt64) {
+        memorySegments[sequence] = nil
+    }
 
     /// Reads the example at `loc` and checks that its dedup key is `k`.
     private func confirm(_ k: ExampleID, at loc: Location, catalog: SegmentCatalog) throws -> Bool {
-        if key.isExampleID, let id = memoryID?(loc) { return id == k }
+        if key.isExampleID, let ids = memorySegments[loc.segment], let id = ids(loc) { return id == k }
         guard let e = try entry(at: loc, catalog: catalog, decode: !key.isExampleID) else { return false }
         switch e {
         case let .id(id): return id == k
@@ -194,7 +204,7 @@ final class DedupIndex {
     func mergePending() {
         guard !pending.isEmpty else { return }
         for (k, p) in pending { insertCommitted(k, at: p.location) }
-        pending.removeAll(keepingCapacity: pending.count < 4096)
+        pending.removeAll(keepingCapacity: true)  // refilled by the next commit interval: no regrowth and rehash each time
         pendingByID.removeAll(keepingCapacity: false)
     }
 

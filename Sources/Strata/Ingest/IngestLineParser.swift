@@ -30,6 +30,12 @@ public struct IngestLineParser {
     /// re-ingests to the same examples), never counted as unknown.
     static let exportFoldedKeys = ["feedback_positive", "feedback_negative", "excluded", "corrected"].map { Array($0.utf8) }
 
+    /// Byte equality with a literal: length first, then memcmp (the generic
+    /// `elementsEqual` over `String.UTF8View` cost ~1% of ingest, per key).
+    @inline(__always) static func equals(_ b: UnsafeRawBufferPointer, _ s: StaticString) -> Bool {
+        b.count == s.utf8CodeUnitCount && (b.count == 0 || memcmp(b.baseAddress!, s.utf8Start, b.count) == 0)
+    }
+
     static func isExportFoldedKey(_ raw: UnsafeRawBufferPointer) -> Bool {
         exportFoldedKeys.contains { raw.elementsEqual($0) }
     }
@@ -280,7 +286,7 @@ public struct IngestLineParser {
             while k < rawEnd { if lx.p[k] == 0x5C { hasEscape = true; break }; k += 1 }
             func lookup(_ key: UnsafeRawBufferPointer) {
                 if top.kind == .message {
-                    if key.elementsEqual("role".utf8) { slot = .role } else if key.elementsEqual("content".utf8) { slot = .content }
+                    if Self.equals(key, "role") { slot = .role } else if Self.equals(key, "content") { slot = .content }
                 } else {
                     node = trie.child(of: top.node, key: key)
                     if node >= 0, let t = trie.nodes[node].target { slot = .field(t) }
@@ -312,8 +318,8 @@ public struct IngestLineParser {
         if top.captureMetadata {
             // Direct keys of metadata: note the reserved ones (raw compare; escapes in them are not recognised).
             let key = UnsafeRawBufferPointer(start: lx.p + keyStart, count: lx.i - 1 - keyStart)
-            if key.elementsEqual(IngestLineParser.extraKey.utf8) { reservedInMetadata |= 1 }
-            if key.elementsEqual(IngestLineParser.structuredKey.utf8) { reservedInMetadata |= 2 }
+            if Self.equals(key, "_extra") { reservedInMetadata |= 1 }  // IngestLineParser.extraKey
+            if Self.equals(key, "_structured") { reservedInMetadata |= 2 }  // IngestLineParser.structuredKey
         }
         lx.skipWhitespace()
         guard lx.peek == 0x3A else { throw lx.error("expected ':' after a key") }

@@ -6,7 +6,8 @@ import Foundation
 ///
 /// Two stages run on two threads, handing over batches of ~4 MiB of input:
 /// the parse stage (read, split, parse, validate, hash, encode) and the store
-/// stage (dedup, append to blocks, LZ4, write, commit). Each input byte is
+/// stage (dedup, append to blocks, write, commit), with LZ4 on a helper
+/// thread that takes each block as the store stage closes it. Each input byte is
 /// parsed once; nothing is allocated per field.
 public final class Ingester {
     public struct Summary: Sendable {
@@ -44,7 +45,8 @@ public final class Ingester {
         public var parseWait = 0.0
         /// Store thread: dedup and appending entries to blocks (compression excluded).
         public var append = 0.0
-        /// Store thread: compressing and writing the blocks a batch closed (on two threads).
+        /// Store thread: after a batch's append loop, waiting for (and helping) the
+        /// compression a helper thread did during the loop, and writing the frames.
         public var compress = 0.0
         /// Store thread: commits (write the open blocks, fsync, manifest, index snapshot).
         public var commit = 0.0

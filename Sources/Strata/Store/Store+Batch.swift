@@ -56,61 +56,83 @@ public final class EncodedBatch {
 extension Store {
     /// Appends a batch of encoded examples; `outcome` is called per item in order.
     /// Does not apply the commit policy (the caller commits).
+    ///
+    /// Each block the batch closes is compressed by a helper thread while the
+    /// loop goes on appending (`DetachedBlockCompressor`); the frames are
+    /// written in block order before the lock is released, as before.
     public func append(batch: EncodedBatch, outcome: (EncodedBatch.Item, AppendOutcome) -> Void) throws {
         try lock.withLock {
             guard !closed else { throw StrataError(.usage, "store is closed", path: path) }
             try guardWrite {
+                let compressor = DetachedBlockCompressor()
+                var finished = false
+                defer { if !finished { _ = try? compressor.finish() } }
+                let submit: (ActiveSegment) -> Void = { seg in
+                    guard let d = seg.detached.last else { return }
+                    compressor.submit(segment: seg.sequence, index: d.index, entries: d.entries, entryCount: d.entryCount, codec: seg.codec)
+                }
                 try batch.bytes.withUnsafeBytes { all in
                     for item in batch.items {
                         let entry = UnsafeRawBufferPointer(rebasing: all[item.start..<(item.start + item.count)])
                         outcome(item, try appendEntryLocked(entry, id: item.id, idKey: item.idKey, partition: item.partition,
-                                                            timestamp: item.timestamp, deferCompression: true))
+                                                            timestamp: item.timestamp, deferCompression: true, detached: submit))
                     }
                 }
                 let start = Ingester.now(), startCPU = Ingester.threadCPU()
-                batch.compressCPU = try writeDetachedBlocksLocked()
+                let frames = try compressor.finish()
+                finished = true
+                let helped = Ingester.threadCPU() - startCPU
+                let written = try writeDetachedBlocksLocked(compressed: frames)
+                batch.compressCPU = compressor.cpuSeconds + written
                 batch.compressSeconds = Ingester.now() - start
-                batch.compressCallerCPU = Ingester.threadCPU() - startCPU
+                batch.compressCallerCPU = helped + written
             }
         }
     }
 
-    /// Compresses the blocks the batch closed on two threads (LZ4 is most of
-    /// the writer's CPU; the other core is often idle while the parse stage
-    /// waits), then writes each segment's frames in block order and lets the
-    /// catalog know. REQUIRES: the lock is held, inside `guardWrite`.
-    /// Returns the CPU seconds spent, summed over the threads (for `--profile`).
+    /// Writes every active segment's detached blocks in block order, with the
+    /// frames in `compressed` (by segment and block index); blocks missing
+    /// there are compressed first, on two threads (LZ4 is most of the writer's
+    /// CPU). Then lets the catalog know. REQUIRES: the lock is held, inside
+    /// `guardWrite`. Returns the CPU seconds spent, summed over the threads
+    /// (for `--profile`).
     @discardableResult
-    func writeDetachedBlocksLocked() throws -> Double {
+    func writeDetachedBlocksLocked(compressed: [DetachedBlockCompressor.Key: [UInt8]] = [:]) throws -> Double {
         let segs = active.values.filter { !$0.detached.isEmpty }
         guard !segs.isEmpty else { return 0 }
         var jobs: [(seg: Int, block: Int)] = []
-        for (s, seg) in segs.enumerated() { for b in seg.detached.indices { jobs.append((s, b)) } }
+        for (s, seg) in segs.enumerated() {
+            for (b, d) in seg.detached.enumerated() where compressed[.init(segment: seg.sequence, block: d.index)] == nil {
+                jobs.append((s, b))
+            }
+        }
         var frames = [[UInt8]](repeating: [], count: jobs.count)
         let failure = Locked<Error?>(nil)
         let cpu = Locked(0.0)
         let workers = min(2, jobs.count)
-        frames.withUnsafeMutableBufferPointer { out in
-            // Each worker writes only its own slots of `out` (stride by worker count).
-            let slots = out
-            parallelFor(workers) { w in
-                let cpuStart = Ingester.threadCPU()
-                defer { let used = Ingester.threadCPU() - cpuStart; cpu.withLock { $0 += used } }
-                var scratch: [UInt8] = []
-                for j in stride(from: w, to: jobs.count, by: workers) {
-                    let seg = segs[jobs[j].seg]
-                    let d = seg.detached[jobs[j].block]
-                    var frame: [UInt8] = []
-                    frame.reserveCapacity(Format.frameHeaderSize + d.entries.count + d.entries.count / 255 + 16)
-                    do {
-                        try d.entries.withUnsafeBytes {
-                            try FrameCodec.appendBlock(entries: $0, entryCount: d.entryCount, codec: seg.codec, scratch: &scratch, to: &frame)
+        if workers > 0 {
+            frames.withUnsafeMutableBufferPointer { out in
+                // Each worker writes only its own slots of `out` (stride by worker count).
+                let slots = out
+                parallelFor(workers) { w in
+                    let cpuStart = Ingester.threadCPU()
+                    defer { let used = Ingester.threadCPU() - cpuStart; cpu.withLock { $0 += used } }
+                    var scratch: [UInt8] = []
+                    for j in stride(from: w, to: jobs.count, by: workers) {
+                        let seg = segs[jobs[j].seg]
+                        let d = seg.detached[jobs[j].block]
+                        var frame: [UInt8] = []
+                        frame.reserveCapacity(Format.frameHeaderSize + d.entries.count + d.entries.count / 255 + 16)
+                        do {
+                            try d.entries.withUnsafeBytes {
+                                try FrameCodec.appendBlock(entries: $0, entryCount: d.entryCount, codec: seg.codec, scratch: &scratch, to: &frame)
+                            }
+                        } catch {
+                            failure.store(error)
+                            return
                         }
-                    } catch {
-                        failure.store(error)
-                        return
+                        slots[j] = frame
                     }
-                    slots[j] = frame
                 }
             }
         }
@@ -118,9 +140,17 @@ extension Store {
         let writeCPU = Ingester.threadCPU()
         var j = 0
         for seg in segs {
-            let n = seg.detached.count
-            try seg.writeDetached(frames: Array(frames[j..<(j + n)]))
-            j += n
+            var segFrames: [[UInt8]] = []
+            segFrames.reserveCapacity(seg.detached.count)
+            for d in seg.detached {
+                if let f = compressed[.init(segment: seg.sequence, block: d.index)] {
+                    segFrames.append(f)
+                } else {
+                    segFrames.append(frames[j])
+                    j += 1
+                }
+            }
+            try seg.writeDetached(frames: segFrames)
             try noteWrites(seg)
         }
         return cpu.load() + Ingester.threadCPU() - writeCPU
@@ -129,14 +159,19 @@ extension Store {
     /// The one place an example entry enters the store: dedup, then append.
     /// REQUIRES: the lock is held and the caller runs inside `guardWrite`;
     /// `idKey`, when given, is the key `ExampleIdentity.assign` gave the entry.
-    /// With `deferCompression`, full blocks wait for `writeDetachedBlocksLocked`.
+    /// With `deferCompression`, full blocks wait for `writeDetachedBlocksLocked`;
+    /// `detached` is told of the segment each time one is set aside.
     func appendEntryLocked(_ entry: UnsafeRawBufferPointer, id: ExampleID, idKey: ExampleID? = nil, partition: PartitionKey,
-                           timestamp: Int64, deferCompression: Bool = false) throws -> AppendOutcome {
+                           timestamp: Int64, deferCompression: Bool = false,
+                           detached: ((ActiveSegment) -> Void)? = nil) throws -> AppendOutcome {
         if let stored = try dedupCheckLocked(entry: entry, id: id, idKey: idKey, partition: partition, timestamp: timestamp) {
             return .duplicate(stored)
         }
         let seg = try activeSegment(for: partition)
+        let before = seg.detached.count
         let loc = try seg.append(entry: entry, deferCompression: deferCompression)
+        // `append` detaches at most one block (the one it closed), last in `detached`.
+        if seg.detached.count > before { detached?(seg) }
         try dedupInsertedLocked(id: id, at: loc)
         try noteWrites(seg)
         return .inserted(id)

@@ -73,10 +73,6 @@ extension Store {
             }
         }
         dedup.currentKey = k
-        if dedup.memoryID == nil {
-            // Duplicates of examples in open segments are confirmed from memory, not by reading their block back.
-            dedup.memoryID = { [unowned self] loc in self.active.values.first { $0.sequence == loc.segment }?.exampleID(at: loc) }
-        }
         guard let loc = try dedup.lookup(k, catalog: catalog) else { return nil }
         let stored: ExampleID
         if dedup.key.isExampleID {

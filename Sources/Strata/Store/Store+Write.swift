@@ -90,6 +90,7 @@ extension Store {
         try seg.seal()
         try seg.close()
         active[seg.partition] = nil
+        dedup.forgetOpenSegment(seg.sequence)
         if let i = manifest.segments.firstIndex(where: { $0.sequence == seg.sequence }) { manifest.segments[i].state = .sealed }
         manifestDirty = true
         catalog.remove(seg.sequence)
@@ -122,6 +123,8 @@ extension Store {
         manifest.segments.append(Manifest.SegmentEntry(sequence: seq, partition: key, state: .active))
         manifestDirty = true
         active[key] = seg
+        // Duplicates of its examples are confirmed from memory, not by reading their block back.
+        dedup.rememberOpenSegment(seq) { loc in seg.exampleID(at: loc) }
         let file = try SegmentFile(fs: fs, path: p, sequence: seq, partition: key, expectSealed: false)
         catalog.add(file, blockOffsets: [])
         return seg
@@ -137,10 +140,12 @@ extension Store {
     func commitLocked() throws {
         guard !closed else { throw StrataError(.usage, "store is closed", path: path) }
         try guardWrite {
-            for seg in active.values {
-                try seg.closeBlock()
-                try noteWrites(seg)
-            }
+            // The open blocks are compressed on two threads (at the end of an
+            // ingest they are one per partition), then written in block order.
+            let open = Array(active.values)
+            for seg in open { seg.closeBlockDeferred() }
+            try writeDetachedBlocksLocked()
+            for seg in open { try noteWrites(seg) }
             // Segment files and the directories that gained entries are independent
             // fsyncs; all must finish before the manifest (which names the new
             // segments) is replaced, so an acknowledged commit never depends on an
