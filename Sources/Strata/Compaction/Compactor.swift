@@ -11,9 +11,10 @@ public struct CompactionOptions: Sendable {
     /// Target size of each new segment; nil = the store's `segmentTargetBytes`.
     public var segmentTargetBytes: Int64?
     /// Raw bytes of entries per columnar block (SPEC.md §3.6). get-by-id
-    /// rebuilds one block, so this bounds its cost (~0.5 ms at 256 KiB); 1 MiB
-    /// blocks are ~3% smaller on the benchmark corpus but cost ~2 ms per get.
-    public var blockTargetBytes = 256 << 10
+    /// rebuilds one block, so this bounds its cost. On the benchmark corpus
+    /// 512 KiB blocks are 1.8% smaller than 256 KiB ones (1 MiB: ~3%, at
+    /// ~2 ms per cold get); README "Performance" has the warm get figure.
+    public var blockTargetBytes = 512 << 10
     public var dictionary: DictionaryPolicy = .auto
     /// Largest dictionary trained (bytes).
     public var dictionaryCapacity = 112 << 10
@@ -207,17 +208,26 @@ final class CompactionJob {
             let candidate = store.retainLatestDictionary(ofDomain: partition.domain)
             reusedDictionary = candidate?.0
             let mayTrain = options.dictionary == .always || !store.isDictionaryRejected(rejectedKey)
-            if (candidate != nil || mayTrain) && trainer.worthSampling(blockCount: blockList.count, totalRaw: totalRaw) {
+            // Set when a new dictionary was judged to pay (not merely forced by `.always`).
+            var paid = false
+            if let (id, d) = candidate, store.isDictionaryAccepted(id, level: options.level) {
+                dictionary = d
+                dictionaryID = id
+                report.dictionaryID = id
+                report.dictionaryBytes = d.bytes.count
+            } else if (candidate != nil || mayTrain) && trainer.worthSampling(blockCount: blockList.count, totalRaw: totalRaw) {
                 let sample = try trainer.sample(blockCount: blockList.count, totalRaw: totalRaw) { k in
                     try entries(of: blockList[k].file, block: blockList[k].block)
                 }
                 if let (id, d) = candidate, try trainer.fits(d, sample: sample) {
+                    store.acceptDictionary(id, level: options.level)
                     dictionary = d
                     dictionaryID = id
                     report.dictionaryID = id
                     report.dictionaryBytes = d.bytes.count
                 } else if mayTrain {
                     bytes = try trainer.train(sample, totalRaw: max(totalRaw, domainRaw))
+                    paid = bytes != nil
                     if bytes == nil { store.rejectDictionary(rejectedKey) }
                 }
             }
@@ -230,6 +240,7 @@ final class CompactionJob {
             }
             if dictionary == nil, let bytes, let d = ZstdDictionary(bytes: bytes) {
                 dictionaryID = try writeDictionary(bytes)
+                if paid { store.acceptDictionary(dictionaryID, level: options.level) }
                 newDictionary = true
                 dictionary = d
                 report.dictionaryID = dictionaryID
@@ -441,7 +452,7 @@ final class CompactionJob {
             try fs.syncDirectory(store.path)
         }
         let p = store.catalog.dictionaryPath(id)
-        try fs.replaceAtomically(p, mode: store.options.fileMode) { try $0.write(DictionaryFile.encode(id: id, dictionary: bytes)) }
+        try fs.replaceAtomically(p, mode: store.options.fileMode) { try $0.write(try DictionaryFile.encode(id: id, dictionary: bytes, level: options.level)) }
         return id
     }
 

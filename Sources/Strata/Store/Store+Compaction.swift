@@ -89,6 +89,13 @@ extension Store {
 
     func rejectDictionary(_ key: String) { _ = lock.withLock { compactionState.dictionaryRejected.insert(key) } }
 
+    /// Whether dictionary `id` was judged to pay (trained here, or fitted on a held-out sample) at `level` in this process.
+    func isDictionaryAccepted(_ id: UInt32, level: Int32) -> Bool {
+        lock.withLock { compactionState.dictionaryAccepted.contains("\(id)@\(level)") }
+    }
+
+    func acceptDictionary(_ id: UInt32, level: Int32) { _ = lock.withLock { compactionState.dictionaryAccepted.insert("\(id)@\(level)") } }
+
     /// A dictionary id no segment and no file in `directory` uses.
     func reserveDictionaryID(directory dir: String) throws -> UInt32 {
         try lock.withLock {
@@ -216,5 +223,9 @@ final class CompactionState: @unchecked Sendable {
     var dictionariesInUse: [UInt32: Int] = [:]
     /// Domains (at a level) for which a freshly trained dictionary did not pay in this process: not retrained.
     var dictionaryRejected: Set<String> = []
+    /// Dictionaries (id at a level) that paid in this process: later months of the
+    /// domain reuse them without sampling and measuring again (saves a sample
+    /// read and two trial compressions per partition).
+    var dictionaryAccepted: Set<String> = []
     var nextDictionaryID: UInt32?
 }
