@@ -266,23 +266,3 @@ private final class NameBytes {
     func shape(_ s: Shape) -> UnsafeRawBufferPointer { shapes[Int(s.rawValue)] }
     func role(_ r: Role) -> UnsafeRawBufferPointer { roles[Int(r.rawValue)] }
 }
-
-extension SegmentFile {
-    /// Reads the frame at `offset` into `out` (header and payload, checksum
-    /// verified) without decoding its payload (`readBlock` decodes it).
-    func readFrame(at offset: Int64, into out: inout [UInt8]) throws -> FrameHeader {
-        guard offset >= Int64(Format.segmentHeaderSize), offset + Int64(Format.frameHeaderSize) <= validLength else {
-            throw StrataError(.corruption, "block offset \(offset) is outside the segment", path: path, offset: offset)
-        }
-        try file.readExactly(at: offset, count: Format.frameHeaderSize, into: &out)
-        let h = try out.withUnsafeBytes { try FrameCodec.parseHeader($0, path: path, offset: offset) }
-        guard offset + Int64(h.frameLength) <= validLength else {
-            throw StrataError(.corruption, "block at \(offset) runs past the end of the segment", path: path, offset: offset)
-        }
-        try file.readExactly(at: offset, count: h.frameLength, into: &out)
-        guard out.withUnsafeBytes({ FrameCodec.checksumMatches($0, header: h) }) else {
-            throw StrataError(.corruption, "block checksum mismatch", path: path, offset: offset)
-        }
-        return h
-    }
-}

@@ -32,65 +32,7 @@ extension ColumnarBlock {
             self.entryCount = entryCount
             self.path = path
             self.offset = offset
-            for i in streams.indices { streams[i].removeAll(keepingCapacity: true) }
-            var h = ByteReader(payload, path: path, baseOffset: offset + Int64(Format.frameHeaderSize))
-            let version = try h.u8("columnar layout version")
-            guard version == layoutVersion else { throw h.corruption("unknown columnar layout version \(version)", at: 0) }
-            let count = Int(try h.u8("columnar stream count"))
-            guard count <= Stream.allCases.count else { throw h.corruption("columnar block declares \(count) streams, at most \(Stream.allCases.count) exist", at: 1) }
-            var declared: [(stream: Stream, encoding: Encoding, raw: Int, stored: Int, at: Int)] = []
-            var lastID: UInt8 = 0
-            var rawTotal = 0, storedTotal = 0
-            for _ in 0..<count {
-                let at = h.position
-                let id = try h.u8("stream id")
-                guard let k = Stream(rawValue: id) else { throw h.corruption("unknown columnar stream id \(id)", at: at) }
-                guard id > lastID else { throw h.corruption("columnar stream \(k.name) out of order or repeated", at: at) }
-                lastID = id
-                let eb = try h.u8("stream encoding")
-                guard let e = Encoding(rawValue: eb) else { throw h.corruption("unknown encoding \(eb) of stream \(k.name)", at: at + 1) }
-                let raw = Int(try h.u32("stream raw length"))
-                let stored = Int(try h.u32("stream stored length"))
-                rawTotal += raw
-                storedTotal += stored
-                guard raw > 0, rawTotal <= rawLength else {
-                    throw h.corruption("stream \(k.name) declares \(raw) raw bytes (streams total \(rawTotal), block \(rawLength))", at: at + 2)
-                }
-                guard storedTotal <= payload.count else {
-                    throw h.corruption("stream \(k.name) declares \(stored) stored bytes, past the end of the frame", at: at + 6)
-                }
-                guard e != .stored || stored == raw else {
-                    throw h.corruption("stored stream \(k.name) declares \(stored) stored bytes for \(raw) raw", at: at + 6)
-                }
-                declared.append((k, e, raw, stored, at))
-            }
-            guard h.position + storedTotal == payload.count else {
-                throw h.corruption("columnar streams hold \(storedTotal) bytes, the frame \(payload.count - h.position)", at: h.position)
-            }
-            var dataAt = h.position
-            for d in declared {
-                let src = UnsafeRawBufferPointer(rebasing: payload[dataAt..<(dataAt + d.stored)])
-                let i = Int(d.stream.rawValue)
-                let ok: Bool
-                switch d.encoding {
-                case .stored:
-                    streams[i].append(contentsOf: src)
-                    ok = true
-                case .zstd:
-                    ok = ZstdCodec.decompress(src, rawLength: d.raw, into: &streams[i])
-                case .zstdDict:
-                    guard let dictionary else {
-                        throw StrataError(.corruption, "columnar stream \(d.stream.name) needs the segment's dictionary, which is not available",
-                                          path: path, offset: offset + Int64(Format.frameHeaderSize + d.at))
-                    }
-                    ok = ZstdCodec.decompress(src, rawLength: d.raw, dictionary: dictionary, into: &streams[i])
-                }
-                guard ok, streams[i].count == d.raw else {
-                    throw StrataError(.corruption, "columnar stream \(d.stream.name) does not decompress to its declared \(d.raw) bytes",
-                                      path: path, offset: offset + Int64(Format.frameHeaderSize + dataAt))
-                }
-                dataAt += d.stored
-            }
+            try ColumnarBlock.decompressStreams(payload, rawLength: rawLength, dictionary: dictionary, into: &streams, path: path, offset: offset)
         }
 
         /// Runs `body` with a cursor over the streams (valid only inside `body`),

@@ -141,12 +141,14 @@ enum ColumnarBlock {
 
     // MARK: Decoding
 
-    /// Reassembles the row-format entries of a columnar payload into `out`
-    /// (exactly `rawLength` bytes, `entryCount` entries). Every length is
-    /// checked; damage throws `.corruption` naming `path` and the frame at
-    /// `offset` (stream headers: their exact file offset).
-    static func decode(_ payload: UnsafeRawBufferPointer, rawLength: Int, entryCount: Int, dictionary: ZstdDictionary?,
-                       into out: inout [UInt8], path: String?, offset: Int64) throws {
+    /// Parses the stream headers of a columnar payload and decompresses every
+    /// stream into `buffers[streamID]` (REQUIRES: `buffers.count` is
+    /// `Stream.allCases.count + 1`; buffers keep their capacity). Every length
+    /// is checked against `rawLength` and the frame; damage throws
+    /// `.corruption` naming `path` and the frame at `offset` (stream headers:
+    /// their exact file offset). Shared by reassembly and the column view.
+    static func decompressStreams(_ payload: UnsafeRawBufferPointer, rawLength: Int, dictionary: ZstdDictionary?,
+                                  into buffers: inout [[UInt8]], path: String?, offset: Int64) throws {
         // Stream headers: positions in the file (the payload follows the 24-byte frame header).
         var h = ByteReader(payload, path: path, baseOffset: offset + Int64(Format.frameHeaderSize))
         let version = try h.u8("columnar layout version")
@@ -187,14 +189,14 @@ enum ColumnarBlock {
         }
 
         // Decompress every stream into its own buffer.
-        var buffers = [[UInt8]](repeating: [], count: Stream.allCases.count + 1)
+        for i in buffers.indices { buffers[i].removeAll(keepingCapacity: true) }
         var dataAt = h.position
         for d in declared {
             let src = UnsafeRawBufferPointer(rebasing: payload[dataAt..<(dataAt + d.stored)])
             let ok: Bool
             switch d.encoding {
             case .stored:
-                buffers[Int(d.stream.rawValue)] = Array(src)
+                buffers[Int(d.stream.rawValue)].append(contentsOf: src)
                 ok = true
             case .zstd:
                 ok = ZstdCodec.decompress(src, rawLength: d.raw, into: &buffers[Int(d.stream.rawValue)])
@@ -205,12 +207,23 @@ enum ColumnarBlock {
                 }
                 ok = ZstdCodec.decompress(src, rawLength: d.raw, dictionary: dictionary, into: &buffers[Int(d.stream.rawValue)])
             }
-            guard ok else {
+            guard ok, buffers[Int(d.stream.rawValue)].count == d.raw else {
                 throw StrataError(.corruption, "columnar stream \(d.stream.name) does not decompress to its declared \(d.raw) bytes",
                                   path: path, offset: offset + Int64(Format.frameHeaderSize + dataAt))
             }
             dataAt += d.stored
         }
+
+    }
+
+    /// Reassembles the row-format entries of a columnar payload into `out`
+    /// (exactly `rawLength` bytes, `entryCount` entries). Every length is
+    /// checked; damage throws `.corruption` naming `path` and the frame at
+    /// `offset` (stream headers: their exact file offset).
+    static func decode(_ payload: UnsafeRawBufferPointer, rawLength: Int, entryCount: Int, dictionary: ZstdDictionary?,
+                       into out: inout [UInt8], path: String?, offset: Int64) throws {
+        var buffers = [[UInt8]](repeating: [], count: Stream.allCases.count + 1)
+        try decompressStreams(payload, rawLength: rawLength, dictionary: dictionary, into: &buffers, path: path, offset: offset)
 
         out.removeAll(keepingCapacity: true)
         out.reserveCapacity(rawLength)

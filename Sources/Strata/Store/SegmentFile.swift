@@ -217,21 +217,29 @@ public final class SegmentFile {
 
     /// Reads, verifies and decompresses the block frame at `offset` into `out`.
     public func readBlock(at offset: Int64, into out: inout [UInt8], scratch: inout [UInt8]) throws -> FrameHeader {
+        let h = try readFrame(at: offset, into: &scratch)
+        try scratch.withUnsafeBytes { raw in
+            try FrameCodec.decodeBlockPayload(UnsafeRawBufferPointer(rebasing: raw[Format.frameHeaderSize...]), header: h,
+                                              dictionary: dictionary, segmentVersion: header.version, into: &out, path: path, offset: offset)
+        }
+        return h
+    }
+
+    /// Reads the frame at `offset` into `out` (header and payload, checksum
+    /// verified) without decoding its payload (`readBlock` decodes it; the
+    /// Parquet column path decodes columnar payloads itself).
+    func readFrame(at offset: Int64, into out: inout [UInt8]) throws -> FrameHeader {
         guard offset >= Int64(Format.segmentHeaderSize), offset + Int64(Format.frameHeaderSize) <= validLength else {
             throw StrataError(.corruption, "block offset \(offset) is outside the segment", path: path, offset: offset)
         }
-        try file.readExactly(at: offset, count: Format.frameHeaderSize, into: &scratch)
-        let h = try scratch.withUnsafeBytes { try FrameCodec.parseHeader($0, path: path, offset: offset) }
+        try file.readExactly(at: offset, count: Format.frameHeaderSize, into: &out)
+        let h = try out.withUnsafeBytes { try FrameCodec.parseHeader($0, path: path, offset: offset) }
         guard offset + Int64(h.frameLength) <= validLength else {
             throw StrataError(.corruption, "block at \(offset) runs past the end of the segment", path: path, offset: offset)
         }
-        try file.readExactly(at: offset, count: h.frameLength, into: &scratch)
-        try scratch.withUnsafeBytes { raw in
-            guard FrameCodec.checksumMatches(raw, header: h) else {
-                throw StrataError(.corruption, "block checksum mismatch", path: path, offset: offset)
-            }
-            try FrameCodec.decodeBlockPayload(UnsafeRawBufferPointer(rebasing: raw[Format.frameHeaderSize...]), header: h,
-                                              dictionary: dictionary, segmentVersion: header.version, into: &out, path: path, offset: offset)
+        try file.readExactly(at: offset, count: h.frameLength, into: &out)
+        guard out.withUnsafeBytes({ FrameCodec.checksumMatches($0, header: h) }) else {
+            throw StrataError(.corruption, "block checksum mismatch", path: path, offset: offset)
         }
         return h
     }
