@@ -191,9 +191,6 @@ extension Exporter {
                               view: inout EntryView, side: inout ReadBuffers,
                               _ body: (inout EntryView, FoldedAnnotations?, Int, PartitionKey) throws -> Void) throws {
         let split = spec.split
-        let minQ = spec.minQuality
-        let catalog = ctx.snap.catalog
-        let annotationMap = ctx.snap.annotationMap
         try columns.withCursor { cursor in
             while let (kind, _) = try cursor.next(into: &view) {
                 guard kind == EntryKind.example.rawValue else { continue }
@@ -205,31 +202,8 @@ extension Exporter {
                     folded = anns
                 }
                 if (1 << view.shape.rawValue) & shapeMask == 0 { continue }
-                if let w = spec.predicate, !w.matches(view) { continue }
-                if let minQ { guard let q = view.quality, q >= minQ else { continue } }
-                if let sb = sourceBytes { guard let s = view.source, s.elementsEqual(sb) else { continue } }
-                if !tagBytes.isEmpty {
-                    if spec.allTags {
-                        guard tagBytes.allSatisfy({ t in view.tags.contains { $0.elementsEqual(t) } }) else { continue }
-                    } else {
-                        guard view.tags.contains(where: { t in tagBytes.contains { t.elementsEqual($0) } }) else { continue }
-                    }
-                }
                 var a: FoldedAnnotations?
-                if let external = annotations {
-                    a = external.annotations(for: view.id)
-                } else if !folded.isEmpty || annotationMap[view.id] != nil {
-                    let later = try annotationMap[view.id].map { try catalog.readAnnotations(at: $0, target: view.id, buffers: &side) } ?? []
-                    a = FoldedAnnotations(folding: folded + later, shape: view.shape, hasAssistant: view.messages.contains { $0.role == .assistant })
-                }
-                if !spec.includeExcluded, a?.excluded == true { continue }
-                if let fb = spec.feedback {
-                    let pos = a?.feedbackPositive ?? 0, neg = a?.feedbackNegative ?? 0
-                    switch fb {
-                    case .dropNegative: if neg > pos { continue }
-                    case .onlyPositive: if pos <= neg { continue }
-                    }
-                }
+                guard try selects(view, folded: folded, ctx, side: &side, annotations: &a) else { continue }
                 try body(&view, a, split?.index(of: view.id) ?? 0, job.partition)
             }
         }

@@ -355,6 +355,43 @@ public final class Exporter {
         if !damaged.contains(where: { $0.path == e.path && $0.offset == e.offset }) { damaged.append(e) }
     }
 
+    /// The selection every export applies after the shape test (SPEC.md §8):
+    /// the predicate, quality, source and tags, then the example's folded
+    /// annotations (`folded`, from its block, plus later ones from the
+    /// catalog, or the external source) and the excluded/feedback rules.
+    /// Returns false when the example is left out; `annotations` is then
+    /// meaningless. Shared by the row-format and the column paths.
+    func selects(_ view: EntryView, folded: [Annotation], _ ctx: UnitContext, side: inout ReadBuffers,
+                 annotations a: inout FoldedAnnotations?) throws -> Bool {
+        a = nil
+        if let w = spec.predicate, !w.matches(view) { return false }
+        if let minQ = spec.minQuality { guard let q = view.quality, q >= minQ else { return false } }
+        if let sb = sourceBytes { guard let s = view.source, s.elementsEqual(sb) else { return false } }
+        if !tagBytes.isEmpty {
+            if spec.allTags {
+                guard tagBytes.allSatisfy({ t in view.tags.contains { $0.elementsEqual(t) } }) else { return false }
+            } else {
+                guard view.tags.contains(where: { t in tagBytes.contains { t.elementsEqual($0) } }) else { return false }
+            }
+        }
+        let annotationMap = ctx.snap.annotationMap
+        if let external = annotations {
+            a = external.annotations(for: view.id)
+        } else if !folded.isEmpty || annotationMap[view.id] != nil {
+            let later = try annotationMap[view.id].map { try ctx.snap.catalog.readAnnotations(at: $0, target: view.id, buffers: &side) } ?? []
+            a = FoldedAnnotations(folding: folded + later, shape: view.shape, hasAssistant: view.messages.contains { $0.role == .assistant })
+        }
+        if !spec.includeExcluded, a?.excluded == true { return false }
+        if let fb = spec.feedback {
+            let pos = a?.feedbackPositive ?? 0, neg = a?.feedbackNegative ?? 0
+            switch fb {
+            case .dropNegative: if neg > pos { return false }
+            case .onlyPositive: if pos <= neg { return false }
+            }
+        }
+        return true
+    }
+
     /// Visits the selected examples of one decompressed block (see `forEachSelected`).
     /// Touches no state of the exporter when it has no annotations to fold
     /// (`annotations` nil, no annotation entries outside the blocks), so
@@ -363,9 +400,6 @@ public final class Exporter {
                             view: inout EntryView, side: inout ReadBuffers,
                             _ body: (inout EntryView, FoldedAnnotations?, Int, PartitionKey) throws -> Void) throws {
         let split = spec.split
-        let minQ = spec.minQuality
-        let catalog = ctx.snap.catalog
-        let annotationMap = ctx.snap.annotationMap
         let file = job.file, offset = job.offset, p = job.partition
         var count = 0
         try block.withUnsafeBytes { raw in
@@ -397,31 +431,8 @@ public final class Exporter {
                 // The checks every read makes (UTF-8, id vs content): an export
                 // never accepts bytes a `get` rejects.
                 try view.verifyContent(entry)
-                if let w = spec.predicate, !w.matches(view) { continue }
-                if let minQ { guard let q = view.quality, q >= minQ else { continue } }
-                if let sb = sourceBytes { guard let s = view.source, s.elementsEqual(sb) else { continue } }
-                if !tagBytes.isEmpty {
-                    if spec.allTags {
-                        guard tagBytes.allSatisfy({ t in view.tags.contains { $0.elementsEqual(t) } }) else { continue }
-                    } else {
-                        guard view.tags.contains(where: { t in tagBytes.contains { t.elementsEqual($0) } }) else { continue }
-                    }
-                }
                 var a: FoldedAnnotations?
-                if let external = annotations {
-                    a = external.annotations(for: view.id)
-                } else if !folded.isEmpty || annotationMap[view.id] != nil {
-                    let later = try annotationMap[view.id].map { try catalog.readAnnotations(at: $0, target: view.id, buffers: &side) } ?? []
-                    a = FoldedAnnotations(folding: folded + later, shape: view.shape, hasAssistant: view.messages.contains { $0.role == .assistant })
-                }
-                if !spec.includeExcluded, a?.excluded == true { continue }
-                if let fb = spec.feedback {
-                    let pos = a?.feedbackPositive ?? 0, neg = a?.feedbackNegative ?? 0
-                    switch fb {
-                    case .dropNegative: if neg > pos { continue }
-                    case .onlyPositive: if pos <= neg { continue }
-                    }
-                }
+                guard try selects(view, folded: folded, ctx, side: &side, annotations: &a) else { continue }
                 try body(&view, a, split?.index(of: view.id) ?? 0, p)
             }
         }
