@@ -91,6 +91,18 @@ func registerExportBenchmarks() {
         }
     }
 
+    // Issue 16 item 4: the compacted twin of the same store, exported to Parquet
+    // from the columnar streams; compare with export_parquet_full in the same run.
+    Benchmark("export_parquet_full_compacted") { benchmark in
+        for _ in benchmark.scaledIterations {
+            let out = fresh("parquet-compacted")
+            benchmark.startMeasurement()
+            blackHole(try Exporter(storePath: Corpus.compactedStorePath, outPath: out, spec: ExportSpec(format: .parquet)).run())
+            benchmark.stopMeasurement()
+            try? FileManager.default.removeItem(atPath: out)
+        }
+    }
+
     Benchmark("export_up_to_date_check") { benchmark in
         let out = fresh("uptodate")
         _ = try Exporter(storePath: Corpus.storePath, outPath: out, spec: ExportSpec()).run()
