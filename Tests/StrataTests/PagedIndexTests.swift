@@ -2,37 +2,6 @@ import Foundation
 import Testing
 @testable import Strata
 
-/// The real file system, counting the bytes read from each path (through
-/// `readFile` and through every opened file's `read`).
-private final class CountingFileSystem: ForwardingFileSystem, @unchecked Sendable {
-    let base: any FileSystem = PosixFileSystem.shared
-    private let lock = NSLock()
-    private var read: [String: Int] = [:]
-
-    func bytesRead(_ path: String) -> Int { lock.withLock { read[path] ?? 0 } }
-    func count(_ path: String, _ n: Int) { lock.withLock { read[path, default: 0] += n } }
-
-    func openReadable(_ path: String) throws -> ReadableFile { CountingReadable(try base.openReadable(path), self) }
-    func readFile(_ path: String) throws -> [UInt8] {
-        let b = try base.readFile(path)
-        count(path, b.count)
-        return b
-    }
-}
-
-private final class CountingReadable: ReadableFile {
-    let inner: ReadableFile
-    let fs: CountingFileSystem
-    init(_ inner: ReadableFile, _ fs: CountingFileSystem) { self.inner = inner; self.fs = fs }
-    var path: String { inner.path }
-    func currentSize() throws -> Int64 { try inner.currentSize() }
-    func read(at offset: Int64, count: Int, into buffer: inout [UInt8]) throws -> Int {
-        let n = try inner.read(at: offset, count: count, into: &buffer)
-        fs.count(inner.path, n)
-        return n
-    }
-    func close() { inner.close() }
-}
 
 private func indexPath(_ store: String) -> String { store + "/" + Format.indexDirectoryName + "/" + Format.indexFileName }
 
@@ -57,7 +26,7 @@ private func storeWithIndex(_ n: Int) throws -> (path: String, examples: [Exampl
         let h = try indexHeader(path)
         #expect(h.version == Format.indexVersion)
         let fileSize = try PosixFileSystem.shared.fileSize(indexPath(path))
-        let fs = CountingFileSystem()
+        let fs = RecordingFileSystem()
         let reader = try StoreReader(path: path, fileSystem: fs)
         defer { reader.close() }
         let target = examples[12_345]
@@ -227,7 +196,7 @@ private func storeWithIndex(_ n: Int) throws -> (path: String, examples: [Exampl
             return inBlock.count < 2
         }
         let (a, b) = (try #require(inBlock[0]), try #require(inBlock[1]))
-        let fs = CountingFileSystem()
+        let fs = RecordingFileSystem()
         let reader = try StoreReader(path: path, fileSystem: fs)
         defer { reader.close() }
         #expect(try reader.getFolded(a) == plain.getFolded(a))

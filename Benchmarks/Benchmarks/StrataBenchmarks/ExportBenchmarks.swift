@@ -81,25 +81,18 @@ func registerExportBenchmarks() {
         }
     }
 
-    Benchmark("export_parquet_full") { benchmark in
-        for _ in benchmark.scaledIterations {
-            let out = fresh("parquet")
-            benchmark.startMeasurement()
-            blackHole(try Exporter(storePath: Corpus.storePath, outPath: out, spec: ExportSpec(format: .parquet)).run())
-            benchmark.stopMeasurement()
-            try? FileManager.default.removeItem(atPath: out)
-        }
-    }
-
-    // Issue 16 item 4: the compacted twin of the same store, exported to Parquet
-    // from the columnar streams; compare with export_parquet_full in the same run.
-    Benchmark("export_parquet_full_compacted") { benchmark in
-        for _ in benchmark.scaledIterations {
-            let out = fresh("parquet-compacted")
-            benchmark.startMeasurement()
-            blackHole(try Exporter(storePath: Corpus.compactedStorePath, outPath: out, spec: ExportSpec(format: .parquet)).run())
-            benchmark.stopMeasurement()
-            try? FileManager.default.removeItem(atPath: out)
+    // Issue 16 item 4: `_compacted` exports the compacted twin of the same store
+    // from its columnar streams; compare the two in the same run.
+    for (name, store) in [("export_parquet_full", { Corpus.storePath }), ("export_parquet_full_compacted", { Corpus.compactedStorePath })] {
+        Benchmark(name) { benchmark in
+            let storePath = store()
+            for _ in benchmark.scaledIterations {
+                let out = fresh(name)
+                benchmark.startMeasurement()
+                blackHole(try Exporter(storePath: storePath, outPath: out, spec: ExportSpec(format: .parquet)).run())
+                benchmark.stopMeasurement()
+                try? FileManager.default.removeItem(atPath: out)
+            }
         }
     }
 
