@@ -58,6 +58,9 @@ public struct Manifest: Sendable {
             json = Array(try JSONSerialization.data(withJSONObject: value, options: [.sortedKeys, .withoutEscapingSlashes, .fragmentsAllowed]))
         }
 
+        /// Text already in the serializer's form (sorted keys, slashes unescaped).
+        init(json: [UInt8]) { self.json = json }
+
         public init(string: String) {
             // A String always serializes.
             self = try! Member(value: string)
@@ -158,40 +161,7 @@ public struct Manifest: Sendable {
             guard XXH.hash64(body) == sum else {
                 throw StrataError(.corruption, "manifest checksum mismatch", path: path, offset: 24)
             }
-            guard let obj = try? JSONSerialization.jsonObject(with: Data(body)) as? [String: Any] else {
-                throw StrataError(.corruption, "manifest body is not a JSON object", path: path, offset: 24)
-            }
-            func bad(_ what: String) -> StrataError { StrataError(.corruption, "manifest: \(what)", path: path, offset: 24) }
-            guard let storeID = obj["store_id"] as? String, let created = obj["created"] as? String,
-                  let gen = (obj["generation"] as? NSNumber)?.uint64Value, let next = (obj["next_segment"] as? NSNumber)?.uint64Value,
-                  let segs = obj["segments"] as? [[String: Any]] else { throw bad("missing or mistyped required members") }
-            var m = Manifest(storeID: storeID, created: created)
-            m.generation = gen
-            m.nextSegment = next
-            if let d = obj["dedup"] {
-                guard let d = d as? [String: Any], let key = d["key"] as? String,
-                      let fields = (d["fields"] ?? [String]()) as? [String], let normalize = (d["normalize"] ?? "none") as? String else {
-                    throw bad("dedup member \(d) is not understood by this build")
-                }
-                m.dedup = DedupSpec(key: key, fields: fields, normalize: normalize)
-            }
-            for s in segs {
-                guard let seq = (s["seq"] as? NSNumber)?.uint64Value, let p = s["partition"] as? String,
-                      let key = PartitionKey(path: p), let st = (s["state"] as? String).flatMap(SegmentEntry.State.init(rawValue:)) else {
-                    throw bad("segment entry \(s) is malformed")
-                }
-                var committed: Int64?
-                if let c = s["committed"] {
-                    guard st == .active, let n = (c as? NSNumber)?.int64Value, n >= Int64(Format.segmentHeaderSize) else {
-                        throw bad("segment entry \(seq) has an invalid committed length")
-                    }
-                    committed = n
-                }
-                m.segments.append(SegmentEntry(sequence: seq, partition: key, state: st, codec: s["codec"] as? String ?? "lz4",
-                                               dictionaryID: (s["dict"] as? NSNumber)?.uint32Value ?? 0, committed: committed))
-            }
-            for (k, v) in obj where !knownKeys.contains(k) { m.extra[k] = try Member(value: v) }
-            return m
+            return try ManifestBodyParser.decode(body, path: path)
         }
     }
 }

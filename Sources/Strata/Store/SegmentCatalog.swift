@@ -16,6 +16,10 @@ final class SegmentCatalog {
     /// writer registers its sealed segments unpinned (no file, no size): it is
     /// the only one who deletes segments, and they never grow.
     private var unopened: [UInt64: (entry: Manifest.SegmentEntry, file: ReadableFile?, size: Int64?)] = [:]
+    /// Segments a snapshot opened for some partitions lists outside them: not
+    /// pinned, never opened. Touching one is a usage error, so such a snapshot
+    /// answers only from whole partitions it holds, never from part of the store.
+    private var outOfScope: [UInt64: PartitionKey] = [:]
     /// Annotation refs of the opened partitions (SPEC.md §4.6): from footers
     /// and walks as partitions open, plus what the writer appends (`noteAnnotation`).
     private(set) var annotations = AnnotationMap()
@@ -96,6 +100,19 @@ final class SegmentCatalog {
         note(partition: entry.partition, segment: entry.sequence)
     }
 
+    /// Registers a manifest-listed segment outside a snapshot's partitions
+    /// (not opened, not pinned): it is listed, and touching it throws.
+    func registerOutOfScope(_ entry: Manifest.SegmentEntry) {
+        outOfScope[entry.sequence] = entry.partition
+        note(partition: entry.partition, segment: entry.sequence)
+    }
+
+    private func requireInScope(_ seq: UInt64) throws {
+        guard let p = outOfScope[seq] else { return }
+        throw StrataError(.usage, "this snapshot was opened for some partitions only and \(p) is not one of them; open it for the whole store",
+                          path: segmentPath(p, seq))
+    }
+
     /// Registers a sealed segment of the writer without touching its file:
     /// nothing is opened or read until its partition is (SPEC.md §7, lazy opening).
     func registerSealed(_ entry: Manifest.SegmentEntry) {
@@ -117,6 +134,7 @@ final class SegmentCatalog {
     /// collects its annotations. Cheap when already open. With `onDamage`, a
     /// segment that fails to open as corrupt is reported and left out.
     func open(partition p: PartitionKey, onDamage: ((StrataError) -> Void)? = nil) throws {
+        if !outOfScope.isEmpty, let seq = partitions[p]?.first(where: { outOfScope[$0] != nil }) { try requireInScope(seq) }
         guard let seqs = partitions[p], seqs.contains(where: { unopened[$0] != nil }) else { return }
         var buffers = ReadBuffers()
         for seq in seqs { try openRegistered(seq, buffers: &buffers, onDamage: onDamage) }
@@ -150,6 +168,7 @@ final class SegmentCatalog {
     /// confirmations). A later `open(partition:)` opens the rest; the
     /// annotation refs it collected stay (folding needs the whole partition's).
     func openOnly(segment seq: UInt64) throws {
+        try requireInScope(seq)
         guard unopened[seq] != nil else { return }
         var buffers = ReadBuffers()
         try openRegistered(seq, buffers: &buffers, onDamage: nil)
@@ -158,11 +177,13 @@ final class SegmentCatalog {
     /// Opens the partition holding segment `seq` (the rest of it, when the
     /// segment itself was opened alone by `openOnly`).
     func open(segment seq: UInt64) throws {
+        try requireInScope(seq)
         if let p = unopened[seq]?.entry.partition ?? files[seq]?.partition { try open(partition: p) }
     }
 
     /// Opens every registered segment (for work that needs the whole store).
     func openAll() throws {
+        if let seq = outOfScope.keys.min() { try requireInScope(seq) }
         for p in Set(unopened.values.map(\.entry.partition)) { try open(partition: p) }
     }
 
@@ -174,7 +195,7 @@ final class SegmentCatalog {
     }
 
     /// True when the snapshot lists segment `seq`, opened or not.
-    func contains(segment seq: UInt64) -> Bool { files[seq] != nil || unopened[seq] != nil }
+    func contains(segment seq: UInt64) -> Bool { files[seq] != nil || unopened[seq] != nil || outOfScope[seq] != nil }
 
     /// Size of a registered segment's file when the snapshot began, opened or not.
     func snapshotSize(_ seq: UInt64) -> Int64? { unopened[seq]?.size ?? files[seq]?.validLength }

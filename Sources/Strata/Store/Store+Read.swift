@@ -44,6 +44,13 @@ enum StoreScanner {
 /// touches it, and they keep no per-example ids in memory. Memory and time
 /// follow what is touched: a one-partition scan reads the manifest and that
 /// partition only.
+///
+/// Opened for some partitions (`partitions:`), it pins only their files, so
+/// its open does not grow with the store. It still lists every partition;
+/// whatever needs a segment outside them (a scan selecting another partition,
+/// a `get` whose example lies elsewhere, an index catch-up over other
+/// segments, whole-store statistics) throws a usage error instead of
+/// answering from part of the store.
 // @unchecked: its mutable state (index, buffers, the catalog's lazily read footers, `skipped`) is touched only under `lock`.
 public final class StoreReader: @unchecked Sendable {
     public let path: String
@@ -68,20 +75,27 @@ public final class StoreReader: @unchecked Sendable {
     /// What salvage mode skipped (file, offset, reason).
     public private(set) var skipped: [StrataError] = []
 
-    public init(path: String, fileSystem: FileSystem = PosixFileSystem.shared, skipDamaged: Bool = false) throws {
+    /// `partitions`, when given, selects the partitions this snapshot holds
+    /// (see above); nil holds the whole store.
+    public init(path: String, fileSystem: FileSystem = PosixFileSystem.shared, skipDamaged: Bool = false,
+                partitions inScope: ((PartitionKey) -> Bool)? = nil) throws {
         self.path = path
         self.skipDamaged = skipDamaged
-        // Every file of the snapshot is opened now and held (SPEC.md §7.2), so a
-        // compaction that deletes them later cannot make this reader fail; their
-        // footers are read when a partition is first touched.
-        let snap = try PinnedSnapshot.pin(root: path, fs: fileSystem)
+        // Every file of the snapshot (in scope) is opened now and held (SPEC.md §7.2),
+        // so a compaction that deletes them later cannot make this reader fail;
+        // their footers are read when a partition is first touched.
+        let snap = try PinnedSnapshot.pin(root: path, fs: fileSystem) { inScope?($0.partition) ?? true }
         pins = snap.fs
         manifest = snap.manifest
         catalog = SegmentCatalog(fs: snap.fs, root: path)
         listed = manifest.segments.filter { !snap.vanishedActive.contains($0.sequence) }
         do {
-            try catalog.loadDictionaries(for: manifest)
-            for entry in listed { try catalog.register(entry) }
+            var held = manifest
+            if let inScope { held.segments = held.segments.filter { inScope($0.partition) } }
+            try catalog.loadDictionaries(for: held)
+            for entry in listed {
+                if inScope?(entry.partition) ?? true { try catalog.register(entry) } else { catalog.registerOutOfScope(entry) }
+            }
         } catch {
             catalog.closeAll()
             snap.fs.unpinAll()
@@ -112,7 +126,16 @@ public final class StoreReader: @unchecked Sendable {
     }
 
     /// Examples in the snapshot (loads the index; 0 if it cannot be read -- a `get` then reports why).
-    public var count: Int { lock.withLock { (try? loadedIndex())?.count ?? 0 } }
+    /// On a reader opened for some partitions, a count that needs segments outside
+    /// them (an index behind the manifest) is a programming error: it stops here
+    /// rather than return a number that is not the store's.
+    public var count: Int {
+        lock.withLock {
+            do { return try loadedIndex().count } catch let e as StrataError where e.code == .usage {
+                preconditionFailure("StoreReader.count: \(e)")
+            } catch { return 0 }
+        }
+    }
     public var partitions: [PartitionKey] { catalog.sortedPartitions }
 
     /// Location of the example with this id; opens its partition.

@@ -32,6 +32,35 @@ struct ScanCommand: ParsableCommand {
     @Flag(help: "Salvage: skip damaged segments and blocks, print everything else, list what was skipped on stderr (exit 65 if anything was).") var skipDamaged = false
     @OptionGroup var selection: SelectionOptions
 
+    /// The values parsed, as the fast path (`ScanArguments.parseFast`) also produces them.
+    var arguments: ScanArguments {
+        ScanArguments(store: store, domain: domain, fromMonth: fromMonth, toMonth: toMonth, minQuality: minQuality, tag: tag,
+                      source: source, shape: shape, limit: limit, skipDamaged: skipDamaged,
+                      predicates: selection.predicates, from: selection.from, to: selection.to)
+    }
+
+    func validate() throws { try arguments.validate() }
+
+    func run() throws { try arguments.run() }
+}
+
+/// The values of `strata scan`, however they were parsed: by ArgumentParser
+/// (`ScanCommand`), or by `parseFast` for the plain forms.
+struct ScanArguments {
+    var store = ""
+    var domain: [String] = []
+    var fromMonth: String?
+    var toMonth: String?
+    var minQuality: Double?
+    var tag: [String] = []
+    var source: String?
+    var shape: String?
+    var limit: Int?
+    var skipDamaged = false
+    var predicates: [String] = []
+    var from: String?
+    var to: String?
+
     func validate() throws {
         if let fromMonth, Month(fromMonth) == nil { throw ValidationError("--from-month '\(fromMonth)' is not YYYY-MM") }
         if let toMonth, Month(toMonth) == nil { throw ValidationError("--to-month '\(toMonth)' is not YYYY-MM") }
@@ -44,10 +73,73 @@ struct ScanCommand: ParsableCommand {
         }
     }
 
+    /// `strata scan`'s arguments (after "scan") when they are in the plain forms
+    /// this parser reads the same way ArgumentParser does and pass `validate()`;
+    /// nil for anything else (help, unknown or malformed options, an option
+    /// value that looks like an option, `--`, a single-valued option twice),
+    /// which then goes through ArgumentParser and gets its messages. Parsing
+    /// with ArgumentParser costs more than the rest of a one-partition scan's
+    /// startup: it reflects over every option of the command.
+    static func parseFast(_ args: ArraySlice<String>) -> ScanArguments? {
+        var a = ScanArguments()
+        var haveStore = false
+        var seen = Set<String>()
+        var i = args.startIndex
+        while i < args.endIndex {
+            let token = args[i]
+            i += 1
+            guard token.hasPrefix("-") else {
+                // The one positional: the store.
+                guard !haveStore, !token.isEmpty else { return nil }
+                a.store = token
+                haveStore = true
+                continue
+            }
+            guard token.hasPrefix("--"), token.count > 2 else { return nil }
+            var name = String(token.dropFirst(2))
+            var value: String?
+            if let eq = name.firstIndex(of: "=") {
+                value = String(name[name.index(after: eq)...])
+                name = String(name[..<eq])
+            }
+            if name == "skip-damaged" {
+                guard value == nil, !a.skipDamaged else { return nil }
+                a.skipDamaged = true
+                continue
+            }
+            if value == nil {
+                guard i < args.endIndex, !args[i].hasPrefix("-") else { return nil }
+                value = args[i]
+                i += 1
+            }
+            guard let v = value else { return nil }
+            let repeatable = name == "domain" || name == "tag" || name == "where"
+            guard repeatable || seen.insert(name).inserted else { return nil }
+            switch name {
+            case "domain": a.domain.append(v)
+            case "tag": a.tag.append(v)
+            case "where": a.predicates.append(v)
+            case "from-month": a.fromMonth = v
+            case "to-month": a.toMonth = v
+            case "source": a.source = v
+            case "shape": a.shape = v
+            case "from": a.from = v
+            case "to": a.to = v
+            case "min-quality":
+                guard let q = Double(v) else { return nil }
+                a.minQuality = q
+            case "limit":
+                guard let n = Int(v) else { return nil }
+                a.limit = n
+            default: return nil
+            }
+        }
+        guard haveStore, (try? a.validate()) != nil else { return nil }
+        return a
+    }
+
     func run() throws {
         try runCommand {
-            let reader = try StoreReader(path: store, skipDamaged: skipDamaged)
-            defer { reader.close() }
             let tags = Set(tag), q = minQuality, src = source, sh = shape.flatMap(Shape.init(name:))
             let needsPredicate = q != nil || !tags.isEmpty || src != nil || sh != nil
             var filter = ScanFilter(domains: domain.isEmpty ? nil : Set(domain), fromMonth: fromMonth.flatMap(Month.init),
@@ -58,7 +150,11 @@ struct ScanCommand: ParsableCommand {
                 if let sh, e.shape != sh { return false }
                 return true
             } : nil)
-            if let w = try selection.predicate() { filter.require(w) }
+            if let w = try SelectionOptions.predicate(predicates: predicates, from: from, to: to) { filter.require(w) }
+            // Only the selected partitions' files are opened: the open does not grow with the store.
+            let partitions = filter
+            let reader = try StoreReader(path: store, skipDamaged: skipDamaged, partitions: { partitions.includes($0) })
+            defer { reader.close() }
             let out = OutputWriter()
             if filter.predicate == nil && !skipDamaged {
                 // The common case: lines encoded straight from the block bytes, written in large chunks.

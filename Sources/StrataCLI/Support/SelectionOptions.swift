@@ -10,7 +10,10 @@ struct SelectionOptions: ParsableArguments {
     @Option(name: .customLong("to"), help: "Latest timestamp (exclusive): 2025-03-15 or 2025-03-14T18:00:00Z.") var to: String?
 
     /// All of them ANDed, or nil when none was given.
-    func predicate() throws -> RecordPredicate? {
+    func predicate() throws -> RecordPredicate? { try Self.predicate(predicates: predicates, from: from, to: to) }
+
+    /// The same from plain values (`strata scan`'s fast path parses without ArgumentParser).
+    static func predicate(predicates: [String], from: String?, to: String?) throws -> RecordPredicate? {
         var all = try predicates.map { try RecordPredicate(parsing: $0) }
         func instant(_ text: String?, _ option: String) throws -> Int64? {
             guard let text else { return nil }
