@@ -191,3 +191,28 @@ import Testing
         }
     }
 }
+
+extension ManifestDecoderTests {
+    /// The `Character`-splitting parse PartitionKey(path:) used before its byte-wise one.
+    static func referencePartitionKey(_ path: String) -> PartitionKey? {
+        let parts = path.split(separator: "/", omittingEmptySubsequences: false)
+        guard parts.count == 2, parts[0].hasPrefix("domain="), parts[1].hasPrefix("month=") else { return nil }
+        let d = String(parts[0].dropFirst(7))
+        guard PartitionKey.isValidDomain(d), let m = Month(String(parts[1].dropFirst(6))) else { return nil }
+        return PartitionKey(domain: d, month: m)
+    }
+
+    @Test func partitionKeysParseAsTheCharacterWiseParseDid() {
+        let paths = [
+            "domain=a/month=2025-01", "domain=a-b_9/month=1999-12", "domain=" + String(repeating: "x", count: 64) + "/month=2025-01",
+            "domain=" + String(repeating: "x", count: 65) + "/month=2025-01", "domain=/month=2025-01", "domain=a/month=2025-1",
+            "domain=a/month=2025-13", "domain=a/month=2025-00", "domain=a/month=+025-01", "domain=a/month=2025-01/",
+            "domain=a//month=2025-01", "/domain=a/month=2025-01", "domain=A/month=2025-01", "domain=_a/month=2025-01",
+            "domain=a/month=2025-01\u{301}", "domain=\u{301}a/month=2025-01", "domain=a/\u{301}month=2025-01",
+            "domain=é/month=2025-01", "domain=a month=2025-01", "domains=a/month=2025-01", "domain=a/months=2025-01",
+            "domain=a/month=", "domain=a/", "", "/", "domain=a", "domain=a/month=2025-01x",
+        ]
+        for p in paths { #expect(PartitionKey(path: p) == Self.referencePartitionKey(p), "\(p)") }
+        #expect(PartitionKey(path: "domain=a-b_9/month=1999-12") == PartitionKey(domain: "a-b_9", month: Month(year: 1999, month: 12)))
+    }
+}

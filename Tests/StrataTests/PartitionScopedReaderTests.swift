@@ -15,11 +15,14 @@ import Testing
         var o = StoreOptions()
         o.segmentTargetBytes = 16 << 10
         o.blockTargetBytes = 4 << 10
-        let store = try Store.open(at: path, options: o)
         let examples = makeExamples(1_200, domains: ["alpha", "beta", "gamma"], months: 2)
-        _ = try store.append(contentsOf: examples)
-        try store.annotate(examples[0].id, .feedback(.positive, rating: 5))
-        try store.close()
+        // Three sessions: every partition gets a segment from each.
+        for part in 0..<3 {
+            let store = try Store.open(at: path, options: o)
+            _ = try store.append(contentsOf: Array(examples[(part * 400)..<((part + 1) * 400)]))
+            if part == 1 { try store.annotate(examples[0].id, .feedback(.positive, rating: 5)) }
+            try store.close()
+        }
         return (path, examples)
     }
 

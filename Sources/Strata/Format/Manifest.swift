@@ -178,11 +178,26 @@ public struct PartitionKey: Hashable, Comparable, Sendable, CustomStringConverti
 
     /// Parses "domain=D/month=YYYY-MM", validating the domain.
     public init?(path: String) {
-        let parts = path.split(separator: "/", omittingEmptySubsequences: false)
-        guard parts.count == 2, parts[0].hasPrefix("domain="), parts[1].hasPrefix("month=") else { return nil }
-        let d = String(parts[0].dropFirst(7))
-        guard PartitionKey.isValidDomain(d), let m = Month(String(parts[1].dropFirst(6))) else { return nil }
-        self.init(domain: d, month: m)
+        var path = path
+        guard let key = path.withUTF8({ PartitionKey(pathBytes: $0) }) else { return nil }
+        self = key
+    }
+
+    /// The same from UTF-8 bytes. Byte-wise, not by `Character`: a manifest
+    /// lists one key per segment, and splitting `String`s by grapheme cost more
+    /// than the rest of its decode. (Only ASCII keys are valid, so the two agree.)
+    init?(pathBytes b: UnsafeBufferPointer<UInt8>) {
+        let domainPrefix: StaticString = "domain=", monthPrefix: StaticString = "month="
+        func hasPrefix(_ p: StaticString, at i: Int) -> Bool {
+            i + p.utf8CodeUnitCount <= b.count
+                && UnsafeBufferPointer(start: p.utf8Start, count: p.utf8CodeUnitCount).elementsEqual(b[i..<(i + p.utf8CodeUnitCount)])
+        }
+        guard let slash = b.firstIndex(of: UInt8(ascii: "/")), !b[(slash + 1)...].contains(UInt8(ascii: "/")),
+              hasPrefix(domainPrefix, at: 0), hasPrefix(monthPrefix, at: slash + 1) else { return nil }
+        let d = b[domainPrefix.utf8CodeUnitCount..<slash]
+        guard PartitionKey.isValidDomain(d),
+              let m = Month(String(decoding: b[(slash + 1 + monthPrefix.utf8CodeUnitCount)...], as: UTF8.self)) else { return nil }
+        self.init(domain: String(decoding: d, as: UTF8.self), month: m)
     }
 
     public var path: String { "domain=\(domain)/month=\(month)" }

@@ -95,7 +95,7 @@ struct ManifestBodyParser {
         try object { p, key in
             switch key {
             case "seq": seq = try p.optionalUInt(max: UInt64.max)
-            case "partition": partition = try p.optionalString().flatMap(PartitionKey.init(path:))
+            case "partition": partition = try p.optionalPartitionKey()
             case "state": state = try p.optionalString().flatMap(Manifest.SegmentEntry.State.init(rawValue:))
             case "committed":
                 if let c = try p.optionalUInt(max: UInt64(Int64.max)) { committed = Int64(c) } else { mistyped = "committed" }
@@ -241,6 +241,15 @@ struct ManifestBodyParser {
         scratch.removeAll(keepingCapacity: true)
         try lx.scanString(copy: true, into: &scratch)
         return String(decoding: scratch, as: UTF8.self)
+    }
+
+    /// The partition key string at `lx.i`, or nil (value skipped) when it is another type or not a valid key.
+    private mutating func optionalPartitionKey() throws -> PartitionKey? {
+        guard lx.peek == 0x22 else { _ = try skipValue(); return nil }
+        lx.i += 1
+        scratch.removeAll(keepingCapacity: true)
+        try lx.scanString(copy: true, into: &scratch)
+        return scratch.withUnsafeBufferPointer { PartitionKey(pathBytes: $0) }
     }
 
     /// The non-negative integer token at `lx.i` if it is at most `max`, else nil (value skipped).
