@@ -7,7 +7,13 @@ final class SegmentCatalog {
     private(set) var files: [UInt64: SegmentFile] = [:]
     /// Block offsets by segment (from footers, walks, or the live writer).
     private(set) var blockOffsets: [UInt64: [Int64]] = [:]
-    private(set) var partitions: [PartitionKey: [UInt64]] = [:]
+    private(set) var partitions: [PartitionKey: [UInt64]] = [:] {
+        // Every mutation adds, removes or updates one key: the count changes exactly when the key set does.
+        didSet { if partitions.count != sortedKeys?.count { sortedKeys = nil } }
+    }
+    /// `partitions`' keys sorted, kept between calls: a scan asks more than once,
+    /// and sorting a large store's partitions by domain text is not free.
+    private var sortedKeys: [PartitionKey]?
     var dictionaries: [UInt32: ZstdDictionary] = [:]
     /// Segments registered but not read yet; header and footer are read when
     /// their partition is first touched (`open(partition:)`). A read-only
@@ -74,7 +80,12 @@ final class SegmentCatalog {
         f.close()
     }
 
-    var sortedPartitions: [PartitionKey] { partitions.keys.sorted() }
+    var sortedPartitions: [PartitionKey] {
+        if let s = sortedKeys { return s }
+        let s = partitions.keys.sorted()
+        sortedKeys = s
+        return s
+    }
 
     func closeAll() {
         for f in files.values { f.close() }

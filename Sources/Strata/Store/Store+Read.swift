@@ -136,7 +136,7 @@ public final class StoreReader: @unchecked Sendable {
             } catch { return 0 }
         }
     }
-    public var partitions: [PartitionKey] { catalog.sortedPartitions }
+    public var partitions: [PartitionKey] { lock.withLock { catalog.sortedPartitions } }
 
     /// Location of the example with this id; opens its partition.
     func locate(_ id: ExampleID) throws -> Location? {
