@@ -23,18 +23,27 @@ public enum LZ4Codec {
     /// Returns nil when the input is malformed (LZ4_decompress_safe never
     /// reads or writes out of bounds).
     public static func decompress(_ input: UnsafeRawBufferPointer, rawLength: Int, into output: inout [UInt8]) -> Bool {
-        output.removeAll(keepingCapacity: true)
-        if rawLength == 0 { return input.count == 0 || (input.count == 1 && input[0] == 0) }
-        var ok = false
-        output.withUnsafeMutableBufferPointer(appending: rawLength) { dst in
-            let n = LZ4_decompress_safe(
-                input.baseAddress?.assumingMemoryBound(to: CChar.self),
-                UnsafeMutableRawPointer(dst.baseAddress!).assumingMemoryBound(to: CChar.self),
-                Int32(input.count), Int32(rawLength))
-            ok = (n == Int32(rawLength))
-            return ok ? rawLength : 0
+        if rawLength == 0 {
+            output.removeAll(keepingCapacity: true)
+            return input.count == 0 || (input.count == 1 && input[0] == 0)
         }
-        return ok
+        // A reused buffer (readers decode block after block into one) is only
+        // resized by the difference: no zero-filling of a whole block each time.
+        if output.count < rawLength {
+            output.append(contentsOf: repeatElement(0, count: rawLength - output.count))
+        } else if output.count > rawLength {
+            output.removeLast(output.count - rawLength)
+        }
+        let n = output.withUnsafeMutableBytes { dst in
+            LZ4_decompress_safe(
+                input.baseAddress?.assumingMemoryBound(to: CChar.self), dst.baseAddress!.assumingMemoryBound(to: CChar.self),
+                Int32(input.count), Int32(rawLength))
+        }
+        guard n == Int32(rawLength) else {
+            output.removeAll(keepingCapacity: true)
+            return false
+        }
+        return true
     }
 }
 

@@ -2,26 +2,106 @@ import Foundation
 
 /// Streams example entries to JSON text straight from block bytes (SPEC.md §8.2).
 enum ExampleJSONEncoder {
-    @inline(__always) static func lit(_ s: StaticString, _ out: inout [UInt8]) {
-        out.append(contentsOf: UnsafeBufferPointer(start: s.utf8Start, count: s.utf8CodeUnitCount))
+    @inline(__always) static func lit<O: JSONByteSink & ~Copyable>(_ s: StaticString, _ out: inout O) {
+        out.append(s)
     }
 
-    @inline(__always) static func str(_ b: UnsafeRawBufferPointer, _ out: inout [UInt8]) {
-        JSONWriter.appendString(b, to: &out)
+    @inline(__always) static func str<O: JSONByteSink & ~Copyable>(_ b: UnsafeRawBufferPointer, _ out: inout O) {
+        out.appendJSONString(b)
+    }
+
+    @inline(__always) static func str<O: JSONByteSink & ~Copyable>(_ s: String, _ out: inout O) {
+        var s = s
+        s.withUTF8 { out.appendJSONString(UnsafeRawBufferPointer($0)) }
+    }
+
+    @inline(__always) static func str<O: JSONByteSink & ~Copyable>(_ b: [UInt8], _ out: inout O) {
+        b.withUnsafeBytes { out.appendJSONString($0) }
+    }
+
+    /// The text's UTF-8 bytes as they are.
+    @inline(__always) static func raw<O: JSONByteSink & ~Copyable>(_ s: String, _ out: inout O) {
+        var s = s
+        s.withUTF8 { out.append(bytes: UnsafeRawBufferPointer($0)) }
+    }
+
+    /// `JSONWriter.appendDouble`'s text.
+    @inline(__always) static func double<O: JSONByteSink & ~Copyable>(_ v: Double, _ out: inout O) {
+        guard v.isFinite else { lit("null", &out); return }
+        raw(v.description, &out)
+    }
+
+    /// `JSONWriter.appendInt64`'s digits.
+    @inline(__always) static func int<O: JSONByteSink & ~Copyable>(_ v: Int64, _ out: inout O) {
+        out.write(upTo: 20) { d in
+            var m = v.magnitude
+            var k = 0
+            if v < 0 { d[0] = 0x2D; k = 1 }
+            var digits = 1
+            var t = m
+            while t >= 10 { t /= 10; digits &+= 1 }
+            k &+= digits
+            var j = k
+            repeat {
+                j &-= 1
+                d[j] = UInt8(truncatingIfNeeded: m % 10) &+ 0x30
+                m /= 10
+            } while m > 0
+            return k
+        }
+    }
+
+    /// The id as 32 lowercase hex digits (`ExampleID.appendHex`'s bytes).
+    @inline(__always) static func hex<O: JSONByteSink & ~Copyable>(_ id: ExampleID, _ out: inout O) {
+        out.write(upTo: 32) { d in
+            let digits: StaticString = "0123456789abcdef"
+            let h = digits.utf8Start
+            var hi = id.high, lo = id.low
+            var j = 16
+            while j > 0 {
+                j &-= 1
+                d[j] = h[Int(hi & 0xF)]
+                d[j &+ 16] = h[Int(lo & 0xF)]
+                hi >>= 4
+                lo >>= 4
+            }
+            return 32
+        }
     }
 
     /// `"YYYY-MM-DDTHH:MM:SS.mmmZ"`, quotes included.
-    static func appendTimestamp(_ ms: Int64, _ out: inout [UInt8]) {
+    static func appendTimestamp<O: JSONByteSink & ~Copyable>(_ ms: Int64, _ out: inout O) {
         let days = floorDiv(ms, 86_400_000)
         let inDay = Int(ms - days * 86_400_000)
         let (y, m, d) = civilFromDays(Int(days))
-        out.append(0x22)
-        @inline(__always) func two(_ v: Int) { out.append(UInt8(0x30 + v / 10)); out.append(UInt8(0x30 + v % 10)) }
-        if y >= 0 && y <= 9999 {
-            two(y / 100); two(y % 100)
-        } else {
-            out.append(contentsOf: Array(String(y).utf8))
+        guard y >= 0 && y <= 9999 else {
+            // Only a damaged or foreign entry: the year in as many digits as it takes.
+            var o: [UInt8] = []
+            appendTimestampSlow(y: y, m: m, d: d, inDay: inDay, &o)
+            o.withUnsafeBytes { out.append(bytes: $0) }
+            return
         }
+        out.write(upTo: 26) { p in
+            @inline(__always) func two(_ at: Int, _ v: Int) { p[at] = UInt8(truncatingIfNeeded: 0x30 &+ v / 10); p[at &+ 1] = UInt8(truncatingIfNeeded: 0x30 &+ v % 10) }
+            p[0] = 0x22
+            two(1, y / 100); two(3, y % 100)
+            p[5] = 0x2D; two(6, m); p[8] = 0x2D; two(9, d)
+            p[11] = 0x54
+            let s = inDay / 1000
+            two(12, s / 3600); p[14] = 0x3A; two(15, s / 60 % 60); p[17] = 0x3A; two(18, s % 60)
+            p[20] = 0x2E
+            let f = inDay % 1000
+            p[21] = UInt8(truncatingIfNeeded: 0x30 &+ f / 100); two(22, f % 100)
+            p[24] = 0x5A
+            p[25] = 0x22
+            return 26
+        }
+    }
+
+    private static func appendTimestampSlow(y: Int, m: Int, d: Int, inDay: Int, _ out: inout [UInt8]) {
+        out.append(0x22)
+        func two(_ v: Int) { out.append(UInt8(0x30 + v / 10)); out.append(UInt8(0x30 + v % 10)) }
+        out.append(contentsOf: Array(String(y).utf8))
         out.append(0x2D); two(m); out.append(0x2D); two(d)
         out.append(0x54)
         let s = inDay / 1000
@@ -42,23 +122,26 @@ enum ExampleJSONEncoder {
     /// The stored metadata text. JSONL needs one line per object: a line break can only
     /// be whitespace between tokens (inside strings JSON requires escapes), so CR / LF
     /// are written as spaces — the same JSON value; any other byte is copied as is.
-    @inline(__always) static func appendMetadata(_ m: UnsafeRawBufferPointer, _ out: inout [UInt8]) {
+    @inline(__always) static func appendMetadata<O: JSONByteSink & ~Copyable>(_ m: UnsafeRawBufferPointer, _ out: inout O) {
         guard m.count > 0, memchr(m.baseAddress!, 0x0A, m.count) != nil || memchr(m.baseAddress!, 0x0D, m.count) != nil else {
-            out.append(contentsOf: m)
+            out.append(bytes: m)
             return
         }
-        for b in m { out.append(b == 0x0A || b == 0x0D ? 0x20 : b) }
+        out.write(upTo: m.count) { d in
+            for (k, b) in m.enumerated() { d[k] = b == 0x0A || b == 0x0D ? 0x20 : b }
+            return m.count
+        }
     }
 
-    @inline(__always) static func appendOptString(_ b: UnsafeRawBufferPointer?, _ out: inout [UInt8]) {
+    @inline(__always) static func appendOptString<O: JSONByteSink & ~Copyable>(_ b: UnsafeRawBufferPointer?, _ out: inout O) {
         if let b { str(b, &out) } else { lit("null", &out) }
     }
 
-    @inline(__always) static func appendQuality(_ q: Double?, _ out: inout [UInt8]) {
-        if let q { JSONWriter.appendDouble(q, to: &out) } else { lit("null", &out) }
+    @inline(__always) static func appendQuality<O: JSONByteSink & ~Copyable>(_ q: Double?, _ out: inout O) {
+        if let q { double(q, &out) } else { lit("null", &out) }
     }
 
-    static func appendTags(_ e: EntryView, _ out: inout [UInt8]) {
+    static func appendTags<O: JSONByteSink & ~Copyable>(_ e: EntryView, _ out: inout O) {
         out.append(0x5B)
         for (i, t) in e.tags.enumerated() {
             if i > 0 { out.append(0x2C) }
@@ -69,7 +152,7 @@ enum ExampleJSONEncoder {
 
     /// `[{"role","content"},…]`; `correction` (the folded view, SPEC.md §4.6)
     /// replaces the last assistant message's content when there is one.
-    static func appendMessages(_ e: EntryView, correction: String? = nil, _ out: inout [UInt8]) {
+    static func appendMessages<O: JSONByteSink & ~Copyable>(_ e: EntryView, correction: String? = nil, _ out: inout O) {
         let replaced = correction == nil ? nil : e.messages.lastIndex(where: { $0.role == .assistant })
         out.append(0x5B)
         for (i, m) in e.messages.enumerated() {
@@ -77,13 +160,13 @@ enum ExampleJSONEncoder {
             lit("{\"role\":\"", &out)
             appendRoleName(m.role, &out)
             lit("\",\"content\":", &out)
-            if i == replaced, let correction { JSONWriter.appendString(correction, to: &out) } else { str(m.content, &out) }
+            if i == replaced, let correction { str(correction, &out) } else { str(m.content, &out) }
             out.append(0x7D)
         }
         out.append(0x5D)
     }
 
-    @inline(__always) static func appendRoleName(_ r: Role, _ out: inout [UInt8]) {
+    @inline(__always) static func appendRoleName<O: JSONByteSink & ~Copyable>(_ r: Role, _ out: inout O) {
         switch r {
         case .system: lit("system", &out)
         case .user: lit("user", &out)
@@ -92,8 +175,8 @@ enum ExampleJSONEncoder {
         }
     }
 
-    @inline(__always) static func appendCorrected(_ a: FoldedAnnotations?, _ out: inout [UInt8]) {
-        if let c = a?.corrected { JSONWriter.appendString(c, to: &out) } else { lit("null", &out) }
+    @inline(__always) static func appendCorrected<O: JSONByteSink & ~Copyable>(_ a: FoldedAnnotations?, _ out: inout O) {
+        if let c = a?.corrected { str(c, &out) } else { lit("null", &out) }
     }
 
     /// The record's fields in its own names (README "The record"), the opening
@@ -107,9 +190,9 @@ enum ExampleJSONEncoder {
     /// (metadata CR / LF as spaces, which `makeLineSafe` would make of them).
     /// `correction` replaces the shape's natural field: output, response, or
     /// the last assistant message (none: the content as stored).
-    static func appendRecordFields(_ e: EntryView, correction: String? = nil, _ out: inout [UInt8]) {
+    static func appendRecordFields<O: JSONByteSink & ~Copyable>(_ e: EntryView, correction: String? = nil, _ out: inout O) {
         lit("{\"id\":\"", &out)
-        e.id.appendHex(to: &out)
+        hex(e.id, &out)
         switch e.shape {
         case .instruction:
             lit("\",\"shape\":\"instruction\",\"instruction\":", &out)
@@ -117,12 +200,12 @@ enum ExampleJSONEncoder {
             lit(",\"input\":", &out)
             str(e.second, &out)
             lit(",\"output\":", &out)
-            if let correction { JSONWriter.appendString(correction, to: &out) } else { str(e.third, &out) }
+            if let correction { str(correction, &out) } else { str(e.third, &out) }
         case .promptResponse:
             lit("\",\"shape\":\"prompt_response\",\"prompt\":", &out)
             str(e.first, &out)
             lit(",\"response\":", &out)
-            if let correction { JSONWriter.appendString(correction, to: &out) } else { str(e.second, &out) }
+            if let correction { str(correction, &out) } else { str(e.second, &out) }
         case .chat:
             lit("\",\"shape\":\"chat\",\"messages\":", &out)
             appendMessages(e, correction: correction, &out)
@@ -144,12 +227,12 @@ enum ExampleJSONEncoder {
     /// The record's timestamp as `Example.appendJSON` writes it: years 0...9999
     /// (all a store accepts) by `appendTimestamp`, any other instant (only a
     /// damaged or foreign entry) as `formatTimestampMillis` spells it.
-    @inline(__always) static func appendRecordTimestamp(_ ms: Int64, _ out: inout [UInt8]) {
+    @inline(__always) static func appendRecordTimestamp<O: JSONByteSink & ~Copyable>(_ ms: Int64, _ out: inout O) {
         if ms >= Example.yearZeroMillis && ms < Example.year10000Millis {
             appendTimestamp(ms, &out)
         } else {
             out.append(0x22)
-            out.append(contentsOf: formatTimestampMillis(ms).utf8)
+            raw(formatTimestampMillis(ms), &out)
             out.append(0x22)
         }
     }
@@ -157,23 +240,23 @@ enum ExampleJSONEncoder {
     /// One line of `strata scan` / `get` (no newline): the record in its folded
     /// view (`correction`), made line-safe (`JSONWriter.makeLineSafe`) -- the
     /// bytes of `FoldedExample.example.jsonString`.
-    static func appendRecordLine(_ e: EntryView, correction: String?, _ out: inout [UInt8]) {
+    static func appendRecordLine<O: JSONByteSink & ~Copyable>(_ e: EntryView, correction: String?, _ out: inout O) {
         let start = out.count
         appendRecordFields(e, correction: correction, &out)
         out.append(0x7D)
-        JSONWriter.makeLineSafe(&out, from: start)
+        out.makeLineSafe(from: start)
     }
 
     /// The raw object (no trailing newline): every stored field plus the folded annotations.
     ///
     ///     {"id","shape",<content fields>,"domain","timestamp","quality_score","tags","source",
     ///      "metadata","feedback_positive","feedback_negative","excluded","corrected"}
-    static func appendRaw(_ e: EntryView, annotations a: FoldedAnnotations?, _ out: inout [UInt8]) {
+    static func appendRaw<O: JSONByteSink & ~Copyable>(_ e: EntryView, annotations a: FoldedAnnotations?, _ out: inout O) {
         appendRecordFields(e, &out)
         lit(",\"feedback_positive\":", &out)
-        JSONWriter.appendInt64(a?.feedbackPositive ?? 0, to: &out)
+        int(a?.feedbackPositive ?? 0, &out)
         lit(",\"feedback_negative\":", &out)
-        JSONWriter.appendInt64(a?.feedbackNegative ?? 0, to: &out)
+        int(a?.feedbackNegative ?? 0, &out)
         if a?.excluded == true { lit(",\"excluded\":true,\"corrected\":", &out) } else { lit(",\"excluded\":false,\"corrected\":", &out) }
         appendCorrected(a, &out)
         out.append(0x7D)
@@ -188,27 +271,23 @@ enum ExampleJSONEncoder {
     }
 
     /// The user turn of an instruction example: instruction, then a blank line and the input when the input is not empty.
-    static func appendUserTurn(_ e: EntryView, _ out: inout [UInt8]) {
+    static func appendUserTurn<O: JSONByteSink & ~Copyable>(_ e: EntryView, _ out: inout O) {
         if e.shape == .instruction && e.second.count > 0 {
-            // One string literal from two pieces: write the instruction unterminated, then "\n\n" + input.
-            var tmp: [UInt8] = []
-            tmp.reserveCapacity(e.first.count + e.second.count + 2)
-            tmp.append(contentsOf: e.first)
-            tmp.append(0x0A); tmp.append(0x0A)
-            tmp.append(contentsOf: e.second)
-            tmp.withUnsafeBytes { str($0, &out) }
+            // One string literal from two pieces (escaping is byte by byte): the
+            // instruction's literal without its closing quote, "\n\n", the input's without its opening one.
+            out.appendJSONString(e.first, joinedByBlankLine: e.second)
         } else {
             str(e.first, &out)
         }
     }
 
     /// The target text: the correction if there is one, else output / response.
-    @inline(__always) static func appendTarget(_ e: EntryView, _ a: FoldedAnnotations?, _ out: inout [UInt8]) {
-        if let c = a?.corrected { JSONWriter.appendString(c, to: &out) } else { str(e.shape == .instruction ? e.third : e.second, &out) }
+    @inline(__always) static func appendTarget<O: JSONByteSink & ~Copyable>(_ e: EntryView, _ a: FoldedAnnotations?, _ out: inout O) {
+        if let c = a?.corrected { str(c, &out) } else { str(e.shape == .instruction ? e.third : e.second, &out) }
     }
 
     /// One line of `schema` (no newline). REQUIRES: `represents(schema, e.shape)`.
-    static func append(_ schema: JSONLSchema, _ e: EntryView, annotations a: FoldedAnnotations?, systemPrompt: String?, _ out: inout [UInt8]) {
+    static func append<O: JSONByteSink & ~Copyable>(_ schema: JSONLSchema, _ e: EntryView, annotations a: FoldedAnnotations?, systemPrompt: String?, _ out: inout O) {
         switch schema {
         case .raw:
             appendRaw(e, annotations: a, &out)
@@ -236,7 +315,7 @@ enum ExampleJSONEncoder {
                 out.append(0x5B)
                 if let sp = systemPrompt {
                     lit("{\"role\":\"system\",\"content\":", &out)
-                    JSONWriter.appendString(sp, to: &out)
+                    str(sp, &out)
                     lit("},", &out)
                 }
                 lit("{\"role\":\"user\",\"content\":", &out)
@@ -251,9 +330,9 @@ enum ExampleJSONEncoder {
 
     /// A chat example as a training-file v4 conversation: `conversation_metadata` and one
     /// training pair per assistant message (SPEC.md §8.3).
-    static func appendConversation(_ e: EntryView, annotations a: FoldedAnnotations?, _ out: inout [UInt8]) {
+    static func appendConversation<O: JSONByteSink & ~Copyable>(_ e: EntryView, annotations a: FoldedAnnotations?, _ out: inout O) {
         lit("{\"conversation_metadata\":{\"conversation_id\":\"", &out)
-        e.id.appendHex(to: &out)
+        hex(e.id, &out)
         lit("\",\"domain\":", &out)
         str(e.domain, &out)
         lit(",\"timestamp\":", &out)
@@ -267,23 +346,23 @@ enum ExampleJSONEncoder {
         lit(",\"metadata\":", &out)
         appendMetadata(e.metadata, &out)
         lit(",\"total_turns\":", &out)
-        JSONWriter.appendInt64(Int64(e.messages.count), to: &out)
+        int(Int64(e.messages.count), &out)
         // Training-file v4 conversation_metadata fields (SPEC.md §8.3).
         lit(",\"created_date\":\"", &out)
-        out.append(contentsOf: formatTimestampMillis(e.timestampMillis).prefix(10).utf8)
+        raw(String(formatTimestampMillis(e.timestampMillis).prefix(10)), &out)
         lit("\"", &out)
         for key in ["quality_tier", "source_file"] {
-            out.append(contentsOf: ",\"\(key)\":".utf8)
+            raw(",\"\(key)\":", &out)
             if case .string(let v) = JSONPathLookup.value(in: e.metadata, path: [Array(key.utf8)][...]) {
-                JSONWriter.appendString(v, to: &out)
+                str(v, &out)
             } else {
                 lit("null", &out)
             }
         }
         lit(",\"feedback_positive\":", &out)
-        JSONWriter.appendInt64(a?.feedbackPositive ?? 0, to: &out)
+        int(a?.feedbackPositive ?? 0, &out)
         lit(",\"feedback_negative\":", &out)
-        JSONWriter.appendInt64(a?.feedbackNegative ?? 0, to: &out)
+        int(a?.feedbackNegative ?? 0, &out)
         lit(a?.excluded == true ? ",\"excluded\":true" : ",\"excluded\":false", &out)
         lit("},\"messages\":", &out)
         appendMessages(e, &out)
@@ -298,7 +377,7 @@ enum ExampleJSONEncoder {
             if turn > 0 { out.append(0x2C) }
             turn += 1
             lit("{\"turn_number\":", &out)
-            JSONWriter.appendInt64(Int64(turn), to: &out)
+            int(Int64(turn), &out)
             lit(",\"system_prompt\":", &out)
             if let s = e.messages[..<i].first(where: { $0.role == .system }) { str(s.content, &out) } else { lit("null", &out) }
             lit(",\"conversation_history\":[", &out)
@@ -315,7 +394,7 @@ enum ExampleJSONEncoder {
             lit("],\"current_user_input\":", &out)
             if u >= 0 { str(e.messages[u].content, &out) } else { lit("\"\"", &out) }
             lit(",\"target_response\":", &out)
-            if i == lastAssistant, let c = a?.corrected { JSONWriter.appendString(c, to: &out) } else { str(m.content, &out) }
+            if i == lastAssistant, let c = a?.corrected { str(c, &out) } else { str(m.content, &out) }
             out.append(0x7D)
         }
         lit("]}", &out)

@@ -464,7 +464,7 @@ public final class Exporter {
                 for s in 0..<n where ctx.sinks[s] == nil {
                     _ = try openSink(&ctx, s)
                     if spec.format == .parquet { try finishParquet(&ctx, s) }
-                    if spec.format == .json { try writeJSONDocumentHeader(&ctx, s) ; ctx.sinks[s]!.buffer += Array("],\"conversations\":[]}\n".utf8) }
+                    if spec.format == .json { try writeJSONDocumentHeader(&ctx, s) ; ctx.sinks[s]!.buffer.append(contentsOf: Array("],\"conversations\":[]}\n".utf8)) }
                     if spec.metaHeader { writeMetaHeader(&ctx, s) }
                 }
             }
@@ -532,13 +532,13 @@ public final class Exporter {
     /// quality of each row (in order, so the file records sum exactly as a
     /// sequential run would).
     final class EncodedBlock {
-        var text: [[UInt8]]
+        var text: [JSONOutputBox]
         var qualities: [[Double?]]
         var skipped = 0
         var damage: StrataError?
         var error: Error?
         init(splits: Int) {
-            text = Array(repeating: [], count: splits)
+            text = (0..<splits).map { _ in JSONOutputBox() }
             qualities = Array(repeating: [], count: splits)
         }
 
@@ -546,7 +546,7 @@ public final class Exporter {
         /// allocation, no fresh pages, once the first rounds sized them).
         func reset() {
             for s in text.indices {
-                text[s].removeAll(keepingCapacity: true)
+                text[s].out.removeAll()
                 qualities[s].removeAll(keepingCapacity: true)
             }
             skipped = 0
@@ -605,8 +605,9 @@ public final class Exporter {
                         }
                         try visitBlock(buffers.block, header: h, job, unit, onlyShape: nil, notShape: nil, view: &view, side: &side) { e, a, s, _ in
                             guard ExampleJSONEncoder.represents(schema, e.shape) else { r.skipped += 1; return }
-                            ExampleJSONEncoder.append(schema, e, annotations: a, systemPrompt: sp, &r.text[s])
-                            r.text[s].append(0x0A)
+                            let t = r.text[s]
+                            ExampleJSONEncoder.append(schema, e, annotations: a, systemPrompt: sp, &t.out)
+                            t.out.append(0x0A)
                             r.qualities[s].append(e.quality)
                         }
                     } catch {
@@ -644,7 +645,7 @@ public final class Exporter {
                         sink = try openSink(&c, s)
                         if spec.metaHeader { writeMetaHeader(&c, s) }
                     }
-                    try sink.append(r.text[s])
+                    try sink.append(r.text[s].out.bytes)
                     sink.record.rows += r.qualities[s].count
                     for q in r.qualities[s] { sink.record.noteQuality(q) }
                     try sink.flushIfFull()

@@ -66,19 +66,19 @@ enum TrainingTurns {
         }
 
         /// `{"conversation_metadata":{…},"training_pairs":[…]}`.
-        func write(to out: inout [UInt8]) {
+        func write<O: JSONByteSink & ~Copyable>(to out: inout O) {
             metadata.withUnsafeBytes { m in
                 func string(_ key: String) {
-                    if case .string(let v) = JSONPathLookup.value(in: m, path: [Array(key.utf8)][...]) { JSONWriter.appendString(v, to: &out) } else {
+                    if case .string(let v) = JSONPathLookup.value(in: m, path: [Array(key.utf8)][...]) { ExampleJSONEncoder.str(v, &out) } else {
                         ExampleJSONEncoder.lit("null", &out)
                     }
                 }
                 ExampleJSONEncoder.lit("{\"conversation_metadata\":{\"conversation_id\":", &out)
-                out.append(contentsOf: id)
+                id.withUnsafeBytes { out.append(bytes: $0) }
                 ExampleJSONEncoder.lit(",\"source_file\":", &out); string("source_file")
                 ExampleJSONEncoder.lit(",\"created_date\":\"", &out)
-                out.append(contentsOf: formatTimestampMillis(firstTimestamp).prefix(10).utf8)
-                ExampleJSONEncoder.lit("\",\"total_turns\":", &out); JSONWriter.appendInt64(Int64(turns), to: &out)
+                ExampleJSONEncoder.raw(String(formatTimestampMillis(firstTimestamp).prefix(10)), &out)
+                ExampleJSONEncoder.lit("\",\"total_turns\":", &out); ExampleJSONEncoder.int(Int64(turns), &out)
                 ExampleJSONEncoder.lit(",\"quality_tier\":", &out); string("quality_tier")
                 ExampleJSONEncoder.lit(",\"scaffolding\":", &out)
                 if let s = JSONPathLookup.rawValue(in: m, path: [Array("scaffolding".utf8)][...]) { ExampleJSONEncoder.appendMetadata(s, &out) } else {
@@ -90,7 +90,7 @@ enum TrainingTurns {
                 ExampleJSONEncoder.appendMetadata(m.count > 0 ? m : UnsafeRawBufferPointer(start: nil, count: 0), &out)
                 if m.count == 0 { ExampleJSONEncoder.lit("{}", &out) }
                 ExampleJSONEncoder.lit("},\"training_pairs\":[", &out)
-                out.append(contentsOf: pairs)
+                pairs.withUnsafeBytes { out.append(bytes: $0) }
                 ExampleJSONEncoder.lit("]}", &out)
             }
         }

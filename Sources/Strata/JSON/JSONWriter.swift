@@ -48,6 +48,79 @@ public enum JSONWriter {
         out.append(0x22)
     }
 
+    /// The most bytes `writeString` writes for `count` input bytes (every byte
+    /// a `\u00XX`, the quotes, and the 8-byte word stores' slack).
+    @inline(__always) static func maxEscapedLength(_ count: Int) -> Int { count &* 6 &+ 10 }
+
+    /// `appendString`'s bytes written at `dst` in one pass, 8 bytes at a time:
+    /// each word is stored whole, then the text advances to its first byte
+    /// that needs an escape, if any. Returns the bytes written.
+    /// REQUIRES: `dst` has room for `maxEscapedLength(bytes.count)` bytes.
+    @inline(__always)
+    static func writeString(_ bytes: UnsafeRawBufferPointer, to dst: UnsafeMutablePointer<UInt8>) -> Int {
+        var d = dst
+        d.pointee = 0x22
+        d += 1
+        let n = bytes.count
+        if n > 0, let base = bytes.baseAddress {
+            let s = base.assumingMemoryBound(to: UInt8.self)
+            var i = 0
+            while i &+ 8 <= n {
+                let w = UnsafeRawPointer(s + i).loadUnaligned(as: UInt64.self)
+                UnsafeMutableRawPointer(d).storeBytes(of: w, as: UInt64.self)
+                let m = escapeMask(w)
+                if m == 0 { i &+= 8; d += 8; continue }
+                // The lowest flagged byte is exact (borrows only flag bytes above a real hit).
+                let k = m.trailingZeroBitCount &>> 3
+                i &+= k
+                d += k
+                d += writeEscape(s[i], d)
+                i &+= 1
+            }
+            while i < n {
+                let c = s[i]
+                if c < 0x20 || c == 0x22 || c == 0x5C { d += writeEscape(c, d) } else { d.pointee = c; d += 1 }
+                i &+= 1
+            }
+        }
+        d.pointee = 0x22
+        return dst.distance(to: d) + 1
+    }
+
+    /// The escape of `c` (`"`, `\` or a control byte) at `d`; returns its length.
+    @inline(__always) private static func writeEscape(_ c: UInt8, _ d: UnsafeMutablePointer<UInt8>) -> Int {
+        d[0] = 0x5C
+        switch c {
+        case 0x22: d[1] = 0x22
+        case 0x5C: d[1] = 0x5C
+        case 0x0A: d[1] = 0x6E
+        case 0x0D: d[1] = 0x72
+        case 0x09: d[1] = 0x74
+        case 0x08: d[1] = 0x62
+        case 0x0C: d[1] = 0x66
+        default:
+            let hex: StaticString = "0123456789abcdef"
+            let h = hex.utf8Start
+            d[1] = 0x75; d[2] = 0x30; d[3] = 0x30
+            d[4] = h[Int(c >> 4)]; d[5] = h[Int(c & 15)]
+            return 6
+        }
+        return 2
+    }
+
+    /// High bit set in each byte of `w` that needs an escape (`"`, `\`, < 0x20);
+    /// bytes above the lowest flagged one may be flagged falsely.
+    @inline(__always) static func escapeMask(_ w: UInt64) -> UInt64 {
+        let ones: UInt64 = 0x0101_0101_0101_0101
+        let high: UInt64 = 0x8080_8080_8080_8080
+        let q = w ^ (ones &* 0x22)
+        let b = w ^ (ones &* 0x5C)
+        let lt = (w &- ones &* 0x20) & ~w
+        let zq = (q &- ones) & ~q
+        let zb = (b &- ones) & ~b
+        return (lt | zq | zb) & high
+    }
+
     public static func appendString(_ s: String, to out: inout [UInt8]) {
         var s = s
         s.withUTF8 { appendString(UnsafeRawBufferPointer($0), to: &out) }

@@ -34,8 +34,7 @@ extension StoreReader {
             if annotations.isEmpty && limit == nil && Self.scanThreads > 1 && jobs.count > 1 {
                 return try scanJSONLinesParallel(jobs, filter: filter, emit: emit)
             }
-            var out: [UInt8] = []
-            out.reserveCapacity(Self.jsonLinesChunk + Self.jsonLinesChunk / 2)
+            var out = JSONOutput(capacity: Self.jsonLinesChunk + Self.jsonLinesChunk / 2)
             var state = BlockEncoder()
             var rows = 0
             for job in jobs {
@@ -44,11 +43,11 @@ extension StoreReader {
                 rows += n
                 if stopped { break }
                 if out.count >= Self.jsonLinesChunk {
-                    try out.withUnsafeBytes { try emit($0) }
-                    out.removeAll(keepingCapacity: true)
+                    try emit(out.bytes)
+                    out.removeAll()
                 }
             }
-            if !out.isEmpty { try out.withUnsafeBytes { try emit($0) } }
+            if !out.isEmpty { try emit(out.bytes) }
             return rows
         }
     }
@@ -65,7 +64,7 @@ extension StoreReader {
                                        emit: (UnsafeRawBufferPointer) throws -> Void) throws -> Int {
         let threads = Self.scanThreads
         let round = Self.scanBlocksPerRound
-        var texts = [[UInt8]](repeating: [], count: round)
+        let texts = (0..<round).map { _ in JSONOutputBox() }
         var rowCounts = [Int](repeating: 0, count: round)
         var errors = [Error?](repeating: nil, count: round)
         var encoders = [BlockEncoder](repeating: BlockEncoder(), count: threads)
@@ -74,19 +73,20 @@ extension StoreReader {
         var start = 0
         while start < jobs.count {
             let n = min(round, jobs.count - start)
-            texts.withUnsafeMutableBufferPointer { texts in
+            do {
                 rowCounts.withUnsafeMutableBufferPointer { rowCounts in
                     errors.withUnsafeMutableBufferPointer { errors in
                         encoders.withUnsafeMutableBufferPointer { encoders in
                             // Worker w: encoders[w] and every threads-th slot of texts / rowCounts / errors; jobs and catalog read-only.
                             parallelFor(min(threads, n)) { w in
                                 for k in stride(from: w, to: n, by: threads) {
-                                    texts[k].removeAll(keepingCapacity: true)
+                                    let text = texts[k]
+                                    text.out.removeAll()
                                     errors[k] = nil
                                     do {
                                         let job = jobs[start + k]
                                         rowCounts[k] = try encoders[w].encode(job.file, job.offset, filter: filter, annotations: AnnotationMap(),
-                                                                              catalog: catalog, rowsLeft: nil, into: &texts[k]).rows
+                                                                              catalog: catalog, rowsLeft: nil, into: &text.out).rows
                                     } catch {
                                         errors[k] = error
                                     }
@@ -99,7 +99,7 @@ extension StoreReader {
             for k in 0..<n {
                 if let e = errors[k] { throw e }
                 rows += rowCounts[k]
-                if !texts[k].isEmpty { try texts[k].withUnsafeBytes { try emit($0) } }
+                if !texts[k].out.isEmpty { try emit(texts[k].out.bytes) }
             }
             start += n
         }
@@ -120,7 +120,7 @@ struct BlockEncoder {
     /// entries, read through `catalog`), excluded ones left out unless
     /// `filter.includeExcluded`. Stops after `rowsLeft` rows (`stopped`).
     mutating func encode(_ file: SegmentFile, _ offset: Int64, filter: ScanFilter, annotations: AnnotationMap, catalog: SegmentCatalog,
-                         rowsLeft: Int?, into out: inout [UInt8]) throws -> (rows: Int, stopped: Bool) {
+                         rowsLeft: Int?, into out: inout JSONOutput) throws -> (rows: Int, stopped: Bool) {
         let h = try file.readBlock(at: offset, into: &block, scratch: &scratch)
         var count = 0
         var rows = 0
