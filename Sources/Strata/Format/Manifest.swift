@@ -189,14 +189,13 @@ public struct PartitionKey: Hashable, Comparable, Sendable, CustomStringConverti
     init?(pathBytes b: UnsafeBufferPointer<UInt8>) {
         let domainPrefix: StaticString = "domain=", monthPrefix: StaticString = "month="
         func hasPrefix(_ p: StaticString, at i: Int) -> Bool {
-            i + p.utf8CodeUnitCount <= b.count
-                && UnsafeBufferPointer(start: p.utf8Start, count: p.utf8CodeUnitCount).elementsEqual(b[i..<(i + p.utf8CodeUnitCount)])
+            i + p.utf8CodeUnitCount <= b.count && memcmp(b.baseAddress! + i, p.utf8Start, p.utf8CodeUnitCount) == 0
         }
         guard let slash = b.firstIndex(of: UInt8(ascii: "/")), !b[(slash + 1)...].contains(UInt8(ascii: "/")),
               hasPrefix(domainPrefix, at: 0), hasPrefix(monthPrefix, at: slash + 1) else { return nil }
         let d = b[domainPrefix.utf8CodeUnitCount..<slash]
         guard PartitionKey.isValidDomain(d),
-              let m = Month(String(decoding: b[(slash + 1 + monthPrefix.utf8CodeUnitCount)...], as: UTF8.self)) else { return nil }
+              let m = Month(bytes: UnsafeBufferPointer(rebasing: b[(slash + 1 + monthPrefix.utf8CodeUnitCount)...])) else { return nil }
         self.init(domain: String(decoding: d, as: UTF8.self), month: m)
     }
 
@@ -219,4 +218,26 @@ public struct PartitionKey: Hashable, Comparable, Sendable, CustomStringConverti
     }
 
     public static func isValidDomain(_ s: String) -> Bool { isValidDomain(Array(s.utf8)) }
+}
+
+extension Month {
+    /// `Month(String)` on UTF-8 bytes, without building strings: "YYYY-MM",
+    /// each number as `Int(String)` reads it (an optional sign, then digits).
+    init?(bytes u: UnsafeBufferPointer<UInt8>) {
+        func int(_ r: Range<Int>) -> Int? {
+            var i = r.lowerBound, negative = false
+            if u[i] == UInt8(ascii: "+") || u[i] == UInt8(ascii: "-") { negative = u[i] == UInt8(ascii: "-"); i += 1 }
+            guard i < r.upperBound else { return nil }
+            var v = 0
+            while i < r.upperBound {
+                let d = u[i] &- 0x30
+                guard d < 10 else { return nil }
+                v = v * 10 + Int(d)
+                i += 1
+            }
+            return negative ? -v : v
+        }
+        guard u.count == 7, u[4] == UInt8(ascii: "-"), let y = int(0..<4), let m = int(5..<7), (1...12).contains(m) else { return nil }
+        self.init(year: y, month: m)
+    }
 }

@@ -16,6 +16,9 @@ struct ManifestBodyParser {
     private var lx: JSONLexer
     private let path: String
     private var scratch: [UInt8] = []
+    /// The name of the member being visited (`object`), compared as bytes:
+    /// no `String` per member of every segment entry.
+    private var name: [UInt8] = []
     private var depth = 0
 
     private init(_ p: UnsafePointer<UInt8>, count: Int, path: String) {
@@ -55,15 +58,16 @@ struct ManifestBodyParser {
         var storeID: String?, created: String?, gen: UInt64?, next: UInt64?, segs: [Manifest.SegmentEntry]?
         var dedup: Manifest.DedupSpec?
         var extra: [String: Manifest.Member] = [:]
-        try object { p, key in
-            switch key {
-            case "store_id": storeID = try p.optionalString()
-            case "created": created = try p.optionalString()
-            case "generation": gen = try p.optionalUInt(max: UInt64.max)
-            case "next_segment": next = try p.optionalUInt(max: UInt64.max)
-            case "segments": segs = try p.segmentList()
-            case "dedup": dedup = try p.dedupSpec()
-            default: extra[key] = try p.unknownMember()
+        try object { p in
+            if p.nameIs("segments") { segs = try p.segmentList() }
+            else if p.nameIs("store_id") { storeID = try p.optionalString() }
+            else if p.nameIs("created") { created = try p.optionalString() }
+            else if p.nameIs("generation") { gen = try p.optionalUInt(max: UInt64.max) }
+            else if p.nameIs("next_segment") { next = try p.optionalUInt(max: UInt64.max) }
+            else if p.nameIs("dedup") { dedup = try p.dedupSpec() }
+            else {
+                let key = String(decoding: p.name, as: UTF8.self)
+                extra[key] = try p.unknownMember()
             }
         }
         lx.skipWhitespace()
@@ -92,18 +96,18 @@ struct ManifestBodyParser {
         var seq: UInt64?, partition: PartitionKey?, state: Manifest.SegmentEntry.State?, committed: Int64?
         var codec = "lz4", dict: UInt32 = 0
         var mistyped: String?
-        try object { p, key in
-            switch key {
-            case "seq": seq = try p.optionalUInt(max: UInt64.max)
-            case "partition": partition = try p.optionalPartitionKey()
-            case "state": state = try p.optionalString().flatMap(Manifest.SegmentEntry.State.init(rawValue:))
-            case "committed":
-                if let c = try p.optionalUInt(max: UInt64(Int64.max)) { committed = Int64(c) } else { mistyped = "committed" }
-            case "codec":
+        try object { p in
+            if p.nameIs("seq") { seq = try p.optionalUInt(max: UInt64.max) }
+            else if p.nameIs("partition") { partition = try p.optionalPartitionKey() }
+            else if p.nameIs("state") { state = try p.optionalState() }
+            else if p.nameIs("codec") {
                 if let c = try p.optionalString() { codec = c } else { mistyped = "codec" }
-            case "dict":
+            } else if p.nameIs("dict") {
                 if let d = try p.optionalUInt(max: UInt64(UInt32.max)) { dict = UInt32(d) } else { mistyped = "dict" }
-            default: _ = try p.skipValue()
+            } else if p.nameIs("committed") {
+                if let c = try p.optionalUInt(max: UInt64(Int64.max)) { committed = Int64(c) } else { mistyped = "committed" }
+            } else {
+                _ = try p.skipValue()
             }
         }
         guard let seq, let partition, let state else {
@@ -128,13 +132,11 @@ struct ManifestBodyParser {
         var key: String?, fields: [String]? = [], normalize: String? = "none"
         var ok = lx.peek == 0x7B
         if ok {
-            try object { p, k in
-                switch k {
-                case "key": key = try p.optionalString()
-                case "fields": fields = try p.optionalStringArray()
-                case "normalize": normalize = try p.optionalString()
-                default: _ = try p.skipValue()
-                }
+            try object { p in
+                if p.nameIs("key") { key = try p.optionalString() }
+                else if p.nameIs("fields") { fields = try p.optionalStringArray() }
+                else if p.nameIs("normalize") { normalize = try p.optionalString() }
+                else { _ = try p.skipValue() }
             }
         } else {
             _ = try skipValue()
@@ -163,8 +165,9 @@ struct ManifestBodyParser {
 
     // MARK: values
 
-    /// Visits each member of the object at `lx.i`; `body` must consume the value.
-    private mutating func object(_ body: (inout ManifestBodyParser, String) throws -> Void) throws {
+    /// Visits each member of the object at `lx.i`, its name in `name`; `body`
+    /// must read `name` before consuming the value (a nested object reuses it).
+    private mutating func object(_ body: (inout ManifestBodyParser) throws -> Void) throws {
         guard lx.peek == 0x7B else { throw StrataError(.invalidInput, "expected '{'") }
         try enter()
         lx.i += 1
@@ -174,14 +177,13 @@ struct ManifestBodyParser {
             lx.skipWhitespace()
             guard lx.peek == 0x22 else { throw lx.error("expected a string key") }
             lx.i += 1
-            scratch.removeAll(keepingCapacity: true)
-            try lx.scanString(copy: true, into: &scratch)
-            let key = String(decoding: scratch, as: UTF8.self)
+            name.removeAll(keepingCapacity: true)
+            try lx.scanString(copy: true, into: &name)
             lx.skipWhitespace()
             guard lx.peek == 0x3A else { throw lx.error("expected ':' after a key") }
             lx.i += 1
             lx.skipWhitespace()
-            try body(&self, key)
+            try body(&self)
             lx.skipWhitespace()
             let c = lx.peek
             lx.i += 1
@@ -222,7 +224,7 @@ struct ManifestBodyParser {
     private mutating func skipValue() throws -> Range<Int> {
         let start = lx.i
         switch lx.peek {
-        case 0x7B: try object { p, _ in _ = try p.skipValue() }
+        case 0x7B: try object { p in _ = try p.skipValue() }
         case 0x5B: try array { p in _ = try p.skipValue() }
         case 0x22:
             lx.i += 1
@@ -232,6 +234,23 @@ struct ManifestBodyParser {
         default: throw lx.error(lx.atEnd ? "unexpected end: expected a value" : "unexpected character: expected a JSON value")
         }
         return start..<lx.i
+    }
+
+    private func nameIs(_ s: StaticString) -> Bool {
+        name.count == s.utf8CodeUnitCount && name.withUnsafeBufferPointer { memcmp($0.baseAddress!, s.utf8Start, name.count) == 0 }
+    }
+
+    /// `"active"` or `"sealed"` at `lx.i`, or nil (value skipped) for anything else.
+    private mutating func optionalState() throws -> Manifest.SegmentEntry.State? {
+        guard lx.peek == 0x22 else { _ = try skipValue(); return nil }
+        lx.i += 1
+        scratch.removeAll(keepingCapacity: true)
+        try lx.scanString(copy: true, into: &scratch)
+        let sealed: StaticString = "sealed", active: StaticString = "active"
+        func equals(_ s: StaticString) -> Bool {
+            scratch.count == s.utf8CodeUnitCount && scratch.withUnsafeBufferPointer { memcmp($0.baseAddress!, s.utf8Start, s.utf8CodeUnitCount) == 0 }
+        }
+        return equals(sealed) ? .sealed : equals(active) ? .active : nil
     }
 
     /// The string at `lx.i`, or nil (value skipped) when it is another type.

@@ -135,10 +135,8 @@ final class SegmentCatalog {
     func isUnopened(_ seq: UInt64) -> Bool { unopened[seq] != nil }
 
     private func note(partition: PartitionKey, segment: UInt64) {
-        if partitions[partition]?.contains(segment) != true {
-            partitions[partition, default: []].append(segment)
-            partitions[partition]!.sort()
-        }
+        // One lookup; manifests list segments in ascending order, so this appends.
+        partitions[partition, default: []].insertSorted(segment)
     }
 
     /// Reads the footers (or walks) of every registered segment of `p` and
@@ -278,5 +276,24 @@ extension SegmentCatalog {
             add(file, blockOffsets: walk.blocks.map(\.offset))
             try collectAnnotations(segment: file.sequence, into: &annotations, buffers: &buffers)
         }
+    }
+}
+
+extension Array where Element == UInt64 {
+    /// Inserts `v` keeping the array ascending and free of duplicates.
+    mutating func insertSorted(_ v: UInt64) {
+        if let last, last < v { append(v); return }
+        let i = partitioningIndex { $0 >= v }
+        if i < count, self[i] == v { return }
+        insert(v, at: i)
+    }
+
+    private func partitioningIndex(where belongs: (UInt64) -> Bool) -> Int {
+        var lo = 0, hi = count
+        while lo < hi {
+            let mid = (lo + hi) / 2
+            if belongs(self[mid]) { hi = mid } else { lo = mid + 1 }
+        }
+        return lo
     }
 }
