@@ -28,6 +28,27 @@ public enum ZstdCodec {
         return result
     }
 
+    /// The most bytes one zstd frame of `count` input bytes can take.
+    static func compressBound(_ count: Int) -> Int { ZSTD_compressBound(count) }
+
+    /// Writes one zstd frame holding `input` into `output` (at least
+    /// `compressBound(input.count)` bytes); returns its size. Unlike the
+    /// appending form, nothing is zero-filled first.
+    static func compress(_ input: UnsafeRawBufferPointer, level: Int32, dictionary: ZstdDictionary?,
+                         into output: UnsafeMutableRawBufferPointer) throws -> Int {
+        precondition(output.count >= ZSTD_compressBound(input.count), "zstd output buffer below the bound")
+        let cctx = ZstdContexts.current.cctx
+        let n: Int
+        if let dictionary {
+            n = ZSTD_compress_usingCDict(cctx, output.baseAddress, output.count, input.baseAddress, input.count,
+                                         dictionary.cdict(level: level))
+        } else {
+            n = ZSTD_compressCCtx(cctx, output.baseAddress, output.count, input.baseAddress, input.count, level)
+        }
+        if ZSTD_isError(n) != 0 { throw StrataError(.io, "zstd compression failed: \(String(cString: ZSTD_getErrorName(n)))") }
+        return n
+    }
+
     /// Decompresses one zstd frame that must expand to exactly `rawLength` bytes.
     /// Returns false on malformed input (zstd checks bounds itself).
     public static func decompress(_ input: UnsafeRawBufferPointer, rawLength: Int, dictionary: ZstdDictionary? = nil,

@@ -9,10 +9,11 @@ final class CompactSegmentWriter {
     private let file: WritableFile
     private var builder: SegmentBuilder
 
-    init(fs: FileSystem, path: String, sequence: UInt64, dictionaryID: UInt32, codec: BlockCodec, blockTarget: Int, fileMode: UInt32) throws {
+    init(fs: FileSystem, path: String, sequence: UInt64, dictionaryID: UInt32, codec: BlockCodec, blockTarget: Int, fileMode: UInt32,
+         buffers: inout SegmentBuilder.Buffers) throws {
         self.sequence = sequence
         self.path = path
-        builder = SegmentBuilder(sequence: sequence, codec: codec, blockTarget: blockTarget, blockCapacity: 1 << 20)
+        builder = SegmentBuilder(sequence: sequence, codec: codec, blockTarget: blockTarget, reusing: &buffers)
         file = try fs.createNew(path, mode: fileMode)  // O_EXCL | O_NOFOLLOW
         guard file.size == 0 else {
             throw StrataError(.corruption, "new segment file already exists with \(file.size) bytes", path: path)
@@ -58,4 +59,7 @@ final class CompactSegmentWriter {
     }
 
     func abandon() { try? file.close() }
+
+    /// The builder's buffers, for the next writer (after `seal` or `abandon`).
+    func takeBuffers() -> SegmentBuilder.Buffers { builder.takeBuffers() }
 }

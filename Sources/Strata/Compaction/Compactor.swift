@@ -106,6 +106,9 @@ final class CompactionJob {
     // Two properties, not one struct: a class property passed inout twice at once is an access conflict.
     var blockBuffer: [UInt8] = []
     var scratchBuffer: [UInt8] = []
+    /// The thread's reusable buffers: `blockBuffer`/`scratchBuffer` and the
+    /// writers' builder buffers are taken from it and given back in `deinit`.
+    private let buffers: CompactionBuffers
     var fs: FileSystem { store.fs }
 
     init(store: Store, partition: PartitionKey, options: CompactionOptions, inputs: [SegmentFile]) {
@@ -113,6 +116,15 @@ final class CompactionJob {
         self.partition = partition
         self.options = options
         self.inputs = inputs
+        buffers = CompactionBuffers.take()
+        swap(&blockBuffer, &buffers.block)
+        swap(&scratchBuffer, &buffers.scratch)
+    }
+
+    deinit {
+        swap(&blockBuffer, &buffers.block)
+        swap(&scratchBuffer, &buffers.scratch)
+        buffers.give()
     }
 
     /// For a `content+fields` store: the example body re-encoded under its keyed
@@ -264,11 +276,12 @@ final class CompactionJob {
 
         func currentWriter() throws -> CompactSegmentWriter {
             if let w = writer, w.size < segmentTarget { return w }
-            if let w = writer { report.bytesAfter += try w.seal(); writer = nil }
+            if let w = writer { report.bytesAfter += try w.seal(); buffers.builder = w.takeBuffers(); writer = nil }
             let seq = store.reserveSegmentSequence()
             let p = store.catalog.segmentPath(partition, seq)
             let w = try CompactSegmentWriter(fs: fs, path: p, sequence: seq, dictionaryID: dictionaryID, codec: codec,
-                                             blockTarget: options.blockTargetBytes, fileMode: store.options.fileMode)
+                                             blockTarget: options.blockTargetBytes, fileMode: store.options.fileMode,
+                                             buffers: &buffers.builder)
             outputs.append((seq, p))
             writer = w
             return w
@@ -372,7 +385,7 @@ final class CompactionJob {
                     preserved.append((target, loc))
                 }
             }
-            if let w = writer { report.bytesAfter += try w.seal(); writer = nil }
+            if let w = writer { report.bytesAfter += try w.seal(); buffers.builder = w.takeBuffers(); writer = nil }
             try fs.syncDirectory(partitionDir)
         } catch {
             writer?.abandon()

@@ -35,6 +35,33 @@ struct SegmentBuilder {
         block = ByteWriter(capacity: blockCapacity)
     }
 
+    /// The block, frame and compression buffers, handed from one builder to
+    /// the next: compaction writes a segment per partition, and fresh
+    /// buffers each time were faulted in anew.
+    struct Buffers {
+        var block: [UInt8] = []
+        var frame: [UInt8] = []
+        var scratch: [UInt8] = []
+    }
+
+    /// Takes `buffers` (left empty): moved, not shared, so they are not copied on the first write.
+    init(sequence: UInt64, codec: BlockCodec, blockTarget: Int, reusing buffers: inout Buffers) {
+        self.init(sequence: sequence, codec: codec, blockTarget: blockTarget, blockCapacity: 0)
+        swap(&block.bytes, &buffers.block)
+        swap(&frame, &buffers.frame)
+        swap(&scratch, &buffers.scratch)
+        block.bytes.removeAll(keepingCapacity: true)
+    }
+
+    /// Gives the buffers up for another builder (this one is done).
+    mutating func takeBuffers() -> Buffers {
+        var b = Buffers()
+        swap(&b.block, &block.bytes)
+        swap(&b.frame, &frame)
+        swap(&b.scratch, &scratch)
+        return b
+    }
+
     /// True when `bytes` more would overflow a non-empty open block.
     func needsNewBlock(for bytes: Int) -> Bool { blockEntries > 0 && block.count + bytes > blockTarget }
 
