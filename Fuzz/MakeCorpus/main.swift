@@ -76,6 +76,23 @@ import Foundation
         """
         try write("IngestParser", "lines.jsonl", Array(jsonl.utf8))
         try write("IngestParser", "array.json", Array(#"[{"prompt":"hi","response":"yo","domain":"d","timestamp":"2025-01-01T00:00:00+02:00"}, {"prompt":"a","response":"b","domain":"d","timestamp":1}]"#.utf8))
+        // Dictionary files (byte 0: bit 0 = fix length and checksum, bits 1... = expected id - 1):
+        // version 2 of a trained dictionary, the same fixed, and version 1 (the dictionary as is).
+        var samples: [UInt8] = [], sizes: [Int] = []
+        for i in 0..<400 {
+            var e = ex[i % ex.count]
+            e.timestampMillis += Int64(i)
+            e.metadataJSON = #"{"user_id":"u\#(i % 37)","latency_ms":\#(i * 7 % 900),"tier":"t\#(i % 3)"}"#
+            var w = ByteWriter()
+            RecordCodec.appendExampleEntry(ExampleDraft(e), id: e.id, to: &w)
+            samples += w.bytes
+            sizes.append(w.bytes.count)
+        }
+        let trained = ZstdCodec.trainDictionaryFast(buffer: samples, sizes: sizes, capacity: 4 << 10, level: 3)!
+        let v2 = try DictionaryFile.encode(id: 1, dictionary: trained, level: 3)
+        try write("DictionaryFile", "v2", [0] + v2)
+        try write("DictionaryFile", "v2-fix", [1] + v2)
+        try write("DictionaryFile", "v1", [0] + DictionaryFile.frame(version: 1, id: 1, stored: trained, dictionaryLength: 0))
         try write("IngestParser", "bom-crlf.jsonl", [0xEF, 0xBB, 0xBF] + Array("{\"prompt\":\"a\",\"response\":\"b\",\"domain\":\"d\",\"timestamp\":1}\r\n".utf8))
     }
 }

@@ -36,6 +36,17 @@ import Testing
         #expect(try Self.decodes(file) == Self.dictionary)
     }
 
+    /// Version 1 stores the dictionary as is (m = n): an empty one is corruption
+    /// at the stored length, as version 2's m out of 1…16 MiB is (the bound the DictionaryFile fuzz target checks).
+    @Test func emptyVersion1DictionaryIsCorruption() throws {
+        #expect {
+            _ = try Self.decodes(DictionaryFile.frame(version: 1, id: 7, stored: [], dictionaryLength: 0))
+        } throws: { e in
+            guard let e = e as? StrataError else { return false }
+            return e.code == .corruption && e.path == "dicts/dict-7.zdict" && e.offset == 16
+        }
+    }
+
     @Test func damagedOrLyingVersion2FilesAreCorruptionWithTheirOffset() throws {
         var stored: [UInt8] = []
         try Self.dictionary.withUnsafeBytes { _ = try ZstdCodec.compress($0, level: 3, appendingTo: &stored) }

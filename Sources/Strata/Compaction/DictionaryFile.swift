@@ -69,7 +69,13 @@ public enum DictionaryFile {
             guard h.digest == sum else {
                 throw StrataError(.corruption, "dictionary checksum mismatch", path: path, offset: 24)
             }
-            if version == 1 { return Array(stored) }
+            if version == 1 {
+                // The stored bytes are the dictionary (m = n), within the same bounds as version 2's m.
+                guard n >= 1, n <= Format.maxDictionaryBytes else {
+                    throw StrataError(.corruption, "dictionary of \(n) bytes (1…\(Format.maxDictionaryBytes) allowed)", path: path, offset: 16)
+                }
+                return Array(stored)
+            }
             guard dictionaryLength >= 1, dictionaryLength <= Format.maxDictionaryBytes else {
                 throw StrataError(.corruption, "dictionary declares \(dictionaryLength) bytes (1…\(Format.maxDictionaryBytes) allowed)", path: path, offset: 20)
             }
