@@ -34,7 +34,7 @@ let package = Package(
             linkerSettings: [.unsafeFlags(["-static-stdlib", "-Xlinker", "--start-group", "-lFoundation", "-lCoreFoundation",
                                            "-l_FoundationICU", "-lFoundationInternationalization", "-lFoundationEssentials",
                                            "-l_FoundationCShims", "-l_FoundationCollections", "-lswiftSynchronization",
-                                           "-Xlinker", "--end-group", "-lstdc++", "-Xclang-linker", "-no-pie"],
+                                           "-Xlinker", "--end-group", "-lstdc++"],
                                           .when(platforms: [.linux], configuration: .release))]
         ),
         // C ABI: the header (a C target, so Swift sees the same declarations) and its Swift implementation.

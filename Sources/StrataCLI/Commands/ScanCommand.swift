@@ -101,6 +101,7 @@ struct ScanArguments {
             if let eq = name.firstIndex(of: "=") {
                 value = String(name[name.index(after: eq)...])
                 name = String(name[..<eq])
+                guard value != "" else { return nil }  // ArgumentParser: a missing value
             }
             if name == "skip-damaged" {
                 guard value == nil, !a.skipDamaged else { return nil }
