@@ -96,7 +96,10 @@ extension ZstdCodec {
         var params = ZDICT_fastCover_params_t()
         params.k = 256
         params.d = 8
-        params.f = 20
+        // 2^f frequency counters (zstd's default f = 20 allocates and clears
+        // 6 MB per training): on the benchmark corpus f = 16 made compaction's
+        // CPU ~10% lower and the store 0.02% larger (f = 14: +0.1%, f = 12: +0.5%).
+        params.f = 16
         params.steps = 0
         params.nbThreads = 1
         params.splitPoint = 1.0

@@ -270,6 +270,8 @@ final class CompactionJob {
         var removed: [ExampleID] = []
         var preserved: [(ExampleID, Location)] = []
         var seen: Set<ExampleID> = []
+        seen.reserveCapacity(inputs.reduce(0) { $0 + $1.footer!.examples.count })
+        moves.reserveCapacity(seen.capacity)
         var purgedIDs: Set<ExampleID> = []
         var foldedEntry = ByteWriter(capacity: 256)
         let partitionDir = store.path + "/" + partition.path
@@ -298,7 +300,8 @@ final class CompactionJob {
                             guard let h = held else { return }
                             held = nil
                             var bodies = priorFolded
-                            if let more = pending.removeValue(forKey: h.id) {
+                            // Most partitions have no annotations: skip hashing every id then.
+                            if !pending.isEmpty, let more = pending.removeValue(forKey: h.id) {
                                 report.annotationsFolded += more.count
                                 bodies.append(contentsOf: more)
                             }
@@ -330,7 +333,7 @@ final class CompactionJob {
                                 _ = try r.u8("shape")
                                 let id = try ExampleID.read(from: &r)
                                 let ts = try r.i64("timestamp")
-                                if seen.contains(id) {
+                                if !seen.insert(id).inserted {
                                     // Stores written before keyed ids (SPEC.md §4.1) can hold two
                                     // content+fields examples with one id and different keys: the
                                     // later one is kept under its keyed id, never dropped (§7.1).
@@ -343,7 +346,6 @@ final class CompactionJob {
                                     report.duplicatesDropped += 1
                                     return true
                                 }
-                                seen.insert(id)
                                 held = (id, ts, start, end, here, nil)
                             case .foldedAnnotations:
                                 var r = body
