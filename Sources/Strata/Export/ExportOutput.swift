@@ -131,14 +131,17 @@ final class ExportFileSink {
         buffer.removeAll()
     }
 
-    /// Appends a large piece of output (a block's JSONL text): written
-    /// straight from `bytes` when nothing is buffered ahead of it, else
-    /// through the buffer, so the file's bytes keep their order either way.
+    /// Appends a piece of output (a block's JSONL text): a large one is
+    /// written straight from `bytes`, after whatever is buffered ahead of it
+    /// (so the file's bytes keep their order); a small one is buffered. Once
+    /// a small piece was buffered, the large ones after it are not copied
+    /// through the buffer (that copied most of an export's bytes).
     func append(_ bytes: UnsafeRawBufferPointer) throws {
-        guard buffer.isEmpty, bytes.count >= Self.chunk / 16 else {
+        guard bytes.count >= Self.chunk / 16 else {
             buffer.append(bytes: bytes)
             return
         }
+        try flush()
         try writeThrough(bytes)
     }
 
