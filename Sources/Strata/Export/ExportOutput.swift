@@ -131,17 +131,16 @@ final class ExportFileSink {
         buffer.removeAll()
     }
 
-    /// Appends a piece of output (a block's JSONL text): a large one is
-    /// written straight from `bytes`, after whatever is buffered ahead of it
-    /// (so the file's bytes keep their order); a small one is buffered. Once
-    /// a small piece was buffered, the large ones after it are not copied
-    /// through the buffer (that copied most of an export's bytes).
+    /// Appends a large piece of output (a block's JSONL text): written
+    /// straight from `bytes` when nothing is buffered ahead of it, else
+    /// through the buffer, so the file's bytes keep their order either way.
+    /// (Writing it straight after flushing a short buffer saved the copy but
+    /// cost more in the kernel: 3x the write calls, 337 vs 349 CPU ms on c200.)
     func append(_ bytes: UnsafeRawBufferPointer) throws {
-        guard bytes.count >= Self.chunk / 16 else {
+        guard buffer.isEmpty, bytes.count >= Self.chunk / 16 else {
             buffer.append(bytes: bytes)
             return
         }
-        try flush()
         try writeThrough(bytes)
     }
 
