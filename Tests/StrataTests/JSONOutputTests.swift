@@ -130,3 +130,39 @@ import Testing
         }
     }
 }
+
+/// The export file sink keeps the file's bytes in order whatever mix of small
+/// (buffered) and large (written straight) pieces it is given, and its
+/// checksum and byte count describe exactly the file it wrote.
+@Suite struct ExportFileSinkTests {
+    @Test func smallAndLargePiecesInAnyOrderMakeTheConcatenatedFileAndItsChecksum() throws {
+        let root = temporaryStorePath()
+        try FileManager.default.createDirectory(atPath: root, withIntermediateDirectories: true)
+        defer { try? FileManager.default.removeItem(atPath: root) }
+        var g = SplitMix(seed: 11)
+        // Sizes around the straight-write threshold (chunk / 16) and the flush size (chunk),
+        // and enough in total to pass the writeback step several times.
+        let sizes = [0, 1, 100, ExportFileSink.chunk / 16 - 1, ExportFileSink.chunk / 16, ExportFileSink.chunk / 16 + 1,
+                     ExportFileSink.chunk - 1, ExportFileSink.chunk, 3 * ExportFileSink.chunk]
+        let sink = try ExportFileSink(fs: PosixFileSystem.shared, root: root, relPath: "d/data.jsonl", split: nil, partition: nil, mode: 0o600)
+        var expected: [UInt8] = []
+        while expected.count < Int(ExportFileSink.writebackStep) * 3 {
+            let n = sizes[Int(g.next() % UInt64(sizes.count))]
+            let start = Int(g.next() % 251)
+            let piece = (0..<n).map { UInt8(truncatingIfNeeded: (start &+ $0 &* 7) % 251) }
+            if g.next() % 4 == 0 {
+                piece.withUnsafeBytes { sink.buffer.append(bytes: $0) }  // rows appended one by one
+                try sink.flushIfFull()
+            } else {
+                try piece.withUnsafeBytes { try sink.append($0) }  // a block's text
+            }
+            expected += piece
+        }
+        let record = try sink.complete()
+        try sink.publish()
+        let written = try [UInt8](Data(contentsOf: URL(fileURLWithPath: root + "/d/data.jsonl")))
+        #expect(written == expected)
+        #expect(record.bytes == Int64(expected.count))
+        #expect(record.xxh3 == XXH.hash64(expected))
+    }
+}

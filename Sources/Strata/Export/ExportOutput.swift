@@ -134,6 +134,8 @@ final class ExportFileSink {
     /// Appends a large piece of output (a block's JSONL text): written
     /// straight from `bytes` when nothing is buffered ahead of it, else
     /// through the buffer, so the file's bytes keep their order either way.
+    /// (Writing it straight after flushing a short buffer saved the copy but
+    /// cost more in the kernel: 3x the write calls, 337 vs 349 CPU ms on c200.)
     func append(_ bytes: UnsafeRawBufferPointer) throws {
         guard buffer.isEmpty, bytes.count >= Self.chunk / 16 else {
             buffer.append(bytes: bytes)

@@ -401,6 +401,10 @@ public final class Exporter {
                             _ body: (inout EntryView, FoldedAnnotations?, Int, PartitionKey) throws -> Void) throws {
         let split = spec.split
         let file = job.file, offset = job.offset, p = job.partition
+        // Nothing to filter or fold for an example without folded annotations:
+        // `selects` would keep it unannotated, so it is not called (once per block, not per row).
+        let selectsAll = spec.predicate == nil && spec.minQuality == nil && sourceBytes == nil && tagBytes.isEmpty
+            && annotations == nil && spec.feedback == nil && ctx.snap.annotationMap.isEmpty
         var count = 0
         try block.withUnsafeBytes { raw in
             var it = EntryIterator(raw, path: file.path, blockOffset: offset)
@@ -432,7 +436,9 @@ public final class Exporter {
                 // never accepts bytes a `get` rejects.
                 try view.verifyContent(entry)
                 var a: FoldedAnnotations?
-                guard try selects(view, folded: folded, ctx, side: &side, annotations: &a) else { continue }
+                if !(selectsAll && folded.isEmpty) {
+                    guard try selects(view, folded: folded, ctx, side: &side, annotations: &a) else { continue }
+                }
                 try body(&view, a, split?.index(of: view.id) ?? 0, p)
             }
         }
