@@ -45,7 +45,7 @@ import StrataTestSupport
             let (id, idKey) = try identity.assign(d)
             w.bytes.removeAll(keepingCapacity: true)
             RecordCodec.appendExampleEntry(d, id: id, idKey: idKey, to: &w)
-            let facts = ExampleFacts(d, strings: &strings, tagNames: &tagNames)
+            let facts = ExampleFacts.of(d, strings: &strings, tagNames: &tagNames)
             try w.bytes.withUnsafeBytes { entry in
                 if decoded.needsNewBlock(for: entry.count) {
                     _ = try decoded.closeBlock(at: 0)

@@ -48,7 +48,8 @@ public final class Ingester {
         /// Store thread: after a batch's append loop, waiting for (and helping) the
         /// compression a helper thread did during the loop, and writing the frames.
         public var compress = 0.0
-        /// Store thread: commits (write the open blocks, fsync, manifest, index snapshot).
+        /// Store thread: commits (write the open blocks, fsync, manifest, index snapshot),
+        /// including `commitAndClose`'s last one, which also seals the segments.
         public var commit = 0.0
         /// Store thread: waiting for the parse stage to hand over a batch.
         public var storeWait = 0.0
@@ -374,17 +375,8 @@ public final class Ingester {
                         staged.recordsWithUnknownFields += 1
                         if staged.unknownFieldNames.count < 16 { noteUnknownNames(bytes) }
                     }
-                    try ExampleValidation.validate(draft, metadataChecked: true)
-                    hasher?.apply(to: &draft)
-                    let (id, idKey) = try identity.assign(draft)
-                    // A raw export's id is the one its store assigned: the content
-                    // id, or a keyed id (SPEC.md §4.1) that this store reproduces
-                    // when its dedup key is the same.
-                    if let claimed = parser.id, claimed != id,
-                       idKey == nil || claimed != CanonicalContent.id(of: draft, scratch: &idScratch) {
-                        throw StrataError(.invalidInput, "id \(claimed) does not match the content's id \(id)", field: "id")
-                    }
-                    staged.encoded.add(draft, id: id, idKey: idKey, partition: partitions.key(for: draft), line: line, strings: &strings)
+                    try Ingester.encode(&draft, claimedID: parser.id, hasher: &hasher, identity: &identity, idScratch: &idScratch,
+                                        partitions: &partitions, strings: &strings, into: staged.encoded, line: line)
                     if staged.encoded.inputBytes >= Int64(batchInputBytes) || (recordLimit > 0 && staged.encoded.items.count >= recordLimit) {
                         handOver()
                     }
@@ -439,6 +431,26 @@ public final class Ingester {
         staged.cpuSeconds += Ingester.threadCPU() - cpuMark
         staged.isLast = true
         ready.push(staged)
+    }
+
+    /// Validates, pseudonymizes, identifies and encodes a parsed draft into
+    /// `batch`. One function with inout parameters, not inline in the parse
+    /// stage's record handler: there the draft is a captured (boxed) variable,
+    /// and each by-value use of it copied it (4 retains and releases).
+    static func encode(_ draft: inout ExampleDraft, claimedID: ExampleID?, hasher: inout FieldHasher?, identity: inout ExampleIdentity,
+                       idScratch: inout ByteWriter, partitions: inout PartitionCache, strings: inout StringInterner,
+                       into batch: EncodedBatch, line: Int) throws {
+        try ExampleValidation.validate(draft, metadataChecked: true)
+        hasher?.apply(to: &draft)
+        let (id, idKey) = try identity.assign(draft)
+        // A raw export's id is the one its store assigned: the content
+        // id, or a keyed id (SPEC.md §4.1) that this store reproduces
+        // when its dedup key is the same.
+        if let claimed = claimedID, claimed != id,
+           idKey == nil || claimed != CanonicalContent.id(of: draft, scratch: &idScratch) {
+            throw StrataError(.invalidInput, "id \(claimed) does not match the content's id \(id)", field: "id")
+        }
+        batch.add(draft, id: id, idKey: idKey, partition: partitions.key(for: draft), line: line, strings: &strings)
     }
 
     /// True for a `{"_meta": ...}` header line (training-file JSONL), which carries no example.

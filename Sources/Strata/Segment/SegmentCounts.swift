@@ -212,10 +212,11 @@ struct ExampleFacts: Sendable {
 
     /// The facts of `d`, with its source and tags as Strings from `strings`
     /// (appended to `tagNames`), exactly as `add(example:)` would count its entry.
-    init(_ d: ExampleDraft, strings: inout StringInterner, tagNames: inout [String]) {
-        shape = d.shape
-        timestampMillis = d.timestampMillis
-        quality = d.qualityScore
+    /// (A static function, not an init: an init's parameter is passed owned,
+    /// which copied the draft, 4 retains and releases, per example.)
+    static func of(_ d: ExampleDraft, strings: inout StringInterner, tagNames: inout [String]) -> ExampleFacts {
+        var f = ExampleFacts(shape: d.shape, timestampMillis: d.timestampMillis, quality: d.qualityScore, emptyRequired: 0,
+                             source: nil, tagStart: tagNames.count, tagCount: d.tags.count)
         var empty: UInt8 = 0
         switch d.shape {
         case .instruction:
@@ -228,11 +229,10 @@ struct ExampleFacts: Sendable {
             if d.messages.isEmpty { empty |= 1 << 4 }
             if d.messages.contains(where: { $0.content.count == 0 }) { empty |= 1 << 5 }
         }
-        emptyRequired = empty
-        source = d.source.map { strings.string(d.storage, $0) }
-        tagStart = tagNames.count
-        tagCount = d.tags.count
+        f.emptyRequired = empty
+        if let s = d.source { f.source = strings.string(d.storage, s) }
         for t in d.tags { tagNames.append(strings.string(d.storage, t)) }
+        return f
     }
 }
 

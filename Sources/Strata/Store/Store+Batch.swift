@@ -54,7 +54,7 @@ public final class EncodedBatch {
 
     /// `add`, with source and tag Strings shared through `strings` (the ingest parse stage keeps one).
     func add(_ d: ExampleDraft, id: ExampleID, idKey: ExampleID? = nil, partition: PartitionKey, line: Int, strings: inout StringInterner) {
-        let facts = ExampleFacts(d, strings: &strings, tagNames: &tagNames)
+        let facts = ExampleFacts.of(d, strings: &strings, tagNames: &tagNames)
         let start = bytes.count
         var w = ByteWriter()
         swap(&w.bytes, &bytes)
