@@ -46,22 +46,26 @@ public enum RecordCodec {
         w.u8(flags)
         if let idKey { idKey.write(to: &w) }
         if let q = d.qualityScore { w.f64(q) }
-        @inline(__always) func str(_ s: ExampleDraft.Span) {
-            w.varint(UInt64(s.count))
-            w.append(d.storage[s.start..<(s.start + s.count)])
+        // Strings from one raw view of the storage: an ArraySlice per string
+        // retained and released the storage each time (ingest's hottest path).
+        d.storage.withUnsafeBytes { st in
+            @inline(__always) func str(_ s: ExampleDraft.Span) {
+                w.varint(UInt64(s.count))
+                w.append(UnsafeRawBufferPointer(rebasing: st[s.start..<(s.start + s.count)]))
+            }
+            str(d.domain)
+            if let s = d.source { str(s) }
+            w.varint(UInt64(d.tags.count))
+            for t in d.tags { str(t) }
+            switch d.shape {
+            case .instruction: str(d.first); str(d.second); str(d.third)
+            case .promptResponse: str(d.first); str(d.second)
+            case .chat:
+                w.varint(UInt64(d.messages.count))
+                for m in d.messages { w.u8(m.role.rawValue); str(m.content) }
+            }
+            if d.metadata.count == 0 { w.varint(2); w.append("{}".utf8) } else { str(d.metadata) }
         }
-        str(d.domain)
-        if let s = d.source { str(s) }
-        w.varint(UInt64(d.tags.count))
-        for t in d.tags { str(t) }
-        switch d.shape {
-        case .instruction: str(d.first); str(d.second); str(d.third)
-        case .promptResponse: str(d.first); str(d.second)
-        case .chat:
-            w.varint(UInt64(d.messages.count))
-            for m in d.messages { w.u8(m.role.rawValue); str(m.content) }
-        }
-        if d.metadata.count == 0 { w.varint(2); w.append("{}".utf8) } else { str(d.metadata) }
         assert(w.count - start == varintSize(UInt64(bodyLength)) + bodyLength)
     }
 

@@ -48,7 +48,8 @@ public final class Ingester {
         /// Store thread: after a batch's append loop, waiting for (and helping) the
         /// compression a helper thread did during the loop, and writing the frames.
         public var compress = 0.0
-        /// Store thread: commits (write the open blocks, fsync, manifest, index snapshot).
+        /// Store thread: commits (write the open blocks, fsync, manifest, index snapshot),
+        /// including `commitAndClose`'s last one, which also seals the segments.
         public var commit = 0.0
         /// Store thread: waiting for the parse stage to hand over a batch.
         public var storeWait = 0.0
@@ -119,6 +120,10 @@ public final class Ingester {
     private var lastCommitAt = Date()
     /// Input records per batch handed between the stages.
     static let batchInputBytes = 4 << 20
+    /// Batches in flight between the stages. More than two lets the parse
+    /// stage run ahead while the store stage waits for a commit's fsyncs
+    /// (disk time, no CPU), instead of idling on a full hand-over.
+    static let stagedBatches = 4
 
     public init(store: Store, mapping: IngestMapping) throws {
         self.store = store
@@ -197,8 +202,7 @@ public final class Ingester {
         let readChunk: (inout [UInt8]) throws -> Int = { try input.read(into: &$0) }
         let free = BlockingQueue<StagedBatch>()
         let ready = BlockingQueue<StagedBatch>()
-        free.push(StagedBatch())
-        free.push(StagedBatch())
+        for _ in 0..<Ingester.stagedBatches { free.push(StagedBatch()) }
         let cancelled = Locked(false)
         let mapping = self.mapping
         let onReject = self.onReject
@@ -279,6 +283,23 @@ public final class Ingester {
         }
     }
 
+    /// Makes everything ingested so far durable and closes the store. The
+    /// store's close seals every segment it wrote and commits, so the last
+    /// commit and the sealing share one round of fsyncs (a `commit()` then
+    /// `close()` syncs every segment file twice). Counted as a commit.
+    public func commitAndClose() throws {
+        let start = Ingester.now(), startCPU = Ingester.threadCPU()
+        defer {
+            summary.profile.commit += Ingester.now() - start
+            summary.profile.cpu.commit += Ingester.threadCPU() - startCPU
+        }
+        try store.commitAndClose()
+        uncommittedBytes = 0
+        uncommittedRecords = 0
+        summary.commits += 1
+        onCommit?(summary)
+    }
+
     /// Makes everything ingested so far durable.
     public func commit() throws {
         let start = Ingester.now(), startCPU = Ingester.threadCPU()
@@ -306,6 +327,7 @@ public final class Ingester {
         var identity = ExampleIdentity(dedupKey)
         var idScratch = ByteWriter(capacity: 4096)
         var partitions = PartitionCache()
+        var strings = StringInterner()
         var splitter = JSONDocumentSplitter()
         var chunk = [UInt8](repeating: 0, count: 1 << 20)
         var staged = free.pop()
@@ -353,17 +375,8 @@ public final class Ingester {
                         staged.recordsWithUnknownFields += 1
                         if staged.unknownFieldNames.count < 16 { noteUnknownNames(bytes) }
                     }
-                    try ExampleValidation.validate(draft, metadataChecked: true)
-                    hasher?.apply(to: &draft)
-                    let (id, idKey) = try identity.assign(draft)
-                    // A raw export's id is the one its store assigned: the content
-                    // id, or a keyed id (SPEC.md §4.1) that this store reproduces
-                    // when its dedup key is the same.
-                    if let claimed = parser.id, claimed != id,
-                       idKey == nil || claimed != CanonicalContent.id(of: draft, scratch: &idScratch) {
-                        throw StrataError(.invalidInput, "id \(claimed) does not match the content's id \(id)", field: "id")
-                    }
-                    staged.encoded.add(draft, id: id, idKey: idKey, partition: partitions.key(for: draft), line: line)
+                    try Ingester.encode(&draft, claimedID: parser.id, hasher: &hasher, identity: &identity, idScratch: &idScratch,
+                                        partitions: &partitions, strings: &strings, into: staged.encoded, line: line)
                     if staged.encoded.inputBytes >= Int64(batchInputBytes) || (recordLimit > 0 && staged.encoded.items.count >= recordLimit) {
                         handOver()
                     }
@@ -418,6 +431,26 @@ public final class Ingester {
         staged.cpuSeconds += Ingester.threadCPU() - cpuMark
         staged.isLast = true
         ready.push(staged)
+    }
+
+    /// Validates, pseudonymizes, identifies and encodes a parsed draft into
+    /// `batch`. One function with inout parameters, not inline in the parse
+    /// stage's record handler: there the draft is a captured (boxed) variable,
+    /// and each by-value use of it copied it (4 retains and releases).
+    static func encode(_ draft: inout ExampleDraft, claimedID: ExampleID?, hasher: inout FieldHasher?, identity: inout ExampleIdentity,
+                       idScratch: inout ByteWriter, partitions: inout PartitionCache, strings: inout StringInterner,
+                       into batch: EncodedBatch, line: Int) throws {
+        try ExampleValidation.validate(draft, metadataChecked: true)
+        hasher?.apply(to: &draft)
+        let (id, idKey) = try identity.assign(draft)
+        // A raw export's id is the one its store assigned: the content
+        // id, or a keyed id (SPEC.md §4.1) that this store reproduces
+        // when its dedup key is the same.
+        if let claimed = claimedID, claimed != id,
+           idKey == nil || claimed != CanonicalContent.id(of: draft, scratch: &idScratch) {
+            throw StrataError(.invalidInput, "id \(claimed) does not match the content's id \(id)", field: "id")
+        }
+        batch.add(draft, id: id, idKey: idKey, partition: partitions.key(for: draft), line: line, strings: &strings)
     }
 
     /// True for a `{"_meta": ...}` header line (training-file JSONL), which carries no example.

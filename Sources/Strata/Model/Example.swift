@@ -52,11 +52,14 @@ public enum Role: UInt8, Sendable, CaseIterable {
 
     /// Same as `init(name:)` on raw UTF-8 bytes, without allocating.
     public init?(utf8 b: UnsafeRawBufferPointer) {
+        // memcmp: the generic elementsEqual over String.UTF8View cost ~360
+        // instructions per chat message at ingest.
+        @inline(__always) func eq(_ s: StaticString) -> Bool { memcmp(b.baseAddress!, s.utf8Start, s.utf8CodeUnitCount) == 0 }
         switch b.count {
-        case 4 where b.elementsEqual("user".utf8): self = .user
-        case 4 where b.elementsEqual("tool".utf8): self = .tool
-        case 6 where b.elementsEqual("system".utf8): self = .system
-        case 9 where b.elementsEqual("assistant".utf8): self = .assistant
+        case 4 where eq("user"): self = .user
+        case 4 where eq("tool"): self = .tool
+        case 6 where eq("system"): self = .system
+        case 9 where eq("assistant"): self = .assistant
         default: return nil
         }
     }

@@ -84,6 +84,19 @@ struct SegmentBuilder {
         return loc
     }
 
+    /// `add(entry:)` for an example entry whose id and counted facts the
+    /// caller already has (the ingest parse stage took them from the draft it
+    /// encoded the entry from): the entry is not decoded again.
+    /// REQUIRES: `bytes` is exactly one example entry, with this id and these facts.
+    mutating func add(exampleEntry bytes: UnsafeRawBufferPointer, id: ExampleID, facts: ExampleFacts, tags: ArraySlice<String>) -> Location {
+        let loc = nextLocation
+        counts.add(facts: facts, tags: tags)
+        blockRefs.append((true, id, blockEntries))
+        block.append(bytes)
+        blockEntries += 1
+        return loc
+    }
+
     /// Records an entry's footer ref and counts.
     private mutating func note(kind: UInt8, body: ByteReader, entry: Int) throws {
         switch EntryKind(rawValue: kind) {

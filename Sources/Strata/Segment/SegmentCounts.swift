@@ -1,3 +1,5 @@
+import Foundation
+
 /// Statistics of one segment, kept incrementally by its writer and stored in
 /// its footer (format version 2, SPEC.md §3.3 `counts`) and in the derived
 /// summary file `index/stats.sum` (SPEC.md §5.6), so `strata stats` answers
@@ -62,8 +64,37 @@ struct SegmentCounts: Equatable, Sendable {
         for t in v.tags { Self.bump(&tags, &otherTags, String(decoding: t, as: UTF8.self)) }
     }
 
+    /// Counts one example entry from the facts its encoder already had
+    /// (`ExampleFacts`): the same counts as `add(example:)` of its decoded
+    /// entry, without decoding it. `tags` are the example's tags in order.
+    mutating func add(facts f: ExampleFacts, tags tagNames: ArraySlice<String>) {
+        examples += 1
+        byShape[Int(f.shape.rawValue) - 1] += 1
+        minTimestamp = min(minTimestamp, f.timestampMillis)
+        maxTimestamp = max(maxTimestamp, f.timestampMillis)
+        if let q = f.quality {
+            qualityCount += 1
+            qualitySum += q
+            qualityMin = min(qualityMin, q)
+            qualityMax = max(qualityMax, q)
+            qualityHistogram[min(9, Int(q * 10))] += 1
+        }
+        if f.emptyRequired != 0 {
+            for i in 0..<6 where f.emptyRequired & (1 << i) != 0 { emptyRequired[i] += 1 }
+        }
+        if let s = f.source { Self.bump(&sources, &otherSources, s) }
+        for t in tagNames { Self.bump(&tags, &otherTags, t) }
+    }
+
     private static func bump(_ map: inout [String: Int], _ other: inout Int, _ key: String) {
-        if map[key] != nil || map.count < maxDistinct { map[key, default: 0] += 1 } else { other += 1 }
+        // One hash for a value already counted (the common case), not two.
+        if let i = map.index(forKey: key) {
+            map.values[i] += 1
+        } else if map.count < maxDistinct {
+            map[key] = 1
+        } else {
+            other += 1
+        }
     }
 
     /// Counts a non-example entry by its kind and body.
@@ -162,5 +193,70 @@ struct SegmentCounts: Equatable, Sendable {
         for (k, n) in o.tags { tags[k, default: 0] += n }
         otherTags += o.otherTags
         exclusionCandidates += o.exclusionCandidates
+    }
+}
+
+/// What `SegmentCounts` counts of one example, taken from the draft when the
+/// ingest parse stage encodes it, so the store stage appends the entry
+/// without decoding it again. Tags travel beside it (`EncodedBatch.tagNames`).
+struct ExampleFacts: Sendable {
+    var shape: Shape
+    var timestampMillis: Int64
+    var quality: Double?
+    /// Bit i set: the text of `SegmentCounts.requiredFields[i]` is empty.
+    var emptyRequired: UInt8
+    var source: String?
+    /// The example's tags: `tagNames[tagStart..<(tagStart + tagCount)]` of its batch.
+    var tagStart: Int
+    var tagCount: Int
+
+    /// The facts of `d`, with its source and tags as Strings from `strings`
+    /// (appended to `tagNames`), exactly as `add(example:)` would count its entry.
+    /// (A static function, not an init: an init's parameter is passed owned,
+    /// which copied the draft, 4 retains and releases, per example.)
+    static func of(_ d: ExampleDraft, strings: inout StringInterner, tagNames: inout [String]) -> ExampleFacts {
+        var f = ExampleFacts(shape: d.shape, timestampMillis: d.timestampMillis, quality: d.qualityScore, emptyRequired: 0,
+                             source: nil, tagStart: tagNames.count, tagCount: d.tags.count)
+        var empty: UInt8 = 0
+        switch d.shape {
+        case .instruction:
+            if d.first.count == 0 { empty |= 1 << 0 }
+            if d.third.count == 0 { empty |= 1 << 1 }
+        case .promptResponse:
+            if d.first.count == 0 { empty |= 1 << 2 }
+            if d.second.count == 0 { empty |= 1 << 3 }
+        case .chat:
+            if d.messages.isEmpty { empty |= 1 << 4 }
+            if d.messages.contains(where: { $0.content.count == 0 }) { empty |= 1 << 5 }
+        }
+        f.emptyRequired = empty
+        if let s = d.source { f.source = strings.string(d.storage, s) }
+        for t in d.tags { tagNames.append(strings.string(d.storage, t)) }
+        return f
+    }
+}
+
+/// Strings for the byte spans of a draft's source and tags, which repeat:
+/// each distinct value is decoded once and its String shared, so counting
+/// them allocates nothing per example.
+struct StringInterner {
+    private var known: [UInt64: (bytes: [UInt8], string: String)] = [:]
+    /// Distinct values kept; others are decoded each time (still correct).
+    static let limit = 4096
+
+    mutating func string(_ storage: [UInt8], _ span: ExampleDraft.Span) -> String {
+        storage.withUnsafeBytes { all in
+            let b = UnsafeRawBufferPointer(rebasing: all[span.start..<(span.start + span.count)])
+            // FNV-1a: the key only picks the slot; equality is checked on the bytes.
+            var h: UInt64 = 0xcbf2_9ce4_8422_2325
+            for x in b { h = (h ^ UInt64(x)) &* 0x100_0000_01b3 }
+            if let e = known[h], e.bytes.count == b.count,
+               b.count == 0 || e.bytes.withUnsafeBytes({ memcmp($0.baseAddress!, b.baseAddress!, b.count) }) == 0 {
+                return e.string
+            }
+            let s = String(decoding: b, as: UTF8.self)
+            if known[h] == nil && known.count < Self.limit { known[h] = (Array(b), s) }
+            return s
+        }
     }
 }

@@ -64,10 +64,13 @@ final class ActiveSegment {
     /// With `deferCompression`, a full block is detached for the owner to
     /// compress (in parallel) and write with `writeDetached` before it lets
     /// go of the store lock; otherwise it is compressed and written here.
-    func append(entry bytes: UnsafeRawBufferPointer, deferCompression: Bool = false) throws -> Location {
+    /// `example`: the entry's id and counted facts, when the caller has them (ingest), so it is not decoded again.
+    func append(entry bytes: UnsafeRawBufferPointer, deferCompression: Bool = false,
+                example: (id: ExampleID, facts: ExampleFacts, tags: ArraySlice<String>)? = nil) throws -> Location {
         if builder.needsNewBlock(for: bytes.count) {
             if deferCompression { closeBlockDeferred() } else { try closeBlock() }
         }
+        if let example { return builder.add(exampleEntry: bytes, id: example.id, facts: example.facts, tags: example.tags) }
         return try builder.add(entry: bytes)
     }
 

@@ -15,9 +15,13 @@ public final class EncodedBatch {
         /// The keyed id's key (SPEC.md §4.1) the entry carries, which is the
         /// example's dedup key in a `content+fields` store; nil otherwise.
         var idKey: ExampleID?
+        /// What the segment counts of it, so the store stage does not decode the entry.
+        var facts: ExampleFacts
     }
 
     public var bytes: [UInt8] = []
+    /// The items' tags as Strings (`ExampleFacts.tagStart`/`tagCount`).
+    var tagNames: [String] = []
     public var items: [Item] = []
     /// Input bytes this batch covers (for commit cadence and progress).
     public var inputBytes: Int64 = 0
@@ -34,6 +38,7 @@ public final class EncodedBatch {
     public func reset() {
         bytes.removeAll(keepingCapacity: true)
         items.removeAll(keepingCapacity: true)
+        tagNames.removeAll(keepingCapacity: true)
         inputBytes = 0
         compressSeconds = 0
         compressCPU = 0
@@ -43,13 +48,20 @@ public final class EncodedBatch {
     /// Encodes a validated draft into the batch. `id` (and `idKey`, for keyed
     /// ids, SPEC.md §4.1) must be what the store assigns the draft.
     public func add(_ d: ExampleDraft, id: ExampleID, idKey: ExampleID? = nil, partition: PartitionKey, line: Int) {
+        var strings = StringInterner()
+        add(d, id: id, idKey: idKey, partition: partition, line: line, strings: &strings)
+    }
+
+    /// `add`, with source and tag Strings shared through `strings` (the ingest parse stage keeps one).
+    func add(_ d: ExampleDraft, id: ExampleID, idKey: ExampleID? = nil, partition: PartitionKey, line: Int, strings: inout StringInterner) {
+        let facts = ExampleFacts.of(d, strings: &strings, tagNames: &tagNames)
         let start = bytes.count
         var w = ByteWriter()
         swap(&w.bytes, &bytes)
         RecordCodec.appendExampleEntry(d, id: id, idKey: idKey, to: &w)
         swap(&w.bytes, &bytes)
         items.append(Item(id: id, partition: partition, timestamp: d.timestampMillis, start: start, count: bytes.count - start, line: line,
-                          idKey: idKey))
+                          idKey: idKey, facts: facts))
     }
 }
 
@@ -74,8 +86,10 @@ extension Store {
                 try batch.bytes.withUnsafeBytes { all in
                     for item in batch.items {
                         let entry = UnsafeRawBufferPointer(rebasing: all[item.start..<(item.start + item.count)])
+                        let tags = batch.tagNames[item.facts.tagStart..<(item.facts.tagStart + item.facts.tagCount)]
                         outcome(item, try appendEntryLocked(entry, id: item.id, idKey: item.idKey, partition: item.partition,
-                                                            timestamp: item.timestamp, deferCompression: true, detached: submit))
+                                                            timestamp: item.timestamp, deferCompression: true, detached: submit,
+                                                            facts: (item.facts, tags)))
                     }
                 }
                 let start = Ingester.now(), startCPU = Ingester.threadCPU()
@@ -161,15 +175,18 @@ extension Store {
     /// `idKey`, when given, is the key `ExampleIdentity.assign` gave the entry.
     /// With `deferCompression`, full blocks wait for `writeDetachedBlocksLocked`;
     /// `detached` is told of the segment each time one is set aside.
+    /// `facts`: the example's counted facts and tags, when the caller has them
+    /// (`EncodedBatch`), so the entry is not decoded to count it.
     func appendEntryLocked(_ entry: UnsafeRawBufferPointer, id: ExampleID, idKey: ExampleID? = nil, partition: PartitionKey,
                            timestamp: Int64, deferCompression: Bool = false,
-                           detached: ((ActiveSegment) -> Void)? = nil) throws -> AppendOutcome {
-        if let stored = try dedupCheckLocked(entry: entry, id: id, idKey: idKey, partition: partition, timestamp: timestamp) {
+                           detached: ((ActiveSegment) -> Void)? = nil,
+                           facts: (ExampleFacts, ArraySlice<String>)? = nil) throws -> AppendOutcome {
+        if let stored = try dedupCheckLocked(entry: entry, id: id, idKey: idKey, partition: partition, timestamp: timestamp, facts: facts?.0) {
             return .duplicate(stored)
         }
         let seg = try activeSegment(for: partition)
         let before = seg.detached.count
-        let loc = try seg.append(entry: entry, deferCompression: deferCompression)
+        let loc = try seg.append(entry: entry, deferCompression: deferCompression, example: facts.map { (id, $0.0, $0.1) })
         // `append` detaches at most one block (the one it closed), last in `detached`.
         if seg.detached.count > before { detached?(seg) }
         try dedupInsertedLocked(id: id, at: loc)

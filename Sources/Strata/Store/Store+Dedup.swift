@@ -47,8 +47,26 @@ extension Store {
     /// the id, or to record a duplicate. In a `content+fields` store the
     /// dedup key is the keyed id's key: `idKey`, when the caller assigned it
     /// (`ExampleIdentity.assign`), is used as is instead of decoding the entry.
+    /// `facts`, when the caller has them (ingest), give the offer's source
+    /// for a duplicate record without decoding the entry.
     func dedupCheckLocked(entry: UnsafeRawBufferPointer, id: ExampleID, idKey: ExampleID? = nil, partition: PartitionKey,
-                          timestamp: Int64) throws -> ExampleID? {
+                          timestamp: Int64, facts: ExampleFacts? = nil) throws -> ExampleID? {
+        // The common case first, out of the general path below: the key is the
+        // id and it is new. (The general path's lazily decoded offer is a
+        // captured variable, checked dynamically on every access.)
+        var found: Location?
+        if dedup.key.isExampleID {
+            dedup.currentKey = id
+            guard let loc = try dedup.lookup(id, catalog: catalog) else { return nil }
+            found = loc
+        }
+        return try dedupCheckGeneralLocked(entry: entry, id: id, idKey: idKey, partition: partition, timestamp: timestamp,
+                                           facts: facts, found: found)
+    }
+
+    /// `found`: where the id-keyed lookup already found the key.
+    private func dedupCheckGeneralLocked(entry: UnsafeRawBufferPointer, id: ExampleID, idKey: ExampleID?, partition: PartitionKey,
+                                         timestamp: Int64, facts: ExampleFacts?, found: Location?) throws -> ExampleID? {
         var offered: Example?
         func decodeOffered() throws -> Example {
             if let offered { return offered }
@@ -73,7 +91,7 @@ extension Store {
             }
         }
         dedup.currentKey = k
-        guard let loc = try dedup.lookup(k, catalog: catalog) else { return nil }
+        guard let loc = try found ?? dedup.lookup(k, catalog: catalog) else { return nil }
         let stored: ExampleID
         if dedup.key.isExampleID {
             stored = k
@@ -85,10 +103,10 @@ extension Store {
             throw StrataError(.corruption, "dedup index points at \(loc), which holds no example", path: path)
         }
         if options.recordDuplicates {
-            let e = try decodeOffered()
+            let source = try facts.map(\.source) ?? decodeOffered().source
             try appendDuplicateSeen(DuplicateSeen(target: stored, offered: id, timestampMillis: timestamp,
                                                   seenAtMillis: Int64(Date().timeIntervalSince1970 * 1000),
-                                                  domain: partition.domain, source: e.source), partition: partition)
+                                                  domain: partition.domain, source: source), partition: partition)
         }
         return stored
     }

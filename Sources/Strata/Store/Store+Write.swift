@@ -130,6 +130,26 @@ extension Store {
         return seg
     }
 
+    /// Commits and closes: `close()` seals the active segments and commits
+    /// with one round of fsyncs, but closes a poisoned writer without
+    /// committing, and a closed one silently; this throws then, as `commit()` would.
+    public func commitAndClose() throws {
+        try lock.withLock {
+            guard !closed else { throw StrataError(.usage, "store is closed", path: path) }
+            if let poisonedBy {
+                throw StrataError(.poisoned, "an earlier write failed (\(poisonedBy.message)); nothing more can be committed", path: poisonedBy.path, cause: poisonedBy)
+            }
+            // The open blocks (one per partition) compressed on two threads now;
+            // sealing would compress them one by one.
+            try guardWrite {
+                for seg in active.values { seg.closeBlockDeferred() }
+                try writeDetachedBlocksLocked()
+                for seg in active.values { try noteWrites(seg) }
+            }
+        }
+        try close()
+    }
+
     /// Makes everything appended so far durable (SPEC.md §7): writes open
     /// blocks, fsyncs segment files, fsyncs new directories, and records new
     /// segments in the manifest. Returns only when all of that succeeded.

@@ -110,9 +110,8 @@ struct IngestCommand: ParsableCommand {
             }
             let started = Date()
             for f in files.isEmpty ? ["-"] : files { try ingester.ingest(path: f) }
-            try ingester.commit()
-            // close() seals the segments this run wrote (fast reopen).
-            try s.close()
+            // Commits and seals the segments this run wrote (fast reopen), with one round of fsyncs.
+            try ingester.commitAndClose()
             // Declared external-id indexes take in what this run added (SPEC.md §5.5).
             try ExternalIdIndex.refreshAll(store: store)
             rejectsOut?.close()
