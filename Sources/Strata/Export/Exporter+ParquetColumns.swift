@@ -1,3 +1,5 @@
+import Dispatch
+
 /// Parquet export of units with compacted (columnar) segments (SPEC.md §8.7):
 /// a columnar block's examples are read from its streams
 /// (`ColumnarBlock.Columns`) and their strings go into the Parquet column
@@ -95,55 +97,49 @@ extension Exporter {
             sink.record.noteQuality(e.quality)
         }
 
-        // Blocks are read and decompressed a round ahead on a second thread
-        // (`parallelFor` of two tasks: the loader writes only the next round's
-        // slots; the writer reads only the current round's and owns everything
-        // else), so the columnar streams' zstd decoding overlaps the writing.
-        // Errors keep their block order: a load error is raised (or, salvaging,
-        // noted) when the writer reaches that block.
+        // Blocks are read and decompressed a round ahead by a helper thread
+        // (the loader fills only the next round's slots; the writer reads only
+        // the current round's and owns everything else; `group.wait()` orders
+        // the hand-over), so the columnar streams' zstd decoding overlaps the
+        // writing. The writer stays on the calling thread: it owns the Parquet
+        // column writers' page buffers (megabytes per column) and the zstd
+        // context that compresses them, and when it ran on whichever of two
+        // threads picked it up each round those buffers were grown, freed and
+        // faulted in again from two malloc arenas. Errors keep their block
+        // order: a load error is raised (or, salvaging, noted) when the writer
+        // reaches that block.
         let jobs = blockJobs(c)
         let skip = skipDamaged
-        var current = [LoadedBlock](repeating: LoadedBlock(), count: Exporter.parquetRound)
-        var next = current
-        func load(_ round: Int, into slots: inout [LoadedBlock]) {
-            let start = round * Exporter.parquetRound
-            for k in 0..<Exporter.parquetRound where start + k < jobs.count { slots[k].load(jobs[start + k], columnsAllowed: !skip) }
-        }
+        let loader = ParquetBlockLoader(jobs: jobs, columnsAllowed: !skip)
         var view = EntryView()
         var side = ReadBuffers()
         func write(_ round: Int, _ slots: [LoadedBlock]) throws {
             let start = round * Exporter.parquetRound
             for k in 0..<Exporter.parquetRound where start + k < jobs.count {
-                let job = jobs[start + k], slot = slots[k]
-                if let e = slot.error {
+                let job = jobs[start + k]
+                if let e = slots[k].error {
                     if let se = e as? StrataError, se.code == .corruption, skip { noteDamage(se); continue }
                     throw e
                 }
-                if slot.columnar {
+                if slots[k].columnar {
                     columnarBlocksRead += 1
-                    try visitColumns(slot.columns, job, c, view: &view, side: &side, fill)
+                    try visitColumns(slots[k].columns, job, c, view: &view, side: &side, fill)
                 } else {
-                    try visitBlock(slot.buffers.block, header: slot.header!, job, c, onlyShape: nil, notShape: nil, view: &view, side: &side, fill)
+                    try visitBlock(slots[k].buffers.block, header: slots[k].header!, job, c, onlyShape: nil, notShape: nil,
+                                   view: &view, side: &side, fill)
                 }
             }
         }
         let rounds = (jobs.count + Exporter.parquetRound - 1) / Exporter.parquetRound
-        if rounds > 0 { load(0, into: &current) }
+        if rounds > 0 { loader.load(round: 0) }
         for r in 0..<rounds {
-            var failure: Error?
-            if r + 1 < rounds {
-                parallelFor(2) { task in
-                    if task == 0 {
-                        do { try write(r, current) } catch { failure = error }
-                    } else {
-                        load(r + 1, into: &next)
-                    }
-                }
-            } else {
-                do { try write(r, current) } catch { failure = error }
-            }
-            if let failure { throw failure }
-            swap(&current, &next)
+            let group = DispatchGroup()
+            if r + 1 < rounds { DispatchQueue.global().async(group: group) { loader.load(round: r + 1) } }
+            // Any error abandons the export as a whole; the loader is still waited for.
+            defer { group.wait() }
+            try write(r, loader.current)
+            group.wait()
+            loader.advance()
         }
         for s in 0..<c.parquet.count where c.parquet[s] != nil { _ = try c.parquet[s]!.close() }
     }
@@ -184,6 +180,37 @@ extension Exporter {
                 self.error = error
             }
         }
+    }
+
+    /// The read-ahead's two rounds of slots: the writer reads `current`
+    /// while one helper thread fills `next`; `advance()` swaps them once the
+    /// helper is done. Slots and their buffers are reused from round to round.
+    // @unchecked: `load` (helper) touches only `next`, the writer only `current`,
+    // and the writer calls `advance` only after waiting for the helper's group.
+    final class ParquetBlockLoader: @unchecked Sendable {
+        let jobs: [BlockJob]
+        let columnsAllowed: Bool
+        private(set) var current = [LoadedBlock](repeating: LoadedBlock(), count: Exporter.parquetRound)
+        private var next = [LoadedBlock](repeating: LoadedBlock(), count: Exporter.parquetRound)
+
+        init(jobs: [BlockJob], columnsAllowed: Bool) {
+            self.jobs = jobs
+            self.columnsAllowed = columnsAllowed
+        }
+
+        /// Fills `next` with round `round`'s blocks (round 0 goes straight to `current`).
+        func load(round: Int) {
+            let start = round * Exporter.parquetRound
+            for k in 0..<Exporter.parquetRound where start + k < jobs.count {
+                if round == 0 {
+                    current[k].load(jobs[start + k], columnsAllowed: columnsAllowed)
+                } else {
+                    next[k].load(jobs[start + k], columnsAllowed: columnsAllowed)
+                }
+            }
+        }
+
+        func advance() { swap(&current, &next) }
     }
 
     /// `visitBlock` for a columnar block: the same selection, over examples read from the streams.

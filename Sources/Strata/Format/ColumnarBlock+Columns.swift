@@ -40,7 +40,7 @@ extension ColumnarBlock {
         func withCursor<R>(_ body: (inout Cursor) throws -> R) throws -> R {
             func pin(_ i: Int, _ acc: [UnsafeRawBufferPointer]) throws -> R {
                 if i == streams.count {
-                    var c = Cursor(s: Readers(r: acc.map { ByteReader($0, path: path, baseOffset: offset, positionsAreInFile: false) },
+                    var c = Cursor(s: CursorReaders(r: acc.map { ByteReader($0, path: path, baseOffset: offset, positionsAreInFile: false) },
                                               path: path, offset: offset),
                                    entryCount: entryCount, rawLength: rawLength)
                     let result = try body(&c)
@@ -53,10 +53,27 @@ extension ColumnarBlock {
         }
     }
 
+    /// The cursor's stream readers, indexed by stream id. `Readers`' subscript
+    /// is get/set, so every read copied a reader out and back (retaining and
+    /// releasing its path) — tens of times per example on the export's path;
+    /// this one lends the reader in place. Errors read as `Readers`' do.
+    struct CursorReaders {
+        var r: [ByteReader]
+        let path: String?
+        let offset: Int64
+        subscript(_ k: Stream) -> ByteReader {
+            _read { yield r[Int(k.rawValue)] }
+            _modify { yield &r[Int(k.rawValue)] }
+        }
+        func corruption(_ k: Stream, _ message: String) -> StrataError {
+            StrataError(.corruption, "columnar stream \(k.name), byte \(r[Int(k.rawValue)].position): \(message)", path: path, offset: offset)
+        }
+    }
+
     /// Walks the entries of a block in order. Strings handed out are views
     /// into the decompressed streams.
     struct Cursor {
-        var s: Readers
+        var s: CursorReaders
         let entryCount: Int
         let rawLength: Int
         private(set) var entries = 0
@@ -65,7 +82,7 @@ extension ColumnarBlock {
         private var previousTimestamp: Int64 = 0
         private var canonical = ByteWriter(capacity: 4 << 10)
 
-        init(s: Readers, entryCount: Int, rawLength: Int) {
+        init(s: CursorReaders, entryCount: Int, rawLength: Int) {
             self.s = s
             self.entryCount = entryCount
             self.rawLength = rawLength

@@ -21,6 +21,15 @@ enum ParquetEncodingID {
     static let rleDictionary: Int32 = 8
 }
 
+/// Page bodies and their compressed form, shared by the column writers of
+/// one file: pages are built one at a time, and a text page can be 16 MiB,
+/// so one pair of buffers instead of a pair per column keeps the writer's
+/// memory (and the page faults of first touching it) to one page's worth.
+final class ParquetPageScratch {
+    var body: [UInt8] = []
+    var compressed: [UInt8] = []
+}
+
 /// Buffers one leaf column of the current row group: the open page as levels
 /// plus PLAIN bytes or dictionary indices, and the finished pages compressed.
 final class ParquetColumnWriter {
@@ -63,12 +72,12 @@ final class ParquetColumnWriter {
 
     // Scratch, reused across pages.
     private var entry: [UInt8] = []
-    private var body: [UInt8] = []
-    private var compressed: [UInt8] = []
+    private let scratch: ParquetPageScratch
 
-    init(leaf: ParquetLeaf, options: ParquetWriterOptions) {
+    init(leaf: ParquetLeaf, options: ParquetWriterOptions, scratch: ParquetPageScratch = ParquetPageScratch()) {
         self.leaf = leaf
         self.options = options
+        self.scratch = scratch
         defWidth = parquetBitWidth(UInt64(leaf.maxDef))
         repWidth = parquetBitWidth(UInt64(leaf.maxRep))
         dictionaryActive = options.dictionaryEnabled && leaf.physical != .boolean
@@ -182,11 +191,11 @@ final class ParquetColumnWriter {
     // MARK: Pages
 
     private func appendLevels(_ levels: [UInt8], width: Int) {
-        let at = body.count
-        body.append(contentsOf: [0, 0, 0, 0])
-        levels.withUnsafeBufferPointer { RLEHybrid.encode($0, bitWidth: width, into: &body) }
-        let n = UInt32(body.count - at - 4)
-        for k in 0..<4 { body[at + k] = UInt8(truncatingIfNeeded: n >> (8 * UInt32(k))) }
+        let at = scratch.body.count
+        scratch.body.append(contentsOf: [0, 0, 0, 0])
+        levels.withUnsafeBufferPointer { RLEHybrid.encode($0, bitWidth: width, into: &scratch.body) }
+        let n = UInt32(scratch.body.count - at - 4)
+        for k in 0..<4 { scratch.body[at + k] = UInt8(truncatingIfNeeded: n >> (8 * UInt32(k))) }
     }
 
     /// High cardinality: if the dictionary plus indices is no smaller than
@@ -207,7 +216,7 @@ final class ParquetColumnWriter {
 
     func flushPage() throws {
         guard pageLevelCount > 0 else { return }
-        body.removeAll(keepingCapacity: true)
+        scratch.body.removeAll(keepingCapacity: true)
         if leaf.maxRep > 0 { appendLevels(repLevels, width: repWidth) }
         if leaf.maxDef > 0 { appendLevels(defLevels, width: defWidth) }
 
@@ -216,8 +225,8 @@ final class ParquetColumnWriter {
         let encoding: Int32
         if dictionaryActive {
             let width = parquetBitWidth(UInt64(max(dictionary!.count, 1) - 1))
-            body.append(UInt8(width))
-            indices.withUnsafeBufferPointer { RLEHybrid.encode($0, bitWidth: width, into: &body) }
+            scratch.body.append(UInt8(width))
+            indices.withUnsafeBufferPointer { RLEHybrid.encode($0, bitWidth: width, into: &scratch.body) }
             encoding = ParquetEncodingID.rleDictionary
             usedDictionary = true
             // Dictionary full: later pages of this chunk are PLAIN.
@@ -227,11 +236,11 @@ final class ParquetColumnWriter {
                 var acc: UInt8 = 0
                 for (i, b) in values.enumerated() {
                     acc |= b << UInt8(i & 7)
-                    if i & 7 == 7 { body.append(acc); acc = 0 }
+                    if i & 7 == 7 { scratch.body.append(acc); acc = 0 }
                 }
-                if values.count & 7 != 0 { body.append(acc) }
+                if values.count & 7 != 0 { scratch.body.append(acc) }
             } else {
-                body.append(contentsOf: values)
+                scratch.body.append(contentsOf: values)
             }
             encoding = ParquetEncodingID.plain
             usedPlain = true
@@ -240,8 +249,8 @@ final class ParquetColumnWriter {
         try compressBody()
         var h = ThriftCompactWriter()
         h.i32(1, 0)  // DATA_PAGE
-        h.i32(2, Int32(body.count))
-        h.i32(3, Int32(compressed.count))
+        h.i32(2, Int32(scratch.body.count))
+        h.i32(3, Int32(scratch.compressed.count))
         h.structBegin(5)  // DataPageHeader
         h.i32(1, Int32(pageLevelCount))
         h.i32(2, encoding)
@@ -250,8 +259,8 @@ final class ParquetColumnWriter {
         h.structEnd()
         h.messageEnd()
         chunk.append(contentsOf: h.bytes)
-        chunk.append(contentsOf: compressed)
-        chunkUncompressed += h.bytes.count + body.count
+        chunk.append(contentsOf: scratch.compressed)
+        chunkUncompressed += h.bytes.count + scratch.body.count
         chunkLevelCount += pageLevelCount
         dataPagesWritten += 1
 
@@ -265,8 +274,17 @@ final class ParquetColumnWriter {
     }
 
     private func compressBody() throws {
-        compressed.removeAll(keepingCapacity: true)
-        try body.withUnsafeBytes { _ = try ZstdCodec.compress($0, level: options.compressionLevel, appendingTo: &compressed) }
+        scratch.compressed.removeAll(keepingCapacity: true)
+        try scratch.body.withUnsafeBytes { _ = try ZstdCodec.compress($0, level: options.compressionLevel, appendingTo: &scratch.compressed) }
+    }
+
+    /// Takes back a chunk's page buffer once it is written (`finish` handed it
+    /// out), so the next row group's pages fill memory already in use instead
+    /// of growing a new buffer from empty.
+    func recycle(_ pages: inout [UInt8]) {
+        guard chunk.isEmpty else { return }
+        swap(&chunk, &pages)
+        chunk.removeAll(keepingCapacity: true)
     }
 
     /// Flushes the open page and returns the chunk; the writer is then reset for the next row group.
@@ -275,20 +293,20 @@ final class ParquetColumnWriter {
         var dictionaryPage: [UInt8]?
         var uncompressed = chunkUncompressed
         if usedDictionary, let d = dictionary {
-            body.removeAll(keepingCapacity: true)
-            body.append(contentsOf: d.plain)
+            scratch.body.removeAll(keepingCapacity: true)
+            scratch.body.append(contentsOf: d.plain)
             try compressBody()
             var h = ThriftCompactWriter()
             h.i32(1, 2)  // DICTIONARY_PAGE
-            h.i32(2, Int32(body.count))
-            h.i32(3, Int32(compressed.count))
+            h.i32(2, Int32(scratch.body.count))
+            h.i32(3, Int32(scratch.compressed.count))
             h.structBegin(7)  // DictionaryPageHeader
             h.i32(1, Int32(d.count))
             h.i32(2, ParquetEncodingID.plain)
             h.structEnd()
             h.messageEnd()
-            dictionaryPage = h.bytes + compressed
-            uncompressed += h.bytes.count + body.count
+            dictionaryPage = h.bytes + scratch.compressed
+            uncompressed += h.bytes.count + scratch.body.count
         }
         var encodings: [Int32] = []
         if usedPlain || usedDictionary { encodings.append(ParquetEncodingID.plain) }

@@ -84,7 +84,8 @@ public final class ParquetWriter {
         var leaves: [ParquetLeaf] = []
         nodes = schema.fields.map { ParquetNode.build($0, path: [], def: 0, rep: 0, leaves: &leaves) }
         self.leaves = leaves
-        columns = leaves.map { ParquetColumnWriter(leaf: $0, options: options) }
+        let scratch = ParquetPageScratch()
+        columns = leaves.map { ParquetColumnWriter(leaf: $0, options: options, scratch: scratch) }
         try emit(Array("PAR1".utf8))
     }
 
@@ -236,7 +237,7 @@ public final class ParquetWriter {
         guard rowGroupRows > 0 else { return }
         var chunks: [ChunkMeta] = []
         for c in columns {
-            let out = try c.finish()
+            var out = try c.finish()
             let start = offset
             var dictionaryOffset: Int?
             if let d = out.dictionaryPage {
@@ -248,6 +249,7 @@ public final class ParquetWriter {
             var meta = ChunkMeta(output: out, dictionaryOffset: dictionaryOffset, dataOffset: dataOffset, start: start)
             meta.output.dictionaryPage = nil  // keep only metadata in memory
             meta.output.dataPages = []
+            c.recycle(&out.dataPages)
             chunks.append(meta)
         }
         rowGroups.append(RowGroupMeta(chunks: chunks, rows: rowGroupRows))
