@@ -176,6 +176,7 @@ final class FaultWritableFile: WritableFile {
     func sync() throws { try fs.around(.sync, path) { try file.sync() } }
     func truncate(to size: Int64) throws { try fs.around(.truncate, path) { try file.truncate(to: size) } }
     func close() throws { try file.close() }
+    func startWriteback(offset: Int64, length: Int64) { file.startWriteback(offset: offset, length: length) }
 }
 
 final class FaultReadableFile: ReadableFile {

@@ -152,28 +152,14 @@ final class ExportFileSink {
         if record.bytes - writebackStarted >= Self.writebackStep { startWriteback() }
     }
 
-    /// Asks the kernel to start writing the bytes written since the last call
-    /// (`sync_file_range` WRITE: does not wait, guarantees nothing). Durability
-    /// still comes from `complete()`'s fsync; this only moves the disk's work
-    /// earlier, beside the encoding, and keeps dirty pages few on big exports.
-    /// Files of other `FileSystem`s (tests' wrappers) are left to the fsync.
+    /// Starts writeback of the bytes written since the last call
+    /// (`WritableFile.startWriteback`: does not wait, guarantees nothing).
+    /// Durability still comes from `complete()`'s fsync; this only moves the
+    /// disk's work earlier, beside the encoding, and keeps dirty pages few on big exports.
     private func startWriteback() {
-        if let posix = file as? PosixWritableFile, let start = Self.syncFileRange {
-            _ = start(posix.fd, writebackStarted, record.bytes - writebackStarted, 2)  // SYNC_FILE_RANGE_WRITE
-        }
+        file.startWriteback(offset: writebackStarted, length: record.bytes - writebackStarted)
         writebackStarted = record.bytes
     }
-
-    /// Linux's `sync_file_range`, which the Glibc module does not export
-    /// (it needs _GNU_SOURCE); nil elsewhere.
-    static let syncFileRange: (@convention(c) (Int32, Int64, Int64, UInt32) -> Int32)? = {
-        #if os(Linux)
-        guard let f = dlsym(UnsafeMutableRawPointer(bitPattern: 0), "sync_file_range") else { return nil }  // RTLD_DEFAULT
-        return unsafeBitCast(f, to: (@convention(c) (Int32, Int64, Int64, UInt32) -> Int32).self)
-        #else
-        return nil
-        #endif
-    }()
 
     /// Appends bytes produced elsewhere (the Parquet writer's sink).
     func write(_ bytes: [UInt8]) throws {

@@ -106,10 +106,17 @@ public protocol WritableFile: AnyObject {
     func sync() throws
     func truncate(to size: Int64) throws
     func close() throws
+    /// Asks the system to start writing `length` bytes at `offset` to the
+    /// device, without waiting (a hint: it guarantees nothing; durability comes
+    /// only from `sync()`). Writers call it as they go, so the final fsync
+    /// finds little left and the disk works while they compute.
+    func startWriteback(offset: Int64, length: Int64)
 }
 
 extension WritableFile {
     public func write(_ bytes: [UInt8]) throws { try bytes.withUnsafeBytes { try write($0) } }
+    /// Files that cannot start writeback early (simulated, wrapped) leave it to `sync()`.
+    public func startWriteback(offset: Int64, length: Int64) {}
 }
 
 public protocol ReadableFile: AnyObject {

@@ -289,6 +289,25 @@ final class PosixWritableFile: WritableFile {
         guard fsync(fd) == 0 else { throw PosixFileSystem.error("fsync", path) }
     }
 
+    /// `sync_file_range(SYNC_FILE_RANGE_WRITE)`: starts writeback of dirty
+    /// pages in the range and returns; errors are ignored (a hint only: the
+    /// caller's `sync()` reports any write error).
+    func startWriteback(offset: Int64, length: Int64) {
+        guard length > 0, let start = Self.syncFileRange else { return }
+        _ = start(fd, offset, length, 2)  // SYNC_FILE_RANGE_WRITE
+    }
+
+    /// Linux's `sync_file_range`, which the Glibc module does not export
+    /// (it needs _GNU_SOURCE); nil elsewhere.
+    static let syncFileRange: (@convention(c) (Int32, Int64, Int64, UInt32) -> Int32)? = {
+        #if os(Linux)
+        guard let f = dlsym(UnsafeMutableRawPointer(bitPattern: 0), "sync_file_range") else { return nil }  // RTLD_DEFAULT
+        return unsafeBitCast(f, to: (@convention(c) (Int32, Int64, Int64, UInt32) -> Int32).self)
+        #else
+        return nil
+        #endif
+    }()
+
     func truncate(to newSize: Int64) throws {
         guard ftruncate(fd, off_t(newSize)) == 0 else { throw PosixFileSystem.error("ftruncate", path) }
         size = newSize

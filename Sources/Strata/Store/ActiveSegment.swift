@@ -59,6 +59,19 @@ final class ActiveSegment {
     /// Bytes on disk plus the open block's raw size (an estimate of the final size).
     var approximateSize: Int64 { file.size + Int64((builder.block.count + detachedBytes) / 2) }
     private var detachedBytes = 0
+    /// End of the bytes whose writeback was started (`startWritebackIfDue`).
+    private var writebackStarted: Int64 = 0
+    /// Writeback is started each time this much more was written, so a
+    /// commit's fsyncs find little left (at the end of an ingest they waited
+    /// ~0.3 s for ~100 MB) and the disk works while entries are appended.
+    static let writebackStep: Int64 = 64 << 10
+
+    private func startWritebackIfDue() {
+        let written = file.size - writebackStarted
+        guard written >= Self.writebackStep else { return }
+        file.startWriteback(offset: writebackStarted, length: written)
+        writebackStarted = file.size
+    }
 
     /// Appends one encoded entry (from `RecordCodec` / `AnnotationCodec`); returns where it will live.
     /// With `deferCompression`, a full block is detached for the owner to
@@ -80,6 +93,7 @@ final class ActiveSegment {
         guard let frame = try builder.closeBlock(at: file.size) else { return }
         try file.write(frame)
         needsSync = true
+        startWritebackIfDue()
     }
 
     /// Takes the open block out for compression by the owner.
@@ -112,6 +126,7 @@ final class ActiveSegment {
         }
         detached.removeAll()
         detachedBytes = 0
+        startWritebackIfDue()
     }
 
     /// Block file offset for a block index, if the block has been written.

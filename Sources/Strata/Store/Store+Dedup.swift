@@ -71,9 +71,10 @@ extension Store {
         func decodeOffered() throws -> Example {
             if let offered { return offered }
             var it = EntryIterator(entry, path: nil, blockOffset: 0)
-            guard var (kind, body, _) = try it.next(), kind == EntryKind.example.rawValue else {
+            guard let (kind, entryBody, _) = try it.next(), kind == EntryKind.example.rawValue else {
                 throw StrataError(.invalidInput, "append of an entry that is not an example")
             }
+            var body = entryBody
             let e = try RecordCodec.decodeExampleBody(&body)
             offered = e
             return e
