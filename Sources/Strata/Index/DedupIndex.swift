@@ -34,6 +34,14 @@ final class DedupIndex {
     var lastSnapshotError: StrataError?
     /// Committed entries added since the last snapshot was written.
     var changedSinceSnapshot = 0
+    /// Read-only snapshots (`load(deferCatchUpChecks: true)`): ids caught up
+    /// from blocks the index file does not cover, first occurrence each, not
+    /// yet looked up in `paged`. `lookup` consults them last, so an older
+    /// entry of the file still wins, which is the answer the per-id check
+    /// gives; the check itself (a page read per id) runs only when every key
+    /// must be counted (`resolveDeferredCatchUp`).
+    private(set) var deferred: [ExampleID: Location] = [:]
+    private var defersCatchUpChecks = false
     /// Pending entries beyond this are flushed into the table early (bounded RAM under manual commits).
     static let pendingLimit = 1 << 16
 
@@ -53,7 +61,11 @@ final class DedupIndex {
     /// last written); nil when unknown (rebuilt, not written yet).
     var fileCoverage: [UInt64: Int]?
 
-    var count: Int { table.count + overflow.count + pending.count + (paged?.count ?? 0) }
+    /// REQUIRES: no deferred catch-up left (`resolveDeferredCatchUp` first).
+    var count: Int {
+        precondition(deferred.isEmpty, "DedupIndex.count with unresolved catch-up: call resolveDeferredCatchUp first")
+        return table.count + overflow.count + pending.count + (paged?.count ?? 0)
+    }
     /// RAM held by the committed part, for the bytes-per-example figure.
     var memoryBytes: Int { table.memoryBytes + overflow.count * 64 }
 
@@ -73,7 +85,29 @@ final class DedupIndex {
             }
         }
         if !overflow.isEmpty, let l = overflow[k] { return l }
+        if !deferred.isEmpty, let l = deferred[k] { return l }
         return nil
+    }
+
+    /// Checks the deferred caught-up ids against the rest of the index and
+    /// adds those it lacks, as an eager catch-up would have (for `count`).
+    func resolveDeferredCatchUp(catalog: SegmentCatalog) throws {
+        guard !deferred.isEmpty else { return }
+        let ids = deferred
+        deferred = [:]
+        for (k, loc) in ids where try lookup(k, catalog: catalog) == nil { insertCommitted(k, at: loc) }
+    }
+
+    /// A caught-up key at `loc`: checked now, or deferred (first occurrence kept).
+    private func catchUpInsert(_ k: ExampleID, at loc: Location, catalog: SegmentCatalog) throws -> Int {
+        if defersCatchUpChecks {
+            guard deferred[k] == nil else { return 0 }
+            deferred[k] = loc
+            return 1
+        }
+        guard try lookup(k, catalog: catalog) == nil else { return 0 }
+        insertCommitted(k, at: loc)
+        return 1
     }
 
     /// Location of the example with this id (for `get`).
@@ -241,6 +275,8 @@ final class DedupIndex {
         pendingByID = [:]
         cache = []
         changedSinceSnapshot = 0
+        deferred = [:]
+        defersCatchUpChecks = false
     }
 
     // MARK: building
@@ -253,10 +289,8 @@ final class DedupIndex {
         var added = 0
         if key.isExampleID, file.footer != nil {
             for ref in try file.exampleRefs() where ref.blockIndex >= fromBlock {
-                if try lookup(ref.id, catalog: catalog) == nil {
-                    insertCommitted(ref.id, at: Location(segment: seq, blockIndex: UInt32(ref.blockIndex), entryIndex: UInt32(ref.entryIndex)))
-                    added += 1
-                }
+                added += try catchUpInsert(ref.id, at: Location(segment: seq, blockIndex: UInt32(ref.blockIndex), entryIndex: UInt32(ref.entryIndex)),
+                                           catalog: catalog)
             }
             return added
         }
@@ -272,10 +306,7 @@ final class DedupIndex {
                 }
                 return true
             }
-            for (k, loc) in found where try lookup(k, catalog: catalog) == nil {
-                insertCommitted(k, at: loc)
-                added += 1
-            }
+            for (k, loc) in found { added += try catchUpInsert(k, at: loc, catalog: catalog) }
         }
         return added
     }
@@ -293,7 +324,8 @@ final class DedupIndex {
     /// `paged` (read-only snapshots): a version 2 file is looked up in place
     /// (`PagedIdTable`) instead of loaded; the caller keeps `fs`'s file open.
     func load(fs: FileSystem, storePath: String, segments: [UInt64], catalog: SegmentCatalog, useFile: Bool,
-              paged usePages: Bool = false, verifyPages: Bool = false, knownBlocks: (UInt64) -> Int? = { _ in nil }) throws -> LoadOutcome {
+              paged usePages: Bool = false, verifyPages: Bool = false, deferCatchUpChecks: Bool = false,
+              knownBlocks: (UInt64) -> Int? = { _ in nil }) throws -> LoadOutcome {
         func blocks(_ seq: UInt64) throws -> Int {
             if let n = knownBlocks(seq) { return n }
             try catalog.openOnly(segment: seq)
@@ -324,6 +356,8 @@ final class DedupIndex {
                     removeAll()
                     table = snap.table
                     paged = pagedFile
+                    // Only where nothing is added later (a read-only snapshot over a paged file).
+                    defersCatchUpChecks = deferCatchUpChecks && pagedFile != nil
                     for (k, l) in snap.overflow { overflow[k] = l }
                     let covered = Dictionary(snap.coverage.map { ($0.sequence, Int($0.blocks)) }, uniquingKeysWith: max)
                     var added = 0

@@ -120,7 +120,8 @@ public final class StoreReader: @unchecked Sendable {
         let storeKey = try? DedupKey(manifest: manifest.dedup, path: path + "/" + Format.manifestFileName)
         let digests = self.digests
         _ = try index.load(fs: pins, storePath: path, segments: listed.map(\.sequence), catalog: catalog,
-                           useFile: storeKey?.isExampleID == true, paged: true, knownBlocks: { digests[$0]?.blocks })
+                           useFile: storeKey?.isExampleID == true, paged: true, deferCatchUpChecks: true,
+                           knownBlocks: { digests[$0]?.blocks })
         lazyIndex = index
         return index
     }
@@ -131,7 +132,11 @@ public final class StoreReader: @unchecked Sendable {
     /// rather than return a number that is not the store's.
     public var count: Int {
         lock.withLock {
-            do { return try loadedIndex().count } catch let e as StrataError where e.code == .usage {
+            do {
+                let index = try loadedIndex()
+                try index.resolveDeferredCatchUp(catalog: catalog)
+                return index.count
+            } catch let e as StrataError where e.code == .usage {
                 preconditionFailure("StoreReader.count: \(e)")
             } catch { return 0 }
         }
