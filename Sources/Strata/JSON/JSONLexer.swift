@@ -33,14 +33,7 @@ struct JSONLexer {
     /// Does this 8-byte word hold a byte that the string loop must look at:
     /// `"`, `\`, a control byte (< 0x20) or a non-ASCII byte (>= 0x80)?
     @inline(__always) static func needsAttention(_ w: UInt64) -> Bool {
-        let ones: UInt64 = 0x0101_0101_0101_0101
-        let high: UInt64 = 0x8080_8080_8080_8080
-        let q = w ^ (ones &* 0x22)
-        let b = w ^ (ones &* 0x5C)
-        let lt = (w &- ones &* 0x20) & ~w
-        let zq = (q &- ones) & ~q
-        let zb = (b &- ones) & ~b
-        return ((w | lt | zq | zb) & high) != 0
+        (w & 0x8080_8080_8080_8080) | JSONWriter.escapeMask(w) != 0
     }
 
     /// Scans a string body; `i` is just after the opening quote and ends just

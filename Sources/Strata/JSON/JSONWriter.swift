@@ -177,16 +177,7 @@ public enum JSONWriter {
     /// Is there a `"`, `\` or control byte (< 0x20) in this word? Bytes >= 0x80
     /// pass through untouched, so they must not count (hence the `& ~w` mask
     /// applied only to the < 0x20 test, and exact zero-byte tests for the rest).
-    @inline(__always) static func needsEscape(_ w: UInt64) -> Bool {
-        let ones: UInt64 = 0x0101_0101_0101_0101
-        let high: UInt64 = 0x8080_8080_8080_8080
-        let q = w ^ (ones &* 0x22)
-        let b = w ^ (ones &* 0x5C)
-        let lt = (w &- ones &* 0x20) & ~w
-        let zq = (q &- ones) & ~q
-        let zb = (b &- ones) & ~b
-        return ((lt | zq | zb) & high) != 0
-    }
+    @inline(__always) static func needsEscape(_ w: UInt64) -> Bool { escapeMask(w) != 0 }
 
     /// Appends the shortest text that reads back as `v`; non-finite values
     /// (which JSON cannot express) are written as `null`.
