@@ -288,26 +288,26 @@ public final class Ingester {
     /// commit and the sealing share one round of fsyncs (a `commit()` then
     /// `close()` syncs every segment file twice). Counted as a commit.
     public func commitAndClose() throws {
-        let start = Ingester.now(), startCPU = Ingester.threadCPU()
-        defer {
-            summary.profile.commit += Ingester.now() - start
-            summary.profile.cpu.commit += Ingester.threadCPU() - startCPU
-        }
-        try store.commitAndClose()
+        try timedCommit { try store.commitAndClose() }
         uncommittedBytes = 0
         uncommittedRecords = 0
         summary.commits += 1
         onCommit?(summary)
     }
 
-    /// Makes everything ingested so far durable.
-    public func commit() throws {
+    /// Runs a commit, adding its wall and CPU time to the profile's commit stage.
+    private func timedCommit(_ body: () throws -> Void) throws {
         let start = Ingester.now(), startCPU = Ingester.threadCPU()
         defer {
             summary.profile.commit += Ingester.now() - start
             summary.profile.cpu.commit += Ingester.threadCPU() - startCPU
         }
-        try store.commit()
+        try body()
+    }
+
+    /// Makes everything ingested so far durable.
+    public func commit() throws {
+        try timedCommit { try store.commit() }
         lastCommitAt = Date()
         uncommittedBytes = 0
         uncommittedRecords = 0

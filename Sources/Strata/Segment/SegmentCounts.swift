@@ -36,19 +36,24 @@ struct SegmentCounts: Equatable, Sendable {
     var otherTags = 0
     var exclusionCandidates: [ExampleID] = []
 
-    /// Counts one example entry (already decoded by the one entry decoder).
-    mutating func add(example v: EntryView) {
+    /// The counts every example adds whatever it was counted from: shape, time range, quality.
+    private mutating func addScalars(shape: Shape, timestampMillis: Int64, quality: Double?) {
         examples += 1
-        byShape[Int(v.shape.rawValue) - 1] += 1
-        minTimestamp = min(minTimestamp, v.timestampMillis)
-        maxTimestamp = max(maxTimestamp, v.timestampMillis)
-        if let q = v.quality {
+        byShape[Int(shape.rawValue) - 1] += 1
+        minTimestamp = min(minTimestamp, timestampMillis)
+        maxTimestamp = max(maxTimestamp, timestampMillis)
+        if let q = quality {
             qualityCount += 1
             qualitySum += q
             qualityMin = min(qualityMin, q)
             qualityMax = max(qualityMax, q)
             qualityHistogram[min(9, Int(q * 10))] += 1
         }
+    }
+
+    /// Counts one example entry (already decoded by the one entry decoder).
+    mutating func add(example v: EntryView) {
+        addScalars(shape: v.shape, timestampMillis: v.timestampMillis, quality: v.quality)
         switch v.shape {
         case .instruction:
             if v.first.isEmpty { emptyRequired[0] += 1 }
@@ -68,17 +73,7 @@ struct SegmentCounts: Equatable, Sendable {
     /// (`ExampleFacts`): the same counts as `add(example:)` of its decoded
     /// entry, without decoding it. `tags` are the example's tags in order.
     mutating func add(facts f: ExampleFacts, tags tagNames: ArraySlice<String>) {
-        examples += 1
-        byShape[Int(f.shape.rawValue) - 1] += 1
-        minTimestamp = min(minTimestamp, f.timestampMillis)
-        maxTimestamp = max(maxTimestamp, f.timestampMillis)
-        if let q = f.quality {
-            qualityCount += 1
-            qualitySum += q
-            qualityMin = min(qualityMin, q)
-            qualityMax = max(qualityMax, q)
-            qualityHistogram[min(9, Int(q * 10))] += 1
-        }
+        addScalars(shape: f.shape, timestampMillis: f.timestampMillis, quality: f.quality)
         if f.emptyRequired != 0 {
             for i in 0..<6 where f.emptyRequired & (1 << i) != 0 { emptyRequired[i] += 1 }
         }
