@@ -76,7 +76,7 @@ import Testing
             }
         }
         #expect {
-            _ = try Self.decodes(DictionaryFile.frame(version: 3, id: 7, stored: stored, dictionaryLength: m))
+            _ = try Self.decodes(DictionaryFile.frame(version: 4, id: 7, stored: stored, dictionaryLength: m))
         } throws: { ($0 as? StrataError)?.code == .unsupportedVersion }
     }
 

@@ -125,13 +125,17 @@ public final class ZstdDictionary: @unchecked Sendable {
     public let bytes: [UInt8]
     /// Dictionary ID as stored in the dictionary header (0 for raw content).
     public let dictionaryID: UInt32
+    /// The word model stored with the dictionary (SPEC.md §6.1), if any:
+    /// columnar blocks of its segments may code their text with it.
+    public let wordModel: WordModel?
     let ddict: OpaquePointer
     private var cdicts: [Int32: OpaquePointer] = [:]
     private let lock = Lock()
 
-    public init?(bytes: [UInt8]) {
+    public init?(bytes: [UInt8], wordModel: WordModel? = nil) {
         guard let d = bytes.withUnsafeBytes({ ZSTD_createDDict($0.baseAddress, $0.count) }) else { return nil }
         self.bytes = bytes
+        self.wordModel = wordModel
         self.ddict = d
         self.dictionaryID = bytes.withUnsafeBytes { UInt32(ZDICT_getDictID($0.baseAddress, $0.count)) }
     }

@@ -1,23 +1,35 @@
 /// zstd dictionary files `STORE/dicts/dict-<id>.zdict` (SPEC.md §6).
 ///
 ///     0   8  magic "STRDICT1"
-///     8   2  u16 format version: 2 (written), 1 (still read)
+///     8   2  u16 format version: 3 (written with a word model), 2 (written without), 1 (still read)
 ///     10  2  u16 reserved, 0
 ///     12  4  u32 dictionaryID (the id segment headers and the manifest use; ≥ 1)
 ///     16  4  u32 storedLength n: bytes after the header
 ///     20  4  u32 v2: dictionaryLength (the dictionary's size, 1…16 MiB); v1: reserved, 0
 ///     24  8  u64 XXH3-64 of bytes [0, 24) followed by the n stored bytes
-///     32  n  v2: one zstd frame (no dictionary) of the dictionary; v1: the dictionary itself
+///     32  n  v2: one zstd frame (no dictionary) of the dictionary; v1: the dictionary itself;
+///            v3: one zstd frame of `u32 zstdDictionaryLength z | z bytes dictionary | word model` (§6.1)
 ///
 /// The dictionary is in zstd's dictionary format, as ZDICT produces it. Its
 /// trained content is text, so version 2 stores it compressed (the benchmark
 /// corpus's 11 dictionaries: 1.27 MB as is, 0.49 MB at level 3).
 public enum DictionaryFile {
     /// A version 2 file: the dictionary compressed at zstd `level`.
-    public static func encode(id: UInt32, dictionary: [UInt8], level: Int32) throws -> [UInt8] {
+    /// With a word model, a version 3 file holding both.
+    public static func encode(id: UInt32, dictionary: [UInt8], wordModel: WordModel? = nil, level: Int32) throws -> [UInt8] {
+        var content = dictionary
+        var version = Format.dictionaryVersion
+        if let wordModel {
+            var w = ByteWriter(capacity: 4 + dictionary.count)
+            w.u32(UInt32(dictionary.count))
+            w.append(dictionary)
+            w.append(wordModel.serialized())
+            content = w.bytes
+            version = Format.dictionaryWordModelVersion
+        }
         var stored: [UInt8] = []
-        try dictionary.withUnsafeBytes { _ = try ZstdCodec.compress($0, level: level, appendingTo: &stored) }
-        return frame(version: Format.dictionaryVersion, id: id, stored: stored, dictionaryLength: UInt32(dictionary.count))
+        try content.withUnsafeBytes { _ = try ZstdCodec.compress($0, level: level, appendingTo: &stored) }
+        return frame(version: version, id: id, stored: stored, dictionaryLength: UInt32(content.count))
     }
 
     /// The file bytes for `stored` (the version's payload) under a checksummed header.
@@ -37,18 +49,20 @@ public enum DictionaryFile {
         return w.bytes
     }
 
-    /// Validates a dictionary file (version 1 or 2) and returns its
+    /// Validates a dictionary file (version 1, 2 or 3) and returns its
     /// dictionary. Never traps on bad bytes: damage is `.corruption` with the
     /// file and offset, a newer version `.unsupportedVersion`.
     public static func decode(_ bytes: [UInt8], expectedID: UInt32, path: String) throws -> ZstdDictionary {
-        let dict: [UInt8] = try bytes.withUnsafeBytes { raw in
+        var fileVersion: UInt16 = 0
+        let content: [UInt8] = try bytes.withUnsafeBytes { raw in
             guard raw.count >= Format.dictionaryHeaderSize, raw.prefix(8).elementsEqual(Format.dictionaryMagic) else {
                 throw StrataError(.corruption, "not a Strata dictionary file (bad magic or too short)", path: path, offset: 0)
             }
             var r = ByteReader(raw, path: path)
             try r.skip(8)
             let version = try r.u16()
-            guard version >= Format.oldestReadableVersion, version <= Format.dictionaryVersion else {
+            fileVersion = version
+            guard version >= Format.oldestReadableVersion, version <= Format.dictionaryWordModelVersion else {
                 throw StrataError(.unsupportedVersion, "dictionary format version \(version) is not supported by this build", path: path, offset: 8)
             }
             _ = try r.u16()
@@ -86,7 +100,22 @@ public enum DictionaryFile {
             }
             return out
         }
-        guard let d = ZstdDictionary(bytes: dict) else {
+        var dict = content
+        var wordModel: WordModel?
+        if fileVersion == Format.dictionaryWordModelVersion {
+            // Positions inside the decompressed content are reported at the stored frame's offset.
+            try content.withUnsafeBytes { raw in
+                var r = ByteReader(raw, path: path, baseOffset: Int64(Format.dictionaryHeaderSize), positionsAreInFile: false)
+                let z = Int(try r.u32("zstd dictionary length"))
+                guard z >= 1, z <= r.remaining else {
+                    throw r.corruption("zstd dictionary length \(z) does not fit the \(r.remaining) bytes that follow", at: 0)
+                }
+                dict = Array(try r.slice(z, "zstd dictionary"))
+                wordModel = try WordModel.parse(&r)
+                guard r.isAtEnd else { throw r.corruption("\(r.remaining) bytes follow the word model") }
+            }
+        }
+        guard let d = ZstdDictionary(bytes: dict, wordModel: wordModel) else {
             throw StrataError(.corruption, "dictionary bytes are not a zstd dictionary", path: path, offset: Int64(Format.dictionaryHeaderSize))
         }
         return d

@@ -45,7 +45,8 @@ enum ColumnarBlock {
 
     /// SPEC.md §3.6 stream encodings.
     enum Encoding: UInt8 {
-        case stored = 0, zstd = 1, zstdDict = 2
+        /// 3: the `texts` stream coded with the segment dictionary's word model (SPEC.md §6.1).
+        case stored = 0, zstd = 1, zstdDict = 2, words = 3
     }
 
     /// Quality scores that are a whole number of 1/10000 are stored as that
@@ -74,6 +75,8 @@ enum ColumnarBlock {
         private var view = EntryView()
         /// zstd's output for one stream (raw memory: no zero-fill of the bound per stream).
         private var zbuf = UnsafeMutableRawBufferPointer(start: nil, count: 0)
+        /// The word model's output for the texts stream.
+        private var coded: [UInt8] = []
 
         deinit { zbuf.deallocate() }
 
@@ -99,7 +102,13 @@ enum ColumnarBlock {
                     guard raw.count > 0 else { return }
                     var enc = Encoding.stored
                     var stored = raw.count
-                    if raw.count >= 64 {
+                    // The dictionary carries a word model only where it measured smaller than zstd on this domain's text (SPEC.md §6).
+                    if k == .texts, raw.count >= 64, let model = dictionary?.wordModel,
+                       let n = model.encode(raw, into: &coded) {
+                        enc = .words
+                        stored = n
+                        data.append(contentsOf: coded[0..<n])
+                    } else if raw.count >= 64 {
                         let bound = ZstdCodec.compressBound(raw.count)
                         if zbuf.count < bound {
                             zbuf.deallocate()
@@ -121,6 +130,13 @@ enum ColumnarBlock {
             }
             out.append(contentsOf: headers.bytes)
             out.append(contentsOf: data)
+        }
+
+        /// The `texts` stream (SPEC.md §3.6) of `entries`, for training and judging word models.
+        func texts(of entries: UnsafeRawBufferPointer) throws -> [UInt8] {
+            for i in streams.indices { streams[i].bytes.removeAll(keepingCapacity: true) }
+            try split(entries)
+            return streams[Int(Stream.texts.rawValue)].bytes
         }
 
         /// Splits the entries into `streams` (SPEC.md §3.6 "Streams").
@@ -218,6 +234,9 @@ enum ColumnarBlock {
             guard storedTotal <= payload.count else {
                 throw h.corruption("stream \(k.name) declares \(stored) stored bytes, past the end of the frame", at: at + 6)
             }
+            guard e != .words || k == .texts else {
+                throw h.corruption("stream \(k.name) declares the word-model encoding, which only the texts stream may use", at: at + 1)
+            }
             guard e != .stored || stored == raw else {
                 throw h.corruption("stored stream \(k.name) declares \(stored) stored bytes for \(raw) raw", at: at + 6)
             }
@@ -245,6 +264,12 @@ enum ColumnarBlock {
                                       path: path, offset: offset + Int64(Format.frameHeaderSize + d.at))
                 }
                 ok = ZstdCodec.decompress(src, rawLength: d.raw, dictionary: dictionary, into: &buffers[Int(d.stream.rawValue)])
+            case .words:
+                guard let model = dictionary?.wordModel else {
+                    throw StrataError(.corruption, "columnar stream \(d.stream.name) needs the word model of the segment's dictionary, which has none",
+                                      path: path, offset: offset + Int64(Format.frameHeaderSize + d.at))
+                }
+                ok = model.decode(src, rawLength: d.raw, into: &buffers[Int(d.stream.rawValue)])
             }
             guard ok, buffers[Int(d.stream.rawValue)].count == d.raw else {
                 throw StrataError(.corruption, "columnar stream \(d.stream.name) does not decompress to its declared \(d.raw) bytes",

@@ -76,6 +76,9 @@ public enum Format {
     /// dictionary as is) are still read. A build that reads only version 1
     /// refuses version 2 files (`unsupported-version`).
     public static let dictionaryVersion: UInt16 = 2
+    /// SPEC.md §6: a dictionary that carries a word model (§6.1) is written
+    /// in version 3; a build that reads only versions 1–2 refuses it.
+    public static let dictionaryWordModelVersion: UInt16 = 3
     /// SPEC.md §6: the largest dictionary a version 2 file may declare (bounds what a reader allocates).
     public static let maxDictionaryBytes = 16 << 20
     /// SPEC.md §6: the directory holding dictionaries, and a dictionary's file name.

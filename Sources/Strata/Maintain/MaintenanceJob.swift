@@ -158,7 +158,7 @@ public final class MaintenanceJob {
             summary.recovery += store.recoveryEvents.map(\.description)
         }
         do {
-            let parts = store.partitions
+            let parts = store.compactionOrder(store.partitions)
             for (i, p) in parts.enumerated() {
                 onStep?("partition \(i + 1)/\(parts.count) \(p.path)")
                 if compact {

@@ -19,6 +19,8 @@ struct CompactCommand: ParsableCommand {
     @Flag(help: "Drop examples whose folded state is excluded (default: keep them, the store stays an audit trail).")
     var purgeExcluded = false
     @Flag(help: "Never train a dictionary.") var noDictionary = false
+    @Flag(help: "Never train a word model for free text (by default one is kept with a new dictionary when it codes held-out text ≥ 3% smaller than zstd).")
+    var noWordModel = false
     @Option(help: "Target size of new segments in MiB (default: the store's segment size).") var segmentMib: Int?
     @Option(help: "Raw KiB of records per columnar block (get-by-id rebuilds one block).") var blockKib: Int = CompactionOptions().blockTargetBytes >> 10
     @Flag(help: "One JSON object per partition, then a totals object as the last line.") var json = false
@@ -30,6 +32,7 @@ struct CompactCommand: ParsableCommand {
             options.level = level
             options.purgeExcluded = purgeExcluded
             if noDictionary { options.dictionary = .never }
+            if noWordModel { options.wordModels = false }
             if let segmentMib {
                 guard (1...65536).contains(segmentMib) else { throw StrataError(.usage, "--segment-mib must be in 1...65536", field: "--segment-mib") }
                 options.segmentTargetBytes = Int64(segmentMib) << 20
@@ -48,7 +51,7 @@ struct CompactCommand: ParsableCommand {
                 guard s.partitions.contains(key) else { throw StrataError(.notFound, "no partition \(key) in this store", path: store) }
                 partitions = [key]
             } else {
-                partitions = s.partitions
+                partitions = s.compactionOrder(s.partitions)
             }
             let started = Date()
             var before: Int64 = 0, after: Int64 = 0, examples = 0, purged = 0, compacted = 0

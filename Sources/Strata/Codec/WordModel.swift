@@ -1,0 +1,764 @@
+import Foundation
+
+/// A semi-static word model for free text (SPEC.md §6.1): a vocabulary of
+/// tokens with canonical Huffman codes, trained once per dictionary and used
+/// to code a columnar block's `texts` stream (SPEC.md §3.6, encoding 3).
+/// Pure: bytes in, bytes out.
+///
+/// Why: on text whose words vary a lot but whose phrases rarely repeat, an LZ
+/// coder mostly emits short matches and byte-coded literals; coding whole
+/// words with one code each (the word-based compression of compressed text
+/// databases) reaches the words' own entropy. Where phrases do repeat, zstd
+/// wins, so compaction keeps a model only when it measured smaller on
+/// held-out blocks (SPEC.md §6).
+///
+/// Tokens are maximal runs of *word bytes* (ASCII letters, digits, and every
+/// byte ≥ 0x80) or of other bytes. A single space between two word tokens is
+/// implied, not coded (the "spaceless" word model).
+public final class WordModel: @unchecked Sendable {
+    // @unchecked: every stored property is immutable after init.
+
+    /// SPEC.md §6.1: the model layout version.
+    static let layoutVersion: UInt8 = 1
+    /// SPEC.md §6.1: code lengths are 1…24 bits.
+    static let maxCodeLength = 24
+    /// SPEC.md §6.1: at most this many tokens, each 1…255 bytes.
+    static let maxTokens = 1 << 20
+    static let maxTokenLength = 255
+    /// Symbols 0 and 1 of the token code.
+    static let endSymbol = 0, escapeSymbol = 1
+
+    /// Token bytes back to back; token i is `arena[start[i]..<start[i + 1]]`.
+    let arena: [UInt8]
+    let start: [Int32]
+    let symbolCode: CanonicalCode
+    let byteCode: CanonicalCode
+    private let table: TokenTable
+    private let decoder: TokenDecoder
+
+    var tokenCount: Int { start.count - 1 }
+
+    /// REQUIRES: tokens 1…255 bytes, `symbolLengths.count == tokens + 2`,
+    /// `byteLengths.count == 256`; returns nil if either code is not a prefix code.
+    init?(arena: [UInt8], start: [Int32], symbolLengths: [UInt8], byteLengths: [UInt8]) {
+        guard symbolLengths.count == start.count + 1, byteLengths.count == 256,
+              let sc = CanonicalCode(lengths: symbolLengths), let bc = CanonicalCode(lengths: byteLengths) else { return nil }
+        self.arena = arena
+        self.start = start
+        self.symbolCode = sc
+        self.byteCode = bc
+        self.table = TokenTable(arena: arena, start: start)
+        self.decoder = TokenDecoder(arena: arena, start: start, code: sc)
+    }
+
+    // MARK: Serialization (SPEC.md §6.1)
+
+    /// The model's bytes: version, tokens, code lengths.
+    public func serialized() -> [UInt8] {
+        var w = ByteWriter(capacity: arena.count + 3 * start.count + 300)
+        w.u8(Self.layoutVersion)
+        w.varint(tokenCount)
+        for i in 0..<tokenCount {
+            let s = Int(start[i]), e = Int(start[i + 1])
+            w.u8(UInt8(e - s))
+            w.append(arena[s..<e])
+        }
+        w.append(symbolCode.lengths)
+        w.append(byteCode.lengths)
+        return w.bytes
+    }
+
+    /// Parses a model; damage is `.corruption` at the reader's position.
+    static func parse(_ r: inout ByteReader) throws -> WordModel {
+        let version = try r.u8("word model version")
+        guard version == layoutVersion else { throw r.corruption("unknown word model version \(version)", at: r.position - 1) }
+        let count = try r.count("word model token count", limit: maxTokens)
+        var arena: [UInt8] = []
+        var start: [Int32] = [0]
+        start.reserveCapacity(count + 1)
+        for _ in 0..<count {
+            let at = r.position
+            let n = Int(try r.u8("token length"))
+            guard n >= 1 else { throw r.corruption("empty word model token", at: at) }
+            arena.append(contentsOf: try r.slice(n, "token"))
+            start.append(Int32(arena.count))
+        }
+        let at = r.position
+        let symbolLengths = Array(try r.slice(count + 2, "token code lengths"))
+        let byteLengths = Array(try r.slice(256, "byte code lengths"))
+        guard let m = WordModel(arena: arena, start: start, symbolLengths: symbolLengths, byteLengths: byteLengths) else {
+            throw r.corruption("word model code lengths are not a prefix code (each 1…\(maxCodeLength), Kraft sum ≤ 1)", at: at)
+        }
+        return m
+    }
+
+    // MARK: Tokens
+
+    /// Word bytes: ASCII letters and digits, and every byte ≥ 0x80.
+    static let isWordByte: [Bool] = (0..<256).map { b in
+        (b >= 0x30 && b <= 0x39) || (b >= 0x41 && b <= 0x5a) || (b >= 0x61 && b <= 0x7a) || b >= 0x80
+    }
+
+    /// Calls `body(start, end, isWord)` for each token of `text` that is coded
+    /// (a single space between two word tokens is skipped).
+    @inline(__always)
+    static func forEachCodedToken(_ text: UnsafeRawBufferPointer, _ body: (Int, Int, Bool) -> Void) {
+        let n = text.count
+        var i = 0
+        var previousWord = false
+        isWordByte.withUnsafeBufferPointer { cls in
+            while i < n {
+                let word = cls[Int(text[i])]
+                var j = i + 1
+                while j < n && cls[Int(text[j])] == word { j += 1 }
+                // Maximal runs: a lone space after a word token is followed by a word token unless it ends the text.
+                if !(previousWord && !word && j == i + 1 && text[i] == 0x20 && j < n) {
+                    body(i, j, word)
+                }
+                previousWord = word
+                i = j
+            }
+        }
+    }
+
+    // MARK: Encoding
+
+    /// Codes `stream` (a sequence of `str(x)` items, SPEC.md §3.6 `texts`)
+    /// into the start of `out` (grown as needed; its size is kept so it can be
+    /// reused) and returns the coded length. Nil when the stream is not such
+    /// a sequence or the code would not be smaller than the stream (the
+    /// caller then uses another encoding).
+    func encode(_ stream: UnsafeRawBufferPointer, into out: inout [UInt8]) -> Int? {
+        // Only a result smaller than the stream is useful to the caller.
+        let capacity = stream.count + 8
+        if out.count < capacity { out = [UInt8](repeating: 0, count: capacity) }
+        let written: Int? = out.withUnsafeMutableBytes { dst in
+            Self.isWordByte.withUnsafeBufferPointer { cls in
+                var bits = RawBitWriter(dst.baseAddress!, capacity: capacity)
+                var i = 0
+                let n = stream.count
+                while i < n {
+                    // One `str(x)` item: varint length, then the text.
+                    var length: UInt64 = 0, shift: UInt64 = 0
+                    while true {
+                        guard i < n, shift < 35 else { return nil }
+                        let b = stream[i]
+                        i += 1
+                        length |= UInt64(b & 0x7f) << shift
+                        if b & 0x80 == 0 { break }
+                        shift += 7
+                    }
+                    guard length <= UInt64(n - i) else { return nil }
+                    let end = i + Int(length)
+                    var previousWord = false
+                    while i < end {
+                        let word = cls[Int(stream[i])]
+                        var j = i + 1
+                        while j < end && cls[Int(stream[j])] == word { j += 1 }
+                        // Maximal runs: a lone space after a word token is followed by a word token unless it ends the text.
+                        if !(previousWord && !word && j == i + 1 && stream[i] == 0x20 && j < end) {
+                            let token = UnsafeRawBufferPointer(rebasing: stream[i..<j])
+                            if let sym = table.find(token) {
+                                symbolCode.write(sym + 2, to: &bits)
+                            } else {
+                                symbolCode.write(Self.escapeSymbol, to: &bits)
+                                bits.writeGamma(UInt64(j - i))
+                                for b in token { byteCode.write(Int(b), to: &bits) }
+                            }
+                            if bits.overflowed { return nil }
+                        }
+                        previousWord = word
+                        i = j
+                    }
+                    symbolCode.write(Self.endSymbol, to: &bits)
+                }
+                return bits.finish()
+            }
+        }
+        return written.flatMap { $0 < stream.count ? $0 : nil }
+    }
+
+    // MARK: Decoding
+
+    /// Decodes a coded `texts` stream into `out` (replaced), which must come
+    /// to exactly `rawLength` bytes. Returns false on any damage: an invalid
+    /// code, bits past the end, a length over the bound, nonzero padding.
+    /// Never traps on `coded`.
+    func decode(_ coded: UnsafeRawBufferPointer, rawLength: Int, into out: inout [UInt8]) -> Bool {
+        // Slack past `rawLength`: tokens are copied 16 bytes at a time, and
+        // an item's text starts where a 2-byte varint would end it.
+        let slack = TokenDecoder.slack
+        let capacity = rawLength + slack
+        out.removeAll(keepingCapacity: true)
+        out.append(contentsOf: repeatElement(0, count: capacity))
+        let complete: Bool = out.withUnsafeMutableBytes { dst in
+            decoder.decode(coded, rawLength: rawLength, into: dst.baseAddress!, byteCode: byteCode)
+        }
+        out.removeLast(slack)
+        return complete
+    }
+}
+
+/// The decoding side of a model: one table lookup per short code yields the
+/// token's place in the arena, its length and class (SPEC.md §6.1 decoding).
+// @unchecked: the memory is written once in init and only read afterwards.
+private final class TokenDecoder: @unchecked Sendable {
+    /// Output slack the decoder may write past the stream's end (over-copies, item start).
+    static let slack = 2 + 16 + 255 + 5
+    /// Per symbol: arena offset (bits 0–31), length (32–39), word token (40), end (41), escape (42).
+    private let info: UnsafeMutableBufferPointer<UInt64>
+    /// Codes of at most `fastBits` bits: that symbol's info with the code length in bits 56–60 (0: longer code).
+    private static let fastBits = 12
+    private let fast: UnsafeMutableBufferPointer<UInt64>
+    /// The arena plus 16 readable bytes, so every token can be copied 16 bytes at a time.
+    private let arena: UnsafeMutableRawBufferPointer
+    private let code: CanonicalCode
+
+    init(arena bytes: [UInt8], start: [Int32], code: CanonicalCode) {
+        arena = .allocate(byteCount: bytes.count + 16, alignment: 8)
+        arena.initializeMemory(as: UInt8.self, repeating: 0)
+        arena.copyBytes(from: bytes)
+        let symbols = start.count + 1
+        info = .allocate(capacity: symbols)
+        info[WordModel.endSymbol] = 1 << 41
+        info[WordModel.escapeSymbol] = 1 << 42
+        for t in 0..<(start.count - 1) {
+            let s = Int(start[t]), n = Int(start[t + 1]) - s
+            let word: UInt64 = WordModel.isWordByte[Int(bytes[s])] ? 1 << 40 : 0
+            info[t + 2] = UInt64(s) | UInt64(n) << 32 | word
+        }
+        let fast = UnsafeMutableBufferPointer<UInt64>.allocate(capacity: 1 << Self.fastBits)
+        fast.initialize(repeating: 0)
+        let info = self.info
+        code.forEachCode { symbol, length, value in
+            guard length <= Self.fastBits else { return }
+            let shift = Self.fastBits - length
+            let base = Int(value) << shift
+            for k in 0..<(1 << shift) { fast[base + k] = info[symbol] | UInt64(length) << 56 }
+        }
+        self.fast = fast
+        self.code = code
+    }
+
+    deinit {
+        info.deallocate()
+        fast.deallocate()
+        arena.deallocate()
+    }
+
+    /// REQUIRES: `out` holds `rawLength + slack` bytes.
+    func decode(_ coded: UnsafeRawBufferPointer, rawLength: Int, into out: UnsafeMutableRawPointer, byteCode: CanonicalCode) -> Bool {
+        let limit = rawLength + 5   // an item's text never extends past this (checked per token)
+        var r = BitReader(coded)
+        var produced = 0
+        let arena = self.arena.baseAddress!
+        while produced < rawLength {
+            // Most texts are 128…16383 bytes: start the text where a 2-byte varint ends, move it if that guess was wrong.
+            let itemStart = produced + 2
+            var p = itemStart
+            var previousWord = false
+            while true {
+                let v = r.peek24()
+                var e = fast[Int(v >> UInt32(24 - Self.fastBits))]
+                if e >> 56 != 0 {
+                    r.skip(Int(e >> 56))
+                } else {
+                    guard let sym = code.decode(&r) else { return false }
+                    e = info[sym]
+                }
+                guard r.bitPosition <= r.bitCount else { return false }
+                if e & (1 << 41) != 0 { break }
+                if e & (1 << 42) != 0 {
+                    guard let n64 = r.readGamma(), n64 < UInt64(limit - p), let first = byteCode.decode(&r) else { return false }
+                    let n = Int(n64)
+                    let word = WordModel.isWordByte[first]
+                    if word && previousWord { out.storeBytes(of: 0x20, toByteOffset: p, as: UInt8.self); p += 1 }
+                    guard p + n <= limit else { return false }
+                    out.storeBytes(of: UInt8(truncatingIfNeeded: first), toByteOffset: p, as: UInt8.self)
+                    for k in 1..<max(n, 1) {
+                        guard let b = byteCode.decode(&r) else { return false }
+                        out.storeBytes(of: UInt8(truncatingIfNeeded: b), toByteOffset: p + k, as: UInt8.self)
+                    }
+                    guard r.bitPosition <= r.bitCount else { return false }
+                    p += n
+                    previousWord = word
+                    continue
+                }
+                let word = e & (1 << 40) != 0
+                if word && previousWord { out.storeBytes(of: 0x20, toByteOffset: p, as: UInt8.self); p += 1 }
+                let n = Int((e >> 32) & 0xff)
+                guard p + n <= limit else { return false }
+                // 16-byte over-copy: the arena has 16 readable bytes past its end, `out` has the slack.
+                let src = arena + Int(e & 0xffff_ffff)
+                (out + p).storeBytes(of: src.loadUnaligned(as: UInt64.self), as: UInt64.self)
+                (out + p + 8).storeBytes(of: src.loadUnaligned(fromByteOffset: 8, as: UInt64.self), as: UInt64.self)
+                if n > 16 { (out + p + 16).copyMemory(from: src + 16, byteCount: n - 16) }
+                p += n
+                previousWord = word
+            }
+            let length = p - itemStart
+            let v = RecordCodec.varintSize(UInt64(length))
+            guard produced + v + length <= rawLength else { return false }
+            // Move the text into place first (the ranges overlap when the varint is not 2 bytes: memmove),
+            // then write the varint in front of it.
+            if v != 2 && length > 0 { memmove(out + produced + v, out + itemStart, length) }
+            var x = UInt64(length)
+            var q = produced
+            while x >= 0x80 { out.storeBytes(of: UInt8(truncatingIfNeeded: x) | 0x80, toByteOffset: q, as: UInt8.self); x >>= 7; q += 1 }
+            out.storeBytes(of: UInt8(truncatingIfNeeded: x), toByteOffset: q, as: UInt8.self)
+            q += 1
+            produced = q + length
+        }
+        return produced == rawLength && r.remainderIsPadding
+    }
+}
+
+// MARK: - Training
+
+extension WordModel {
+    /// Counts tokens of `texts` streams (sequences of `str(x)`) for training.
+    struct Trainer {
+        private var counter = TokenCounter()
+        private(set) var items = 0
+        private(set) var textBytes = 0
+
+        mutating func add(stream: UnsafeRawBufferPointer) {
+            var r = ByteReader(stream)
+            while !r.isAtEnd {
+                guard let n = try? r.count("text length", limit: r.remaining), let text = try? r.slice(n) else { return }
+                items += 1
+                textBytes += n
+                WordModel.forEachCodedToken(text) { s, e, _ in
+                    counter.add(UnsafeRawBufferPointer(rebasing: text[s..<e]))
+                }
+            }
+        }
+
+        /// The model: tokens seen at least twice (most frequent first, at
+        /// most `maxTokens`), escapes and ends weighted by how often they were
+        /// needed, every byte codable. Nil when nothing was added.
+        func model(maxTokens: Int = 1 << 16) -> WordModel? {
+            guard items > 0 else { return nil }
+            var vocab: [(index: Int, count: UInt64)] = []
+            var escapes: UInt64 = 1
+            var byteCounts = [UInt64](repeating: 1, count: 256)
+            counter.forEach { index, token, count in
+                if count >= 2 && token.count <= WordModel.maxTokenLength {
+                    vocab.append((index, count))
+                }
+            }
+            vocab.sort { a, b in
+                a.count != b.count ? a.count > b.count : counter.token(a.index).lexicographicallyPrecedes(counter.token(b.index))
+            }
+            if vocab.count > maxTokens { vocab.removeLast(vocab.count - maxTokens) }
+            var kept = [Bool](repeating: false, count: counter.count)
+            for v in vocab { kept[v.index] = true }
+            counter.forEach { index, token, count in
+                guard !kept[index] else { return }
+                escapes += count
+                for b in token { byteCounts[Int(b)] += count }
+            }
+            var arena: [UInt8] = []
+            var start: [Int32] = [0]
+            var frequencies: [UInt64] = [UInt64(items) + 1, escapes]
+            for v in vocab {
+                arena.append(contentsOf: counter.token(v.index))
+                start.append(Int32(arena.count))
+                frequencies.append(v.count)
+            }
+            return WordModel(arena: arena, start: start,
+                             symbolLengths: CanonicalCode.lengths(frequencies: frequencies, limit: WordModel.maxCodeLength),
+                             byteLengths: CanonicalCode.lengths(frequencies: byteCounts, limit: WordModel.maxCodeLength))
+        }
+    }
+}
+
+// MARK: - Canonical Huffman codes
+
+/// A canonical prefix code (SPEC.md §6.1): symbols sorted by (length,
+/// symbol) get consecutive codes, shorter codes first, as in DEFLATE.
+struct CanonicalCode {
+    let lengths: [UInt8]
+    /// The code of each symbol (its low `lengths[s]` bits).
+    private let codes: [UInt32]
+    private let maxLength: Int
+    /// Per length L: the first code of that length, how many, and where its symbols start in `sorted`.
+    private let firstCode: [UInt32]
+    private let countOf: [UInt32]
+    private let offsetOf: [Int32]
+    private let sorted: [Int32]
+    /// Codes of at most `fastBits` bits decode with one lookup: entry = symbol << 5 | length (0: slow path).
+    private static let fastBits = 11
+    private let fast: [UInt32]
+
+    /// Nil unless every length is 1…24 and the Kraft sum is ≤ 1.
+    init?(lengths: [UInt8]) {
+        let limit = WordModel.maxCodeLength
+        guard !lengths.isEmpty else { return nil }
+        var count = [UInt32](repeating: 0, count: limit + 1)
+        var kraft: UInt64 = 0
+        for l in lengths {
+            guard l >= 1, Int(l) <= limit else { return nil }
+            count[Int(l)] += 1
+            kraft += UInt64(1) << UInt64(limit - Int(l))
+        }
+        guard kraft <= UInt64(1) << UInt64(limit) else { return nil }
+        var first = [UInt32](repeating: 0, count: limit + 2)
+        var offset = [Int32](repeating: 0, count: limit + 2)
+        var code: UInt32 = 0
+        var index: Int32 = 0
+        for l in 1...limit {
+            code = (code + (l > 1 ? count[l - 1] : 0)) << (l > 1 ? 1 : 0)
+            first[l] = code
+            offset[l] = index
+            index += Int32(count[l])
+        }
+        var next = first
+        var codes = [UInt32](repeating: 0, count: lengths.count)
+        var sorted = [Int32](repeating: 0, count: lengths.count)
+        var fill = offset
+        for (s, l) in lengths.enumerated() {
+            codes[s] = next[Int(l)]
+            next[Int(l)] += 1
+            sorted[Int(fill[Int(l)])] = Int32(s)
+            fill[Int(l)] += 1
+        }
+        var fast = [UInt32](repeating: 0, count: 1 << Self.fastBits)
+        for (s, l) in lengths.enumerated() where Int(l) <= Self.fastBits {
+            let shift = Self.fastBits - Int(l)
+            let base = Int(codes[s]) << shift
+            for k in 0..<(1 << shift) { fast[base + k] = UInt32(s) << 5 | UInt32(l) }
+        }
+        self.lengths = lengths
+        self.codes = codes
+        self.maxLength = Int(lengths.max()!)
+        self.firstCode = first
+        self.countOf = count
+        self.offsetOf = offset
+        self.sorted = sorted
+        self.fast = fast
+    }
+
+    /// Calls `body(symbol, length, code)` for every symbol.
+    func forEachCode(_ body: (Int, Int, UInt32) -> Void) {
+        for s in lengths.indices { body(s, Int(lengths[s]), codes[s]) }
+    }
+
+    @inline(__always) func write(_ symbol: Int, to bits: inout RawBitWriter) {
+        bits.write(codes[symbol], count: Int(lengths[symbol]))
+    }
+
+    /// The next symbol, or nil for a bit pattern that is no code.
+    @inline(__always) func decode(_ r: inout BitReader) -> Int? {
+        let v = r.peek24()
+        let e = fast[Int(v >> UInt32(24 - Self.fastBits))]
+        if e & 31 != 0 {
+            r.skip(Int(e & 31))
+            return Int(e >> 5)
+        }
+        var l = Self.fastBits + 1
+        while l <= maxLength {
+            let c = v >> UInt32(24 - l)
+            let k = c &- firstCode[l]
+            if k < countOf[l] {
+                r.skip(l)
+                return Int(sorted[Int(offsetOf[l]) + Int(k)])
+            }
+            l += 1
+        }
+        return nil
+    }
+
+    /// Code lengths (1…limit) for `frequencies` (each ≥ 1): Huffman's, with
+    /// frequencies halved until no code is longer than `limit`.
+    static func lengths(frequencies: [UInt64], limit: Int) -> [UInt8] {
+        precondition(!frequencies.isEmpty && frequencies.count <= 1 << limit)
+        var f = frequencies.map { max($0, 1) }
+        while true {
+            let l = huffmanLengths(f)
+            if Int(l.max()!) <= limit { return l }
+            f = f.map { max(1, $0 / 2) }
+        }
+    }
+
+    /// Huffman code lengths by the two-queue method over sorted leaves.
+    private static func huffmanLengths(_ f: [UInt64]) -> [UInt8] {
+        let n = f.count
+        if n == 1 { return [1] }
+        let order = (0..<n).sorted { f[$0] != f[$1] ? f[$0] < f[$1] : $0 < $1 }
+        // Nodes 0..<n are leaves (in `order`), n..<2n-1 internal; parent links give depths.
+        var weight = [UInt64](repeating: 0, count: 2 * n - 1)
+        var parent = [Int32](repeating: -1, count: 2 * n - 1)
+        for (i, s) in order.enumerated() { weight[i] = f[s] }
+        var leaf = 0, inner = n, next = n
+        func pick() -> Int {
+            if leaf < n && (inner >= next || weight[leaf] <= weight[inner]) { leaf += 1; return leaf - 1 }
+            inner += 1
+            return inner - 1
+        }
+        while next < 2 * n - 1 {
+            let a = pick(), b = pick()
+            weight[next] = weight[a] + weight[b]
+            parent[a] = Int32(next)
+            parent[b] = Int32(next)
+            next += 1
+        }
+        var depth = [UInt8](repeating: 0, count: 2 * n - 1)
+        for i in stride(from: 2 * n - 3, through: 0, by: -1) {
+            depth[i] = depth[Int(parent[i])] &+ 1
+        }
+        var lengths = [UInt8](repeating: 0, count: n)
+        for (i, s) in order.enumerated() { lengths[s] = depth[i] }
+        return lengths
+    }
+}
+
+// MARK: - Bits
+
+/// Writes codes most significant bit first into raw memory; the last byte
+/// is padded with zero bits. Writing past `capacity` sets `overflowed`.
+struct RawBitWriter {
+    private let base: UnsafeMutableRawPointer
+    private let capacity: Int
+    private var position = 0
+    private var acc: UInt64 = 0
+    private var pending = 0
+    private(set) var overflowed = false
+
+    /// REQUIRES: `base` holds `capacity` bytes while the writer is used.
+    init(_ base: UnsafeMutableRawPointer, capacity: Int) {
+        self.base = base
+        self.capacity = capacity
+    }
+
+    /// REQUIRES: count ≤ 32 and `value` < 2^count.
+    @inline(__always) mutating func write(_ value: UInt32, count: Int) {
+        acc = acc << UInt64(count) | UInt64(value)
+        pending += count
+        if pending >= 32 {
+            pending -= 32
+            guard position + 4 <= capacity else { overflowed = true; return }
+            base.storeBytes(of: UInt32(truncatingIfNeeded: acc >> UInt64(pending)).bigEndian, toByteOffset: position, as: UInt32.self)
+            position += 4
+        }
+    }
+
+    /// Elias gamma code of n ≥ 1: ⌊log2 n⌋ zero bits, then n's bits.
+    mutating func writeGamma(_ n: UInt64) {
+        let bits = 64 - n.leadingZeroBitCount
+        var zeros = bits - 1
+        while zeros > 0 { let k = min(zeros, 32); write(0, count: k); zeros -= k }
+        var left = bits
+        while left > 0 {
+            let k = min(left, 32)
+            left -= k
+            write(UInt32(truncatingIfNeeded: (n >> UInt64(left)) & ((1 << UInt64(k)) - 1)), count: k)
+        }
+    }
+
+    /// Flushes the last bits; the bytes written, or nil on overflow.
+    mutating func finish() -> Int? {
+        while pending > 0 && !overflowed {
+            let k = min(pending, 8)
+            pending -= k
+            guard position < capacity else { overflowed = true; break }
+            base.storeBytes(of: UInt8(truncatingIfNeeded: (acc >> UInt64(pending)) << UInt64(8 - k)), toByteOffset: position, as: UInt8.self)
+            position += 1
+        }
+        return overflowed ? nil : position
+    }
+}
+
+/// Reads bits most significant first; past the end it reads zeros, and the
+/// caller checks `bitPosition <= bitCount`.
+struct BitReader {
+    private let bytes: UnsafeRawBufferPointer
+    private(set) var bitPosition = 0
+    let bitCount: Int
+
+    init(_ bytes: UnsafeRawBufferPointer) {
+        self.bytes = bytes
+        self.bitCount = bytes.count * 8
+    }
+
+    /// The next 24 bits (zeros past the end).
+    @inline(__always) func peek24() -> UInt32 {
+        let byte = bitPosition >> 3
+        var v: UInt32
+        if byte + 4 <= bytes.count {
+            v = UInt32(bigEndian: bytes.loadUnaligned(fromByteOffset: byte, as: UInt32.self))
+        } else {
+            v = 0
+            for i in 0..<4 { v = v << 8 | (byte + i < bytes.count ? UInt32(bytes[byte + i]) : 0) }
+        }
+        return (v << UInt32(bitPosition & 7)) >> 8
+    }
+
+    @inline(__always) mutating func skip(_ n: Int) { bitPosition += n }
+
+    /// REQUIRES: n ≤ 24.
+    @inline(__always) mutating func read(_ n: Int) -> UInt64 {
+        let v = peek24() >> UInt32(24 - n)
+        bitPosition += n
+        return UInt64(v)
+    }
+
+    /// An Elias gamma code (at most 32 leading zeros), or nil.
+    mutating func readGamma() -> UInt64? {
+        var zeros = 0
+        while read(1) == 0 {
+            zeros += 1
+            guard zeros <= 32, bitPosition <= bitCount else { return nil }
+        }
+        var n: UInt64 = 1
+        var left = zeros
+        while left > 0 { let k = min(left, 24); n = n << UInt64(k) | read(k); left -= k }
+        return bitPosition <= bitCount ? n : nil
+    }
+
+    /// True when fewer than 8 bits are left and all of them are zero.
+    var remainderIsPadding: Bool {
+        let left = bitCount - bitPosition
+        guard left >= 0, left < 8 else { return false }
+        return left == 0 || peek24() >> UInt32(24 - left) == 0
+    }
+}
+
+// MARK: - Token tables
+
+/// Open-addressing lookup from token bytes to their index in a model's
+/// arena. Each slot holds the token's length and first 8 bytes, so a probe
+/// touches one cache line for most tokens (encoding is bound by these
+/// lookups: ~25% of compaction before slots carried the prefix).
+// @unchecked: the memory is written once in init and only read afterwards.
+private final class TokenTable: @unchecked Sendable {
+    private struct Slot {
+        var prefix: UInt64
+        var length: UInt32
+        var index: Int32
+    }
+    private let arena: UnsafeMutableRawBufferPointer
+    private let start: UnsafeMutableBufferPointer<Int32>
+    private let slots: UnsafeMutableBufferPointer<Slot>
+    private let mask: Int
+
+    init(arena bytes: [UInt8], start offsets: [Int32]) {
+        arena = .allocate(byteCount: max(bytes.count, 1), alignment: 8)
+        arena.copyBytes(from: bytes)
+        start = .allocate(capacity: offsets.count)
+        _ = start.initialize(from: offsets)
+        let n = offsets.count - 1
+        var size = 16
+        while size < 2 * n { size <<= 1 }
+        slots = .allocate(capacity: size)
+        slots.initialize(repeating: Slot(prefix: 0, length: 0, index: -1))
+        mask = size - 1
+        for i in 0..<n {
+            let token = UnsafeRawBufferPointer(rebasing: arena[Int(start[i])..<Int(start[i + 1])])
+            // A repeated token keeps its first index.
+            if find(token) == nil {
+                let (prefix, h) = Self.prefixAndHash(token)
+                var k = Int(truncatingIfNeeded: h) & mask
+                while slots[k].index >= 0 { k = (k + 1) & mask }
+                slots[k] = Slot(prefix: prefix, length: UInt32(token.count), index: Int32(i))
+            }
+        }
+    }
+
+    deinit {
+        arena.deallocate()
+        start.deallocate()
+        slots.deallocate()
+    }
+
+    /// The token's first (up to) 8 bytes, little-endian, zero-padded, and a hash of all of it.
+    @inline(__always) static func prefixAndHash(_ b: UnsafeRawBufferPointer) -> (UInt64, UInt64) {
+        let n = b.count
+        let k: UInt64 = 0x9E37_79B9_7F4A_7C15
+        if n >= 8 {
+            let prefix = b.loadUnaligned(as: UInt64.self)
+            var h = (prefix ^ UInt64(n)) &* k
+            var i = 8
+            while i + 8 <= n { h = (h ^ b.loadUnaligned(fromByteOffset: i, as: UInt64.self)) &* k; i += 8 }
+            if i < n {
+                // The last 8 bytes (overlapping what was hashed): no byte loop.
+                h = (h ^ b.loadUnaligned(fromByteOffset: n - 8, as: UInt64.self)) &* k
+            }
+            return (prefix, h ^ (h >> 32))
+        }
+        var prefix: UInt64 = 0
+        for i in 0..<n { prefix |= UInt64(b[i]) << UInt64(8 * i) }
+        let h = (prefix ^ UInt64(n) << 56) &* k
+        return (prefix, h ^ (h >> 32))
+    }
+
+    /// REQUIRES: `token` is not empty.
+    @inline(__always) func find(_ token: UnsafeRawBufferPointer) -> Int? {
+        let (prefix, h) = Self.prefixAndHash(token)
+        var k = Int(truncatingIfNeeded: h) & mask
+        while true {
+            let slot = slots[k]
+            if slot.index < 0 { return nil }
+            if slot.prefix == prefix && Int(slot.length) == token.count {
+                if token.count <= 8 { return Int(slot.index) }
+                // Offsets come from the model's own arena.
+                if memcmp(arena.baseAddress! + Int(start[Int(slot.index)]) + 8, token.baseAddress! + 8, token.count - 8) == 0 {
+                    return Int(slot.index)
+                }
+            }
+            k = (k + 1) & mask
+        }
+    }
+
+    /// FNV-1a, for the training counter.
+    @inline(__always) static func hash(_ b: UnsafeRawBufferPointer) -> UInt64 {
+        var h: UInt64 = 0xcbf2_9ce4_8422_2325
+        for x in b { h = (h ^ UInt64(x)) &* 0x0000_0100_0000_01b3 }
+        return h ^ (h >> 29)
+    }
+}
+
+/// Counts distinct tokens (training).
+private struct TokenCounter {
+    private var arena: [UInt8] = []
+    private var start: [Int32] = [0]
+    private var counts: [UInt64] = []
+    private var slots = [Int32](repeating: -1, count: 1 << 12)
+
+    var count: Int { counts.count }
+
+    func token(_ i: Int) -> ArraySlice<UInt8> { arena[Int(start[i])..<Int(start[i + 1])] }
+
+    mutating func add(_ token: UnsafeRawBufferPointer) {
+        if 2 * counts.count >= slots.count { grow() }
+        let mask = slots.count - 1
+        var h = Int(truncatingIfNeeded: TokenTable.hash(token)) & mask
+        while true {
+            let j = Int(slots[h])
+            if j < 0 { break }
+            if token.elementsEqual(arena[Int(start[j])..<Int(start[j + 1])]) { counts[j] += 1; return }
+            h = (h + 1) & mask
+        }
+        slots[h] = Int32(counts.count)
+        arena.append(contentsOf: token)
+        start.append(Int32(arena.count))
+        counts.append(1)
+    }
+
+    private mutating func grow() {
+        var bigger = [Int32](repeating: -1, count: slots.count * 2)
+        let mask = bigger.count - 1
+        arena.withUnsafeBytes { a in
+            for j in 0..<counts.count {
+                var h = Int(truncatingIfNeeded: TokenTable.hash(UnsafeRawBufferPointer(rebasing: a[Int(start[j])..<Int(start[j + 1])]))) & mask
+                while bigger[h] >= 0 { h = (h + 1) & mask }
+                bigger[h] = Int32(j)
+            }
+        }
+        slots = bigger
+    }
+
+    func forEach(_ body: (Int, ArraySlice<UInt8>, UInt64) -> Void) {
+        for i in 0..<counts.count { body(i, token(i), counts[i]) }
+    }
+}
