@@ -14,7 +14,7 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 ROOT=$PWD
-TARGETS_ALL="RecordDecoder BlockDecoder SegmentReader ManifestParser IngestParser IndexLoader Recovery SummaryFile DictionaryFile"
+TARGETS_ALL="RecordDecoder BlockDecoder SegmentReader ManifestParser IngestParser IndexLoader Recovery SummaryFile DictionaryFile WordModel"
 #   tools/fuzz.sh --make-corpus               regenerate Fuzz/corpus/ from real Strata bytes
 WANT=${1:-all}
 SECONDS_EACH=${2:-20}

@@ -209,6 +209,65 @@ import Testing
         #expect(try Self.scanText(copy) == expectedScan)
     }
 
+    static let wordModelStore = root + "/v3-word-models"
+
+    /// A store whose compacted segments code their text with word models
+    /// (dictionary files version 3, columnar stream encoding 3; SPEC.md §6.1).
+    static func generateWordModelStore(at dir: String) throws {
+        try? FileManager.default.removeItem(atPath: dir)
+        var o = StoreOptions()
+        o.blockTargetBytes = 8 << 10
+        var s = try Store.open(at: dir, options: o)
+        let all = makeCorpusExamples(120, domain: "roofing", seed: 31) + makeCorpusExamples(80, domain: "support", seed: 32)
+        try s.append(contentsOf: all)
+        try s.annotate(all[0].id, Annotation(.feedback(.negative, rating: 2, comment: "too long"), timestampMillis: jan + 10))
+        try s.close()
+        s = try Store.open(at: dir)
+        var c = CompactionOptions()
+        c.dictionary = .always  // forced: trains a dictionary and a word model for each domain
+        c.dictionaryCapacity = 8 << 10
+        c.blockTargetBytes = 16 << 10
+        _ = try s.compactAll(options: c)
+        try s.append(Example(content: .promptResponse(prompt: "late", response: "arrival"), domain: "support", timestampMillis: jan + 30,
+                             metadataJSON: "{}"))
+        try s.close()
+        try FileManager.default.removeItem(atPath: dir + "/" + Format.lockFileName)
+        try Data(scanText(dir).utf8).write(to: URL(fileURLWithPath: dir + "/expected-scan.jsonl"))
+        try Data(try exportText(dir)).write(to: URL(fileURLWithPath: dir + "/expected-export.jsonl"))
+    }
+
+    @Test func wordModelStoreReadsBackByteExact() throws {
+        let dir = Self.wordModelStore
+        if ProcessInfo.processInfo.environment["STRATA_WRITE_FIXTURES"] != nil { try Self.generateWordModelStore(at: dir) }
+        let m = try Manifest.decode(try PosixFileSystem.shared.readFile(dir + "/MANIFEST"), path: "MANIFEST")
+        let used = Set(m.segments.map(\.dictionaryID)).subtracting([0]).sorted()
+        #expect(used.count == 2, "\(used)")
+        for id in used {
+            let path = dir + "/dicts/" + Format.dictionaryFileName(id)
+            let bytes = try PosixFileSystem.shared.readFile(path)
+            #expect(bytes[8] == 3 && bytes[9] == 0, "\(path) version")
+            #expect(try DictionaryFile.decode(bytes, expectedID: id, path: path).wordModel != nil)
+        }
+        #expect(try WordModelTests.streamEncodings(dir)[ColumnarBlock.Stream.texts.rawValue]?.contains(3) == true)
+        let expectedScan = try String(contentsOfFile: dir + "/expected-scan.jsonl", encoding: .utf8)
+        #expect(expectedScan.split(separator: "\n").count == 201)
+        #expect(try Self.scanText(dir) == expectedScan)
+        #expect(try Self.exportText(dir) == (try PosixFileSystem.shared.readFile(dir + "/expected-export.jsonl")))
+        let report = StoreVerifier(path: dir).run()
+        #expect(report.problems.isEmpty, "\(report.problems)")
+        #expect(try Self.parquetExport(dir, salvage: false) == (try Self.parquetExport(dir, salvage: true)))
+        // Another domain's model under the same id: reads report corruption, never other text.
+        let swapped = temporaryStorePath("goldenWordModelSwapped")
+        try FileManager.default.copyItem(atPath: dir, toPath: swapped)
+        let a = try DictionaryFile.decode(try PosixFileSystem.shared.readFile(dir + "/dicts/" + Format.dictionaryFileName(used[0])),
+                                          expectedID: used[0], path: "a")
+        let b = try DictionaryFile.decode(try PosixFileSystem.shared.readFile(dir + "/dicts/" + Format.dictionaryFileName(used[1])),
+                                          expectedID: used[1], path: "b")
+        try Data(try DictionaryFile.encode(id: used[0], dictionary: a.bytes, wordModel: b.wordModel, level: 3))
+            .write(to: URL(fileURLWithPath: swapped + "/dicts/" + Format.dictionaryFileName(used[0])))
+        #expect { _ = try Self.scanText(swapped) } throws: { ($0 as? StrataError)?.code == .corruption }
+    }
+
     @Test(arguments: generations, configs)
     func goldenStoreReadsBackByteExact(_ generation: String, _ config: String) throws {
         let dir = Self.directory(config, generation: generation)
