@@ -35,6 +35,16 @@ extension ColumnarBlock {
             try ColumnarBlock.decompressStreams(payload, rawLength: rawLength, dictionary: dictionary, into: &streams, path: path, offset: offset)
         }
 
+        /// Runs `body` with the start of the labels, texts and metadata streams
+        /// (valid only inside `body`): what `Cursor` positions are relative to.
+        func withStreamBases<R>(_ body: (_ labels: UnsafeRawPointer?, _ texts: UnsafeRawPointer?, _ metadata: UnsafeRawPointer?) throws -> R) rethrows -> R {
+            try streams[Int(Stream.labels.rawValue)].withUnsafeBytes { l in
+                try streams[Int(Stream.texts.rawValue)].withUnsafeBytes { t in
+                    try streams[Int(Stream.metadata.rawValue)].withUnsafeBytes { m in try body(l.baseAddress, t.baseAddress, m.baseAddress) }
+                }
+            }
+        }
+
         /// Runs `body` with a cursor over the streams (valid only inside `body`),
         /// then checks the block was read whole (`Cursor.finish`).
         func withCursor<R>(_ body: (inout Cursor) throws -> R) throws -> R {
@@ -86,6 +96,12 @@ extension ColumnarBlock {
             self.s = s
             self.entryCount = entryCount
             self.rawLength = rawLength
+        }
+
+        /// Where `slice` (handed out by `next`) starts in stream `k`.
+        func position(of slice: UnsafeRawBufferPointer, in k: Stream) -> Int {
+            guard let p = slice.baseAddress, let base = s[k].bytes.baseAddress else { return 0 }
+            return p - base
         }
 
         /// The next entry's kind without consuming it, nil at the end.
