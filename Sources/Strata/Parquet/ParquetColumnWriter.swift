@@ -76,7 +76,6 @@ final class ParquetColumnWriter {
     @exclusivity(unchecked) private var sawFalse = false, sawTrue = false
 
     // Scratch, reused across pages.
-    @exclusivity(unchecked) private var entry: [UInt8] = []
     private let scratch: ParquetPageScratch
 
     init(leaf: ParquetLeaf, options: ParquetWriterOptions, scratch: ParquetPageScratch = ParquetPageScratch()) {
@@ -108,10 +107,7 @@ final class ParquetColumnWriter {
         pagePlainBytes += 4 + p.count
         estimatedBytes += 4 + p.count
         if dictionaryActive {
-            entry.removeAll(keepingCapacity: true)
-            withUnsafeBytes(of: UInt32(p.count).littleEndian) { entry.append(contentsOf: $0) }
-            entry.append(contentsOf: p)
-            let (index, inserted) = entry.withUnsafeBytes { dictionary!.index(of: $0) }
+            let (index, inserted) = dictionary!.index(of: p, lengthPrefixed: true)
             if inserted {
                 updateBytesStats(p)
                 if dictionary!.byteCount > options.dictionaryMaxBytes { fallbackPending = true }
@@ -156,7 +152,7 @@ final class ParquetColumnWriter {
         pagePlainBytes += raw.count
         estimatedBytes += raw.count
         if dictionaryActive {
-            let (index, inserted) = dictionary!.index(of: raw)
+            let (index, inserted) = dictionary!.index(of: raw, lengthPrefixed: false)
             if inserted && dictionary!.byteCount > options.dictionaryMaxBytes { fallbackPending = true }
             indices.append(index)
         } else {
