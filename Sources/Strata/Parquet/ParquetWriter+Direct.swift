@@ -1,6 +1,6 @@
 /// Filling a row straight into the column writers, without building
 /// `ParquetValue`s (no `String` or array per value): for exporters that hold
-/// their values as byte slices (the columnar-block Parquet export).
+/// their values as byte slices (the row-format blocks of a columnar-block Parquet export).
 ///
 /// Contract: between `beginRow()` and `endRow()` the caller puts every
 /// top-level field exactly once (any order), with a value of the field's
