@@ -82,10 +82,12 @@ import Testing
     }
 
     /// Exports `store` with `spec`; returns every data file's bytes by relative path and the exporter.
-    func export(_ store: String, _ spec: ExportSpec, _ label: String, annotations: ExportAnnotationSource? = nil) throws -> ([String: [UInt8]], Exporter) {
+    func export(_ store: String, _ spec: ExportSpec, _ label: String, annotations: ExportAnnotationSource? = nil,
+                options: ParquetWriterOptions? = nil) throws -> ([String: [UInt8]], Exporter) {
         let out = ExportExpect.outDir(label)
         let ex = Exporter(storePath: store, outPath: out, spec: spec)
         ex.annotations = annotations
+        if let options { ex.parquetOptions = options }
         let r = try ex.run()
         var files: [String: [UInt8]] = [:]
         for f in r.files { files[f.path] = try PosixFileSystem.shared.readFile(out + "/" + f.path) }
@@ -94,11 +96,11 @@ import Testing
 
     /// Both stores exported with every spec give byte-identical files; the
     /// compacted store's rows came from the column streams.
-    func expectSameParquet(_ t: Twins, _ label: String, annotations: ExportAnnotationSource? = nil,
+    func expectSameParquet(_ t: Twins, _ label: String, annotations: ExportAnnotationSource? = nil, options: ParquetWriterOptions? = nil,
                            sourceLocation: SourceLocation = #_sourceLocation) throws {
         for (name, spec) in try Self.specs() {
-            let (rowFiles, rowEx) = try export(t.rowPath, spec, "\(label)-\(name)-row", annotations: annotations)
-            let (colFiles, colEx) = try export(t.colPath, spec, "\(label)-\(name)-col", annotations: annotations)
+            let (rowFiles, rowEx) = try export(t.rowPath, spec, "\(label)-\(name)-row", annotations: annotations, options: options)
+            let (colFiles, colEx) = try export(t.colPath, spec, "\(label)-\(name)-col", annotations: annotations, options: options)
             #expect(rowEx.columnarBlocksRead == 0, "\(label) \(name)", sourceLocation: sourceLocation)
             #expect(colEx.columnarBlocksRead > 0, "\(label) \(name): the columnar path did not run", sourceLocation: sourceLocation)
             #expect(colFiles.keys.sorted() == rowFiles.keys.sorted(), "\(label) \(name)", sourceLocation: sourceLocation)
@@ -130,6 +132,23 @@ import Testing
         let more = makeExamples(60, seed: 7)
         for s in [t.row, t.col] { try s.append(contentsOf: more) }
         try expectSameParquet(t, "later-\(dictionary)")
+    }
+
+    /// Row groups and pages cut inside a columnar block's batch of rows
+    /// (small limits: a row group every few kilobytes, pages of 5 rows,
+    /// dictionaries that overflow) land where the row path cuts them.
+    @Test func smallRowGroupsAndPagesGiveTheSameParquetFromColumns() throws {
+        let t = try twins("pqcols-small-groups", dictionary: .never)
+        defer { t.close() }
+        var o = ParquetWriterOptions()
+        o.rowGroupMaxBytes = 6 << 10
+        o.pageMaxRows = 5
+        o.pageMaxBytes = 2 << 10
+        o.dictionaryMaxBytes = 512
+        try expectSameParquet(t, "small-groups", options: o)
+        o.rowGroupMaxBytes = 128 << 20
+        o.rowGroupMaxRows = 9
+        try expectSameParquet(t, "nine-row-groups", options: o)
     }
 
     @Test func externalAnnotationSourceGivesTheSameParquetFromColumns() throws {

@@ -35,14 +35,28 @@ extension ColumnarBlock {
             try ColumnarBlock.decompressStreams(payload, rawLength: rawLength, dictionary: dictionary, into: &streams, path: path, offset: offset)
         }
 
+        /// Runs `body` with the start of the labels, texts and metadata streams
+        /// (valid only inside `body`): what `Cursor` positions are relative to.
+        func withStreamBases<R>(_ body: (_ labels: UnsafeRawPointer?, _ texts: UnsafeRawPointer?, _ metadata: UnsafeRawPointer?) throws -> R) rethrows -> R {
+            try streams[Int(Stream.labels.rawValue)].withUnsafeBytes { l in
+                try streams[Int(Stream.texts.rawValue)].withUnsafeBytes { t in
+                    try streams[Int(Stream.metadata.rawValue)].withUnsafeBytes { m in try body(l.baseAddress, t.baseAddress, m.baseAddress) }
+                }
+            }
+        }
+
         /// Runs `body` with a cursor over the streams (valid only inside `body`),
         /// then checks the block was read whole (`Cursor.finish`).
         func withCursor<R>(_ body: (inout Cursor) throws -> R) throws -> R {
             func pin(_ i: Int, _ acc: [UnsafeRawBufferPointer]) throws -> R {
                 if i == streams.count {
-                    var c = Cursor(s: CursorReaders(r: acc.map { ByteReader($0, path: path, baseOffset: offset, positionsAreInFile: false) },
-                                              path: path, offset: offset),
-                                   entryCount: entryCount, rawLength: rawLength)
+                    let readers = UnsafeMutablePointer<ByteReader>.allocate(capacity: acc.count)
+                    readers.initialize(from: acc.map { ByteReader($0, path: path, baseOffset: offset, positionsAreInFile: false) }, count: acc.count)
+                    defer {
+                        readers.deinitialize(count: acc.count)
+                        readers.deallocate()
+                    }
+                    var c = Cursor(s: CursorReaders(r: readers, path: path, offset: offset), entryCount: entryCount, rawLength: rawLength)
                     let result = try body(&c)
                     try c.finish()
                     return result
@@ -56,14 +70,17 @@ extension ColumnarBlock {
     /// The cursor's stream readers, indexed by stream id. `Readers`' subscript
     /// is get/set, so every read copied a reader out and back (retaining and
     /// releasing its path) — tens of times per example on the export's path;
-    /// this one lends the reader in place. Errors read as `Readers`' do.
+    /// this one lends the reader in place, from memory `withCursor` owns (an
+    /// array's in-place access still checked its uniqueness on every read:
+    /// ~1.5% of a compacted store's Parquet export). Errors read as `Readers`' do.
     struct CursorReaders {
-        var r: [ByteReader]
+        /// One reader per stream id (`Stream.allCases.count + 1`), valid inside `withCursor`.
+        let r: UnsafeMutablePointer<ByteReader>
         let path: String?
         let offset: Int64
         subscript(_ k: Stream) -> ByteReader {
             _read { yield r[Int(k.rawValue)] }
-            _modify { yield &r[Int(k.rawValue)] }
+            nonmutating _modify { yield &r[Int(k.rawValue)] }
         }
         func corruption(_ k: Stream, _ message: String) -> StrataError {
             StrataError(.corruption, "columnar stream \(k.name), byte \(r[Int(k.rawValue)].position): \(message)", path: path, offset: offset)
@@ -86,6 +103,12 @@ extension ColumnarBlock {
             self.s = s
             self.entryCount = entryCount
             self.rawLength = rawLength
+        }
+
+        /// Where `slice` (handed out by `next`) starts in stream `k`.
+        func position(of slice: UnsafeRawBufferPointer, in k: Stream) -> Int {
+            guard let p = slice.baseAddress, let base = s[k].bytes.baseAddress else { return 0 }
+            return p - base
         }
 
         /// The next entry's kind without consuming it, nil at the end.

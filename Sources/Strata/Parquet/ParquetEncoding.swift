@@ -102,9 +102,14 @@ struct ParquetDictionary {
     var count: Int { starts.count }
     var byteCount: Int { plain.count }
 
-    /// Returns the index of `entry` (a complete PLAIN encoding), inserting it if new.
-    mutating func index(of entry: UnsafeRawBufferPointer) -> (index: UInt32, inserted: Bool) {
-        let h = XXH.hash64(entry)
+    /// Returns the index of the value whose PLAIN encoding is `value`, after
+    /// its 4-byte length when `lengthPrefixed` (BYTE_ARRAY), inserting it if
+    /// new. The hash covers the value only, so a value is looked up where it
+    /// lies, without first being copied behind its length.
+    mutating func index(of value: UnsafeRawBufferPointer, lengthPrefixed: Bool) -> (index: UInt32, inserted: Bool) {
+        let h = XXH.hash64(value)
+        let prefix = lengthPrefixed ? 4 : 0
+        let size = prefix + value.count
         var mask = slots.count - 1
         var s = Int(truncatingIfNeeded: h) & mask
         let found: Int32? = plain.withUnsafeBytes { p -> Int32? in
@@ -112,8 +117,8 @@ struct ParquetDictionary {
                 let e = slots[s]
                 if e < 0 { return nil }
                 let ei = Int(e)
-                if hashes[ei] == h && Int(sizes[ei]) == entry.count
-                    && (entry.count == 0 || memcmp(p.baseAddress! + Int(starts[ei]), entry.baseAddress!, entry.count) == 0) {
+                if hashes[ei] == h && Int(sizes[ei]) == size
+                    && (value.count == 0 || memcmp(p.baseAddress! + Int(starts[ei]) + prefix, value.baseAddress!, value.count) == 0) {
                     return e
                 }
                 s = (s + 1) & mask
@@ -122,9 +127,10 @@ struct ParquetDictionary {
         if let found { return (UInt32(found), false) }
         let index = Int32(starts.count)
         starts.append(Int32(plain.count))
-        sizes.append(Int32(entry.count))
+        sizes.append(Int32(size))
         hashes.append(h)
-        plain.append(contentsOf: entry)
+        if lengthPrefixed { withUnsafeBytes(of: UInt32(value.count).littleEndian) { plain.append(contentsOf: $0) } }
+        plain.append(contentsOf: value)
         slots[s] = index
         if starts.count * 2 > slots.count {
             slots = Array(repeating: -1, count: slots.count * 2)

@@ -1,6 +1,6 @@
 /// Filling a row straight into the column writers, without building
 /// `ParquetValue`s (no `String` or array per value): for exporters that hold
-/// their values as byte slices (the columnar-block Parquet export).
+/// their values as byte slices (the row-format blocks of a columnar-block Parquet export).
 ///
 /// Contract: between `beginRow()` and `endRow()` the caller puts every
 /// top-level field exactly once (any order), with a value of the field's
@@ -92,6 +92,59 @@ extension ParquetWriter {
             for (j, child) in children.enumerated() {
                 guard case .leaf(let i) = child.kind else { continue }
                 columns[i].appendBytes(value(k, j), rep: rep)
+            }
+        }
+    }
+}
+
+/// Filling rows a column at a time: for exporters that hold a batch of rows
+/// as columns already (the columnar-block Parquet export). Each column writer
+/// keeps its own page policy per row (`endRow`), and `appendColumns` cuts the
+/// batch where `append` would have closed the row group, so the bytes are
+/// those of appending the same rows one by one.
+extension ParquetWriter {
+    /// The column writer of a top-level leaf field.
+    func leafColumn(_ field: Int) -> ParquetColumnWriter {
+        let node = nodes[field]
+        guard case .leaf(let i) = node.kind else { preconditionFailure("Parquet field \(node.name) is not a leaf") }
+        return columns[i]
+    }
+
+    /// The leaf column writers of a `list<string>` or `list<record<string...>>`
+    /// field, with the definition level of an empty list and the repetition
+    /// level of a list's later items (what `put(_:list:)` / `put(_:records:)` write).
+    func listColumns(_ field: Int) -> (columns: [ParquetColumnWriter], emptyDef: Int, repLevel: Int) {
+        let node = nodes[field]
+        guard case .list(let element, let repLevel) = node.kind, !element.nullable else {
+            preconditionFailure("Parquet field \(node.name) is not a list of required values")
+        }
+        return (element.leafRange.map { columns[$0] }, node.nullable ? 1 : 0, repLevel)
+    }
+
+    /// Appends `rows` rows given column by column. `rowBytes(k)` is row k's
+    /// estimated size: the sum over leaf columns of what it adds to their
+    /// `estimatedBytes` (one per level, plus 4 + length per string, the
+    /// width of each number). `fill(range)` must then put rows `range` into
+    /// every leaf column, ending each row with the column's `endRow()`. The
+    /// row group is closed after the same row as `endRow()`'s policy would.
+    func appendColumns(rows: Int, rowBytes: (Int) -> Int, _ fill: (Range<Int>) throws -> Void) throws {
+        try beginRow()
+        var start = 0
+        var bytes = estimatedRowGroupBytes
+        var groupRows = rowGroupRows
+        for k in 0..<rows {
+            bytes += rowBytes(k)
+            groupRows += 1
+            guard groupRows >= options.rowGroupMaxRows || bytes >= options.rowGroupMaxBytes || k == rows - 1 else { continue }
+            try fill(start..<(k + 1))
+            assert(estimatedRowGroupBytes == bytes, "rowBytes disagrees with the column writers' estimate")
+            rowCount += k + 1 - start
+            rowGroupRows = groupRows
+            start = k + 1
+            if groupRows >= options.rowGroupMaxRows || bytes >= options.rowGroupMaxBytes {
+                try flushRowGroup()
+                bytes = 0
+                groupRows = 0
             }
         }
     }
