@@ -207,19 +207,21 @@ private final class TokenDecoder: @unchecked Sendable {
     static let slack = 2 + 16 + 255 + 5
     /// Per symbol: arena offset (bits 0–31), length (32–39), word token (40), end (41), escape (42).
     private let info: UnsafeMutableBufferPointer<UInt64>
-    /// Codes of at most `fastBits` bits: that symbol's info with the code length in bits 56–60 (0: longer code).
+    /// Indexed by the next 12 bits: a code of ≤ 12 bits gives its symbol's info with the code
+    /// length in bits 56–60; a longer code's prefix gives bit 63, the bits its second-level
+    /// table takes (bits 32–36) and where that table starts in `second` (bits 0–31); 0 is no code.
     private static let fastBits = 12
     private let fast: UnsafeMutableBufferPointer<UInt64>
+    private let second: UnsafeMutableBufferPointer<UInt64>
     /// The arena plus 16 readable bytes, so every token can be copied 16 bytes at a time.
     private let arena: UnsafeMutableRawBufferPointer
-    private let code: CanonicalCode
 
     init(arena bytes: [UInt8], start: [Int32], code: CanonicalCode) {
         arena = .allocate(byteCount: bytes.count + 16, alignment: 8)
         arena.initializeMemory(as: UInt8.self, repeating: 0)
         arena.copyBytes(from: bytes)
         let symbols = start.count + 1
-        info = .allocate(capacity: symbols)
+        let info = UnsafeMutableBufferPointer<UInt64>.allocate(capacity: symbols)
         info[WordModel.endSymbol] = 1 << 41
         info[WordModel.escapeSymbol] = 1 << 42
         for t in 0..<(start.count - 1) {
@@ -227,22 +229,49 @@ private final class TokenDecoder: @unchecked Sendable {
             let word: UInt64 = WordModel.isWordByte[Int(bytes[s])] ? 1 << 40 : 0
             info[t + 2] = UInt64(s) | UInt64(n) << 32 | word
         }
-        let fast = UnsafeMutableBufferPointer<UInt64>.allocate(capacity: 1 << Self.fastBits)
+        self.info = info
+        let f = Self.fastBits
+        let fast = UnsafeMutableBufferPointer<UInt64>.allocate(capacity: 1 << f)
         fast.initialize(repeating: 0)
-        let info = self.info
+        // Longest code under each 12-bit prefix, for the second-level tables.
+        var longest = [Int](repeating: 0, count: 1 << f)
         code.forEachCode { symbol, length, value in
-            guard length <= Self.fastBits else { return }
-            let shift = Self.fastBits - length
-            let base = Int(value) << shift
-            for k in 0..<(1 << shift) { fast[base + k] = info[symbol] | UInt64(length) << 56 }
+            if length <= f {
+                let shift = f - length
+                let base = Int(value) << shift
+                for k in 0..<(1 << shift) { fast[base + k] = info[symbol] | UInt64(length) << 56 }
+            } else {
+                let prefix = Int(value >> UInt32(length - f))
+                longest[prefix] = max(longest[prefix], length)
+            }
+        }
+        var offsets = [Int](repeating: 0, count: 1 << f)
+        var total = 0
+        for prefix in 0..<(1 << f) where longest[prefix] > 0 {
+            let bits = longest[prefix] - f
+            offsets[prefix] = total
+            fast[prefix] = 1 << 63 | UInt64(bits) << 32 | UInt64(total)
+            total += 1 << bits
+        }
+        let second = UnsafeMutableBufferPointer<UInt64>.allocate(capacity: max(total, 1))
+        second.initialize(repeating: 0)
+        code.forEachCode { symbol, length, value in
+            guard length > f else { return }
+            let prefix = Int(value >> UInt32(length - f))
+            let bits = longest[prefix] - f
+            let suffix = Int(value) & ((1 << (length - f)) - 1)
+            let shift = bits - (length - f)
+            let base = offsets[prefix] + suffix << shift
+            for k in 0..<(1 << shift) { second[base + k] = info[symbol] | UInt64(length) << 56 }
         }
         self.fast = fast
-        self.code = code
+        self.second = second
     }
 
     deinit {
         info.deallocate()
         fast.deallocate()
+        second.deallocate()
         arena.deallocate()
     }
 
@@ -260,12 +289,13 @@ private final class TokenDecoder: @unchecked Sendable {
             while true {
                 let v = r.peek24()
                 var e = fast[Int(v >> UInt32(24 - Self.fastBits))]
-                if e >> 56 != 0 {
-                    r.skip(Int(e >> 56))
-                } else {
-                    guard let sym = code.decode(&r) else { return false }
-                    e = info[sym]
+                if e & (1 << 63) != 0 {
+                    let bits = Int((e >> 32) & 31)
+                    e = second[Int(e & 0xffff_ffff) + Int((v >> UInt32(24 - Self.fastBits - bits)) & ((1 << UInt32(bits)) - 1))]
                 }
+                let length = Int((e >> 56) & 31)
+                guard length != 0 else { return false }
+                r.skip(length)
                 guard r.bitPosition <= r.bitCount else { return false }
                 if e & (1 << 41) != 0 { break }
                 if e & (1 << 42) != 0 {
@@ -309,7 +339,7 @@ private final class TokenDecoder: @unchecked Sendable {
             q += 1
             produced = q + length
         }
-        return produced == rawLength && r.remainderIsPadding
+        return produced == rawLength && r.remainderIsPadding()
     }
 }
 
@@ -570,10 +600,17 @@ struct RawBitWriter {
 }
 
 /// Reads bits most significant first; past the end it reads zeros, and the
-/// caller checks `bitPosition <= bitCount`.
+/// caller checks `bitPosition <= bitCount`. Bits wait in a 64-bit buffer
+/// refilled 8 bytes at a time (one load per ~7 bytes instead of one per symbol).
 struct BitReader {
     private let bytes: UnsafeRawBufferPointer
-    private(set) var bitPosition = 0
+    /// The next bits, left-aligned; the top `available` are counted. Bits below
+    /// them may already hold the following byte's bits (a refill ORs the same
+    /// bits there again).
+    private var buffer: UInt64 = 0
+    private var available = 0
+    /// The next byte a refill loads.
+    private var next = 0
     let bitCount: Int
 
     init(_ bytes: UnsafeRawBufferPointer) {
@@ -581,25 +618,41 @@ struct BitReader {
         self.bitCount = bytes.count * 8
     }
 
-    /// The next 24 bits (zeros past the end).
-    @inline(__always) func peek24() -> UInt32 {
-        let byte = bitPosition >> 3
-        var v: UInt32
-        if byte + 4 <= bytes.count {
-            v = UInt32(bigEndian: bytes.loadUnaligned(fromByteOffset: byte, as: UInt32.self))
+    var bitPosition: Int { next * 8 - available }
+
+    @inline(__always) private mutating func refill() {
+        if next + 8 <= bytes.count {
+            let w = UInt64(bigEndian: bytes.loadUnaligned(fromByteOffset: next, as: UInt64.self))
+            buffer |= w >> UInt64(available)
+            let whole = (63 - available) >> 3
+            next += whole
+            available += whole * 8
         } else {
-            v = 0
-            for i in 0..<4 { v = v << 8 | (byte + i < bytes.count ? UInt32(bytes[byte + i]) : 0) }
+            while available <= 56 {
+                let b: UInt64 = next < bytes.count ? UInt64(bytes[next]) : 0
+                buffer |= b << UInt64(56 - available)
+                next += 1
+                available += 8
+            }
         }
-        return (v << UInt32(bitPosition & 7)) >> 8
     }
 
-    @inline(__always) mutating func skip(_ n: Int) { bitPosition += n }
+    /// The next 24 bits (zeros past the end).
+    @inline(__always) mutating func peek24() -> UInt32 {
+        if available < 24 { refill() }
+        return UInt32(truncatingIfNeeded: buffer >> 40)
+    }
+
+    /// REQUIRES: a `peek24` since the last skip or read, n ≤ 24.
+    @inline(__always) mutating func skip(_ n: Int) {
+        buffer <<= UInt64(n)
+        available -= n
+    }
 
     /// REQUIRES: n ≤ 24.
     @inline(__always) mutating func read(_ n: Int) -> UInt64 {
         let v = peek24() >> UInt32(24 - n)
-        bitPosition += n
+        skip(n)
         return UInt64(v)
     }
 
@@ -617,7 +670,7 @@ struct BitReader {
     }
 
     /// True when fewer than 8 bits are left and all of them are zero.
-    var remainderIsPadding: Bool {
+    mutating func remainderIsPadding() -> Bool {
         let left = bitCount - bitPosition
         guard left >= 0, left < 8 else { return false }
         return left == 0 || peek24() >> UInt32(24 - left) == 0
