@@ -55,7 +55,7 @@ extension StoreReader {
     }
 
     /// Threads of a scan's block encoding (both cores of a two-core machine).
-    static let scanThreads = min(2, max(1, ProcessInfo.processInfo.activeProcessorCount))
+    static let scanThreads = min(2, ProcessorCount.available)
     /// Blocks encoded per round; a round's text is emitted in block order before the next starts.
     static let scanBlocksPerRound = 16
 
