@@ -44,7 +44,8 @@ import Testing
         #expect(again.recoveryEvents.isEmpty, "\(context): second open still recovering: \(again.recoveryEvents)")
         try again.close()
         let r = try StoreReader(path: store)
-        #expect(r.count == count, "\(context): reader sees \(r.count), writer \(count)")
+        let seen = try r.count
+        #expect(seen == count, "\(context): reader sees \(seen), writer \(count)")
         r.close()
         try? FileManager.default.removeItem(atPath: store)
     }

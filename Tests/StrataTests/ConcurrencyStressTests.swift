@@ -66,7 +66,8 @@ import Testing
                         }
                         let missing = pool.prefix(before).filter { !seen.contains($0.id) }.count
                         if missing > 0 { fail("reader \(r): \(missing) examples committed before it opened are missing") }
-                        if reader.count != seen.count { fail("reader \(r): count \(reader.count) != scanned \(seen.count)") }
+                        let n = try reader.count
+                        if n != seen.count { fail("reader \(r): count \(n) != scanned \(seen.count)") }
                         if let e = pool.prefix(before).randomElement(), try reader.get(e.id) != e { fail("reader \(r): get differs") }
                         shared.read { $0.snapshots += 1 }
                     } catch {

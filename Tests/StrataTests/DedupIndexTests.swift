@@ -224,7 +224,7 @@ private func smallSegments() -> StoreOptions {
         try store.close()
         let reader = try StoreReader(path: path)
         defer { reader.close() }
-        #expect(reader.count == 250)
+        #expect(try reader.count == 250)
         for e in examples.prefix(40) { #expect(try reader.get(e.id) == e) }
         #expect(try reader.get(syntheticID(1)) == nil)
     }

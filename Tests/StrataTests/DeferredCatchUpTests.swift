@@ -51,8 +51,77 @@ import Testing
         for e in old.prefix(500) { #expect(try reader.get(e.id) == e) }
         #expect(try reader.get(ExampleID(high: 1, low: 2)) == nil)
         // Counting resolves the deferred ids; gets after it answer the same.
-        #expect(reader.count == old.count + new.count)
+        #expect(try reader.count == old.count + new.count)
         #expect(try reader.get(new[0].id) == new[0])
         #expect(try reader.get(old[0].id) == old[0])
     }
+    /// A reader opened for some partitions whose index file lags in another
+    /// partition cannot count the store: a usage error, never a trap or a
+    /// number that is not the store's. A whole-store reader counts it.
+    @Test func countOnAScopedReaderWhoseIndexLagsOutsideItsScopeIsAUsageError() throws {
+        let (path, old, new) = try laggingStore(bulk: 3_000, tail: 500)
+        let scoped = try StoreReader(path: path, partitions: { $0.domain == "a" })
+        defer { scoped.close() }
+        do {
+            let n = try scoped.count
+            Issue.record("answered \(n)")
+        } catch let e as StrataError {
+            #expect(e.code == .usage, "\(e)")
+        }
+        let whole = try StoreReader(path: path)
+        defer { whole.close() }
+        #expect(try whole.count == old.count + new.count)
+    }
+
+    /// The same, with the lag inside the scope: the count is the store's.
+    @Test func countOnAScopedReaderWhoseIndexLagsInsideItsScopeIsExact() throws {
+        let (path, old, new) = try laggingStore(bulk: 3_000, tail: 500)
+        let scoped = try StoreReader(path: path, partitions: { $0.domain == "late" })
+        defer { scoped.close() }
+        #expect(try scoped.count == old.count + new.count)
+        #expect(try scoped.get(new[7].id) == new[7])
+    }
+
+    /// A count that fails halfway through checking the caught-up ids (an
+    /// index page read fails) loses none of them: it throws, gets still find
+    /// every example, and a later count is exact.
+    @Test func aCountThatFailsMidwayLosesNoCaughtUpId() throws {
+        let (path, old, new) = try laggingStore(bulk: 6_000, tail: 1_500)
+        let fs = IndexReadFailingFileSystem()
+        let reader = try StoreReader(path: path, fileSystem: fs)
+        defer { reader.close() }
+        #expect(try reader.get(new[0].id) == new[0])  // loads the index, defers the caught-up ids
+        fs.failing = true
+        #expect(throws: StrataError.self) { _ = try reader.count }
+        #expect(fs.failures > 0)
+        fs.failing = false
+        for e in new { #expect(try reader.get(e.id) == e) }
+        #expect(try reader.count == old.count + new.count)
+    }
+}
+
+/// The real file system; while `failing`, reads of the index file throw.
+// @unchecked: one test's thread sets `failing` while the reader is idle.
+private final class IndexReadFailingFileSystem: ForwardingFileSystem, @unchecked Sendable {
+    let base: any FileSystem = PosixFileSystem.shared
+    var failing = false
+    var failures = 0
+
+    final class File: ReadableFile {
+        let inner: ReadableFile
+        let owner: IndexReadFailingFileSystem
+        init(_ inner: ReadableFile, _ owner: IndexReadFailingFileSystem) { self.inner = inner; self.owner = owner }
+        var path: String { inner.path }
+        func currentSize() throws -> Int64 { try inner.currentSize() }
+        func read(at offset: Int64, count: Int, into buffer: inout [UInt8]) throws -> Int {
+            if owner.failing && path.hasSuffix("/" + Format.indexFileName) {
+                owner.failures += 1
+                throw StrataError(.io, "injected index read failure", path: path, offset: offset)
+            }
+            return try inner.read(at: offset, count: count, into: &buffer)
+        }
+        func close() { inner.close() }
+    }
+
+    func openReadable(_ path: String) throws -> ReadableFile { File(try base.openReadable(path), self) }
 }

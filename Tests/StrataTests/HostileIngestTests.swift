@@ -106,7 +106,7 @@ import Testing
         // The good lines are stored, metadata exactly as written.
         let s = try StoreReader(path: store)
         defer { s.close() }
-        #expect(s.count == 4)
+        #expect(try s.count == 4)
         var metas: [String] = []
         try s.scan { e in metas.append(e.metadataJSON); return true }
         #expect(metas.contains(exactMetadata), "metadata not kept byte for byte: \(metas)")

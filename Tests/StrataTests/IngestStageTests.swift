@@ -131,7 +131,7 @@ import StrataTestSupport
         #expect(!manifest.segments.isEmpty && manifest.segments.allSatisfy { $0.state == .sealed })
         let reader = try StoreReader(path: path)
         defer { reader.close() }
-        #expect(reader.count == examples.count)
+        #expect(try reader.count == examples.count)
         for e in examples.prefix(200) { #expect(try reader.get(e.id) == e) }
     }
 }

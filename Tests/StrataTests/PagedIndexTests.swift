@@ -53,7 +53,7 @@ private func storeWithIndex(_ n: Int) throws -> (path: String, examples: [Exampl
         let reader = try StoreReader(path: path)
         defer { reader.close() }
         #expect(try reader.loadedIndex().paged != nil)
-        #expect(reader.count == 3_200)
+        #expect(try reader.count == 3_200)
         for e in examples + later { #expect(try reader.get(e.id) == e) }
         for i in 0..<UInt64(500) { #expect(try reader.get(syntheticID(i, salt: 77)) == nil) }
         try store.close()

@@ -91,6 +91,21 @@ import Testing
         #expect(try scoped.getFolded(examples[0].id)?.annotations.count == 1)
     }
 
+    /// scanJSONLines writes block bytes straight out: a predicate or salvage
+    /// mode (which only `scan` applies) is refused with a usage error, not a trap.
+    @Test func scanJSONLinesWithAPredicateOrInSalvageModeIsAUsageError() throws {
+        let (path, _) = try Self.makeStore()
+        let reader = try StoreReader(path: path)
+        defer { reader.close() }
+        Self.expectUsage("predicate") {
+            _ = try reader.scanJSONLines(ScanFilter(predicate: { _ in true })) { _ in }
+        }
+        let salvage = try StoreReader(path: path, skipDamaged: true)
+        defer { salvage.close() }
+        Self.expectUsage("salvage mode") { _ = try Self.jsonLines(salvage, Self.filter) }
+        #expect(try !Self.jsonLines(reader, Self.filter).isEmpty)
+    }
+
     @Test func aScopedReaderKeepsItsViewWhileCompactionReplacesAndDeletesItsSegments() throws {
         let (path, _) = try Self.makeStore()
         let scoped = try StoreReader(path: path, partitions: { $0 == Self.january })

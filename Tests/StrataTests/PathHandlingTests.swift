@@ -90,7 +90,7 @@ import StrataTestSupport
             try s.append(Example(content: .promptResponse(prompt: "p", response: "r"), domain: "d", timestampMillis: 0))
             try s.close()
             let r = try StoreReader(path: base + "/" + p)
-            #expect(r.count == 1)
+            #expect(try r.count == 1)
             r.close()
         }
         #expect(throws: StrataError.self) { try Store.open(at: base + "/" + String(repeating: "z", count: 300)) }

@@ -39,6 +39,15 @@ import Testing
         #expect(throws: StrataError.self) { try FieldHasher(fields: ["source"], secret: Array(repeating: 1, count: 32)) }
     }
 
+    @Test func aFieldHashSecretShorterThan16BytesIsAUsageErrorNotATrap() {
+        do {
+            _ = try FieldHasher(fields: ["metadata.user_id"], secret: Array(repeating: 1, count: 15))
+            Issue.record("a 15-byte secret was accepted")
+        } catch let e as StrataError {
+            #expect(e.code == .usage, "\(e)")
+        } catch { Issue.record("\(error)") }
+    }
+
     @Test func ingestWithHashFieldStoresPseudonymsAndKeepsTheSecretPrivate() throws {
         let store = temporaryStorePath()
         let r = try runStrata(["ingest", store, fixturePath("etl_module4.jsonl"), "--map", "domain=metadata.health_domain",

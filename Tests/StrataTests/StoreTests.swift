@@ -77,10 +77,10 @@ import Testing
         try store.append(contentsOf: first)
         let reader = try StoreReader(path: path)
         try store.append(contentsOf: makeExamples(50, seed: 3))
-        #expect(reader.count == 100)
+        #expect(try reader.count == 100)
         for e in first.prefix(10) { #expect(try reader.get(e.id) == e) }
         let later = try StoreReader(path: path)
-        #expect(later.count == 150)
+        #expect(try later.count == 150)
     }
 
     @Test func segmentsRollAtTargetSize() throws {

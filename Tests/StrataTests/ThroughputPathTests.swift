@@ -36,7 +36,7 @@ import StrataTestSupport
         #expect(report.intact, "\(report.problems)")
         let reader = try StoreReader(path: path)
         defer { reader.close() }
-        #expect(reader.count == examples.count)
+        #expect(try reader.count == examples.count)
         for e in examples.prefix(300) { #expect(try reader.get(e.id) == e) }
         let segments = try FileManager.default.subpathsOfDirectory(atPath: path).filter { $0.hasSuffix(".strata") }
         #expect(segments.count > 2, "the workload must roll segments inside a batch")

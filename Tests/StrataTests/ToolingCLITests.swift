@@ -316,7 +316,7 @@ import StrataTestSupport
         #expect(o["compaction_skipped"] as? Int == 12)
         #expect((o["exports"] as? [[String: Any]])?.first?["up_to_date"] as? Bool == true)
         let reader = try StoreReader(path: path)
-        #expect(reader.count == 1200)
+        #expect(try reader.count == 1200)
         reader.close()
     }
 
@@ -336,7 +336,7 @@ import StrataTestSupport
         let again = try runStrata(["maintain", path, "--compact", "--json"])
         #expect(again.jsonLines.first?["compacted"] as? Int == 0)
         let reader = try StoreReader(path: path)
-        #expect(reader.count == 900)
+        #expect(try reader.count == 900)
         reader.close()
     }
 

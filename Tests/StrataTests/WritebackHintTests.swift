@@ -68,6 +68,6 @@ private final class WritebackRecordingFile: WritableFile {
         let reader = try StoreReader(path: path)
         defer { reader.close() }
         for e in examples.prefix(200) { #expect(try reader.get(e.id)?.id == e.id) }
-        #expect(reader.count == examples.count)
+        #expect(try reader.count == examples.count)
     }
 }

@@ -77,7 +77,7 @@ let benchmarks: @Sendable () -> Void = {
         let p = Corpus.storePath
         for _ in benchmark.scaledIterations {
             let r = try StoreReader(path: p)
-            blackHole(r.count)
+            blackHole(try r.count)
             r.close()
         }
     }

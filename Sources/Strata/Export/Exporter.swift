@@ -529,7 +529,7 @@ public final class Exporter {
 
     /// Threads that decode, check and encode blocks in a JSONL export (1: the
     /// sequential path, which an export with annotations to fold always takes).
-    public var encodeThreads = min(2, max(1, ProcessInfo.processInfo.activeProcessorCount))
+    public var encodeThreads = min(2, ProcessorCount.available)
     /// Blocks per round handed to the encode threads; the previous round is
     /// written while they work on the next.
     static let blocksPerRound = 32

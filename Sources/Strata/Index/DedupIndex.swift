@@ -61,11 +61,16 @@ final class DedupIndex {
     /// last written); nil when unknown (rebuilt, not written yet).
     var fileCoverage: [UInt64: Int]?
 
-    /// REQUIRES: no deferred catch-up left (`resolveDeferredCatchUp` first).
-    var count: Int {
-        precondition(deferred.isEmpty, "DedupIndex.count with unresolved catch-up: call resolveDeferredCatchUp first")
-        return table.count + overflow.count + pending.count + (paged?.count ?? 0)
+    /// Keys in the index, exact: deferred caught-up ids are checked first
+    /// (`resolveDeferredCatchUp`: index pages and blocks may be read, hence throws).
+    func count(catalog: SegmentCatalog) throws -> Int {
+        try resolveDeferredCatchUp(catalog: catalog)
+        return count
     }
+    /// Keys checked into the index: every key, except deferred caught-up ids
+    /// of a read-only snapshot not resolved yet (`count(catalog:)` resolves
+    /// them). The writer never defers, so for it this is every key.
+    var count: Int { table.count + overflow.count + pending.count + (paged?.count ?? 0) }
     /// RAM held by the committed part, for the bytes-per-example figure.
     var memoryBytes: Int { table.memoryBytes + overflow.count * 64 }
 
@@ -91,11 +96,20 @@ final class DedupIndex {
 
     /// Checks the deferred caught-up ids against the rest of the index and
     /// adds those it lacks, as an eager catch-up would have (for `count`).
+    /// Each id leaves the overlay while it is looked up (or it finds itself);
+    /// if a lookup throws, that id and the unchecked rest stay deferred, so
+    /// later lookups still find them.
     func resolveDeferredCatchUp(catalog: SegmentCatalog) throws {
         guard !deferred.isEmpty else { return }
-        let ids = deferred
-        deferred = [:]
-        for (k, loc) in ids where try lookup(k, catalog: catalog) == nil { insertCommitted(k, at: loc) }
+        for (k, loc) in deferred {
+            deferred[k] = nil
+            do {
+                if try lookup(k, catalog: catalog) == nil { insertCommitted(k, at: loc) }
+            } catch {
+                deferred[k] = loc
+                throw error
+            }
+        }
     }
 
     /// A caught-up key at `loc`: checked now, or deferred (first occurrence kept).

@@ -15,7 +15,7 @@ public struct FieldHasher: Sendable {
 
     /// `fields` are dotted paths that must start with `metadata.`.
     public init(fields: [String], secret: [UInt8]) throws {
-        precondition(secret.count >= 16, "secret too short")
+        guard secret.count >= 16 else { throw StrataError(.usage, "field-hash secret of \(secret.count) bytes: at least 16 needed") }
         var ps: [[String]] = []
         for f in fields {
             let parts = f.split(separator: ".", omittingEmptySubsequences: false).map(String.init)

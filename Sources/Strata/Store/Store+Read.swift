@@ -126,19 +126,13 @@ public final class StoreReader: @unchecked Sendable {
         return index
     }
 
-    /// Examples in the snapshot (loads the index; 0 if it cannot be read -- a `get` then reports why).
-    /// On a reader opened for some partitions, a count that needs segments outside
-    /// them (an index behind the manifest) is a programming error: it stops here
-    /// rather than return a number that is not the store's.
+    /// Examples in the snapshot (loads the index). Throws what stops it from
+    /// being exact: an index or segment that cannot be read, or, on a reader
+    /// opened for some partitions, a usage error when the count needs segments
+    /// outside them (an index file behind the manifest there).
     public var count: Int {
-        lock.withLock {
-            do {
-                let index = try loadedIndex()
-                try index.resolveDeferredCatchUp(catalog: catalog)
-                return index.count
-            } catch let e as StrataError where e.code == .usage {
-                preconditionFailure("StoreReader.count: \(e)")
-            } catch { return 0 }
+        get throws {
+            try lock.withLock { try loadedIndex().count(catalog: catalog) }
         }
     }
     public var partitions: [PartitionKey] { lock.withLock { catalog.sortedPartitions } }

@@ -12,11 +12,13 @@ extension StoreReader {
     /// No `Example` or `String` is built per row; every entry passes the checks
     /// a `get` makes (structure, UTF-8, id against content).
     ///
-    /// REQUIRES: `filter.predicate == nil` (a predicate is evaluated on an
-    /// `Example`: use `scan`) and not salvage mode (`skipDamaged`, whose
-    /// skipping rules `scan` owns). Stops after `limit` rows; returns the rows written.
+    /// A filter with a predicate (evaluated on an `Example`) or a reader in
+    /// salvage mode (`skipDamaged`, whose skipping rules `scan` owns) is a
+    /// usage error: use `scan`. Stops after `limit` rows; returns the rows written.
     public func scanJSONLines(_ filter: ScanFilter, limit: Int? = nil, emit: (UnsafeRawBufferPointer) throws -> Void) throws -> Int {
-        precondition(filter.predicate == nil && !skipDamaged, "scanJSONLines: use scan for predicates and salvage")
+        guard filter.predicate == nil && !skipDamaged else {
+            throw StrataError(.usage, "scanJSONLines takes no predicate and no salvage-mode reader: use scan", path: path)
+        }
         return try lock.withLock {
             try openPartitions(filter)
             if limit == 0 { return 0 }
@@ -53,7 +55,7 @@ extension StoreReader {
     }
 
     /// Threads of a scan's block encoding (both cores of a two-core machine).
-    static let scanThreads = min(2, max(1, ProcessInfo.processInfo.activeProcessorCount))
+    static let scanThreads = min(2, ProcessorCount.available)
     /// Blocks encoded per round; a round's text is emitted in block order before the next starts.
     static let scanBlocksPerRound = 16
 
