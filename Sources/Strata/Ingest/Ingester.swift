@@ -53,11 +53,16 @@ public final class Ingester {
         public var commit = 0.0
         /// Store thread: waiting for the parse stage to hand over a batch.
         public var storeWait = 0.0
+        /// The commit stage's steps (wall seconds, summed over the commits).
+        public var commitSteps = CommitSteps()
 
         public var jsonObject: [String: Any] {
             ["read": read, "parse": parse, "parse_wait": parseWait, "append": append, "compress": compress,
              "commit": commit, "store_wait": storeWait,
-             "cpu": ["read_parse": cpu.readParse, "append": cpu.append, "compress": cpu.compress, "commit": cpu.commit]]
+             "cpu": ["read_parse": cpu.readParse, "append": cpu.append, "compress": cpu.compress, "commit": cpu.commit],
+             "commit_steps": ["commits": commitSteps.commits, "background": commitSteps.background, "background_wait": commitSteps.backgroundWait,
+                              "blocks": commitSteps.blocks, "fsync": commitSteps.fsync,
+                              "manifest": commitSteps.manifest, "seal": commitSteps.seal, "index": commitSteps.index]]
         }
     }
 
@@ -109,7 +114,7 @@ public final class Ingester {
     public var onReject: ((Rejection) -> Void)?
     /// Called for each duplicate: (source, line, id of the stored example it duplicates).
     public var onDuplicate: ((String, Int, ExampleID) -> Void)?
-    /// Called after each commit with the running summary; everything counted in it is durable.
+    /// Called after each commit, once it is durable, with the summary as of that commit; everything counted in it is durable.
     public var onCommit: ((Summary) -> Void)?
     /// Called after each batch with the input bytes consumed so far.
     public var onProgress: ((Int64) -> Void)?
@@ -117,6 +122,9 @@ public final class Ingester {
 
     private var uncommittedBytes: Int64 = 0
     private var uncommittedRecords = 0
+    /// The summary as of the commit whose fsyncs run in the background
+    /// (`Store.beginBackgroundCommit`), reported by `onCommit` once it is durable.
+    private var committing: Summary?
     private var lastCommitAt = Date()
     /// Input records per batch handed between the stages.
     static let batchInputBytes = 4 << 20
@@ -240,7 +248,11 @@ public final class Ingester {
             free.push(staged)
             if last { break }
         }
-        if let failure { throw failure }
+        if let failure {
+            // What an earlier commit made durable is still reported.
+            try? finishBackgroundCommit(wait: true)
+            throw failure
+        }
     }
 
     private func storeStage(_ staged: StagedBatch, source: String) throws {
@@ -277,10 +289,36 @@ public final class Ingester {
         uncommittedBytes += staged.encoded.inputBytes
         uncommittedRecords += staged.encoded.items.count
         onProgress?(summary.bytes)
+        try finishBackgroundCommit(wait: false)
         let dueByTime = commitEverySeconds > 0 && uncommittedRecords > 0 && Date().timeIntervalSince(lastCommitAt) >= commitEverySeconds
         if uncommittedBytes >= commitEveryBytes || (commitEveryRecords > 0 && uncommittedRecords >= commitEveryRecords) || dueByTime {
-            try commit()
+            try beginBackgroundCommit()
         }
+    }
+
+    /// A commit between batches: its fsyncs run while the next batches are
+    /// appended; `onCommit` reports it once they finished (checked after each
+    /// batch, and waited for by the next commit).
+    private func beginBackgroundCommit() throws {
+        try finishBackgroundCommit(wait: true)
+        try timedCommit { try store.beginBackgroundCommit() }
+        committing = summary
+        lastCommitAt = Date()
+        uncommittedBytes = 0
+        uncommittedRecords = 0
+    }
+
+    /// Reports the background commit once it is durable (with `wait`, waits for it).
+    private func finishBackgroundCommit(wait: Bool) throws {
+        guard var done = committing else { return }
+        var finished = false
+        try timedCommit { finished = try store.completeBackgroundCommit(wait: wait) }
+        guard finished else { return }
+        committing = nil
+        summary.commits += 1
+        done.commits = summary.commits
+        done.profile = summary.profile
+        onCommit?(done)
     }
 
     /// Makes everything ingested so far durable and closes the store. The
@@ -288,6 +326,7 @@ public final class Ingester {
     /// commit and the sealing share one round of fsyncs (a `commit()` then
     /// `close()` syncs every segment file twice). Counted as a commit.
     public func commitAndClose() throws {
+        try finishBackgroundCommit(wait: true)
         try timedCommit { try store.commitAndClose() }
         uncommittedBytes = 0
         uncommittedRecords = 0
@@ -301,12 +340,14 @@ public final class Ingester {
         defer {
             summary.profile.commit += Ingester.now() - start
             summary.profile.cpu.commit += Ingester.threadCPU() - startCPU
+            summary.profile.commitSteps = store.commitStepTimes
         }
         try body()
     }
 
     /// Makes everything ingested so far durable.
     public func commit() throws {
+        try finishBackgroundCommit(wait: true)
         try timedCommit { try store.commit() }
         lastCommitAt = Date()
         uncommittedBytes = 0

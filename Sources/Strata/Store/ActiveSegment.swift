@@ -37,12 +37,32 @@ final class ActiveSegment {
         self.fs = fs
         builder = SegmentBuilder(sequence: sequence, codec: codec, blockTarget: blockTarget)
         builder.refBudget = refBudget
-        file = try fs.createNew(path, mode: fileMode)  // O_EXCL | O_NOFOLLOW
+        file = try Self.createFile(fs: fs, path: path, mode: fileMode, header: SegmentHeader(sequence: sequence).encode())
+        needsSync = true
+    }
+
+    /// A new segment whose file `SegmentFileCreator` is creating (`file` is its
+    /// `CreatedLaterFile`, sized as the header until created).
+    init(fs: FileSystem, creating file: CreatedLaterFile, sequence: UInt64, partition: PartitionKey, codec: BlockCodec, blockTarget: Int,
+         refBudget: FooterRefBudget? = nil) {
+        self.sequence = sequence
+        self.partition = partition
+        self.path = file.path
+        self.fs = fs
+        builder = SegmentBuilder(sequence: sequence, codec: codec, blockTarget: blockTarget)
+        builder.refBudget = refBudget
+        self.file = file
+        needsSync = true
+    }
+
+    /// Creates a new segment file (O_EXCL | O_NOFOLLOW) and writes its header.
+    static func createFile(fs: FileSystem, path: String, mode: UInt32, header: [UInt8]) throws -> WritableFile {
+        let file = try fs.createNew(path, mode: mode)
         if file.size != 0 {
             throw StrataError(.corruption, "new segment file already exists with \(file.size) bytes", path: path)
         }
-        try file.write(SegmentHeader(sequence: sequence).encode())
-        needsSync = true
+        try file.write(header)
+        return file
     }
 
     /// Reopens a segment a crashed writer left active, continuing after the
@@ -139,6 +159,16 @@ final class ActiveSegment {
         return builder.exampleID(blockIndex: Int(loc.blockIndex), entryIndex: Int(loc.entryIndex))
     }
 
+    /// The fsync of what was written so far, to run on another thread while
+    /// appends go on (a commit's fsync round); nil when nothing is unsynced.
+    /// Counts it as synced: a failed fsync poisons the writer.
+    func takeSyncJob() -> (() throws -> Void)? {
+        guard needsSync else { return nil }
+        needsSync = false
+        let file = self.file
+        return { try file.sync() }
+    }
+
     func sync() throws {
         guard needsSync else { return }
         try file.sync()
@@ -180,6 +210,15 @@ final class ActiveSegment {
             }
         }
         return refs
+    }
+
+    /// The summary of this segment once sealed, from memory: what
+    /// `SegmentDigest(file:fs:)` reads back from its footer (the footer is
+    /// encoded from the same builder state), without reopening the file.
+    var sealedDigest: SegmentDigest? {
+        guard sealed else { return nil }
+        return SegmentDigest(sequence: sequence, partition: partition, blocks: builder.blocks.count,
+                             fileBytes: file.size, rawBytes: builder.rawBytes, counts: builder.counts)
     }
 
     func close() throws { try file.close() }

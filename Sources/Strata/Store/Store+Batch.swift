@@ -79,6 +79,8 @@ extension Store {
                 let compressor = DetachedBlockCompressor()
                 var finished = false
                 defer { if !finished { _ = try? compressor.finish() } }
+                createSegmentsLater = true
+                defer { try? finishSegmentCreations() }
                 let submit: (ActiveSegment) -> Void = { seg in
                     guard let d = seg.detached.last else { return }
                     compressor.submit(segment: seg.sequence, index: d.index, entries: d.entries, entryCount: d.entryCount, codec: seg.codec)
@@ -92,6 +94,7 @@ extension Store {
                                                             facts: (item.facts, tags)))
                     }
                 }
+                try finishSegmentCreations()
                 let start = Ingester.now(), startCPU = Ingester.threadCPU()
                 let frames = try compressor.finish()
                 finished = true

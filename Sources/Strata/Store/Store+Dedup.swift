@@ -158,12 +158,14 @@ extension Store {
     var indexSnapshotDueAtClose: Bool { indexSnapshotDue || dedup.changedSinceSnapshot >= dedup.count / 4 }
 
     /// REQUIRES: called right after a commit (nothing uncommitted in the catalog).
-    func writeIndexSnapshotLocked() throws {
+    /// `sealedNow`: as for `writeSummariesLocked`.
+    func writeIndexSnapshotLocked(sealedNow: [UInt64: SegmentDigest] = [:]) throws {
         dedup.mergePending()
         let digests = self.digests
         try dedup.writeSnapshot(fs: fs, storePath: path, segments: manifest.segments.map(\.sequence), catalog: catalog,
-                                fileMode: options.fileMode, directoryMode: options.directoryMode, knownBlocks: { digests[$0]?.blocks })
-        try writeSummariesLocked()
+                                fileMode: options.fileMode, directoryMode: options.directoryMode,
+                                knownBlocks: { digests[$0]?.blocks ?? sealedNow[$0]?.blocks })
+        try writeSummariesLocked(sealedNow: sealedNow)
     }
 
     /// Commits, then rebuilds the dedup index from every segment (footers when

@@ -4,12 +4,19 @@
 /// version 1 segments), written with the index snapshot when the set changed
 /// or the file is missing. Derived data: losing it costs readers footer reads.
 extension Store {
-    func writeSummariesLocked() throws {
+    /// `sealedNow`: summaries of segments this writer just sealed, taken from
+    /// memory (`ActiveSegment.sealedDigest`) instead of reopening each file.
+    func writeSummariesLocked(sealedNow: [UInt64: SegmentDigest] = [:]) throws {
         let file = SegmentDigest.filePath(path)
         var next: [UInt64: SegmentDigest] = [:]
         var changed = false
         for e in manifest.segments where e.state == .sealed {
             if let d = digests[e.sequence], d.partition == e.partition { next[e.sequence] = d; continue }
+            if let d = sealedNow[e.sequence], d.partition == e.partition {
+                next[e.sequence] = d
+                changed = true
+                continue
+            }
             if let f = catalog.files[e.sequence], f.isSealed {
                 next[e.sequence] = try SegmentDigest(file: f, fs: fs)
             } else {

@@ -87,6 +87,8 @@ extension Store {
 
     /// Seals a full segment; the next append to its partition starts a new one.
     func roll(_ seg: ActiveSegment) throws {
+        try awaitBackgroundCommitLocked()  // its round may be syncing this file, which is closed here
+        try finishSegmentCreations()  // the catalog must know the segment before it is replaced there
         try seg.seal()
         try seg.close()
         active[seg.partition] = nil
@@ -104,6 +106,11 @@ extension Store {
         if let s = active[key] { return s }
         let domainDir = path + "/domain=" + key.domain
         let dir = domainDir + "/month=\(key.month)"
+        if createSegmentsLater {
+            let creator = segmentCreator ?? SegmentFileCreator(fs: fs)
+            segmentCreator = creator
+            return newSegmentCreatedLater(key, domainDir: domainDir, dir: dir, creator: creator)
+        }
         try Store.refuseSymbolicLink(fs, domainDir)
         try Store.refuseSymbolicLink(fs, dir)
         if !fs.isDirectory(dir) {
@@ -128,6 +135,51 @@ extension Store {
         let file = try SegmentFile(fs: fs, path: p, sequence: seq, partition: key, expectSealed: false)
         catalog.add(file, blockOffsets: [])
         return seg
+    }
+
+    /// `activeSegment(for:)` during an ingest batch: the same segment, its
+    /// file made by `creator` while the batch goes on (`finishSegmentCreations`).
+    private func newSegmentCreatedLater(_ key: PartitionKey, domainDir: String, dir: String, creator: SegmentFileCreator) -> ActiveSegment {
+        let seq = manifest.nextSegment
+        manifest.nextSegment += 1
+        let p = catalog.segmentPath(key, seq)
+        let header = SegmentHeader(sequence: seq).encode()
+        let job = creator.submit(.init(path: p, domainDir: domainDir, dir: dir, header: header, fileMode: options.fileMode,
+                                       directoryMode: options.directoryMode))
+        let file = CreatedLaterFile(path: p, creator: creator, job: job, headerSize: Int64(header.count))
+        let seg = ActiveSegment(fs: fs, creating: file, sequence: seq, partition: key, codec: .lz4,
+                                blockTarget: options.blockTargetBytes, refBudget: footerRefBudget)
+        dirsToSync.insert(dir)
+        manifest.segments.append(Manifest.SegmentEntry(sequence: seq, partition: key, state: .active))
+        manifestDirty = true
+        active[key] = seg
+        dedup.rememberOpenSegment(seq) { loc in seg.exampleID(at: loc) }
+        segmentsCreatedLater.append((seg, file, job, domainDir))
+        return seg
+    }
+
+    /// Waits for the segment files being created, notes the directories made
+    /// for them (fsynced by the next commit) and lets the catalog read them.
+    /// Ends the batch's creator. A failed creation poisons the writer.
+    /// REQUIRES: the lock is held.
+    func finishSegmentCreations() throws {
+        createSegmentsLater = false
+        guard let creator = segmentCreator else { return }
+        segmentCreator = nil
+        let pending = segmentsCreatedLater
+        segmentsCreatedLater = []
+        defer { creator.stop() }
+        try guardWrite {
+            for (seg, file, job, domainDir) in pending {
+                let o = creator.outcome(job)
+                try file.resolve()
+                if o.createdDomainDir { dirsToSync.insert(path) }
+                if o.createdDir { dirsToSync.insert(domainDir) }
+                let f = try SegmentFile(fs: fs, path: seg.path, sequence: seg.sequence, partition: seg.partition, expectSealed: false)
+                // Blocks a duplicate-seen entry closed during the batch are already noted.
+                catalog.add(f, blockOffsets: catalog.blockOffsets[seg.sequence] ?? [])
+            }
+        }
     }
 
     /// Commits and closes: `close()` seals the active segments and commits
@@ -159,42 +211,75 @@ extension Store {
 
     func commitLocked() throws {
         guard !closed else { throw StrataError(.usage, "store is closed", path: path) }
+        try awaitBackgroundCommitLocked()
         try guardWrite {
-            // The open blocks are compressed on two threads (at the end of an
-            // ingest they are one per partition), then written in block order.
-            let open = Array(active.values)
-            for seg in open { seg.closeBlockDeferred() }
-            try writeDetachedBlocksLocked()
-            for seg in open { try noteWrites(seg) }
-            // Segment files and the directories that gained entries are independent
-            // fsyncs; all must finish before the manifest (which names the new
-            // segments) is replaced, so an acknowledged commit never depends on an
-            // unsynced file or directory entry.
-            var jobs: [() throws -> Void] = active.values.filter(\.needsSync).map { seg in { try seg.sync() } }
-            let fs = self.fs
-            jobs += dirsToSync.map { dir in { try fs.syncDirectory(dir) } }
-            noteCommittedLengths()
-            if manifestDirty {
-                // The manifest records each active segment's committed length
-                // (SPEC.md §7), so it changes with every commit that wrote data.
-                // MANIFEST.tmp is written and fsynced alongside the data fsyncs;
-                // only the rename, after all of them succeeded, makes it current.
-                // Cost over a commit without it: one rename and one directory fsync.
-                manifest.generation += 1
-                let bytes = try manifest.encode()
-                let mp = path + "/" + Format.manifestFileName
-                let mode = options.fileMode
-                jobs.append { try fs.writeReplacement(mp, mode: mode) { try $0.write(bytes) } }
-                try ParallelSync.run(jobs)
-                try fs.installReplacement(mp)
-                manifestDirty = false
-            } else {
-                try ParallelSync.run(jobs)
-            }
-            dirsToSync.removeAll()
+            let round = try prepareCommitLocked()
+            try round.run(fs: fs, steps: &commitSteps)
             lastCommit = Date()
         }
+        let indexStart = Ingester.now()
         dedupAfterCommitLocked()
+        commitSteps.index += Ingester.now() - indexStart
+    }
+
+    /// The part of a commit done under the lock before its fsyncs: writes the
+    /// open blocks and collects the fsyncs (segments written since the last
+    /// commit, directories that gained entries, MANIFEST.tmp naming the
+    /// committed lengths) and the manifest install that must follow them.
+    /// REQUIRES: the lock is held, inside `guardWrite`; no background commit is running.
+    func prepareCommitLocked() throws -> CommitRound {
+        // The open blocks are compressed on two threads (at the end of an
+        // ingest they are one per partition), then written in block order.
+        let blocksStart = Ingester.now()
+        let open = Array(active.values)
+        for seg in open { seg.closeBlockDeferred() }
+        try writeDetachedBlocksLocked()
+        for seg in open { try noteWrites(seg) }
+        commitSteps.blocks += Ingester.now() - blocksStart
+        commitSteps.commits += 1
+        // Segment files and the directories that gained entries are independent
+        // fsyncs; all must finish before the manifest (which names the new
+        // segments) is replaced, so an acknowledged commit never depends on an
+        // unsynced file or directory entry.
+        var round = CommitRound()
+        round.jobs = active.values.compactMap { $0.takeSyncJob() }
+        let fs = self.fs
+        round.jobs += dirsToSync.map { dir in { try fs.syncDirectory(dir) } }
+        dirsToSync.removeAll()
+        noteCommittedLengths()
+        if manifestDirty {
+            // The manifest records each active segment's committed length
+            // (SPEC.md §7), so it changes with every commit that wrote data.
+            // MANIFEST.tmp is written and fsynced alongside the data fsyncs;
+            // only the rename, after all of them succeeded, makes it current.
+            // Cost over a commit without it: one rename and one directory fsync.
+            manifest.generation += 1
+            let bytes = try manifest.encode()
+            let mp = path + "/" + Format.manifestFileName
+            let mode = options.fileMode
+            round.jobs.append { try fs.writeReplacement(mp, mode: mode) { try $0.write(bytes) } }
+            round.manifestPath = mp
+            manifestDirty = false
+        }
+        return round
+    }
+}
+
+/// A commit's fsyncs and the manifest install that follows them (`prepareCommitLocked`).
+struct CommitRound {
+    var jobs: [() throws -> Void] = []
+    /// Set when MANIFEST.tmp is among the jobs: renamed over MANIFEST once all succeeded.
+    var manifestPath: String?
+
+    /// Runs the fsyncs together, then installs the manifest; adds the times to `steps`.
+    func run(fs: FileSystem, steps: inout CommitSteps) throws {
+        let syncStart = Ingester.now()
+        try ParallelSync.run(jobs)
+        let installStart = Ingester.now()
+        steps.fsync += installStart - syncStart
+        guard let manifestPath else { return }
+        try fs.installReplacement(manifestPath)
+        steps.manifest += Ingester.now() - installStart
     }
 }
 
@@ -212,4 +297,27 @@ extension Store {
             manifestDirty = true
         }
     }
+}
+
+/// Wall seconds of the commit steps, summed over the commits (and the close)
+/// of a writer: closing and writing the open blocks, waiting for the fsync
+/// round (segments, new directories, MANIFEST.tmp), installing the manifest,
+/// sealing at close (footers), and the index snapshot and summaries.
+public struct CommitSteps: Sendable {
+    public var commits = 0
+    /// Of `commits`, those whose fsyncs ran in the background (`beginBackgroundCommit`).
+    public var background = 0
+    /// Waiting for background commits to finish (their fsync and manifest
+    /// times are counted in `fsync` and `manifest` too, though they overlapped appends).
+    public var backgroundWait = 0.0
+    public var blocks = 0.0
+    public var fsync = 0.0
+    public var manifest = 0.0
+    public var seal = 0.0
+    public var index = 0.0
+}
+
+extension Store {
+    /// The commit steps' times so far (for `strata ingest --profile`).
+    public var commitStepTimes: CommitSteps { lock.withLock { commitSteps } }
 }

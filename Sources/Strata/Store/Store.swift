@@ -42,6 +42,14 @@ public final class Store: @unchecked Sendable {
     var identity = ExampleIdentity(.content)
     var readBuffers = ReadBuffers()
     var lastPartition: (domain: [UInt8], month: Month, key: PartitionKey)?
+    /// Wall seconds of the commit steps so far (`strata ingest --profile`).
+    var commitSteps = CommitSteps()
+    /// The commit whose fsyncs are running in the background, if any (Store+BackgroundCommit.swift).
+    var backgroundCommit: BackgroundCommitRound?
+    /// During an ingest batch: new segment files are made by `segmentCreator` (SegmentFileCreator.swift).
+    var createSegmentsLater = false
+    var segmentCreator: SegmentFileCreator?
+    var segmentsCreatedLater: [(seg: ActiveSegment, file: CreatedLaterFile, job: Int, domainDir: String)] = []
 
     /// Opens (and with `createIfMissing`, creates) the store at `path`,
     /// recovering from any earlier crash. Throws `.locked` if another writer has it.
@@ -130,6 +138,7 @@ public final class Store: @unchecked Sendable {
 
     /// Replaces MANIFEST atomically (SPEC.md §2.1).
     func writeManifest() throws {
+        try awaitBackgroundCommitLocked()  // its MANIFEST.tmp and rename come first
         manifest.generation += 1
         let bytes = try manifest.encode()
         try fs.replaceAtomically(path + "/" + Format.manifestFileName, mode: options.fileMode) {
@@ -152,21 +161,34 @@ public final class Store: @unchecked Sendable {
             }
             if poisonedBy == nil {
                 try guardWrite {
+                    try awaitBackgroundCommitLocked()
                     // Seal everything, fsync all together, then one manifest write
                     // marks them sealed (a crash in between leaves sealed files
                     // listed as active, which recovery accepts).
+                    let sealStart = Ingester.now()
                     for seg in active.values { try seg.sealWithoutSync() }
+                    commitSteps.seal += Ingester.now() - sealStart
                     for seg in active.values {
                         if let i = manifest.segments.firstIndex(where: { $0.sequence == seg.sequence }) { manifest.segments[i].state = .sealed }
                     }
                     if !active.isEmpty { manifestDirty = true }
                     try commitLocked()
-                    for seg in active.values { try seg.close() }
+                    var sealedNow: [UInt64: SegmentDigest] = [:]
+                    for seg in active.values {
+                        sealedNow[seg.sequence] = seg.sealedDigest
+                        try seg.close()
+                    }
                     active = [:]
                     // A paged index is rewritten only when due: the next open catches up the rest.
-                    if dedup.snapshotWanted(due: indexSnapshotDueAtClose) { try writeIndexSnapshotLocked() }
-                    try writeSummariesLocked()
+                    let indexStart = Ingester.now()
+                    if dedup.snapshotWanted(due: indexSnapshotDueAtClose) { try writeIndexSnapshotLocked(sealedNow: sealedNow) }
+                    try writeSummariesLocked(sealedNow: sealedNow)
+                    commitSteps.index += Ingester.now() - indexStart
                 }
+            } else if let round = backgroundCommit {
+                // A poisoned writer commits nothing more, but its last round must not outlive the lock.
+                backgroundCommit = nil
+                _ = round.wait()
             }
         }
     }

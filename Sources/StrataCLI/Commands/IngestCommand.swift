@@ -133,6 +133,8 @@ struct IngestCommand: ParsableCommand {
                     print("profile, wall s: parse thread: read \(f(p.read)), parse \(f(p.parse)), waiting for store \(f(p.parseWait)); "
                           + "store thread: append \(f(p.append)), compress+write \(f(p.compress)), commit \(f(p.commit)), waiting for parse \(f(p.storeWait))")
                     print("profile, CPU s: read+parse \(f(p.cpu.readParse)), append \(f(p.cpu.append)), compress+write \(f(p.cpu.compress)) (2 threads), commit \(f(p.cpu.commit))")
+                    let c = p.commitSteps
+                    print("profile, commit wall s (\(c.commits) commits, \(c.background) with fsyncs in the background): open blocks \(f(c.blocks)), fsync round \(f(c.fsync)), manifest install \(f(c.manifest)), waiting for background rounds \(f(c.backgroundWait)), seal \(f(c.seal)), index+summaries \(f(c.index))")
                 }
                 if shownRejections > 20 { printError("strata: ... \(shownRejections - 20) more rejections\(rejects == nil ? " (use --rejects FILE to keep them all)" : "")") }
                 print("read \(sum.read), inserted \(sum.inserted), duplicates \(sum.duplicates), rejected \(sum.rejected) in \(String(format: "%.2f", seconds)) s (\(formatAmount(Double(sum.bytes) / max(seconds, 1e-6), "B"))/s)")

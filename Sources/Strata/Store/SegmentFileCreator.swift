@@ -1,0 +1,154 @@
+import Foundation
+
+/// Creates the segment files (and partition directories) an ingest batch
+/// opens, on a helper thread, while the store thread goes on appending: the
+/// entries of a new segment stay in memory until the batch ends, and creating
+/// an inode can cost far more than appending (ext4 skips recently freed
+/// inodes one by one: ~0.1 ms per file or directory after a store was
+/// deleted). The store waits for all of them (`Store.finishSegmentCreations`)
+/// before the batch's blocks are written, the catalog reads the files, or a
+/// commit syncs them; directories the helper created are fsynced by the next
+/// commit, as before.
+///
+/// Jobs run in submission order, so a domain directory made for one partition
+/// is seen by the next one in the same domain.
+// @unchecked: `jobs`, `next`, `stopping` and each job's outcome are touched only under `condition`;
+// a job's inputs are immutable values; `fs` is used by the helper thread alone while jobs are queued.
+final class SegmentFileCreator: @unchecked Sendable {
+    struct Job {
+        let path: String
+        let domainDir: String
+        let dir: String
+        let header: [UInt8]
+        let fileMode: UInt32
+        let directoryMode: UInt32
+    }
+
+    /// What a job did: the file (header written), or the error; whether it made the directories.
+    struct Outcome {
+        var file: Result<WritableFile, Error>
+        var createdDomainDir = false
+        var createdDir = false
+    }
+
+    private let fs: FileSystem
+    private let condition = NSCondition()
+    private var jobs: [Job] = []
+    private var outcomes: [Outcome?] = []
+    private var next = 0
+    private var stopping = false
+    private var helperDone = false
+
+    init(fs: FileSystem) {
+        self.fs = fs
+        let t = Thread { [self] in helperLoop() }
+        t.name = "strata-create"
+        t.stackSize = 1 << 20
+        t.start()
+    }
+
+    /// Queues a segment file; returns its job index.
+    func submit(_ job: Job) -> Int {
+        condition.lock()
+        defer { condition.unlock() }
+        jobs.append(job)
+        outcomes.append(nil)
+        condition.broadcast()
+        return jobs.count - 1
+    }
+
+    /// Waits for job `index`.
+    func outcome(_ index: Int) -> Outcome {
+        condition.lock()
+        defer { condition.unlock() }
+        while outcomes[index] == nil { condition.wait() }
+        return outcomes[index]!
+    }
+
+    /// Lets the helper thread end once the queue is empty, and waits for it.
+    func stop() {
+        condition.lock()
+        stopping = true
+        condition.broadcast()
+        while !helperDone { condition.wait() }
+        condition.unlock()
+    }
+
+    private func helperLoop() {
+        while true {
+            condition.lock()
+            while next == jobs.count && !stopping { condition.wait() }
+            if next == jobs.count {
+                helperDone = true
+                condition.broadcast()
+                condition.unlock()
+                return
+            }
+            let i = next
+            let job = jobs[i]
+            next += 1
+            condition.unlock()
+            let o = create(job)
+            condition.lock()
+            outcomes[i] = o
+            condition.broadcast()
+            condition.unlock()
+        }
+    }
+
+    /// What `Store.activeSegment(for:)` does on the store thread for a new segment.
+    private func create(_ job: Job) -> Outcome {
+        var o = Outcome(file: .failure(StrataError(.io, "not created", path: job.path)))
+        do {
+            try Store.refuseSymbolicLink(fs, job.domainDir)
+            try Store.refuseSymbolicLink(fs, job.dir)
+            if !fs.isDirectory(job.dir) {
+                if !fs.isDirectory(job.domainDir) {
+                    try fs.createDirectory(job.domainDir, mode: job.directoryMode)
+                    o.createdDomainDir = true
+                }
+                try fs.createDirectory(job.dir, mode: job.directoryMode)
+                o.createdDir = true
+            }
+            let file = try ActiveSegment.createFile(fs: fs, path: job.path, mode: job.fileMode, header: job.header)
+            o.file = .success(file)
+        } catch {
+            o.file = .failure(error)
+        }
+        return o
+    }
+}
+
+/// A segment file the creator is making: its size is the header's until the
+/// store resolves it (`Store.finishSegmentCreations`), which every write,
+/// sync and close does first.
+final class CreatedLaterFile: WritableFile {
+    let path: String
+    private let creator: SegmentFileCreator
+    private let job: Int
+    private let headerSize: Int64
+    private var file: WritableFile?
+
+    init(path: String, creator: SegmentFileCreator, job: Int, headerSize: Int64) {
+        self.path = path
+        self.creator = creator
+        self.job = job
+        self.headerSize = headerSize
+    }
+
+    /// The created file (waits for it); throws the creation's error.
+    @discardableResult
+    func resolve() throws -> WritableFile {
+        if let file { return file }
+        let f = try creator.outcome(job).file.get()
+        file = f
+        return f
+    }
+
+    var size: Int64 { file?.size ?? headerSize }
+    func write(_ bytes: UnsafeRawBufferPointer) throws { try resolve().write(bytes) }
+    func sync() throws { try resolve().sync() }
+    func truncate(to size: Int64) throws { try resolve().truncate(to: size) }
+    func close() throws { try resolve().close() }
+    func startWriteback(offset: Int64, length: Int64) { file?.startWriteback(offset: offset, length: length) }
+}
