@@ -7,18 +7,8 @@ import Testing
 /// damage rejected without a trap, version-3 dictionary files, and
 /// compaction keeping a model only where it measured smaller than zstd.
 @Suite struct WordModelTests {
-    /// Deterministic generator (SplitMix64).
-    struct Rng {
-        var state: UInt64
-        mutating func next() -> UInt64 {
-            state &+= 0x9E37_79B9_7F4A_7C15
-            var z = state
-            z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
-            z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
-            return z ^ (z >> 31)
-        }
-        mutating func below(_ n: Int) -> Int { Int(next() % UInt64(n)) }
-    }
+    /// Deterministic generator (the tests' SplitMix64).
+    typealias Rng = SplitMix
 
     /// Pseudo-words with a skewed frequency, as independent draws (text an LZ coder finds few long matches in).
     static func vocabulary(_ rng: inout Rng, count: Int) -> [String] {
@@ -82,7 +72,7 @@ import Testing
 
     @Test(arguments: [1, 2, 3, 4])
     func randomAndAwkwardTextsRoundTripByteExact(_ seed: Int) throws {
-        var rng = Rng(state: UInt64(seed))
+        var rng = Rng(seed: UInt64(seed))
         let words = Self.vocabulary(&rng, count: 400)
         var texts = (0..<300).map { _ in Self.prose(&rng, words, tokens: 1 + rng.below(120)) }
         texts += Self.awkwardTexts(&rng)
@@ -105,7 +95,7 @@ import Testing
     }
 
     @Test func awkwardTextsRoundTripUnderAModelThatKnowsThem() throws {
-        var rng = Rng(state: 9)
+        var rng = Rng(seed: 9)
         let texts = Self.awkwardTexts(&rng)
         let model = try Self.model(trainedOn: texts + texts)
         let raw = Self.stream(texts)
@@ -135,7 +125,7 @@ import Testing
     }
 
     @Test func serializedModelParsesBackToTheSameCode() throws {
-        var rng = Rng(state: 5)
+        var rng = Rng(seed: 5)
         let words = Self.vocabulary(&rng, count: 300)
         let texts = (0..<200).map { _ in Self.prose(&rng, words, tokens: 60) }
         let model = try Self.model(trainedOn: texts)
@@ -153,7 +143,7 @@ import Testing
     }
 
     @Test func damagedCodedStreamsNeverTrapAndTruncationsAreRejected() throws {
-        var rng = Rng(state: 11)
+        var rng = Rng(seed: 11)
         let words = Self.vocabulary(&rng, count: 200)
         var texts = (0..<60).map { _ in Self.prose(&rng, words, tokens: 40) }
         texts += Self.awkwardTexts(&rng).prefix(40)
@@ -216,7 +206,7 @@ import Testing
     }
 
     @Test func version3DictionaryFilesCarryTheModelAndDamageIsCorruption() throws {
-        var rng = Rng(state: 3)
+        var rng = Rng(seed: 3)
         let words = Self.vocabulary(&rng, count: 200)
         let texts = (0..<100).map { _ in Self.prose(&rng, words, tokens: 50) }
         let model = try Self.model(trainedOn: texts)
@@ -275,7 +265,7 @@ import Testing
     }
 
     static func fill(_ path: String, texts: (inout Rng) -> String, count: Int) throws {
-        var rng = Rng(state: 77)
+        var rng = Rng(seed: 77)
         let s = try Store.open(at: path)
         var batch: [Example] = []
         for i in 0..<count {
@@ -289,7 +279,7 @@ import Testing
 
     @Test func compactionKeepsAWordModelWhereItMeasuredSmallerAndReadsStayExact() throws {
         let path = temporaryStorePath("wordModelCompaction")
-        var rng0 = Rng(state: 1)
+        var rng0 = Rng(seed: 1)
         let words = Self.vocabulary(&rng0, count: 3000)
         try Self.fill(path, texts: { Self.prose(&$0, words, tokens: 40 + $0.below(120)) }, count: 4000)
         let before = try ColumnarBlockTests.observable(path)
@@ -366,4 +356,9 @@ extension WordModelTests {
         #expect(coded == [0x6e, 0xe6, 0xc8, 0xde, 0xce, 0x00])
         #expect(decoded == raw)
     }
+}
+
+extension SplitMix {
+    /// A value in 0..<n.
+    mutating func below(_ n: Int) -> Int { Int(next() % UInt64(n)) }
 }
