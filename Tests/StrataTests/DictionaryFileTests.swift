@@ -101,4 +101,28 @@ import Testing
         }
         #expect(listed[32] == [0x28, 0xb5, 0x2f, 0xfd])
     }
+
+    /// A dictionary zstd accepts for decompression but cannot digest for
+    /// compression (found by the DictionaryFile fuzz target) makes compression
+    /// throw `.corruption`; it used to stop the process on a force unwrap.
+    @Test func aDictionaryZstdCannotDigestForCompressionIsCorruptionNotATrap() throws {
+        let input = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent()
+            .appendingPathComponent("Fuzz/corpus/DictionaryFile/cdict-rejected")
+        let raw = [UInt8](try Data(contentsOf: input))
+        // The fuzz target's framing: byte 0 bit 0 = fix lengths and checksum, bits 1…7 = id − 1.
+        var bytes = Array(raw.dropFirst())
+        let id = UInt32(raw[0] >> 1) + 1
+        #expect(raw[0] & 1 == 1)
+        withUnsafeBytes(of: id.littleEndian) { for i in 0..<4 { bytes[12 + i] = $0[i] } }
+        withUnsafeBytes(of: UInt32(bytes.count - Format.dictionaryHeaderSize).littleEndian) { for i in 0..<4 { bytes[16 + i] = $0[i] } }
+        let h = XXH64Stream()
+        h.update(Array(bytes[0..<24]))
+        h.update(Array(bytes[Format.dictionaryHeaderSize...]))
+        withUnsafeBytes(of: h.digest.littleEndian) { for i in 0..<8 { bytes[24 + i] = $0[i] } }
+        let d = try DictionaryFile.decode(bytes, expectedID: id, path: "dicts/dict-\(id).zdict")
+        let sample = Array("{\"prompt\":\"fuzz\",\"response\":\"dictionary\"}".utf8)
+        var out: [UInt8] = []
+        #expect { _ = try sample.withUnsafeBytes { try ZstdCodec.compress($0, level: 1, dictionary: d, appendingTo: &out) } }
+            throws: { ($0 as? StrataError)?.code == .corruption }
+    }
 }

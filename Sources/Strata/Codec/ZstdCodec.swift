@@ -11,12 +11,12 @@ public enum ZstdCodec {
         let bound = ZSTD_compressBound(input.count)
         var result = 0
         var failure: String?
+        let cdict = try dictionary?.cdict(level: level)
         output.withUnsafeMutableBufferPointer(appending: bound) { dst in
             let cctx = ZstdContexts.current.cctx
             let n: Int
-            if let dictionary {
-                n = ZSTD_compress_usingCDict(cctx, dst.baseAddress, dst.count, input.baseAddress, input.count,
-                                             dictionary.cdict(level: level))
+            if let cdict {
+                n = ZSTD_compress_usingCDict(cctx, dst.baseAddress, dst.count, input.baseAddress, input.count, cdict)
             } else {
                 n = ZSTD_compressCCtx(cctx, dst.baseAddress, dst.count, input.baseAddress, input.count, level)
             }
@@ -41,7 +41,7 @@ public enum ZstdCodec {
         let n: Int
         if let dictionary {
             n = ZSTD_compress_usingCDict(cctx, output.baseAddress, output.count, input.baseAddress, input.count,
-                                         dictionary.cdict(level: level))
+                                         try dictionary.cdict(level: level))
         } else {
             n = ZSTD_compressCCtx(cctx, output.baseAddress, output.count, input.baseAddress, input.count, level)
         }
@@ -140,11 +140,17 @@ public final class ZstdDictionary: @unchecked Sendable {
         self.dictionaryID = bytes.withUnsafeBytes { UInt32(ZDICT_getDictID($0.baseAddress, $0.count)) }
     }
 
-    func cdict(level: Int32) -> OpaquePointer {
-        lock.withLock {
+    /// The digested compression form at `level`. Throws `.corruption`
+    /// when zstd cannot digest the dictionary for compression: a damaged
+    /// dictionary can still pass `ZSTD_createDDict` (found by the
+    /// DictionaryFile fuzz target), and compaction compresses with the
+    /// domain's stored dictionary.
+    func cdict(level: Int32) throws -> OpaquePointer {
+        try lock.withLock {
             if let c = cdicts[level] { return c }
-            // Creation only fails on allocation failure.
-            let c = bytes.withUnsafeBytes { ZSTD_createCDict($0.baseAddress, $0.count, level) }!
+            guard let c = bytes.withUnsafeBytes({ ZSTD_createCDict($0.baseAddress, $0.count, level) }) else {
+                throw StrataError(.corruption, "zstd dictionary \(dictionaryID) cannot be used for compression (zstd rejects its tables)")
+            }
             cdicts[level] = c
             return c
         }
