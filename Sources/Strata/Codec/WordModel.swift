@@ -133,47 +133,38 @@ public final class WordModel: @unchecked Sendable {
         let capacity = stream.count + 8
         if out.count < capacity { out = [UInt8](repeating: 0, count: capacity) }
         let written: Int? = out.withUnsafeMutableBytes { dst in
-            Self.isWordByte.withUnsafeBufferPointer { cls in
-                var bits = RawBitWriter(dst.baseAddress!, capacity: capacity)
-                var i = 0
-                let n = stream.count
-                while i < n {
-                    // One `str(x)` item: varint length, then the text.
-                    var length: UInt64 = 0, shift: UInt64 = 0
-                    while true {
-                        guard i < n, shift < 35 else { return nil }
-                        let b = stream[i]
-                        i += 1
-                        length |= UInt64(b & 0x7f) << shift
-                        if b & 0x80 == 0 { break }
-                        shift += 7
-                    }
-                    guard length <= UInt64(n - i) else { return nil }
-                    let end = i + Int(length)
-                    var previousWord = false
-                    while i < end {
-                        let word = cls[Int(stream[i])]
-                        var j = i + 1
-                        while j < end && cls[Int(stream[j])] == word { j += 1 }
-                        // Maximal runs: a lone space after a word token is followed by a word token unless it ends the text.
-                        if !(previousWord && !word && j == i + 1 && stream[i] == 0x20 && j < end) {
-                            let token = UnsafeRawBufferPointer(rebasing: stream[i..<j])
-                            if let sym = table.find(token) {
-                                symbolCode.write(sym + 2, to: &bits)
-                            } else {
-                                symbolCode.write(Self.escapeSymbol, to: &bits)
-                                bits.writeGamma(UInt64(j - i))
-                                for b in token { byteCode.write(Int(b), to: &bits) }
-                            }
-                            if bits.overflowed { return nil }
-                        }
-                        previousWord = word
-                        i = j
-                    }
-                    symbolCode.write(Self.endSymbol, to: &bits)
+            var bits = RawBitWriter(dst.baseAddress!, capacity: capacity)
+            var i = 0
+            let n = stream.count
+            while i < n {
+                // One `str(x)` item: varint length, then the text.
+                var length: UInt64 = 0, shift: UInt64 = 0
+                while true {
+                    guard i < n, shift < 35 else { return nil }
+                    let b = stream[i]
+                    i += 1
+                    length |= UInt64(b & 0x7f) << shift
+                    if b & 0x80 == 0 { break }
+                    shift += 7
                 }
-                return bits.finish()
+                guard length <= UInt64(n - i) else { return nil }
+                let text = UnsafeRawBufferPointer(rebasing: stream[i..<(i + Int(length))])
+                Self.forEachCodedToken(text) { s, e, _ in
+                    let token = UnsafeRawBufferPointer(rebasing: text[s..<e])
+                    if let sym = table.find(token) {
+                        symbolCode.write(sym + 2, to: &bits)
+                    } else {
+                        symbolCode.write(Self.escapeSymbol, to: &bits)
+                        bits.writeGamma(UInt64(e - s))
+                        for b in token { byteCode.write(Int(b), to: &bits) }
+                    }
+                }
+                // Writes past the capacity are dropped and flagged; the code is then no smaller than the stream.
+                if bits.overflowed { return nil }
+                i += Int(length)
+                symbolCode.write(Self.endSymbol, to: &bits)
             }
+            return bits.finish()
         }
         return written.flatMap { $0 < stream.count ? $0 : nil }
     }
