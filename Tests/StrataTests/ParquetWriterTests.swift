@@ -316,6 +316,29 @@ extension ParquetWriterTests {
         #expect { try w.append(rows[0]) } throws: { ($0 as? StrataError)?.code == .poisoned }
         #expect { try w.close() } throws: { ($0 as? StrataError)?.code == .poisoned }
     }
+
+    /// Pages compress on worker threads, many at once; each column's pages
+    /// must still land in the order they were cut, so the file is the one a
+    /// writer compressing one page at a time produces.
+    @Test func pagesCompressedManyAtOnceAreTheBytesOfOneAtATime() throws {
+        let rows = Self.fullRows(3000)
+        func bytes(inFlight: Int) throws -> [UInt8] {
+            var options = ParquetWriterOptions()
+            options.rowGroupMaxRows = 1100
+            options.pageMaxRows = 40
+            options.dictionaryMaxBytes = 4 << 10
+            options.pagesInFlight = inFlight
+            var out: [UInt8] = []
+            let w = try ParquetWriter(schema: Self.fullSchema, options: options, sink: { out += $0 })
+            for row in rows { try w.append(row) }
+            let summary = try w.close()
+            #expect(summary.rowGroups == 3)
+            return out
+        }
+        let serial = try bytes(inFlight: 1)
+        #expect(try bytes(inFlight: 16) == serial)
+        #expect(try bytes(inFlight: 0) == serial)
+    }
 }
 
 @Suite struct ParquetEncodingTests {

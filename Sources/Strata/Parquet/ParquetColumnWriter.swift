@@ -21,15 +21,6 @@ enum ParquetEncodingID {
     static let rleDictionary: Int32 = 8
 }
 
-/// Page bodies and their compressed form, shared by the column writers of
-/// one file: pages are built one at a time, and a text page can be 16 MiB,
-/// so one pair of buffers instead of a pair per column keeps the writer's
-/// memory (and the page faults of first touching it) to one page's worth.
-final class ParquetPageScratch {
-    var body: [UInt8] = []
-    var compressed: [UInt8] = []
-}
-
 /// Buffers one leaf column of the current row group: the open page as levels
 /// plus PLAIN bytes or dictionary indices, and the finished pages compressed.
 ///
@@ -64,6 +55,10 @@ final class ParquetColumnWriter {
     @exclusivity(unchecked) private var chunk: [UInt8] = []
     @exclusivity(unchecked) private var chunkUncompressed = 0
     @exclusivity(unchecked) private var chunkLevelCount = 0
+    /// The row group's last page and dictionary page are submitted (`finishPages`).
+    @exclusivity(unchecked) private var pagesFinished = false
+    @exclusivity(unchecked) private var dictionaryPage: [UInt8]?
+    @exclusivity(unchecked) private var dictionaryUncompressed = 0
     @exclusivity(unchecked) private var nullCount = 0
     /// Uncompressed PLAIN estimate of this chunk (levels + values), for the row-group size policy.
     @exclusivity(unchecked) private(set) var estimatedBytes = 0
@@ -75,13 +70,13 @@ final class ParquetColumnWriter {
     @exclusivity(unchecked) private var minDouble = Double.infinity, maxDouble = -Double.infinity, sawDouble = false
     @exclusivity(unchecked) private var sawFalse = false, sawTrue = false
 
-    // Scratch, reused across pages.
-    private let scratch: ParquetPageScratch
+    /// Compresses finished pages (shared by the column writers of one file).
+    private let compressor: ParquetPageCompressor
 
-    init(leaf: ParquetLeaf, options: ParquetWriterOptions, scratch: ParquetPageScratch = ParquetPageScratch()) {
+    init(leaf: ParquetLeaf, options: ParquetWriterOptions, compressor: ParquetPageCompressor? = nil) {
         self.leaf = leaf
         self.options = options
-        self.scratch = scratch
+        self.compressor = compressor ?? ParquetPageCompressor(level: options.compressionLevel, limit: options.pagesInFlight)
         defWidth = parquetBitWidth(UInt64(leaf.maxDef))
         repWidth = parquetBitWidth(UInt64(leaf.maxRep))
         dictionaryActive = options.dictionaryEnabled && leaf.physical != .boolean
@@ -191,12 +186,12 @@ final class ParquetColumnWriter {
 
     // MARK: Pages
 
-    private func appendLevels(_ levels: [UInt8], width: Int) {
-        let at = scratch.body.count
-        scratch.body.append(contentsOf: [0, 0, 0, 0])
-        levels.withUnsafeBufferPointer { RLEHybrid.encode($0, bitWidth: width, into: &scratch.body) }
-        let n = UInt32(scratch.body.count - at - 4)
-        for k in 0..<4 { scratch.body[at + k] = UInt8(truncatingIfNeeded: n >> (8 * UInt32(k))) }
+    private func appendLevels(_ levels: [UInt8], width: Int, to body: inout [UInt8]) {
+        let at = body.count
+        body.append(contentsOf: [0, 0, 0, 0])
+        levels.withUnsafeBufferPointer { RLEHybrid.encode($0, bitWidth: width, into: &body) }
+        let n = UInt32(body.count - at - 4)
+        for k in 0..<4 { body[at + k] = UInt8(truncatingIfNeeded: n >> (8 * UInt32(k))) }
     }
 
     /// High cardinality: if the dictionary plus indices is no smaller than
@@ -217,17 +212,18 @@ final class ParquetColumnWriter {
 
     func flushPage() throws {
         guard pageLevelCount > 0 else { return }
-        scratch.body.removeAll(keepingCapacity: true)
-        if leaf.maxRep > 0 { appendLevels(repLevels, width: repWidth) }
-        if leaf.maxDef > 0 { appendLevels(defLevels, width: defWidth) }
+        let job = compressor.job()
+        job.body.removeAll(keepingCapacity: true)
+        if leaf.maxRep > 0 { appendLevels(repLevels, width: repWidth, to: &job.body) }
+        if leaf.maxDef > 0 { appendLevels(defLevels, width: defWidth, to: &job.body) }
 
         if dataPagesWritten == 0 { abandonDictionaryIfItDoesNotPay() }
 
         let encoding: Int32
         if dictionaryActive {
             let width = parquetBitWidth(UInt64(max(dictionary!.count, 1) - 1))
-            scratch.body.append(UInt8(width))
-            indices.withUnsafeBufferPointer { RLEHybrid.encode($0, bitWidth: width, into: &scratch.body) }
+            job.body.append(UInt8(width))
+            indices.withUnsafeBufferPointer { RLEHybrid.encode($0, bitWidth: width, into: &job.body) }
             encoding = ParquetEncodingID.rleDictionary
             usedDictionary = true
             // Dictionary full: later pages of this chunk are PLAIN.
@@ -237,31 +233,20 @@ final class ParquetColumnWriter {
                 var acc: UInt8 = 0
                 for (i, b) in values.enumerated() {
                     acc |= b << UInt8(i & 7)
-                    if i & 7 == 7 { scratch.body.append(acc); acc = 0 }
+                    if i & 7 == 7 { job.body.append(acc); acc = 0 }
                 }
-                if values.count & 7 != 0 { scratch.body.append(acc) }
+                if values.count & 7 != 0 { job.body.append(acc) }
             } else {
-                scratch.body.append(contentsOf: values)
+                job.body.append(contentsOf: values)
             }
             encoding = ParquetEncodingID.plain
             usedPlain = true
         }
 
-        try compressBody()
-        var h = ThriftCompactWriter()
-        h.i32(1, 0)  // DATA_PAGE
-        h.i32(2, Int32(scratch.body.count))
-        h.i32(3, Int32(scratch.compressed.count))
-        h.structBegin(5)  // DataPageHeader
-        h.i32(1, Int32(pageLevelCount))
-        h.i32(2, encoding)
-        h.i32(3, ParquetEncodingID.rle)
-        h.i32(4, ParquetEncodingID.rle)
-        h.structEnd()
-        h.messageEnd()
-        chunk.append(contentsOf: h.bytes)
-        chunk.append(contentsOf: scratch.compressed)
-        chunkUncompressed += h.bytes.count + scratch.body.count
+        job.isDictionary = false
+        job.valueCount = pageLevelCount
+        job.encoding = encoding
+        try compressor.submit(job, owner: self)
         chunkLevelCount += pageLevelCount
         dataPagesWritten += 1
 
@@ -274,9 +259,54 @@ final class ParquetColumnWriter {
         pagePlainBytes = 0
     }
 
-    private func compressBody() throws {
-        scratch.compressed.removeAll(keepingCapacity: true)
-        try scratch.body.withUnsafeBytes { _ = try ZstdCodec.compress($0, level: options.compressionLevel, appendingTo: &scratch.compressed) }
+    /// Takes back a compressed page (`ParquetPageCompressor` hands them over
+    /// in the order this writer submitted them): a data page joins the
+    /// chunk, the dictionary page is kept apart.
+    func take(_ job: ParquetPageJob) {
+        var h = ThriftCompactWriter()
+        if job.isDictionary {
+            h.i32(1, 2)  // DICTIONARY_PAGE
+            h.i32(2, Int32(job.body.count))
+            h.i32(3, Int32(job.compressedCount))
+            h.structBegin(7)  // DictionaryPageHeader
+            h.i32(1, Int32(job.valueCount))
+            h.i32(2, ParquetEncodingID.plain)
+            h.structEnd()
+            h.messageEnd()
+            dictionaryPage = h.bytes + job.compressed
+            dictionaryUncompressed = h.bytes.count + job.body.count
+            return
+        }
+        h.i32(1, 0)  // DATA_PAGE
+        h.i32(2, Int32(job.body.count))
+        h.i32(3, Int32(job.compressedCount))
+        h.structBegin(5)  // DataPageHeader
+        h.i32(1, Int32(job.valueCount))
+        h.i32(2, job.encoding)
+        h.i32(3, ParquetEncodingID.rle)
+        h.i32(4, ParquetEncodingID.rle)
+        h.structEnd()
+        h.messageEnd()
+        chunk.append(contentsOf: h.bytes)
+        chunk.append(contentsOf: job.compressed)
+        chunkUncompressed += h.bytes.count + job.body.count
+    }
+
+    /// Submits the row group's open page and its dictionary page. The file
+    /// writer calls this on every column before `finish`, so the last pages
+    /// of all columns compress together.
+    func finishPages() throws {
+        guard !pagesFinished else { return }
+        try flushPage()
+        if usedDictionary, let d = dictionary {
+            let job = compressor.job()
+            job.body.removeAll(keepingCapacity: true)
+            job.body.append(contentsOf: d.plain)
+            job.isDictionary = true
+            job.valueCount = d.count
+            try compressor.submit(job, owner: self)
+        }
+        pagesFinished = true
     }
 
     /// Takes back a chunk's page buffer once it is written (`finish` handed it
@@ -290,25 +320,9 @@ final class ParquetColumnWriter {
 
     /// Flushes the open page and returns the chunk; the writer is then reset for the next row group.
     func finish() throws -> ParquetChunkOutput {
-        try flushPage()
-        var dictionaryPage: [UInt8]?
-        var uncompressed = chunkUncompressed
-        if usedDictionary, let d = dictionary {
-            scratch.body.removeAll(keepingCapacity: true)
-            scratch.body.append(contentsOf: d.plain)
-            try compressBody()
-            var h = ThriftCompactWriter()
-            h.i32(1, 2)  // DICTIONARY_PAGE
-            h.i32(2, Int32(scratch.body.count))
-            h.i32(3, Int32(scratch.compressed.count))
-            h.structBegin(7)  // DictionaryPageHeader
-            h.i32(1, Int32(d.count))
-            h.i32(2, ParquetEncodingID.plain)
-            h.structEnd()
-            h.messageEnd()
-            dictionaryPage = h.bytes + scratch.compressed
-            uncompressed += h.bytes.count + scratch.body.count
-        }
+        try finishPages()
+        try compressor.drain()
+        let uncompressed = chunkUncompressed + dictionaryUncompressed
         var encodings: [Int32] = []
         if usedPlain || usedDictionary { encodings.append(ParquetEncodingID.plain) }
         if leaf.maxDef > 0 || leaf.maxRep > 0 || usedDictionary { encodings.append(ParquetEncodingID.rle) }
@@ -373,6 +387,9 @@ final class ParquetColumnWriter {
         chunk = []
         chunkUncompressed = 0
         chunkLevelCount = 0
+        pagesFinished = false
+        dictionaryPage = nil
+        dictionaryUncompressed = 0
         nullCount = 0
         estimatedBytes = 0
         minBytes = nil

@@ -22,6 +22,10 @@ public struct ParquetWriterOptions: Sendable {
     /// min, an incremented prefix for max) and marked inexact, as Arrow does.
     public var statisticsMaxBytes: Int = 64
     public var createdBy: String = "strata"
+    /// Pages compressed at once on worker threads while rows are added
+    /// (`ParquetPageCompressor`); 0 = one per processor (at least 2). Any
+    /// value writes the same bytes.
+    public var pagesInFlight: Int = 0
 
     public init() {}
 }
@@ -84,8 +88,8 @@ public final class ParquetWriter {
         var leaves: [ParquetLeaf] = []
         nodes = schema.fields.map { ParquetNode.build($0, path: [], def: 0, rep: 0, leaves: &leaves) }
         self.leaves = leaves
-        let scratch = ParquetPageScratch()
-        columns = leaves.map { ParquetColumnWriter(leaf: $0, options: options, scratch: scratch) }
+        let compressor = ParquetPageCompressor(level: options.compressionLevel, limit: options.pagesInFlight)
+        columns = leaves.map { ParquetColumnWriter(leaf: $0, options: options, compressor: compressor) }
         try emit(Array("PAR1".utf8))
     }
 
@@ -235,6 +239,8 @@ public final class ParquetWriter {
 
     func flushRowGroup() throws {
         guard rowGroupRows > 0 else { return }
+        // Every column's last pages first, so they compress in parallel.
+        for c in columns { try c.finishPages() }
         var chunks: [ChunkMeta] = []
         for c in columns {
             var out = try c.finish()
