@@ -374,17 +374,29 @@ extension Exporter {
             self.columnsAllowed = columnsAllowed
         }
 
-        /// Fills `next` with round `round`'s blocks (round 0 goes straight to `current`).
+        /// Fills `next` with round `round`'s blocks (round 0 goes straight to
+        /// `current`), the blocks split between two threads: decoding the
+        /// streams (word-coded text above all) is the column path's largest
+        /// cost after the pages' zstd, and one thread left the writer waiting.
         func load(round: Int) {
             let start = round * Exporter.parquetRound
-            for k in 0..<Exporter.parquetRound where start + k < jobs.count {
-                if round == 0 {
-                    current[k].load(jobs[start + k], columnsAllowed: columnsAllowed)
-                } else {
-                    next[k].load(jobs[start + k], columnsAllowed: columnsAllowed)
+            let n = min(Exporter.parquetRound, jobs.count - start)
+            guard n > 0 else { return }
+            let threads = min(Self.threads, n)
+            let jobs = self.jobs, columnsAllowed = self.columnsAllowed
+            func fill(_ slots: inout [LoadedBlock]) {
+                slots.withUnsafeMutableBufferPointer { buffer in
+                    let slots = buffer
+                    // Thread w loads slots w, w + threads, …: each slot is written by one thread; jobs are read-only.
+                    parallelFor(threads) { w in
+                        for k in stride(from: w, to: n, by: threads) { slots[k].load(jobs[start + k], columnsAllowed: columnsAllowed) }
+                    }
                 }
             }
+            if round == 0 { fill(&current) } else { fill(&next) }
         }
+
+        static let threads = min(2, ProcessorCount.available)
 
         func advance() { swap(&current, &next) }
     }
