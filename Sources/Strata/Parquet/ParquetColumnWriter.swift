@@ -212,7 +212,7 @@ final class ParquetColumnWriter {
 
     func flushPage() throws {
         guard pageLevelCount > 0 else { return }
-        let job = compressor.job()
+        let job = try compressor.job()
         job.body.removeAll(keepingCapacity: true)
         if leaf.maxRep > 0 { appendLevels(repLevels, width: repWidth, to: &job.body) }
         if leaf.maxDef > 0 { appendLevels(defLevels, width: defWidth, to: &job.body) }
@@ -237,6 +237,9 @@ final class ParquetColumnWriter {
                 }
                 if values.count & 7 != 0 { job.body.append(acc) }
             } else {
+                // Grown to the page plus 1/8, not doubled: bodies stay about one page's size.
+                let needed = job.body.count + values.count
+                if job.body.capacity < needed { job.body.reserveCapacity(needed + needed / 8) }
                 job.body.append(contentsOf: values)
             }
             encoding = ParquetEncodingID.plain
@@ -246,7 +249,7 @@ final class ParquetColumnWriter {
         job.isDictionary = false
         job.valueCount = pageLevelCount
         job.encoding = encoding
-        try compressor.submit(job, owner: self)
+        compressor.submit(job, owner: self)
         chunkLevelCount += pageLevelCount
         dataPagesWritten += 1
 
@@ -299,12 +302,12 @@ final class ParquetColumnWriter {
         guard !pagesFinished else { return }
         try flushPage()
         if usedDictionary, let d = dictionary {
-            let job = compressor.job()
+            let job = try compressor.job()
             job.body.removeAll(keepingCapacity: true)
             job.body.append(contentsOf: d.plain)
             job.isDictionary = true
             job.valueCount = d.count
-            try compressor.submit(job, owner: self)
+            compressor.submit(job, owner: self)
         }
         pagesFinished = true
     }

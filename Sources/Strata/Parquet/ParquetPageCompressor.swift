@@ -51,7 +51,7 @@ final class ParquetPageJob: @unchecked Sendable {
 /// serial writer, whatever thread compresses them. Pages are taken back in
 /// submission order, so each column's pages keep their order.
 ///
-/// At most `limit` pages are in flight; `submit` first takes back the oldest
+/// At most `limit` pages are in flight; `job()` first takes back the oldest
 /// when the limit is reached, which bounds memory to `limit` page bodies and
 /// makes the writer wait when compression falls behind. Only the writing
 /// thread calls this class.
@@ -69,14 +69,16 @@ final class ParquetPageCompressor {
     }
 
     /// A job to fill (its buffers keep their capacity from earlier pages).
-    func job() -> ParquetPageJob {
+    /// Takes back the oldest page first when `limit` are in flight, so at
+    /// most `limit` jobs (and page bodies) ever exist.
+    func job() throws -> ParquetPageJob {
+        while pending.count - pendingHead >= limit { try harvestOldest() }
         if let j = free.popLast() { return j }
         return ParquetPageJob()
     }
 
-    /// Starts compressing `job` for `owner`.
-    func submit(_ job: ParquetPageJob, owner: ParquetColumnWriter) throws {
-        while pending.count - pendingHead >= limit { try harvestOldest() }
+    /// Starts compressing `job` (from `job()`) for `owner`.
+    func submit(_ job: ParquetPageJob, owner: ParquetColumnWriter) {
         job.owner = owner
         pending.append(job)
         let level = self.level
