@@ -60,6 +60,8 @@ final class ParquetColumnWriter {
     @exclusivity(unchecked) private var dictionaryPage: [UInt8]?
     @exclusivity(unchecked) private var dictionaryUncompressed = 0
     @exclusivity(unchecked) private var nullCount = 0
+    /// Bytes of the open page's values or indices (which pages to compress first).
+    var openPageBytes: Int { values.count + 4 * indices.count }
     /// Uncompressed PLAIN estimate of this chunk (levels + values), for the row-group size policy.
     @exclusivity(unchecked) private(set) var estimatedBytes = 0
 

@@ -239,8 +239,9 @@ public final class ParquetWriter {
 
     func flushRowGroup() throws {
         guard rowGroupRows > 0 else { return }
-        // Every column's last pages first, so they compress in parallel.
-        for c in columns { try c.finishPages() }
+        // Every column's last pages first, so they compress in parallel;
+        // largest first, so the longest jobs do not end up last on one core.
+        for c in columns.sorted(by: { $0.openPageBytes > $1.openPageBytes }) { try c.finishPages() }
         var chunks: [ChunkMeta] = []
         for c in columns {
             var out = try c.finish()
