@@ -206,6 +206,13 @@ final class ExportFileSink {
         closed = true
     }
 
+    /// `finish()` then `syncAndClose()`.
+    func complete() throws -> ExportedFile {
+        let r = try finish()
+        try syncAndClose()
+        return r
+    }
+
     /// Moves the completed file to its final name.
     func publish() throws { try fs.rename(tempPath, to: finalPath) }
 

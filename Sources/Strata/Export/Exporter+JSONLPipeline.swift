@@ -59,12 +59,24 @@ extension Exporter {
         }
     }
 
-    /// REQUIRES: no annotations outside the blocks (`visitBlock` then touches no exporter state).
-    func writeJSONLPipelined(_ ctx: inout UnitContext) throws {
-        let schema = spec.schema
-        let sp = spec.systemPrompt
+    /// Whether a pass over the unit may run on the encode threads: no
+    /// annotations outside the blocks (`visitBlock` then touches no exporter state).
+    func canPipeline(_ ctx: UnitContext) -> Bool {
+        annotations == nil && ctx.snap.annotationMap.isEmpty && encodeThreads > 1
+    }
+
+    /// Visits the unit's selected examples (`forEachSelected`'s order and
+    /// filters) with `encode` on the encode threads, each block into a slot;
+    /// `take` receives each block and its slot in block order on this thread (its result: the
+    /// bytes it queued to write), and `flush` runs before the taken slots are
+    /// reused (writing what `take` queued). A block's error is thrown when its
+    /// turn comes, as one thread would meet it. `jobs`: the blocks to visit (all by default).
+    /// REQUIRES: `canPipeline(ctx)`.
+    func pipelineBlocks(_ ctx: UnitContext, jobs selected: [BlockJob]? = nil, onlyShape: Shape? = nil, notShape: Shape? = nil,
+                        encode: @escaping (inout EntryView, FoldedAnnotations?, Int, PartitionKey, EncodedBlock) -> Void,
+                        take: (BlockJob, EncodedBlock) throws -> Int, flush: () throws -> Void) throws {
         let n = splitCount
-        let jobs = blockJobs(ctx)
+        let jobs = selected ?? blockJobs(ctx)
         guard !jobs.isEmpty else { return }
         let threads = min(encodeThreads, jobs.count)
         let unit = ctx
@@ -88,12 +100,8 @@ extension Exporter {
                         pipe.ready[i % slotCount].signal()
                         continue
                     }
-                    try visitBlock(buffers.block, header: h, job, unit, onlyShape: nil, notShape: nil, view: &view, side: &side) { e, a, s, _ in
-                        guard ExampleJSONEncoder.represents(schema, e.shape) else { r.skipped += 1; return }
-                        let t = r.text[s]
-                        ExampleJSONEncoder.append(schema, e, annotations: a, systemPrompt: sp, &t.out)
-                        t.out.append(0x0A)
-                        r.qualities[s].append(e.quality)
+                    try visitBlock(buffers.block, header: h, job, unit, onlyShape: onlyShape, notShape: notShape, view: &view, side: &side) { e, a, s, p in
+                        encode(&e, a, s, p, r)
                     }
                 } catch {
                     r.error = error
@@ -102,17 +110,13 @@ extension Exporter {
             }
         }
         // @unchecked: runs `encodeLoop`, whose captures are read-only (jobs, unit,
-        // self's settings) or the pipeline, whose contract is stated above.
+        // self's settings, `encode`'s own) or the pipeline, whose contract is stated above.
         struct Loop: @unchecked Sendable { let run: () -> Void }
         let loop = Loop(run: encodeLoop)
         let group = DispatchGroup()
         for _ in 0..<threads { DispatchQueue.global().async(group: group) { loop.run() } }
-
-        var c = ctx
-        defer { ctx = c }
         // Every exit waits for the encode threads: they read `jobs` and the pipeline.
         defer { group.wait() }
-        var pieces = [[UnsafeRawBufferPointer]](repeating: [], count: n)
         do {
             var i = 0
             while i < jobs.count {
@@ -128,28 +132,13 @@ extension Exporter {
                         sem.wait()
                     }
                     let r = pipe.slots[i % slotCount]
-                    i += 1
                     batched += 1
                     if let e = r.error { throw e }
-                    if let d = r.damage { noteDamage(d); continue }
-                    c.skipped += r.skipped
-                    for s in 0..<n where !r.qualities[s].isEmpty {
-                        let sink: ExportFileSink
-                        if let k = c.sinks[s] { sink = k } else {
-                            sink = try openSink(&c, s)
-                            if spec.metaHeader { writeMetaHeader(&c, s) }
-                        }
-                        pieces[s].append(r.text[s].out.bytes)
-                        bytes += r.text[s].out.count
-                        sink.record.rows += r.qualities[s].count
-                        for q in r.qualities[s] { sink.record.noteQuality(q) }
-                    }
+                    if let d = r.damage { noteDamage(d) } else { bytes += try take(jobs[i], r) }
+                    i += 1
                     if bytes >= Exporter.gatherBytes || batched == slotCount / 2 { break }
                 }
-                for s in 0..<n where !pieces[s].isEmpty {
-                    try c.sinks[s]!.append(gathering: pieces[s])
-                    pieces[s].removeAll(keepingCapacity: true)
-                }
+                try flush()
                 for _ in 0..<batched { pipe.free.signal() }
             }
         } catch {
@@ -157,5 +146,55 @@ extension Exporter {
             pipe.halt(threads: threads)
             throw error
         }
+    }
+
+    /// The JSONL export on the encode threads. REQUIRES: `canPipeline(ctx)`.
+    func writeJSONLPipelined(_ ctx: inout UnitContext) throws {
+        let schema = spec.schema
+        let sp = spec.systemPrompt
+        let n = splitCount
+        var c = ctx
+        defer { ctx = c }
+        var pieces = [[UnsafeRawBufferPointer]](repeating: [], count: n)
+        try pipelineBlocks(ctx, encode: { e, a, s, _, r in
+            guard ExampleJSONEncoder.represents(schema, e.shape) else { r.skipped += 1; return }
+            let t = r.text[s]
+            ExampleJSONEncoder.append(schema, e, annotations: a, systemPrompt: sp, &t.out)
+            t.out.append(0x0A)
+            r.qualities[s].append(e.quality)
+        }, take: { _, r in
+            c.skipped += r.skipped
+            var bytes = 0
+            for s in 0..<n where !r.qualities[s].isEmpty {
+                let sink: ExportFileSink
+                if let k = c.sinks[s] { sink = k } else {
+                    sink = try openSink(&c, s)
+                    if spec.metaHeader { writeMetaHeader(&c, s) }
+                }
+                pieces[s].append(r.text[s].out.bytes)
+                bytes += r.text[s].out.count
+                sink.record.rows += r.qualities[s].count
+                for q in r.qualities[s] { sink.record.noteQuality(q) }
+            }
+            return bytes
+        }, flush: {
+            for s in 0..<n where !pieces[s].isEmpty {
+                try c.sinks[s]!.append(gathering: pieces[s])
+                pieces[s].removeAll(keepingCapacity: true)
+            }
+        })
+    }
+
+    /// The statistics pass (`--meta-header`, the JSON document) on the encode
+    /// threads: rows' facts are taken there, added here in row order.
+    func statsPipelined(_ ctx: UnitContext, _ stats: [ExportStats]) throws {
+        let all = spec.format == .json
+        let schema = spec.schema
+        try pipelineBlocks(ctx, encode: { e, a, s, _, r in
+            if all || ExampleJSONEncoder.represents(schema, e.shape) { r.statRows[s].append(ExportStats.Row(e, annotations: a)) }
+        }, take: { job, r in
+            for s in r.statRows.indices { for row in r.statRows[s] { stats[s].add(row, partition: job.partition) } }
+            return 0
+        }, flush: {})
     }
 }

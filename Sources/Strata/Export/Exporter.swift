@@ -335,12 +335,12 @@ public final class Exporter {
     /// Visits the selected examples of the unit, in partition then append order,
     /// with their folded annotations (SPEC.md §4.6, §8.4): the kind-4 entry that
     /// follows a compacted example in its block, then the unfolded kind-2 entries.
-    private func forEachSelected(_ ctx: UnitContext, onlyShape: Shape? = nil, notShape: Shape? = nil,
+    private func forEachSelected(_ ctx: UnitContext, jobs: [BlockJob]? = nil, onlyShape: Shape? = nil, notShape: Shape? = nil,
                                  _ body: (inout EntryView, FoldedAnnotations?, Int, PartitionKey) throws -> Void) throws {
         var view = EntryView()
         var buffers = ReadBuffers()
         var side = ReadBuffers()
-        for job in blockJobs(ctx) {
+        for job in jobs ?? blockJobs(ctx) {
             let h: FrameHeader
             do {
                 h = try job.file.readBlock(at: job.offset, into: &buffers.block, scratch: &buffers.scratch)
@@ -475,8 +475,12 @@ public final class Exporter {
         do {
             if spec.format == .json || spec.metaHeader {
                 let stats = (0..<n).map { _ in ExportStats() }
-                try forEachSelected(ctx) { e, a, s, p in
-                    if spec.format == .json || ExampleJSONEncoder.represents(spec.schema, e.shape) { stats[s].add(e, partition: p, annotations: a) }
+                if canPipeline(ctx) {
+                    try statsPipelined(ctx, stats)
+                } else {
+                    try forEachSelected(ctx) { e, a, s, p in
+                        if spec.format == .json || ExampleJSONEncoder.represents(spec.schema, e.shape) { stats[s].add(e, partition: p, annotations: a) }
+                    }
                 }
                 ctx.stats = stats
             }
@@ -525,9 +529,7 @@ public final class Exporter {
     }
 
     private func writeJSONL(_ ctx: inout UnitContext) throws {
-        if annotations == nil && ctx.snap.annotationMap.isEmpty && encodeThreads > 1 {
-            return try writeJSONLPipelined(&ctx)
-        }
+        if canPipeline(ctx) { return try writeJSONLPipelined(&ctx) }
         let schema = spec.schema
         let sp = spec.systemPrompt
         var skipped = 0
@@ -562,9 +564,14 @@ public final class Exporter {
         var skipped = 0
         var damage: StrataError?
         var error: Error?
+        /// Per split, what the statistics pass takes from each row (ExportStats.Row).
+        var statRows: [[ExportStats.Row]]
+        /// A row with a training-file conversation id was passed over (the JSON document's pass 2).
+        var hasTurns = false
         init(splits: Int) {
             text = (0..<splits).map { _ in JSONOutputBox() }
             qualities = Array(repeating: [], count: splits)
+            statRows = Array(repeating: [], count: splits)
         }
 
         /// Empties it for the next block, keeping the buffers' capacity (no
@@ -573,7 +580,9 @@ public final class Exporter {
             for s in text.indices {
                 text[s].out.removeAll()
                 qualities[s].removeAll(keepingCapacity: true)
+                statRows[s].removeAll(keepingCapacity: true)
             }
+            hasTurns = false
             skipped = 0
             damage = nil
             error = nil
@@ -615,6 +624,53 @@ public final class Exporter {
         for s in 0..<n { try writeJSONDocumentHeader(&ctx, s) }
         let c = ctx
         var counts = Array(repeating: 0, count: n)
+        // Blocks holding training-file turns, when pass 2 ran on the encode threads (nil: every block).
+        var turnJobs: [BlockJob]?
+        if canPipeline(c) {
+            // Passes 2 and 3 on the encode threads: every row is written as ",\n" + row
+            // and the first row of a file drops its comma, the bytes of one thread.
+            var pieces = [[UnsafeRawBufferPointer]](repeating: [], count: n)
+            var turns: [BlockJob] = []
+            func take(_ job: BlockJob, _ r: EncodedBlock) -> Int {
+                if r.hasTurns { turns.append(job) }
+                var bytes = 0
+                for s in 0..<n where !r.qualities[s].isEmpty {
+                    let text = r.text[s].out.bytes
+                    let piece = counts[s] == 0 ? UnsafeRawBufferPointer(rebasing: text[1...]) : text
+                    counts[s] += r.qualities[s].count
+                    pieces[s].append(piece)
+                    bytes += piece.count
+                    let sink = c.sinks[s]!
+                    sink.record.rows += r.qualities[s].count
+                    for q in r.qualities[s] { sink.record.noteQuality(q) }
+                }
+                return bytes
+            }
+            func flush() throws {
+                for s in 0..<n where !pieces[s].isEmpty {
+                    try c.sinks[s]!.append(gathering: pieces[s])
+                    pieces[s].removeAll(keepingCapacity: true)
+                }
+            }
+            try pipelineBlocks(c, notShape: .chat, encode: { e, a, s, _, r in
+                if TrainingTurns.conversationID(e) != nil { r.hasTurns = true; return }
+                let t = r.text[s]
+                t.out.append(0x2C)
+                t.out.append(0x0A)
+                ExampleJSONEncoder.appendRaw(e, annotations: a, &t.out)
+                r.qualities[s].append(e.quality)
+            }, take: take, flush: flush)
+            for s in 0..<n { c.sinks[s]!.buffer.append(contentsOf: Array("\n],\"conversations\":[".utf8)) }
+            counts = Array(repeating: 0, count: n)
+            try pipelineBlocks(c, onlyShape: .chat, encode: { e, a, s, _, r in
+                let t = r.text[s]
+                t.out.append(0x2C)
+                t.out.append(0x0A)
+                ExampleJSONEncoder.appendConversation(e, annotations: a, &t.out)
+                r.qualities[s].append(e.quality)
+            }, take: take, flush: flush)
+            turnJobs = turns
+        } else {
         // Pass 2: instruction and prompt_response examples, in raw form (training-file turns go to pass 4).
         try forEachSelected(c, notShape: .chat) { e, a, s, _ in
             if TrainingTurns.conversationID(e) != nil { return }
@@ -640,6 +696,7 @@ public final class Exporter {
             sink.record.noteQuality(e.quality)
             try sink.flushIfFull()
         }
+        }
         // Pass 4: training-file turns as conversations with training pairs (SPEC.md §8.3).
         var runs = [TrainingTurns.Run?](repeating: nil, count: n)
         func close(_ s: Int) throws {
@@ -652,7 +709,7 @@ public final class Exporter {
             runs[s] = nil
             try sink.flushIfFull()
         }
-        try forEachSelected(c, notShape: .chat) { e, a, s, _ in
+        try forEachSelected(c, jobs: turnJobs, notShape: .chat) { e, a, s, _ in
             guard let cid = TrainingTurns.conversationID(e) else { return }
             if let run = runs[s], run.id != cid { try close(s) }
             if runs[s] == nil { runs[s] = TrainingTurns.Run(id: cid, first: e) }
