@@ -201,7 +201,8 @@ import StrataTestSupport
         metaSplit.metaHeader = true
         metaSplit.split = try SplitSpec(parsing: "train=0.7,test=0.3")
         specs.append(metaSplit)
-        for (k, spec) in specs.enumerated() {
+        for (k, var spec) in specs.enumerated() {
+            spec.name = "doc"  // else the header names each run's own directory
             var results: [[String: String]] = []
             for threads in [1, 2] {
                 let out = temporaryStorePath("doc-\(k)-\(threads)")
