@@ -132,10 +132,10 @@ import Testing
 }
 
 /// The export file sink keeps the file's bytes in order whatever mix of small
-/// (buffered) and large (written straight) pieces it is given, and its
+/// (buffered), large (written straight) and gathered pieces it is given, and its
 /// checksum and byte count describe exactly the file it wrote.
 @Suite struct ExportFileSinkTests {
-    @Test func smallAndLargePiecesInAnyOrderMakeTheConcatenatedFileAndItsChecksum() throws {
+    @Test func smallLargeAndGatheredPiecesInAnyOrderMakeTheConcatenatedFileAndItsChecksum() throws {
         let root = temporaryStorePath()
         try FileManager.default.createDirectory(atPath: root, withIntermediateDirectories: true)
         defer { try? FileManager.default.removeItem(atPath: root) }
@@ -150,10 +150,20 @@ import Testing
             let n = sizes[Int(g.next() % UInt64(sizes.count))]
             let start = Int(g.next() % 251)
             let piece = (0..<n).map { UInt8(truncatingIfNeeded: (start &+ $0 &* 7) % 251) }
-            if g.next() % 4 == 0 {
+            switch g.next() % 6 {
+            case 0:
                 piece.withUnsafeBytes { sink.buffer.append(bytes: $0) }  // rows appended one by one
                 try sink.flushIfFull()
-            } else {
+            case 1, 2:
+                // Several blocks' text in one gathering write (behind whatever is buffered), empty pieces included.
+                let second = (0..<Int(g.next() % 5000)).map { UInt8(truncatingIfNeeded: $0 &* 13) }
+                try piece.withUnsafeBytes { a in
+                    try second.withUnsafeBytes { b in try sink.append(gathering: [a, UnsafeRawBufferPointer(start: nil, count: 0), b]) }
+                }
+                expected += piece
+                expected += second
+                continue
+            default:
                 try piece.withUnsafeBytes { try sink.append($0) }  // a block's text
             }
             expected += piece

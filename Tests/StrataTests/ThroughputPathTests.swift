@@ -146,7 +146,7 @@ import StrataTestSupport
     @Test func exportJSONLOnTwoThreadsWritesTheBytesOfOneThread() throws {
         let path = temporaryStorePath()
         var o = StoreOptions()
-        o.blockTargetBytes = 1 << 10  // > 2 rounds of `Exporter.blocksPerRound` blocks
+        o.blockTargetBytes = 1 << 10  // many blocks: more than the pipeline's ring
         let store = try Store.open(at: path, options: o)
         try store.append(contentsOf: makeExamples(1_200, domains: ["alpha", "beta", "gamma"], months: 2))
         try store.close()
@@ -171,6 +171,51 @@ import StrataTestSupport
             #expect(results[0] == results[1], "\(schema)")
             #expect(rows[0] == rows[1] && skipped[0] == skipped[1], "\(schema)")
             #expect(rows[0] > 0)
+        }
+    }
+
+    @Test func jsonDocumentAndMetaHeaderOnTwoThreadsWriteTheBytesOfOneThread() throws {
+        let path = temporaryStorePath()
+        var o = StoreOptions()
+        o.blockTargetBytes = 1 << 10  // many blocks: more than the pipeline's ring
+        let store = try Store.open(at: path, options: o)
+        try store.append(contentsOf: makeExamples(900, domains: ["alpha", "beta", "gamma"], months: 2))
+        // Training-file turns (runs of one conversation id, pass 4) and scaffolding keys (the statistics).
+        let turns = (0..<60).map { k in
+            Example(content: .instruction(instruction: "turn \(k)", input: "", output: "reply \(k)"), domain: "alpha",
+                    timestampMillis: 1_735_689_600_000 + Int64(k), qualityScore: Double(k % 10) / 10,
+                    metadataJSON: #"{"conversation_id":"c\#(k / 4)","scaffolding":{"persona_key":"p\#(k % 3)"}}"#)
+        }
+        try store.append(contentsOf: turns)
+        try store.close()
+        // The run's own time is the only difference between runs.
+        func normalized(_ b: [UInt8]) -> String {
+            String(decoding: b, as: UTF8.self).replacingOccurrences(of: #""(created|created_date|last_updated)":"[^"]*""#, with: "T", options: .regularExpression)
+        }
+        var specs: [ExportSpec] = [ExportSpec(format: .json), ExportSpec(format: .jsonl, schema: .promptResponse)]
+        specs[1].metaHeader = true
+        var split = ExportSpec(format: .json)
+        split.split = try SplitSpec(parsing: "train=0.7,test=0.3")
+        specs.append(split)
+        var metaSplit = ExportSpec(format: .jsonl, schema: .raw)
+        metaSplit.metaHeader = true
+        metaSplit.split = try SplitSpec(parsing: "train=0.7,test=0.3")
+        specs.append(metaSplit)
+        for (k, var spec) in specs.enumerated() {
+            spec.name = "doc"  // else the header names each run's own directory
+            var results: [[String: String]] = []
+            for threads in [1, 2] {
+                let out = temporaryStorePath("doc-\(k)-\(threads)")
+                let ex = Exporter(storePath: path, outPath: out, spec: spec)
+                ex.encodeThreads = threads
+                let r = try ex.run()
+                var files: [String: String] = [:]
+                for f in r.files { files[f.path] = normalized(try PosixFileSystem.shared.readFile(out + "/" + f.path)) }
+                results.append(files)
+            }
+            #expect(results[0] == results[1], "\(spec.canonicalJSON)")
+            #expect(results[0].values.contains { $0.contains("turn 5") } || spec.format == .jsonl, "\(spec.canonicalJSON)")
+            #expect(results[0].values.contains { $0.contains(#""personas":{"#) }, "\(spec.canonicalJSON)")
         }
     }
 

@@ -328,6 +328,9 @@ enum ExampleJSONEncoder {
         }
     }
 
+    /// Metadata keys copied into `conversation_metadata`, in this order.
+    static let conversationMetadataKeys = [Array("quality_tier".utf8), Array("source_file".utf8)]
+
     /// A chat example as a training-file v4 conversation: `conversation_metadata` and one
     /// training pair per assistant message (SPEC.md §8.3).
     static func appendConversation<O: JSONByteSink & ~Copyable>(_ e: EntryView, annotations a: FoldedAnnotations?, _ out: inout O) {
@@ -351,9 +354,9 @@ enum ExampleJSONEncoder {
         lit(",\"created_date\":\"", &out)
         raw(String(formatTimestampMillis(e.timestampMillis).prefix(10)), &out)
         lit("\"", &out)
-        for key in ["quality_tier", "source_file"] {
-            raw(",\"\(key)\":", &out)
-            if case .string(let v) = JSONPathLookup.value(in: e.metadata, path: [Array(key.utf8)][...]) {
+        for (i, key) in conversationMetadataKeys.enumerated() {
+            lit(i == 0 ? ",\"quality_tier\":" : ",\"source_file\":", &out)
+            if MetadataKeys.mayContain(e.metadata, key), case .string(let v) = JSONPathLookup.value(in: e.metadata, path: [key][...]) {
                 str(v, &out)
             } else {
                 lit("null", &out)

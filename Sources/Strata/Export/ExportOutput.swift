@@ -144,11 +144,36 @@ final class ExportFileSink {
         try writeThrough(bytes)
     }
 
+    /// Appends several pieces of output (blocks' JSONL text) in order, after
+    /// anything buffered, in one gathering write: no copy into the buffer and
+    /// one system call for the lot.
+    func append(gathering pieces: [UnsafeRawBufferPointer]) throws {
+        if buffer.isEmpty {
+            try writeThrough(gathering: pieces)
+        } else {
+            try writeThrough(gathering: [buffer.bytes] + pieces)
+            buffer.removeAll()
+        }
+    }
+
     /// Writes `bytes` to the file (every write goes through here) and adds them to the checksum.
     private func writeThrough(_ bytes: UnsafeRawBufferPointer) throws {
         try file.write(bytes)
         hasher.update(bytes)
         record.bytes += Int64(bytes.count)
+        if record.bytes - writebackStarted >= Self.writebackStep { startWriteback() }
+    }
+
+    private func writeThrough(gathering pieces: [UnsafeRawBufferPointer]) throws {
+        if let posix = file as? PosixWritableFile {
+            try posix.write(gathering: pieces)
+        } else {
+            for p in pieces { try file.write(p) }  // simulated files: one write each
+        }
+        for p in pieces {
+            hasher.update(p)
+            record.bytes += Int64(p.count)
+        }
         if record.bytes - writebackStarted >= Self.writebackStep { startWriteback() }
     }
 
@@ -167,14 +192,25 @@ final class ExportFileSink {
         try flushIfFull()
     }
 
-    /// Flushes, fsyncs and closes the temporary file (still under its temporary name).
-    func complete() throws -> ExportedFile {
+    /// Flushes and records the checksum; the file stays open for `syncAndClose()`.
+    func finish() throws -> ExportedFile {
         try flush()
+        record.xxh3 = hasher.digest
+        return record
+    }
+
+    /// fsyncs and closes the finished temporary file (still under its temporary name).
+    func syncAndClose() throws {
         try file.sync()
         try file.close()
         closed = true
-        record.xxh3 = hasher.digest
-        return record
+    }
+
+    /// `finish()` then `syncAndClose()`.
+    func complete() throws -> ExportedFile {
+        let r = try finish()
+        try syncAndClose()
+        return r
     }
 
     /// Moves the completed file to its final name.

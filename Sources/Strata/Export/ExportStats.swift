@@ -34,29 +34,57 @@ final class ExportStats {
     /// Conversation id of the last training-file turn seen (runs of one id are one conversation).
     private var lastTurnConversation: [UInt8]?
 
+    /// What `add` takes from one example: everything that needs the entry's
+    /// bytes (metadata lookups, strings), so encode threads can compute it and
+    /// the totals are still added in row order (the same sums as one thread).
+    struct Row {
+        var conversationID: [UInt8]?
+        var reviewed: Bool
+        var scaffolding: (String?, String?, String?)
+        var shape: Shape
+        var assistantMessages: Int
+        var quality: Double?
+        var tags: [String]
+        var source: String?
+
+        init(_ e: EntryView, annotations a: FoldedAnnotations?) {
+            conversationID = TrainingTurns.conversationID(e)
+            if let a, a.feedbackPositive + a.feedbackNegative > 0 || a.corrected != nil { reviewed = true } else { reviewed = false }
+            let scaffolded = MetadataKeys.mayContain(e.metadata, ExportStats.scaffoldingPaths[0].key[0])
+            func key(_ k: Int) -> String? {
+                guard scaffolded, case .string(let v) = JSONPathLookup.value(in: e.metadata, path: ExportStats.scaffoldingPaths[k].key[...]) else { return nil }
+                return String(decoding: v, as: UTF8.self)
+            }
+            scaffolding = (key(0), key(1), key(2))
+            shape = e.shape
+            assistantMessages = e.shape == .chat ? e.messages.reduce(0) { $0 + ($1.role == .assistant ? 1 : 0) } : 0
+            quality = e.quality
+            tags = e.tags.map { String(decoding: $0, as: UTF8.self) }
+            source = e.source.map { String(decoding: $0, as: UTF8.self) }
+        }
+    }
+
     func add(_ e: EntryView, partition: PartitionKey, annotations a: FoldedAnnotations? = nil) {
+        add(Row(e, annotations: a), partition: partition)
+    }
+
+    func add(_ r: Row, partition: PartitionKey) {
         examples += 1
-        if let cid = TrainingTurns.conversationID(e) {
+        if let cid = r.conversationID {
             if cid != lastTurnConversation { conversations += 1 }
             lastTurnConversation = cid
         }
-        if let a, a.feedbackPositive + a.feedbackNegative > 0 || a.corrected != nil { humanReviewed += 1 }
-        for (k, p) in Self.scaffoldingPaths.enumerated() {
-            guard case .string(let v) = JSONPathLookup.value(in: e.metadata, path: p.key[...]) else { continue }
-            let key = String(decoding: v, as: UTF8.self)
-            switch k {
-            case 0: personas[key, default: 0] += 1
-            case 1: emotionalArcs[key, default: 0] += 1
-            default: trainingTopics[key, default: 0] += 1
-            }
-        }
-        if e.shape == .chat {
+        if r.reviewed { humanReviewed += 1 }
+        if let v = r.scaffolding.0 { personas[v, default: 0] += 1 }
+        if let v = r.scaffolding.1 { emotionalArcs[v, default: 0] += 1 }
+        if let v = r.scaffolding.2 { trainingTopics[v, default: 0] += 1 }
+        if r.shape == .chat {
             conversations += 1
-            for m in e.messages where m.role == .assistant { trainingPairs += 1 }
+            trainingPairs += r.assistantMessages
         } else {
             trainingPairs += 1
         }
-        if let q = e.quality {
+        if let q = r.quality {
             qualityCount += 1
             qualitySum += q
             qualityMin = min(qualityMin ?? q, q)
@@ -64,9 +92,9 @@ final class ExportStats {
         }
         byDomain[partition.domain, default: 0] += 1
         byMonth[partition.month.description, default: 0] += 1
-        for t in e.tags { byTag[String(decoding: t, as: UTF8.self), default: 0] += 1 }
-        bySource[e.source.map { String(decoding: $0, as: UTF8.self) } ?? Self.noSource, default: 0] += 1
-        byShape[e.shape.name, default: 0] += 1
+        for t in r.tags { byTag[t, default: 0] += 1 }
+        bySource[r.source ?? Self.noSource, default: 0] += 1
+        byShape[r.shape.name, default: 0] += 1
     }
 
     var qualitySummary: [String: Any] {

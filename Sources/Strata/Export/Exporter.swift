@@ -40,6 +40,8 @@ public final class Exporter {
     var columnarBlocksRead = 0
     var directoryMode: UInt32 { Exporter.directoryMode(for: fileMode) }
     static func directoryMode(for fileMode: UInt32) -> UInt32 { fileMode | ((fileMode & 0o444) >> 2) }
+    /// Finished data files are fsynced together once this many wait (and at the end).
+    static let syncBatch = 64
     /// Write even when `OUT` holds files an earlier export did not list (`--force`).
     public var force = false
 
@@ -134,9 +136,14 @@ public final class Exporter {
         let created = ExampleJSONEncoder.timestampString(Int64(Date().timeIntervalSince1970 * 1000))
         let storeVersion = snap.versionObject()
         var pending: [ExportFileSink] = []
+        // Written and flushed, not yet fsynced: synced together, in batches (few journal commits, bounded open files).
+        var unsynced: [ExportFileSink] = []
         var files: [ExportedFile] = []
         var unitRecords: [[String: Any]] = []
         var skipped = 0
+        // Parquet's sidecars, written after the data files are published.
+        var sidecarFiles: [(name: String, bytes: [UInt8])] = []
+        let manifestBytes = Locked<[UInt8]>([])
         do {
             for u in units {
                 if let kept = keep[u.key] {
@@ -147,50 +154,65 @@ public final class Exporter {
                 var ctx = UnitContext(unit: u, snap: snap, created: created, storeVersion: storeVersion)
                 try writeUnit(&ctx)
                 pending += ctx.completed
+                unsynced += ctx.completed
+                if unsynced.count >= Exporter.syncBatch {
+                    try ParallelSync.run(unsynced.map { s in { try s.syncAndClose() } })
+                    unsynced = []
+                }
                 skipped += ctx.skipped
                 let recs = ctx.completed.map(\.record)
                 files += recs
                 unitRecords.append(["key": u.key, "fingerprint": hex64(u.fingerprint), "files": recs.map(\.jsonObject)])
             }
+            // Publish: every new file under its final name, then the manifest, then drop stale files.
+            // The names are recorded first, so files a crash leaves published but not yet
+            // in the manifest are still known as this export's by the next run. That record
+            // is written while the last data files are fsynced: neither waits for the other.
+            if spec.format == .parquet {
+                // Beside the dataset directory, as the event-log pipeline names them.
+                sidecarFiles = [("schema.json", Array(parquetSchemaJSON().utf8)),
+                                ("dataset_summary.md", Array(datasetSummary(files: files, created: created, storeVersion: storeVersion).utf8))]
+            }
+            let publishing = pending.map(\.record.path) + sidecarFiles.map(\.name)
+            let names = Array(publishing.joined(separator: "\n").utf8)
+            let manifest: [String: Any] = [
+                "strata_export_version": Exporter.manifestVersion,
+                "created": created,
+                "spec": spec.jsonObject,
+                "spec_canonical": specJSON,
+                "store_version": storeVersion,
+                "units": unitRecords,
+                "files": files.map(\.jsonObject),
+                "sidecars": sidecarFiles.map { ["path": $0.name, "bytes": $0.bytes.count, "xxh3_64": hex64(XXH.hash64($0.bytes))] as [String: Any] },
+                "totals": ["rows": files.reduce(0) { $0 + $1.rows }, "bytes": files.reduce(Int64(0)) { $0 + $1.bytes }, "files": files.count],
+                "skipped": skipped,
+                "damaged_skipped": damaged.map { ["path": $0.path ?? "", "offset": $0.offset ?? -1, "message": $0.message] as [String: Any] },
+            ]
+            // The last data files' fsyncs, the record of the names and the manifest's
+            // text run together: none waits for another.
+            try ParallelSync.run(unsynced.map { s in { try s.syncAndClose() } } + [
+                { try self.writeAtomically(Exporter.pendingFileName, names) },
+                { manifestBytes.store(Array(try JSONSerialization.data(withJSONObject: manifest, options: [.sortedKeys, .prettyPrinted]))) },
+            ])
         } catch {
             for s in pending { s.abandon() }
             throw error
         }
-        // Publish: every new file under its final name, then the manifest, then drop stale files.
-        // The names are recorded first, so files a crash leaves published but not yet
-        // in the manifest are still known as this export's by the next run.
-        let publishing = pending.map(\.record.path) + (spec.format == .parquet ? ["schema.json", "dataset_summary.md"] : [])
-        try writeAtomically(Exporter.pendingFileName, Array(publishing.joined(separator: "\n").utf8))
         var dirs = Set<String>()
         for s in pending {
             try s.publish()
             dirs.insert(String(s.finalPath[..<s.finalPath.lastIndex(of: "/")!]))
         }
-        var sidecars: [[String: Any]] = []
-        if spec.format == .parquet {
-            // Beside the dataset directory, as the event-log pipeline names them.
-            sidecars.append(try writeSidecar("schema.json", Array(parquetSchemaJSON().utf8)))
-            sidecars.append(try writeSidecar("dataset_summary.md", Array(datasetSummary(files: files, created: created, storeVersion: storeVersion).utf8)))
-        }
-        for d in dirs.sorted(by: { $0.count > $1.count }) { try fs.syncDirectory(d) }
-        let manifest: [String: Any] = [
-            "strata_export_version": Exporter.manifestVersion,
-            "created": created,
-            "spec": spec.jsonObject,
-            "spec_canonical": specJSON,
-            "store_version": storeVersion,
-            "units": unitRecords,
-            "files": files.map(\.jsonObject),
-            "sidecars": sidecars,
-            "totals": ["rows": files.reduce(0) { $0 + $1.rows }, "bytes": files.reduce(Int64(0)) { $0 + $1.bytes }, "files": files.count],
-            "skipped": skipped,
-            "damaged_skipped": damaged.map { ["path": $0.path ?? "", "offset": $0.offset ?? -1, "message": $0.message] as [String: Any] },
-        ]
-        try writeAtomically(Exporter.manifestFileName,
-                            Array(try JSONSerialization.data(withJSONObject: manifest, options: [.sortedKeys, .prettyPrinted])))
+        for (name, bytes) in sidecarFiles { try writeAtomically(name, bytes) }
+        // The renamed files' directories are fsynced while the manifest is written
+        // to its temporary and fsynced; it is renamed only after both.
+        let manifestTemporary = Locked<String?>(nil)
+        try ParallelSync.run(dirs.sorted(by: { $0.count > $1.count }).map { d in { try self.fs.syncDirectory(d) } }
+                             + [{ manifestTemporary.store(try self.writeTemporary(Exporter.manifestFileName, manifestBytes.load())) }])
+        try fs.rename(manifestTemporary.load()!, to: outPath + "/" + Exporter.manifestFileName)
         try fs.syncDirectory(outPath)
         try? fs.remove(outPath + "/" + Exporter.pendingFileName)
-        let now = Set(files.map(\.path)).union(sidecars.compactMap { $0["path"] as? String })
+        let now = Set(files.map(\.path)).union(sidecarFiles.map(\.name))
         // Only names this export could have written: a doctored manifest naming
         // "../x" or "/etc/x" must not make an export delete outside OUT.
         for stale in oldFiles.union(oldSidecars) where !now.contains(stale) && Exporter.isSafeRelativePath(stale) {
@@ -238,7 +260,11 @@ public final class Exporter {
     }
 
     private func writeAtomically(_ name: String, _ bytes: [UInt8]) throws {
-        let final = outPath + "/" + name
+        try fs.rename(try writeTemporary(name, bytes), to: outPath + "/" + name)
+    }
+
+    /// Writes `bytes` to `OUT/.NAME.tmp-PID`, fsynced; returns that path.
+    private func writeTemporary(_ name: String, _ bytes: [UInt8]) throws -> String {
         let tmp = outPath + "/." + name + ".tmp-\(getpid())"
         if fs.fileExists(tmp) || fs.isSymbolicLink(tmp) { try fs.remove(tmp) }
         let f = try fs.createNew(tmp, mode: fileMode)  // O_EXCL | O_NOFOLLOW
@@ -251,12 +277,7 @@ public final class Exporter {
             try? fs.remove(tmp)
             throw error
         }
-        try fs.rename(tmp, to: final)
-    }
-
-    private func writeSidecar(_ name: String, _ bytes: [UInt8]) throws -> [String: Any] {
-        try writeAtomically(name, bytes)
-        return ["path": name, "bytes": bytes.count, "xxh3_64": hex64(XXH.hash64(bytes))]
+        return tmp
     }
 
     // MARK: - Writing one unit
@@ -281,7 +302,7 @@ public final class Exporter {
         }
     }
 
-    private var splitCount: Int { spec.split?.names.count ?? 1 }
+    var splitCount: Int { spec.split?.names.count ?? 1 }
 
     /// Parquet data files live under this directory of OUT, which holds only
     /// Parquet files, so every reader (Polars included) reads it as a dataset;
@@ -303,7 +324,7 @@ public final class Exporter {
         return base + (splitName ?? spec.fileName ?? "data") + "." + ext
     }
 
-    private func openSink(_ ctx: inout UnitContext, _ split: Int) throws -> ExportFileSink {
+    func openSink(_ ctx: inout UnitContext, _ split: Int) throws -> ExportFileSink {
         if let s = ctx.sinks[split] { return s }
         let s = try ExportFileSink(fs: fs, root: outPath, relPath: relPath(unit: ctx.unit, split: split),
                                    split: spec.split?.names[split], partition: spec.partitioned ? ctx.unit.key : nil, mode: fileMode)
@@ -314,12 +335,12 @@ public final class Exporter {
     /// Visits the selected examples of the unit, in partition then append order,
     /// with their folded annotations (SPEC.md §4.6, §8.4): the kind-4 entry that
     /// follows a compacted example in its block, then the unfolded kind-2 entries.
-    private func forEachSelected(_ ctx: UnitContext, onlyShape: Shape? = nil, notShape: Shape? = nil,
+    private func forEachSelected(_ ctx: UnitContext, jobs: [BlockJob]? = nil, onlyShape: Shape? = nil, notShape: Shape? = nil,
                                  _ body: (inout EntryView, FoldedAnnotations?, Int, PartitionKey) throws -> Void) throws {
         var view = EntryView()
         var buffers = ReadBuffers()
         var side = ReadBuffers()
-        for job in blockJobs(ctx) {
+        for job in jobs ?? blockJobs(ctx) {
             let h: FrameHeader
             do {
                 h = try job.file.readBlock(at: job.offset, into: &buffers.block, scratch: &buffers.scratch)
@@ -454,8 +475,12 @@ public final class Exporter {
         do {
             if spec.format == .json || spec.metaHeader {
                 let stats = (0..<n).map { _ in ExportStats() }
-                try forEachSelected(ctx) { e, a, s, p in
-                    if spec.format == .json || ExampleJSONEncoder.represents(spec.schema, e.shape) { stats[s].add(e, partition: p, annotations: a) }
+                if canPipeline(ctx) {
+                    try statsPipelined(ctx, stats)
+                } else {
+                    try forEachSelected(ctx) { e, a, s, p in
+                        if spec.format == .json || ExampleJSONEncoder.represents(spec.schema, e.shape) { stats[s].add(e, partition: p, annotations: a) }
+                    }
                 }
                 ctx.stats = stats
             }
@@ -474,14 +499,14 @@ public final class Exporter {
                     if spec.metaHeader { writeMetaHeader(&ctx, s) }
                 }
             }
-            for s in ctx.sinks { if let s { _ = try s.complete(); ctx.completed.append(s) } }
+            for s in ctx.sinks { if let s { _ = try s.finish(); ctx.completed.append(s) } }
         } catch {
             for s in ctx.sinks { s?.abandon() }
             throw error
         }
     }
 
-    private func writeMetaHeader(_ ctx: inout UnitContext, _ s: Int) {
+    func writeMetaHeader(_ ctx: inout UnitContext, _ s: Int) {
         let sink = ctx.sinks[s]!
         let st = ctx.stats![s]
         let fileName = String(sink.record.path.split(separator: "/").last!)
@@ -504,9 +529,7 @@ public final class Exporter {
     }
 
     private func writeJSONL(_ ctx: inout UnitContext) throws {
-        if annotations == nil && ctx.snap.annotationMap.isEmpty && encodeThreads > 1 {
-            return try writeJSONLParallel(&ctx)
-        }
+        if canPipeline(ctx) { return try writeJSONLPipelined(&ctx) }
         let schema = spec.schema
         let sp = spec.systemPrompt
         var skipped = 0
@@ -529,137 +552,40 @@ public final class Exporter {
 
     /// Threads that decode, check and encode blocks in a JSONL export (1: the
     /// sequential path, which an export with annotations to fold always takes).
+    /// The writer is one more thread, mostly waiting (Exporter+JSONLPipeline.swift).
     public var encodeThreads = min(2, ProcessorCount.available)
-    /// Blocks per round handed to the encode threads; the previous round is
-    /// written while they work on the next.
-    static let blocksPerRound = 32
 
     /// What encoding one block produced: per split, its JSONL text and the
     /// quality of each row (in order, so the file records sum exactly as a
-    /// sequential run would).
+    /// sequential run would). A slot of the pipeline's ring.
     final class EncodedBlock {
         var text: [JSONOutputBox]
         var qualities: [[Double?]]
         var skipped = 0
         var damage: StrataError?
         var error: Error?
+        /// Per split, what the statistics pass takes from each row (ExportStats.Row).
+        var statRows: [[ExportStats.Row]]
+        /// A row with a training-file conversation id was passed over (the JSON document's pass 2).
+        var hasTurns = false
         init(splits: Int) {
             text = (0..<splits).map { _ in JSONOutputBox() }
             qualities = Array(repeating: [], count: splits)
+            statRows = Array(repeating: [], count: splits)
         }
 
-        /// Empties it for the next round, keeping the buffers' capacity (no
+        /// Empties it for the next block, keeping the buffers' capacity (no
         /// allocation, no fresh pages, once the first rounds sized them).
         func reset() {
             for s in text.indices {
                 text[s].out.removeAll()
                 qualities[s].removeAll(keepingCapacity: true)
+                statRows[s].removeAll(keepingCapacity: true)
             }
+            hasTurns = false
             skipped = 0
             damage = nil
             error = nil
-        }
-    }
-
-    /// One encode thread's decoding state, kept across rounds.
-    final class EncodeWorker {
-        var view = EntryView()
-        var buffers = ReadBuffers()
-        var side = ReadBuffers()
-    }
-
-    /// The JSONL export on `encodeThreads` threads: blocks are read, checked
-    /// and encoded in parallel, a round at a time, while this thread writes
-    /// the previous round's text in block order -- the bytes are those of the
-    /// sequential path. REQUIRES: no annotations outside the blocks.
-    private func writeJSONLParallel(_ ctx: inout UnitContext) throws {
-        let schema = spec.schema
-        let sp = spec.systemPrompt
-        let n = splitCount
-        let jobs = blockJobs(ctx)
-        let threads = encodeThreads
-        let unit = ctx
-        let round = Exporter.blocksPerRound
-        // Two sets of results, alternating: one being written while the other is encoded.
-        let sets = (0..<2).map { _ in (0..<round).map { _ in EncodedBlock(splits: n) } }
-        let workers = (0..<threads).map { _ in EncodeWorker() }
-        func encodeRound(_ range: Range<Int>) -> [EncodedBlock] {
-            let out = Array(sets[(range.lowerBound / round) % 2].prefix(range.count))
-            parallelFor(min(threads, range.count)) { w in  // worker w: its own EncodeWorker and every threads-th EncodedBlock; jobs, unit and self read-only
-                // The worker's state moves into locals for the round (one inout access each).
-                let worker = workers[w]
-                var view = EntryView(), buffers = ReadBuffers(), side = ReadBuffers()
-                swap(&view, &worker.view)
-                swap(&buffers, &worker.buffers)
-                swap(&side, &worker.side)
-                defer {
-                    swap(&view, &worker.view)
-                    swap(&buffers, &worker.buffers)
-                    swap(&side, &worker.side)
-                }
-                for k in stride(from: w, to: range.count, by: threads) {
-                    let r = out[k]
-                    r.reset()
-                    let job = jobs[range.lowerBound + k]
-                    do {
-                        let h: FrameHeader
-                        do {
-                            h = try job.file.readBlock(at: job.offset, into: &buffers.block, scratch: &buffers.scratch)
-                        } catch let e as StrataError where e.code == .corruption && skipDamaged {
-                            r.damage = e
-                            continue
-                        }
-                        try visitBlock(buffers.block, header: h, job, unit, onlyShape: nil, notShape: nil, view: &view, side: &side) { e, a, s, _ in
-                            guard ExampleJSONEncoder.represents(schema, e.shape) else { r.skipped += 1; return }
-                            let t = r.text[s]
-                            ExampleJSONEncoder.append(schema, e, annotations: a, systemPrompt: sp, &t.out)
-                            t.out.append(0x0A)
-                            r.qualities[s].append(e.quality)
-                        }
-                    } catch {
-                        r.error = error
-                    }
-                }
-            }
-            return out
-        }
-        var c = ctx
-        defer { ctx = c }
-        var next: [EncodedBlock] = encodeRound(0..<min(round, jobs.count))
-        var start = 0
-        while start < jobs.count {
-            let current = next
-            let following = min(start + round, jobs.count)..<min(start + 2 * round, jobs.count)
-            let group = DispatchGroup()
-            // The next round is encoded by another thread while this one writes; the
-            // box hands it over (`group.wait()` orders the accesses).
-            final class Box: @unchecked Sendable { var value: [EncodedBlock] = [] }
-            struct Encoder: @unchecked Sendable { let run: (Range<Int>) -> [EncodedBlock] }
-            let box = Box(), encoder = Encoder(run: encodeRound)
-            if !following.isEmpty {
-                DispatchQueue.global().async(group: group) { box.value = encoder.run(following) }
-            }
-            // Written even when a later block fails: on failure the export is abandoned as a whole.
-            defer { group.wait() }
-            for r in current {
-                if let e = r.error { throw e }
-                if let d = r.damage { noteDamage(d); continue }
-                c.skipped += r.skipped
-                for s in 0..<n where !r.qualities[s].isEmpty {
-                    let sink: ExportFileSink
-                    if let k = c.sinks[s] { sink = k } else {
-                        sink = try openSink(&c, s)
-                        if spec.metaHeader { writeMetaHeader(&c, s) }
-                    }
-                    try sink.append(r.text[s].out.bytes)
-                    sink.record.rows += r.qualities[s].count
-                    for q in r.qualities[s] { sink.record.noteQuality(q) }
-                    try sink.flushIfFull()
-                }
-            }
-            group.wait()
-            next = box.value
-            start += round
         }
     }
 
@@ -698,6 +624,53 @@ public final class Exporter {
         for s in 0..<n { try writeJSONDocumentHeader(&ctx, s) }
         let c = ctx
         var counts = Array(repeating: 0, count: n)
+        // Blocks holding training-file turns, when pass 2 ran on the encode threads (nil: every block).
+        var turnJobs: [BlockJob]?
+        if canPipeline(c) {
+            // Passes 2 and 3 on the encode threads: every row is written as ",\n" + row
+            // and the first row of a file drops its comma, the bytes of one thread.
+            var pieces = [[UnsafeRawBufferPointer]](repeating: [], count: n)
+            var turns: [BlockJob] = []
+            func take(_ job: BlockJob, _ r: EncodedBlock) -> Int {
+                if r.hasTurns { turns.append(job) }
+                var bytes = 0
+                for s in 0..<n where !r.qualities[s].isEmpty {
+                    let text = r.text[s].out.bytes
+                    let piece = counts[s] == 0 ? UnsafeRawBufferPointer(rebasing: text[1...]) : text
+                    counts[s] += r.qualities[s].count
+                    pieces[s].append(piece)
+                    bytes += piece.count
+                    let sink = c.sinks[s]!
+                    sink.record.rows += r.qualities[s].count
+                    for q in r.qualities[s] { sink.record.noteQuality(q) }
+                }
+                return bytes
+            }
+            func flush() throws {
+                for s in 0..<n where !pieces[s].isEmpty {
+                    try c.sinks[s]!.append(gathering: pieces[s])
+                    pieces[s].removeAll(keepingCapacity: true)
+                }
+            }
+            try pipelineBlocks(c, notShape: .chat, encode: { e, a, s, _, r in
+                if TrainingTurns.conversationID(e) != nil { r.hasTurns = true; return }
+                let t = r.text[s]
+                t.out.append(0x2C)
+                t.out.append(0x0A)
+                ExampleJSONEncoder.appendRaw(e, annotations: a, &t.out)
+                r.qualities[s].append(e.quality)
+            }, take: take, flush: flush)
+            for s in 0..<n { c.sinks[s]!.buffer.append(contentsOf: Array("\n],\"conversations\":[".utf8)) }
+            counts = Array(repeating: 0, count: n)
+            try pipelineBlocks(c, onlyShape: .chat, encode: { e, a, s, _, r in
+                let t = r.text[s]
+                t.out.append(0x2C)
+                t.out.append(0x0A)
+                ExampleJSONEncoder.appendConversation(e, annotations: a, &t.out)
+                r.qualities[s].append(e.quality)
+            }, take: take, flush: flush)
+            turnJobs = turns
+        } else {
         // Pass 2: instruction and prompt_response examples, in raw form (training-file turns go to pass 4).
         try forEachSelected(c, notShape: .chat) { e, a, s, _ in
             if TrainingTurns.conversationID(e) != nil { return }
@@ -723,6 +696,7 @@ public final class Exporter {
             sink.record.noteQuality(e.quality)
             try sink.flushIfFull()
         }
+        }
         // Pass 4: training-file turns as conversations with training pairs (SPEC.md §8.3).
         var runs = [TrainingTurns.Run?](repeating: nil, count: n)
         func close(_ s: Int) throws {
@@ -735,7 +709,7 @@ public final class Exporter {
             runs[s] = nil
             try sink.flushIfFull()
         }
-        try forEachSelected(c, notShape: .chat) { e, a, s, _ in
+        try forEachSelected(c, jobs: turnJobs, notShape: .chat) { e, a, s, _ in
             guard let cid = TrainingTurns.conversationID(e) else { return }
             if let run = runs[s], run.id != cid { try close(s) }
             if runs[s] == nil { runs[s] = TrainingTurns.Run(id: cid, first: e) }

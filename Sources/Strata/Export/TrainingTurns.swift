@@ -7,10 +7,11 @@
 enum TrainingTurns {
     static let extraPath = [Array("_extra".utf8), Array("conversation_id".utf8)]
     static let directPath = [Array("conversation_id".utf8)]
+    static let conversationIDKey = Array("conversation_id".utf8)
 
     /// The raw JSON text of the example's conversation id (a string or number), or nil.
     static func conversationID(_ e: EntryView) -> [UInt8]? {
-        guard e.shape != .chat else { return nil }
+        guard e.shape != .chat, MetadataKeys.mayContain(e.metadata, conversationIDKey) else { return nil }
         for path in [extraPath, directPath] {
             if let raw = JSONPathLookup.rawValue(in: e.metadata, path: path[...]) {
                 switch JSONPathLookup.value(in: e.metadata, path: path[...]) {

@@ -285,6 +285,26 @@ final class PosixWritableFile: WritableFile {
         }
     }
 
+    /// Writes the pieces in order with `writev` (up to IOV_MAX at a time), resuming after short writes.
+    func write(gathering pieces: [UnsafeRawBufferPointer]) throws {
+        var iov = pieces.filter { $0.count > 0 }.map { iovec(iov_base: UnsafeMutableRawPointer(mutating: $0.baseAddress!), iov_len: $0.count) }
+        var first = 0
+        while first < iov.count {
+            let n = iov.withUnsafeBufferPointer { Glibc.writev(fd, $0.baseAddress! + first, Int32(min(iov.count - first, 1024))) }
+            if n < 0 {
+                if errno == EINTR { continue }
+                throw PosixFileSystem.error("writev", path)
+            }
+            size += Int64(n)
+            var left = n
+            while first < iov.count && left >= iov[first].iov_len { left -= iov[first].iov_len; first += 1 }
+            if left > 0 {
+                iov[first].iov_base = iov[first].iov_base! + left
+                iov[first].iov_len -= left
+            }
+        }
+    }
+
     func sync() throws {
         guard fsync(fd) == 0 else { throw PosixFileSystem.error("fsync", path) }
     }
