@@ -6,8 +6,9 @@ import Foundation
 /// so a commit touching hundreds of partitions costs about as much as a few.
 ///
 /// The jobs run on threads of their own, `maxConcurrent` at most: a
-/// Dispatch queue ran only as many at once as there are cores (two here),
-/// so 288 fsyncs of a commit waited for the device about 144 times in a row.
+/// Dispatch queue starts one thread per core (two here) and adds about one a
+/// second while they block, so the 288 fsyncs of a commit (a round of
+/// 0.1–0.6 s) waited for the device about 144 times in a row.
 enum ParallelSync {
     /// Enough to keep the device queue full; a thread per job beyond that only costs creation.
     static let defaultConcurrency = 32
