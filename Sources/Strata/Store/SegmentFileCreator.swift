@@ -1,19 +1,23 @@
 import Foundation
 
 /// Creates the segment files (and partition directories) an ingest batch
-/// opens, on a helper thread, while the store thread goes on appending: the
+/// opens, on helper threads, while the store thread goes on appending: the
 /// entries of a new segment stay in memory until the batch ends, and creating
 /// an inode can cost far more than appending (ext4 skips recently freed
 /// inodes one by one: ~0.1 ms per file or directory after a store was
-/// deleted). The store waits for all of them (`Store.finishSegmentCreations`)
-/// before the batch's blocks are written, the catalog reads the files, or a
-/// commit syncs them; directories the helper created are fsynced by the next
-/// commit, as before.
+/// deleted, over 1 ms when many were). The store waits for all of them
+/// (`Store.finishSegmentCreations`) before the batch's blocks are written, the
+/// catalog reads the files, or a commit syncs them; directories the helpers
+/// created are fsynced by the next commit, as before.
 ///
-/// Jobs run in submission order, so a domain directory made for one partition
-/// is seen by the next one in the same domain.
-// @unchecked: `jobs`, `next`, `stopping` and each job's outcome are touched only under `condition`;
-// a job's inputs are immutable values; `fs` is used by the helper thread alone while jobs are queued.
+/// Two helpers, because that wait is CPU in the kernel while the rest of the
+/// pipeline is blocked (the first batches open every partition): one helper
+/// left the other core idle. A domain's jobs all go to the same helper and
+/// run in submission order, so a domain directory made for one partition is
+/// seen by the next one in the same domain.
+// @unchecked: `jobs`, `queues`, `taken`, `started`, `alive`, `stopping` and each job's outcome
+// are touched only under `condition`; a job's inputs are immutable values; `fs` is thread-safe
+// (the store's file systems are used from the commit round's threads too).
 final class SegmentFileCreator: @unchecked Sendable {
     struct Job {
         let path: String
@@ -31,30 +35,55 @@ final class SegmentFileCreator: @unchecked Sendable {
         var createdDir = false
     }
 
+    static let helpers = 2
+
     private let fs: FileSystem
     private let condition = NSCondition()
     private var jobs: [Job] = []
     private var outcomes: [Outcome?] = []
-    private var next = 0
+    /// Per helper: its job indices in submission order, and how many it took.
+    private var queues = [[Int]](repeating: [], count: SegmentFileCreator.helpers)
+    private var taken = [Int](repeating: 0, count: SegmentFileCreator.helpers)
+    /// Helpers are started on their first job (a batch that opens no segment starts none).
+    private var started = [Bool](repeating: false, count: SegmentFileCreator.helpers)
+    private var alive = 0
     private var stopping = false
-    private var helperDone = false
 
     init(fs: FileSystem) {
         self.fs = fs
-        let t = Thread { [self] in helperLoop() }
-        t.name = "strata-create"
-        t.stackSize = 1 << 20
-        t.start()
+    }
+
+    /// The helper for a domain directory: FNV-1a of its name (its last path
+    /// component, so the split does not depend on where the store is), so a
+    /// domain's jobs stay in order on one thread.
+    private static func helper(for domainDir: String) -> Int {
+        var h: UInt64 = 0xcbf2_9ce4_8422_2325
+        for b in domainDir.utf8.reversed() {
+            if b == UInt8(ascii: "/") { break }
+            h = (h ^ UInt64(b)) &* 0x0000_0100_0000_01b3
+        }
+        return Int(h % UInt64(helpers))
     }
 
     /// Queues a segment file; returns its job index.
     func submit(_ job: Job) -> Int {
         condition.lock()
         defer { condition.unlock() }
+        let index = jobs.count
         jobs.append(job)
         outcomes.append(nil)
+        let w = Self.helper(for: job.domainDir)
+        queues[w].append(index)
+        if !started[w] {
+            started[w] = true
+            alive += 1
+            let t = Thread { [self] in helperLoop(w) }
+            t.name = "strata-create"
+            t.stackSize = 1 << 20
+            t.start()
+        }
         condition.broadcast()
-        return jobs.count - 1
+        return index
     }
 
     /// Waits for job `index`.
@@ -65,28 +94,28 @@ final class SegmentFileCreator: @unchecked Sendable {
         return outcomes[index]!
     }
 
-    /// Lets the helper thread end once the queue is empty, and waits for it.
+    /// Lets the helper threads end once their queues are empty, and waits for them.
     func stop() {
         condition.lock()
         stopping = true
         condition.broadcast()
-        while !helperDone { condition.wait() }
+        while alive > 0 { condition.wait() }
         condition.unlock()
     }
 
-    private func helperLoop() {
+    private func helperLoop(_ w: Int) {
         while true {
             condition.lock()
-            while next == jobs.count && !stopping { condition.wait() }
-            if next == jobs.count {
-                helperDone = true
+            while taken[w] == queues[w].count && !stopping { condition.wait() }
+            if taken[w] == queues[w].count {
+                alive -= 1
                 condition.broadcast()
                 condition.unlock()
                 return
             }
-            let i = next
+            let i = queues[w][taken[w]]
             let job = jobs[i]
-            next += 1
+            taken[w] += 1
             condition.unlock()
             let o = create(job)
             condition.lock()
