@@ -38,6 +38,22 @@ let faultBinary = builtBinary("StrataFault")
 
 func fixturePath(_ name: String) -> String { packageRoot + "/Tests/StrataTests/Fixtures/" + name }
 
+/// Writes `data` to `pipe` on another thread, then closes it. A child that
+/// exits without reading all of its stdin must not stop the test process:
+/// SIGPIPE is ignored, so the write fails with EPIPE instead, which is the
+/// child's choice and not an error of the test.
+func feed(_ data: Data, to pipe: Pipe, group: DispatchGroup) {
+    _ = sigpipeIgnored
+    group.enter()
+    DispatchQueue.global().async {
+        if !data.isEmpty { try? pipe.fileHandleForWriting.write(contentsOf: data) }
+        try? pipe.fileHandleForWriting.close()
+        group.leave()
+    }
+}
+
+private let sigpipeIgnored: Void = { _ = signal(SIGPIPE, SIG_IGN) }()
+
 /// Runs `binary` (strata by default) to completion: the one CLI runner of the tests.
 /// `environment` is added to this process's; `directory` is the working directory.
 @discardableResult
@@ -54,11 +70,10 @@ func runStrata(_ args: [String], stdin: Data? = nil, environment: [String: Strin
     let input = Pipe()
     p.standardInput = input
     try p.run()
-    if let stdin { input.fileHandleForWriting.write(stdin) }
-    try input.fileHandleForWriting.close()
-    // Read both pipes concurrently so a full pipe never blocks the child.
+    // Read both pipes and write stdin concurrently so a full pipe never blocks either side.
     let errData = Locked(Data())
     let group = DispatchGroup()
+    feed(stdin ?? Data(), to: input, group: group)
     group.enter()
     DispatchQueue.global().async {
         errData.store(err.fileHandleForReading.readDataToEndOfFile())

@@ -39,9 +39,10 @@ func compressedWithCLI(_ bytes: [UInt8], tool: String) throws -> [UInt8] {
     p.standardInput = inp
     p.standardOutput = out
     try p.run()
-    inp.fileHandleForWriting.write(Data(bytes))
-    try inp.fileHandleForWriting.close()
+    let group = DispatchGroup()
+    feed(Data(bytes), to: inp, group: group)
     let data = out.fileHandleForReading.readDataToEndOfFile()
+    group.wait()
     p.waitUntilExit()
     return Array(data)
 }
