@@ -7,6 +7,7 @@ Standard library only.  Same arguments -> identical bytes.
     python3 tools/gen_corpus.py --size-mb 200 --out corpus.jsonl
     python3 tools/gen_corpus.py --count 1000 --format etl        # ETL module (Module-4) lines
     python3 tools/gen_corpus.py --count 1000 --format capture    # production-capture lines
+    python3 tools/gen_corpus.py --size-mb 40 --drift-months 6    # topical vocabulary changes every 6 months
 
 Formats
   strata   {shape fields, domain, timestamp, quality_score?, tags, source?, metadata}
@@ -182,8 +183,9 @@ def _iso_us(dt: datetime) -> str:
 
 class Generator:
     def __init__(self, seed: int, shape: str = "mixed", dup_rate: float = 0.10,
-                 fmt: str = "strata", expected_count: int = 100_000):
+                 fmt: str = "strata", expected_count: int = 100_000, drift_months: int = 0):
         self.rng = random.Random(seed)
+        self.drift_months = drift_months
         self.shape = shape
         self.dup_rate = dup_rate
         self.fmt = fmt
@@ -194,6 +196,8 @@ class Generator:
         self.reservoir: list = []  # earlier content for duplicates
         self.reservoir_max = 20000
         self._build_vocab()
+        self.base_tables = self.tables
+        self.drift_tables = {0: self.tables}
 
     # ---------------------------------------------------------------- vocabulary
     def _build_vocab(self):
@@ -212,6 +216,7 @@ class Generator:
                 tail.append(w)
         base = list(dict.fromkeys(list(FUNCTION_WORDS) + list(COMMON_WORDS) + MORE_WORDS)) + tail
         self.words = base
+        self.tail_words = tail
         BASE_N = 52000
         weights = [1.0 / (i + 3) ** 1.07 for i in range(len(base))]
         tw = sum(weights)
@@ -257,6 +262,30 @@ class Generator:
                         "spec_interpretation lora_export event_log_builder synthetic "
                         "human_annotation support_widget code_assistant").split()
         self.source_weights = [10, 14, 8, 3, 2, 2, 6, 4, 5, 3, 7, 6]
+
+    def _epoch_tables(self, epoch: int) -> dict:
+        """The token tables of drift epoch `epoch`: function and common words stay,
+        the invented tail words and every domain term are replaced by words
+        invented for that epoch (a topic shift; the Zipf ranks are kept)."""
+        if epoch not in self.drift_tables:
+            r = random.Random(0x5EED + 7919 * epoch)
+            seen = set(self.words)
+            for tb in self.base_tables.values():
+                seen.update(t for tok in tb for t in tok.split(" "))
+            old = list(self.tail_words) + sorted({t for _n, _w, _f, terms in DOMAINS for t in terms.split()})
+            sub = {}
+            for w in old:
+                while True:
+                    n = "".join(r.choice(ONSETS) + r.choice(NUCLEI) for _ in range(r.choice((1, 2, 2, 3))))
+                    n += r.choice(CODAS) + r.choice(SUFFIXES)
+                    if n not in seen and 3 <= len(n) <= 14:
+                        break
+                seen.add(n)
+                sub[w] = n
+            self.drift_tables[epoch] = {
+                name: [" ".join(sub.get(t, t) for t in tok.split(" ")) for tok in tb]
+                for name, tb in self.base_tables.items()}
+        return self.drift_tables[epoch]
 
     @staticmethod
     def _number_phrase(r, domain, terms):
@@ -462,6 +491,12 @@ class Generator:
         rng = self.rng
         self.index += 1
         dup = self.reservoir and rng.random() < self.dup_rate
+        ts = None
+        if self.drift_months and not dup:
+            # The month decides the vocabulary, so the timestamp comes first.
+            ts = self.timestamp()
+            months = (ts.year - self.start.year) * 12 + ts.month - self.start.month
+            self.tables = self._epoch_tables(months // self.drift_months)
         if dup:
             domain, shape, content = rng.choice(self.reservoir)
             content = json.loads(json.dumps(content))  # fresh copy, same content
@@ -481,7 +516,8 @@ class Generator:
                 j = rng.randrange(self.index)
                 if j < self.reservoir_max:
                     self.reservoir[j] = item
-        ts = self.timestamp()
+        if ts is None:
+            ts = self.timestamp()
         qs = self.quality()
         if self.fmt == "etl":
             return self.etl_record(domain, content, ts, qs)
@@ -587,13 +623,13 @@ def content_key(obj: dict) -> str:
                       ensure_ascii=False, separators=(",", ":"))
 
 
-def generate(out, count=None, size_mb=None, seed=0, shape="mixed", dup_rate=0.10, fmt="strata"):
+def generate(out, count=None, size_mb=None, seed=0, shape="mixed", dup_rate=0.10, fmt="strata", drift_months=0):
     """Write records to binary stream `out`. Returns (records, bytes)."""
     if count is None and size_mb is None:
         count = 1000
     limit = int(size_mb * 1_000_000) if size_mb is not None else None
     expected = count if count is not None else int(limit / 1700) + 1
-    g = Generator(seed, shape=shape, dup_rate=dup_rate, fmt=fmt, expected_count=expected)
+    g = Generator(seed, shape=shape, dup_rate=dup_rate, fmt=fmt, expected_count=expected, drift_months=drift_months)
     if fmt == "strata":
         dumps = json.JSONEncoder(ensure_ascii=False, separators=(",", ":")).encode
     else:
@@ -627,6 +663,8 @@ def main(argv=None):
     ap.add_argument("--dup-rate", type=float, default=0.10, help="fraction of records repeating earlier content")
     ap.add_argument("--format", dest="fmt", choices=("strata", "etl", "capture"), default="strata",
                     help="strata | etl (ETL module files) | capture (production capture)")
+    ap.add_argument("--drift-months", type=int, default=0,
+                    help="replace the topical vocabulary every N months (0: one vocabulary, the default)")
     ap.add_argument("--out", help="output file (default stdout)")
     ap.add_argument("--stats", action="store_true", help="print records/bytes/MB/s to stderr")
     a = ap.parse_args(argv)
@@ -635,9 +673,9 @@ def main(argv=None):
     c0 = time.process_time()
     if a.out and a.out != "-":
         with open(a.out, "wb", buffering=1 << 20) as f:
-            n, b = generate(f, a.count, a.size_mb, a.seed, a.shape, a.dup_rate, a.fmt)
+            n, b = generate(f, a.count, a.size_mb, a.seed, a.shape, a.dup_rate, a.fmt, a.drift_months)
     else:
-        n, b = generate(sys.stdout.buffer, a.count, a.size_mb, a.seed, a.shape, a.dup_rate, a.fmt)
+        n, b = generate(sys.stdout.buffer, a.count, a.size_mb, a.seed, a.shape, a.dup_rate, a.fmt, a.drift_months)
         sys.stdout.buffer.flush()
     dt = time.perf_counter() - t0
     ct = time.process_time() - c0

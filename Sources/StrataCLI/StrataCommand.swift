@@ -11,11 +11,12 @@ struct StrataCommand: ParsableCommand {
         74 I/O failure; 75 store locked by another writer.
         """,
         version: "strata 0.1 (format v1)",
-        subcommands: StrataCommand.allSubcommands
+        subcommands: StrataCommand.allSubcommands.map { $0 }
     )
 
-    /// Every subcommand; each lives in its own file under Commands/.
-    static let allSubcommands: [ParsableCommand.Type] = [
+    /// Every subcommand; each lives in its own file under Commands/ and
+    /// states its allocation profile there (`StrataSubcommand`).
+    static let allSubcommands: [any StrataSubcommand.Type] = [
         IngestCommand.self,
         GetCommand.self,
         StatsCommand.self,

@@ -48,15 +48,7 @@ import StrataTestSupport
         let expected = try FaultInjectionTests.writeInput(12_000, to: input)
         // One partition: each commit round fsyncs its one segment file once; the third round fails.
         let fs = FaultFileSystem(rules: [.init(.sync, nth: 3, action: .fail(.io), label: "third segment fsync") { $0.contains("/seg-") }])
-        var o = StoreOptions()
-        o.fileSystem = fs
-        o.commitPolicy = .manual
-        var acknowledged = 0
-        do {
-            let store = try Store.open(at: path, options: o)
-            let ingester = try Ingester(store: store, mapping: IngestMapping())
-            ingester.commitEveryRecords = 500
-            ingester.onCommit = { acknowledged = max(acknowledged, $0.read) }
+        let acknowledged = try FaultInjectionTests.ingest(into: path, on: fs, commitPolicy: .manual) { store, ingester in
             let error = #expect(throws: StrataError.self) {
                 try ingester.ingest(path: input)
                 try ingester.commitAndClose()
@@ -65,17 +57,9 @@ import StrataTestSupport
             #expect(fs.fired == ["third segment fsync: sync \(path)/domain=faults/month=2025-01/seg-0000000001.strata"], "\(fs.fired)")
             let again = #expect(throws: StrataError.self) { try store.commit() }
             #expect(again?.code == .poisoned)
-            try? store.close()
         }
         #expect(acknowledged == 1_000, "the two rounds before the failed one are reported, the failed one is not")
-        let reader = try StoreReader(path: path)
-        defer { reader.close() }
-        #expect(try reader.count >= acknowledged)
-        #expect(try reader.count < expected.count)
-        try reader.scan { e in
-            #expect(expected[e.id] == e, "an example differs from its input line")
-            return true
-        }
+        try FaultInjectionTests.expectCommittedPart(of: expected, at: path, acknowledged: acknowledged)
     }
 }
 

@@ -1,6 +1,7 @@
 import Foundation
 import Testing
 @testable import Strata
+import StrataTestSupport
 
 /// A read-only snapshot whose index file lags the store (the writer did not
 /// rewrite it at close: few keys missing) answers `get` without looking every
@@ -87,41 +88,15 @@ import Testing
     /// every example, and a later count is exact.
     @Test func aCountThatFailsMidwayLosesNoCaughtUpId() throws {
         let (path, old, new) = try laggingStore(bulk: 6_000, tail: 1_500)
-        let fs = IndexReadFailingFileSystem()
+        let fs = FaultFileSystem()
         let reader = try StoreReader(path: path, fileSystem: fs)
         defer { reader.close() }
         #expect(try reader.get(new[0].id) == new[0])  // loads the index, defers the caught-up ids
-        fs.failing = true
+        fs.arm([.init(.read, nth: 0, action: .fail(.io), label: "index read") { $0.hasSuffix("/" + Format.indexFileName) }])
         #expect(throws: StrataError.self) { _ = try reader.count }
-        #expect(fs.failures > 0)
-        fs.failing = false
+        #expect(!fs.fired.isEmpty)
+        fs.arm([])
         for e in new { #expect(try reader.get(e.id) == e) }
         #expect(try reader.count == old.count + new.count)
     }
-}
-
-/// The real file system; while `failing`, reads of the index file throw.
-// @unchecked: one test's thread sets `failing` while the reader is idle.
-private final class IndexReadFailingFileSystem: ForwardingFileSystem, @unchecked Sendable {
-    let base: any FileSystem = PosixFileSystem.shared
-    var failing = false
-    var failures = 0
-
-    final class File: ReadableFile {
-        let inner: ReadableFile
-        let owner: IndexReadFailingFileSystem
-        init(_ inner: ReadableFile, _ owner: IndexReadFailingFileSystem) { self.inner = inner; self.owner = owner }
-        var path: String { inner.path }
-        func currentSize() throws -> Int64 { try inner.currentSize() }
-        func read(at offset: Int64, count: Int, into buffer: inout [UInt8]) throws -> Int {
-            if owner.failing && path.hasSuffix("/" + Format.indexFileName) {
-                owner.failures += 1
-                throw StrataError(.io, "injected index read failure", path: path, offset: offset)
-            }
-            return try inner.read(at: offset, count: count, into: &buffer)
-        }
-        func close() { inner.close() }
-    }
-
-    func openReadable(_ path: String) throws -> ReadableFile { File(try base.openReadable(path), self) }
 }

@@ -238,11 +238,11 @@ import Testing
     // MARK: Compaction
 
     /// Encodings used by each columnar stream of a store's sealed segments.
-    static func streamEncodings(_ path: String) throws -> [UInt8: Set<UInt8>] {
+    static func streamEncodings(_ path: String, partition: PartitionKey? = nil) throws -> [UInt8: Set<UInt8>] {
         let fs = PosixFileSystem.shared
         var out: [UInt8: Set<UInt8>] = [:]
         let m = try Manifest.decode(try fs.readFile(path + "/MANIFEST"), path: "MANIFEST")
-        for s in m.segments where s.state == .sealed {
+        for s in m.segments where s.state == .sealed && (partition == nil || s.partition == partition) {
             let p = path + "/" + s.partition.path + "/" + Format.segmentFileName(s.sequence)
             let f = try SegmentFile(fs: fs, path: p, sequence: s.sequence, partition: s.partition, expectSealed: true)
             let bytes = try fs.readFile(p)

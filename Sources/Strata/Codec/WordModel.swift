@@ -753,13 +753,6 @@ private final class TokenTable: @unchecked Sendable {
             k = (k + 1) & mask
         }
     }
-
-    /// FNV-1a, for the training counter.
-    @inline(__always) static func hash(_ b: UnsafeRawBufferPointer) -> UInt64 {
-        var h: UInt64 = 0xcbf2_9ce4_8422_2325
-        for x in b { h = (h ^ UInt64(x)) &* 0x0000_0100_0000_01b3 }
-        return h ^ (h >> 29)
-    }
 }
 
 /// Counts distinct tokens (training).
@@ -776,7 +769,8 @@ private struct TokenCounter {
     mutating func add(_ token: UnsafeRawBufferPointer) {
         if 2 * counts.count >= slots.count { grow() }
         let mask = slots.count - 1
-        var h = Int(truncatingIfNeeded: TokenTable.hash(token)) & mask
+        // The encoder's hash (word-at-a-time), so one hash serves both tables.
+        var h = Int(truncatingIfNeeded: TokenTable.prefixAndHash(token).1) & mask
         while true {
             let j = Int(slots[h])
             if j < 0 { break }
@@ -794,7 +788,7 @@ private struct TokenCounter {
         let mask = bigger.count - 1
         arena.withUnsafeBytes { a in
             for j in 0..<counts.count {
-                var h = Int(truncatingIfNeeded: TokenTable.hash(UnsafeRawBufferPointer(rebasing: a[Int(start[j])..<Int(start[j + 1])]))) & mask
+                var h = Int(truncatingIfNeeded: TokenTable.prefixAndHash(UnsafeRawBufferPointer(rebasing: a[Int(start[j])..<Int(start[j + 1])])).1) & mask
                 while bigger[h] >= 0 { h = (h + 1) & mask }
                 bigger[h] = Int32(j)
             }

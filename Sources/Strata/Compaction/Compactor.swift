@@ -237,6 +237,8 @@ final class CompactionJob {
         var dictionary: ZstdDictionary?
         var dictionaryID: UInt32 = 0
         var newDictionary = false
+        // What the block encoder codes with, when not `dictionary` itself.
+        var codingDictionary: ZstdDictionary?
         // Marked in use (under the lock) while this job may reference it; see CompactionState.
         var reusedDictionary: UInt32?
         defer {
@@ -258,27 +260,58 @@ final class CompactionJob {
             let mayTrain = options.dictionary == .always || !store.isDictionaryRejected(rejectedKey)
             // Set when a new dictionary was judged to pay (not merely forced by `.always`).
             var paid = false
-            if let (id, d) = candidate, store.isDictionaryAccepted(id, level: options.level) {
+            let worthSampling = trainer.worthSampling(blockCount: blockList.count, totalRaw: totalRaw)
+            let readBlock = { (k: Int) in try self.entries(of: blockList[k].file, block: blockList[k].block) }
+            let accepted = candidate.map { store.isDictionaryAccepted($0.0, level: options.level) } ?? false
+            // The candidate's zstd dictionary fits but its word model does not.
+            var staleModel = false
+            // The new dictionary's word model: coded bytes per text byte where it was judged.
+            var modelRatio = 0.0
+            // A new dictionary (and word model) from this partition's sample, when one pays.
+            func train(_ sample: inout DictionaryTrainer.Sample) throws {
+                try trainer.addWordTraining(to: &sample, blockCount: blockList.count, totalRaw: totalRaw, readBlock: readBlock)
+                let trained = try trainer.train(sample, totalRaw: max(totalRaw, domainRaw))
+                bytes = trained?.dictionary
+                wordModel = trained?.wordModel
+                modelRatio = trained?.modelRatio ?? 0
+                paid = bytes != nil
+                if bytes == nil { store.rejectDictionary(rejectedKey) }
+            }
+            func reuse(_ id: UInt32, _ d: ZstdDictionary) {
                 dictionary = d
                 dictionaryID = id
                 report.dictionaryID = id
                 report.dictionaryBytes = d.bytes.count
-            } else if (candidate != nil || mayTrain) && trainer.worthSampling(blockCount: blockList.count, totalRaw: totalRaw) {
-                let sample = try trainer.sample(blockCount: blockList.count, totalRaw: totalRaw) { k in
-                    try entries(of: blockList[k].file, block: blockList[k].block)
+            }
+            if let (id, d) = candidate, accepted, d.wordModel == nil {
+                reuse(id, d)
+            } else if let (id, d) = candidate, accepted, let model = d.wordModel {
+                // Accepted, with a word model: the model learned one month's vocabulary, and this
+                // month's may have moved on (SPEC.md §6). A small probe coded by the model alone
+                // screens it: about as compact as where it was judged, it is reused; otherwise it
+                // is judged again against zstd on a full sample (the probe, for a small partition).
+                let probe = try trainer.probe(blockCount: blockList.count, totalRaw: totalRaw, readBlock: readBlock)
+                let judgedRatio = store.acceptedModelRatio(id, level: options.level) ?? 0
+                if try trainer.modelRatio(model, on: probe) <= DictionaryTrainer.modelScreenSlack * judgedRatio {
+                    reuse(id, d)
+                } else {
+                    var sample = worthSampling ? try trainer.sample(blockCount: blockList.count, totalRaw: totalRaw, readBlock: readBlock) : probe
+                    if try trainer.judge(d, on: sample, dictionaryKnownToFit: true).reusable {
+                        reuse(id, d)
+                    } else {
+                        staleModel = true
+                        if mayTrain && worthSampling { try train(&sample) }
+                    }
                 }
-                if let (id, d) = candidate, try trainer.fits(d, sample: sample) {
-                    store.acceptDictionary(id, level: options.level)
-                    dictionary = d
-                    dictionaryID = id
-                    report.dictionaryID = id
-                    report.dictionaryBytes = d.bytes.count
+            } else if (candidate != nil || mayTrain) && worthSampling {
+                var sample = try trainer.sample(blockCount: blockList.count, totalRaw: totalRaw, readBlock: readBlock)
+                let fit = try candidate.map { try trainer.judge($0.1, on: sample) }
+                staleModel = fit.map { $0.dictionary && $0.wordModel == false } ?? false
+                if let (id, d) = candidate, let fit, fit.reusable {
+                    store.acceptDictionary(id, level: options.level, modelRatio: fit.modelRatio)
+                    reuse(id, d)
                 } else if mayTrain {
-                    let trained = try trainer.train(sample, totalRaw: max(totalRaw, domainRaw))
-                    bytes = trained?.dictionary
-                    wordModel = trained?.wordModel
-                    paid = bytes != nil
-                    if bytes == nil { store.rejectDictionary(rejectedKey) }
+                    try train(&sample)
                 }
             }
             if dictionary == nil, bytes == nil, options.dictionary == .always, blockList.count >= 1 {
@@ -292,9 +325,17 @@ final class CompactionJob {
                     wordModel = try trainer.wordModel(DictionaryTrainer.Sample(trainBuffer: buf, trainSizes: sizes), dictionary: zd, force: true)
                 }
             }
+            // No new dictionary paid: the candidate's zstd dictionary still fits, so the blocks use it
+            // without the stale model (each stream names its encoding, SPEC.md §3.6). The segments
+            // still name the dictionary, model and all, as its file holds it: readers and the
+            // catalog keep `dictionary`; only the encoder gets the model-less copy.
+            if dictionary == nil, bytes == nil, staleModel, let (id, d) = candidate, let plain = ZstdDictionary(bytes: d.bytes) {
+                reuse(id, d)
+                codingDictionary = plain
+            }
             if dictionary == nil, let bytes, let d = ZstdDictionary(bytes: bytes, wordModel: wordModel) {
                 dictionaryID = try writeDictionary(bytes, wordModel: wordModel)
-                if paid { store.acceptDictionary(dictionaryID, level: options.level) }
+                if paid { store.acceptDictionary(dictionaryID, level: options.level, modelRatio: modelRatio) }
                 newDictionary = true
                 dictionary = d
                 report.dictionaryID = dictionaryID
@@ -304,7 +345,7 @@ final class CompactionJob {
 
         // 3. New segments.
         // Record-aware columnar blocks (SPEC.md §3.6): each field's values compressed together.
-        let codec = BlockCodec.columnar(level: options.level, dictionary: dictionary)
+        let codec = BlockCodec.columnar(level: options.level, dictionary: codingDictionary ?? dictionary)
         let segmentTarget = options.segmentTargetBytes ?? store.options.segmentTargetBytes
         var outputs: [(seq: UInt64, path: String)] = []
         var writer: CompactSegmentWriter?

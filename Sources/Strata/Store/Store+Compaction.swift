@@ -91,10 +91,18 @@ extension Store {
 
     /// Whether dictionary `id` was judged to pay (trained here, or fitted on a held-out sample) at `level` in this process.
     func isDictionaryAccepted(_ id: UInt32, level: Int32) -> Bool {
-        lock.withLock { compactionState.dictionaryAccepted.contains("\(id)@\(level)") }
+        lock.withLock { compactionState.dictionaryAccepted["\(id)@\(level)"] != nil }
     }
 
-    func acceptDictionary(_ id: UInt32, level: Int32) { _ = lock.withLock { compactionState.dictionaryAccepted.insert("\(id)@\(level)") } }
+    /// `modelRatio`: for a dictionary with a word model, the model's coded bytes per text byte where it was judged.
+    func acceptDictionary(_ id: UInt32, level: Int32, modelRatio: Double = 0) {
+        lock.withLock { compactionState.dictionaryAccepted["\(id)@\(level)"] = modelRatio }
+    }
+
+    /// The word model's coded bytes per text byte when dictionary `id` was accepted at `level` (nil: not accepted).
+    func acceptedModelRatio(_ id: UInt32, level: Int32) -> Double? {
+        lock.withLock { compactionState.dictionaryAccepted["\(id)@\(level)"] }
+    }
 
     /// A dictionary id no segment and no file in `directory` uses.
     func reserveDictionaryID(directory dir: String) throws -> UInt32 {
@@ -225,7 +233,10 @@ final class CompactionState: @unchecked Sendable {
     var dictionaryRejected: Set<String> = []
     /// Dictionaries (id at a level) that paid in this process: later months of the
     /// domain reuse them without sampling and measuring again (saves a sample
-    /// read and two trial compressions per partition).
-    var dictionaryAccepted: Set<String> = []
+    /// read and two trial compressions per partition). The value is, for a
+    /// dictionary with a word model, the model's coded bytes per text byte on
+    /// the held-out sample that accepted it (a later month's probe is held
+    /// against it), else 0.
+    var dictionaryAccepted: [String: Double] = [:]
     var nextDictionaryID: UInt32?
 }

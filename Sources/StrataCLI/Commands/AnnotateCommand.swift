@@ -2,7 +2,8 @@ import ArgumentParser
 import Foundation
 import Strata
 
-struct AnnotateCommand: ParsableCommand {
+struct AnnotateCommand: StrataSubcommand {
+    static let allocationProfile = AllocationProfile.standard
     static let configuration = CommandConfiguration(
         commandName: "annotate",
         abstract: "Record feedback, a correction, an exclusion or a re-inclusion for stored examples.",

@@ -2,7 +2,8 @@ import ArgumentParser
 import Foundation
 import Strata
 
-struct CompactCommand: ParsableCommand {
+struct CompactCommand: StrataSubcommand {
+    static let allocationProfile = AllocationProfile.blockBuffers
     static let configuration = CommandConfiguration(
         commandName: "compact",
         abstract: "Merge a partition's sealed segments into zstd segments with annotations folded in.",

@@ -3,7 +3,8 @@ import Foundation
 import Strata
 
 /// `strata dump`: the frames and entries of one segment file with their offsets.
-struct DumpCommand: ParsableCommand {
+struct DumpCommand: StrataSubcommand {
+    static let allocationProfile = AllocationProfile.standard
     static let configuration = CommandConfiguration(
         commandName: "dump",
         abstract: "Show the frames and entries of a segment file with their file offsets.",

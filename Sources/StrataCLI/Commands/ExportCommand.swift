@@ -2,7 +2,8 @@ import ArgumentParser
 import Foundation
 import Strata
 
-struct ExportCommand: ParsableCommand {
+struct ExportCommand: StrataSubcommand {
+    static let allocationProfile = AllocationProfile.blockBuffers
     static let configuration = CommandConfiguration(
         commandName: "export",
         abstract: "Materialize an export (JSONL, one JSON document, or Parquet) of a store into a directory.",

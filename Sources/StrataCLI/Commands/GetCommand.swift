@@ -1,7 +1,8 @@
 import ArgumentParser
 import Strata
 
-struct GetCommand: ParsableCommand {
+struct GetCommand: StrataSubcommand {
+    static let allocationProfile = AllocationProfile.standard
     static let configuration = CommandConfiguration(
         commandName: "get",
         abstract: "Print one example as a JSON object.",

@@ -3,7 +3,8 @@ import Foundation
 import Strata
 
 /// `strata index …`: the persistent dedup index (SPEC.md §5).
-struct IndexCommand: ParsableCommand {
+struct IndexCommand: StrataSubcommand {
+    static let allocationProfile = AllocationProfile.standard
     static let configuration = CommandConfiguration(
         commandName: "index",
         abstract: "Maintain and query the dedup index.",

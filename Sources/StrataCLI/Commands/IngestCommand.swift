@@ -2,7 +2,8 @@ import ArgumentParser
 import Foundation
 import Strata
 
-struct IngestCommand: ParsableCommand {
+struct IngestCommand: StrataSubcommand {
+    static let allocationProfile = AllocationProfile.standard
     static let configuration = CommandConfiguration(
         commandName: "ingest",
         abstract: "Append JSONL (or a JSON array) of examples to a store, creating it if missing.",

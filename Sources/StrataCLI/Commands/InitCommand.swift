@@ -3,7 +3,8 @@ import Foundation
 import Strata
 
 /// `strata init`: creates an empty store with its dedup key (SPEC.md §5.3).
-struct InitCommand: ParsableCommand {
+struct InitCommand: StrataSubcommand {
+    static let allocationProfile = AllocationProfile.standard
     static let configuration = CommandConfiguration(
         commandName: "init",
         abstract: "Create an empty store and fix its dedup key.",

@@ -3,7 +3,8 @@ import Foundation
 import Strata
 
 /// `strata inspect`: partitions and segments from the manifest, headers and footers.
-struct InspectCommand: ParsableCommand {
+struct InspectCommand: StrataSubcommand {
+    static let allocationProfile = AllocationProfile.standard
     static let configuration = CommandConfiguration(
         commandName: "inspect",
         abstract: "Partitions and segments: state, codec, dictionary, examples, raw vs stored bytes, blocks, time range.",

@@ -3,7 +3,8 @@ import Foundation
 import Strata
 
 /// `strata maintain`: the one command a scheduler runs.
-struct MaintainCommand: ParsableCommand {
+struct MaintainCommand: StrataSubcommand {
+    static let allocationProfile = AllocationProfile.blockBuffers
     static let configuration = CommandConfiguration(
         commandName: "maintain",
         abstract: "Scheduled maintenance: verify, compact partition by partition, refresh the index, refresh exports.",

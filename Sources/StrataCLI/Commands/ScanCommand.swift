@@ -3,7 +3,8 @@ import Foundation
 import Strata
 
 /// `strata scan`: examples as JSONL on stdout, filtered.
-struct ScanCommand: ParsableCommand {
+struct ScanCommand: StrataSubcommand {
+    static let allocationProfile = AllocationProfile.standard
     static let configuration = CommandConfiguration(
         commandName: "scan",
         abstract: "Print examples as JSON Lines, filtered by partition and metadata.",

@@ -2,7 +2,8 @@ import ArgumentParser
 import Foundation
 import Strata
 
-struct StatsCommand: ParsableCommand {
+struct StatsCommand: StrataSubcommand {
+    static let allocationProfile = AllocationProfile.standard
     static let configuration = CommandConfiguration(
         commandName: "stats",
         abstract: "Counts, partitions, date range, quality and size of a store.",

@@ -3,7 +3,8 @@ import Foundation
 import Strata
 
 /// `strata verify`: reads every byte of the store and checks every checksum and invariant.
-struct VerifyCommand: ParsableCommand {
+struct VerifyCommand: StrataSubcommand {
+    static let allocationProfile = AllocationProfile.standard
     static let configuration = CommandConfiguration(
         commandName: "verify",
         abstract: "Check every checksum and invariant of a store (read-only, no lock).",
