@@ -97,13 +97,25 @@ struct DictionaryTrainer {
         }
     }
 
+    /// The sample's held-out entries joined into blocks of about `blockTarget`
+    /// bytes, as compaction would write them (an entry is never split).
+    private func forEachHeldOutBlock(of sample: Sample, _ body: ([UInt8]) throws -> Void) throws {
+        var block: [UInt8] = []
+        for e in sample.evalEntries {
+            if !block.isEmpty && block.count + e.count > blockTarget {
+                try body(block)
+                block.removeAll(keepingCapacity: true)
+            }
+            block.append(contentsOf: e)
+        }
+        if !block.isEmpty { try body(block) }
+    }
+
     /// Held-out bytes compressed without and with `dictionary`, plus their raw size.
     func evaluate(_ dictionary: ZstdDictionary, on sample: Sample) throws -> (plain: Int, withDict: Int, raw: Int) {
         var plain = 0, withDict = 0, raw = 0
-        var block: [UInt8] = []
         var out: [UInt8] = []
-        func flush() throws {
-            guard !block.isEmpty else { return }
+        try forEachHeldOutBlock(of: sample) { block in
             try block.withUnsafeBytes { b in
                 out.removeAll(keepingCapacity: true)
                 plain += try ZstdCodec.compress(b, level: level, appendingTo: &out)
@@ -111,13 +123,7 @@ struct DictionaryTrainer {
                 withDict += try ZstdCodec.compress(b, level: level, dictionary: dictionary, appendingTo: &out)
             }
             raw += block.count
-            block.removeAll(keepingCapacity: true)
         }
-        for e in sample.evalEntries {
-            if !block.isEmpty && block.count + e.count > blockTarget { try flush() }
-            block.append(contentsOf: e)
-        }
-        try flush()
         return (plain, withDict, raw)
     }
 
@@ -225,10 +231,8 @@ struct DictionaryTrainer {
     func textSizes(of sample: Sample, dictionary: ZstdDictionary, model: WordModel) throws -> (zstd: Int, model: Int, raw: Int) {
         let workspace = ColumnarBlock.EncoderWorkspace.current
         var zstdBytes = 0, modelBytes = 0, rawBytes = 0
-        var block: [UInt8] = []
         var out: [UInt8] = []
-        func flush() throws {
-            guard !block.isEmpty else { return }
+        try forEachHeldOutBlock(of: sample) { block in
             let texts = try block.withUnsafeBytes { try workspace.texts(of: $0) }
             try texts.withUnsafeBytes { t in
                 out.removeAll(keepingCapacity: true)
@@ -236,13 +240,7 @@ struct DictionaryTrainer {
                 modelBytes += model.encode(t, into: &out) ?? t.count
                 rawBytes += t.count
             }
-            block.removeAll(keepingCapacity: true)
         }
-        for e in sample.evalEntries {
-            if !block.isEmpty && block.count + e.count > blockTarget { try flush() }
-            block.append(contentsOf: e)
-        }
-        try flush()
         return (zstdBytes, modelBytes, rawBytes)
     }
 }
