@@ -31,6 +31,20 @@ extension StoreOptions.CommitPolicy {
     }
 }
 
+/// "dedup_key" and "normalize" as `strata init --dedup-key/--normalize` spells them (SPEC.md §5.3);
+/// nil when neither is given, so an existing store keeps its key and a new one gets `content`.
+/// Errors name the option as the caller spelled it.
+func dedupKeyOption(_ o: Options) throws -> DedupKey? {
+    let key = try o.string("dedup_key"), normalize = try o.string("normalize")
+    guard key != nil || normalize != nil else { return nil }
+    do {
+        return try DedupKey(parsing: key ?? "content", normalize: normalize ?? "none")
+    } catch var e as StrataError {
+        e.field = e.field == "normalize" ? "normalize" : "dedup_key"
+        throw e
+    }
+}
+
 @_cdecl("strata_store_open")
 public func strata_store_open(_ path: UnsafePointer<CChar>?, _ optionsJSON: UnsafePointer<CChar>?,
                               _ out: UnsafeMutablePointer<OpaquePointer?>?, _ err: UnsafeMutablePointer<strata_error>?) -> Int32 {
@@ -39,12 +53,19 @@ public func strata_store_open(_ path: UnsafePointer<CChar>?, _ optionsJSON: Unsa
         out.pointee = nil
         let p = try argument(path, "path")
         let o = try Options(optionsJSON, what: "store options")
-        try o.only(["create", "commit", "check_permissions"])
+        try o.only(["create", "commit", "check_permissions", "dedup_key", "normalize"])
         var options = StoreOptions()
         options.createIfMissing = try o.bool("create") ?? true
         options.commitPolicy = try StoreOptions.CommitPolicy(option: o.values["commit"])
         options.checkPermissions = try o.bool("check_permissions") ?? true
-        let store = try Store.open(at: p, options: options)
+        options.dedupKey = try dedupKeyOption(o)
+        let store: Store
+        do {
+            store = try Store.open(at: p, options: options)
+        } catch var e as StrataError where e.field == "dedupKey" {
+            e.field = "dedup_key"  // the option's name in this API
+            throw e
+        }
         out.pointee = box(try StoreHandle(store: store))
     }
 }

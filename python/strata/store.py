@@ -252,29 +252,44 @@ class Store(_Handle):
     _scan_fn = lib.strata_store_scan
     _close_fn = lib.strata_store_close
 
-    def __init__(self, path: PathLike, create: bool = True, commit: CommitPolicy = "batch", check_permissions: bool = True) -> None:
+    def __init__(self, path: PathLike, create: bool = True, commit: CommitPolicy = "batch", check_permissions: bool = True,
+                 dedup_key: Optional[str] = None, normalize: Optional[str] = None) -> None:
         """Opens (and by default creates) the store at ``path``; see ``Store.open``."""
         super().__init__()
         self.path = os.fspath(path)
         if isinstance(commit, bool) or not (commit in ("batch", "manual") or (isinstance(commit, (int, float)) and commit > 0)):
             raise UsageError('commit must be "batch", "manual" or a positive number of seconds', code="usage", field="commit")
+        for name, value in (("dedup_key", dedup_key), ("normalize", normalize)):
+            if value is not None and not isinstance(value, str):
+                raise UsageError(f"{name} must be a string", code="usage", field=name)
         self.commit_policy = commit
-        options = _native.encode_options({"create": create, "commit": commit, "check_permissions": check_permissions})
+        options = _native.encode_options({"create": create, "commit": commit, "check_permissions": check_permissions,
+                                          "dedup_key": dedup_key, "normalize": normalize})
         out = c_void_p()
         _native.call(lib.strata_store_open, _native.path_arg(path), options, ctypes.byref(out))
         self._h = out.value
 
     @classmethod
-    def open(cls, path: PathLike, create: bool = True, commit: CommitPolicy = "batch", check_permissions: bool = True) -> "Store":
+    def open(cls, path: PathLike, create: bool = True, commit: CommitPolicy = "batch", check_permissions: bool = True,
+             dedup_key: Optional[str] = None, normalize: Optional[str] = None) -> "Store":
         """Opens the store at ``path``, recovering from any earlier crash.
 
         ``commit``: "batch" (default) — every ``append``, ``append_many``,
         ``ingest_jsonl`` and ``annotate`` call is durable when it returns;
         "manual" — only ``commit()`` and ``close()`` make data durable; a number
         of seconds — a call commits when that long passed since the last commit.
+
+        ``dedup_key`` and ``normalize`` fix what counts as a duplicate when the
+        store is created, as ``strata init --dedup-key/--normalize``:
+        ``"content"`` (default), ``"content+FIELD[,FIELD]"`` (FIELD: ``source``,
+        ``domain`` or ``metadata.PATH``) or ``"prompt_only"``; ``"none"``
+        (default), ``"whitespace"`` or ``"casefold"``. The key cannot change:
+        opening an existing store with another raises ``UsageError``
+        (``field == "dedup_key"``); leave both ``None`` to use the store's own.
         Raises ``LockedError`` if another writer has the store.
         """
-        return cls(path, create=create, commit=commit, check_permissions=check_permissions)
+        return cls(path, create=create, commit=commit, check_permissions=check_permissions,
+                   dedup_key=dedup_key, normalize=normalize)
 
     def close(self) -> None:
         """Closes open scans, seals and commits everything, and releases the store. Idempotent."""

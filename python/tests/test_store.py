@@ -345,3 +345,46 @@ def test_library_calls_release_the_gil(tmp_path, corpus):
         t.join()
     assert took[0] > 0.05, "the call is long enough to tell"
     assert longest < took[0] / 2, (longest, took[0])
+
+
+def test_a_store_created_from_python_with_a_dedup_key_keeps_it_and_the_cli_sees_it(tmp_path):
+    path = tmp_path / "s"
+    with strata.Store.open(path, dedup_key="content+metadata.source_key", normalize="whitespace") as s:
+        a = s.append(example(1, metadata={"source_key": "A"}))
+        b = s.append(example(1, metadata={"source_key": "B"}))           # same content, other key field: kept
+        c = s.append(example(1, prompt=" question\u00a0 1 ", metadata={"source_key": "A"}))  # respaced: a duplicate
+        assert a.inserted and b.inserted and a.id != b.id
+        assert not c.inserted and c.id == a.id
+    # `strata init` with the same key is a no-op and reports it; reopening without options keeps it.
+    out = json.loads(run_cli("init", str(path), "--dedup-key", "content+metadata.source_key", "--normalize", "whitespace", "--json").stdout)
+    assert out["dedup"] == {"key": "content+fields", "fields": ["metadata.source_key"], "normalize": "whitespace"}
+    assert out["records"] == 2
+    with strata.Store.open(path) as s:
+        assert not s.append(example(1, prompt="question  1", metadata={"source_key": "B"})).inserted
+
+
+@pytest.mark.parametrize("options,field", [
+    ({"dedup_key": "content+nonsense"}, "dedup_key"),
+    ({"dedup_key": "fingerprint"}, "dedup_key"),
+    ({"normalize": "lowercase"}, "normalize"),
+    ({"dedup_key": 3}, "dedup_key"),
+])
+def test_a_bad_dedup_option_is_a_usage_error_naming_it_and_creates_nothing(tmp_path, options, field):
+    with pytest.raises(strata.UsageError) as e:
+        strata.Store.open(tmp_path / "s", **options)
+    assert e.value.field == field
+    assert not (tmp_path / "s").exists()
+
+
+def test_opening_with_another_dedup_key_fails_and_leaves_the_store_as_it_was(tmp_path):
+    path = tmp_path / "s"
+    with strata.Store.open(path, dedup_key="prompt_only") as s:
+        s.append(example(1))
+    before = sorted((p.name, p.stat().st_size) for p in path.rglob("*") if p.is_file())
+    for key, norm in (("content", None), ("prompt_only", "casefold")):
+        with pytest.raises(strata.UsageError) as e:
+            strata.Store.open(path, dedup_key=key, normalize=norm)
+        assert e.value.field == "dedup_key" and "cannot change" in str(e.value)
+    assert sorted((p.name, p.stat().st_size) for p in path.rglob("*") if p.is_file()) == before
+    with strata.Store.open(path) as s:
+        assert not s.append(example(1, response="another answer")).inserted  # still keyed on the prompt only

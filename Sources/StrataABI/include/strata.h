@@ -103,6 +103,14 @@ void strata_free(void *p);
  *             close) | number of seconds (commit on a call once that many
  *             seconds passed since the last commit, and on close)
  *   "check_permissions": bool (default true)
+ *   "dedup_key": "content" (default) | "content+FIELD[,FIELD]" (FIELD: source,
+ *             domain or metadata.PATH) | "prompt_only" — as `strata init
+ *             --dedup-key` (SPEC.md §5.3)
+ *   "normalize": "none" (default) | "whitespace" | "casefold"
+ *   A new store is created with that dedup key; an existing store must have
+ *   been created with the same key and normalization (else STRATA_E_USAGE
+ *   with field "dedup_key", the store untouched). Give neither to open an
+ *   existing store with whatever key it has.
  * On success *out is a new handle. Fails with STRATA_E_LOCKED when another
  * writer (in any process) has the store.
  */
