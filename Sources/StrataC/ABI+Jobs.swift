@@ -8,7 +8,8 @@ import StrataABI
 /// An export spec from strata_export's JSON (the options of `strata export`).
 func exportSpec(_ o: Options) throws -> ExportSpec {
     try o.only(["format", "schema", "meta_header", "domains", "from_month", "to_month", "min_quality", "tags", "all_tags",
-                "source", "shapes", "feedback", "include_excluded", "split", "partitioned", "system_prompt", "name"])
+                "source", "shapes", "feedback", "include_excluded", "split", "partitioned", "system_prompt", "name",
+                "where", "from", "to", "layout", "file_name", "mode", "skip_damaged", "force"])
     let format = try o.string("format") ?? "jsonl"
     guard let f = ExportFormat(rawValue: format) else { throw usage("format must be jsonl, json or parquet", field: "format") }
     let schema = try o.string("schema") ?? "raw"
@@ -35,6 +36,13 @@ func exportSpec(_ o: Options) throws -> ExportSpec {
     spec.partitioned = try o.bool("partitioned") ?? false
     spec.systemPrompt = try o.string("system_prompt")
     spec.name = try o.string("name")
+    spec.predicate = try o.selection()
+    if let layout = try o.string("layout") {
+        guard let l = ExportLayout(rawValue: layout) else { throw usage("layout must be hive or etl", field: "layout") }
+        spec.layout = l
+        if l == .etl { spec.partitioned = true }
+    }
+    spec.fileName = try o.string("file_name")
     try spec.validate()
     return spec
 }
@@ -45,9 +53,20 @@ public func strata_export(_ storePath: UnsafePointer<CChar>?, _ outPath: UnsafeP
                           _ err: UnsafeMutablePointer<strata_error>?) -> Int32 {
     abiCall(err) {
         result?.pointee = nil
-        let spec = try exportSpec(try Options(specJSON, what: "export spec"))
+        let options = try Options(specJSON, what: "export spec")
+        let spec = try exportSpec(options)
         let out = try argument(outPath, "out_path")
-        let r = try Exporter(storePath: try argument(storePath, "store_path"), outPath: out, spec: spec).run()
+        let exporter = Exporter(storePath: try argument(storePath, "store_path"), outPath: out, spec: spec)
+        if let mode = try options.string("mode") {
+            // As `strata export --mode`: octal, owner read/write at least, no execute bits.
+            guard let m = UInt32(mode, radix: 8), m & 0o600 == 0o600, m & ~0o666 == 0 else {
+                throw usage("mode must be an octal file mode between 600 and 666 (e.g. \"644\")", field: "mode")
+            }
+            exporter.fileMode = m
+        }
+        exporter.skipDamaged = try options.bool("skip_damaged") ?? false
+        exporter.force = try options.bool("force") ?? false
+        let r = try exporter.run()
         var o = r.jsonObject
         o["out"] = out
         o["files_detail"] = r.files.map { f -> [String: Any] in

@@ -165,6 +165,19 @@ struct Options {
     }
 }
 
+extension Options {
+    /// "where" (one predicate or a list, ANDed), "from" and "to" (timestamps):
+    /// the selection of `strata scan/export --where/--from/--to` (docs/QUERY.md).
+    func selection() throws -> RecordPredicate? {
+        do {
+            return try RecordPredicate.selection(predicates: try strings("where"), from: try string("from"), to: try string("to"))
+        } catch var e as StrataError where e.field == nil || e.field == "--where" {
+            e.field = "where"  // a predicate's syntax error, named as the CLI option
+            throw e
+        }
+    }
+}
+
 /// An id argument: 32 hex digits.
 func exampleID(_ p: UnsafePointer<CChar>?) throws -> ExampleID {
     let s = try argument(p, "id")

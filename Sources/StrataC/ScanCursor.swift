@@ -92,7 +92,8 @@ struct ScanSpec {
 
     init(_ json: UnsafePointer<CChar>?) throws {
         let o = try Options(json, what: "scan filter")
-        try o.only(["domains", "from_month", "to_month", "min_quality", "tags", "source", "shapes", "include_excluded", "view", "batch_bytes"])
+        try o.only(["domains", "from_month", "to_month", "min_quality", "tags", "source", "shapes", "include_excluded", "view", "batch_bytes",
+                    "where", "from", "to"])
         let domains = try o.strings("domains")
         let minQ = try o.double("min_quality")
         if let minQ, !(0...1).contains(minQ) { throw usage("min_quality must be between 0 and 1", field: "min_quality") }
@@ -113,6 +114,7 @@ struct ScanSpec {
                                 return true
                             } : nil,
                             includeExcluded: try o.bool("include_excluded") ?? false)
+        if let selection = try o.selection() { filter.require(selection) }
         let v = try o.string("view") ?? "folded"
         guard let view = ExampleView(rawValue: v) else { throw usage("view must be folded, raw or export", field: "view") }
         self.view = view

@@ -78,6 +78,7 @@ class ExportSummary:
     skipped: int
     seconds: float
     details: List[Dict[str, Any]]
+    damaged_skipped: List[str] = field(default_factory=list)
 
 
 def _json_default(o: Any) -> Any:
@@ -105,9 +106,39 @@ def _encode_example(example: Mapping[str, Any], line: Optional[int] = None) -> b
         raise InvalidInputError(f"not representable as JSON: {e}", code="invalid-input", line=line) from None
 
 
+Instant = Union[str, _dt.date, _dt.datetime]
+
+
+def _selection(where: Union[str, Sequence[str], None], from_time: Optional[Instant], to_time: Optional[Instant]) -> Dict[str, Any]:
+    """The ``where``/``from``/``to`` options of scans and exports (``strata scan --where/--from/--to``)."""
+    def instant(v: Optional[Instant], name: str) -> Optional[str]:
+        if v is None or isinstance(v, str):
+            return v
+        if isinstance(v, _dt.datetime) and v.tzinfo is None:
+            raise UsageError(f"{name} must be timezone-aware (or a date, or text)", code="usage", field=name)
+        if isinstance(v, (_dt.date, _dt.datetime)):
+            return _json_default(v)
+        raise UsageError(f"{name} must be a datetime, a date or text like 2025-03-14T09:00:00Z", code="usage", field=name)
+
+    return {"where": [where] if isinstance(where, str) else (list(where) if where is not None else None),
+            "from": instant(from_time, "from_time"), "to": instant(to_time, "to_time")}
+
+
+def _selection_call(fn: Any, *args: Any) -> Any:
+    """Calls the library; an error about ``from``/``to`` names the Python parameter (``from_time``/``to_time``)."""
+    try:
+        return fn(*args)
+    except UsageError as e:
+        if e.field in ("from", "to"):
+            e.field = e.field + "_time"
+        raise
+
+
 def _scan_options(domain: Union[str, Sequence[str], None], from_month: Optional[str], to_month: Optional[str],
                   min_quality: Optional[float], tags: Union[str, Sequence[str], None], source: Optional[str],
-                  shape: Union[str, Sequence[str], None], include_excluded: bool, view: str, batch_bytes: Optional[int]) -> bytes:
+                  shape: Union[str, Sequence[str], None], include_excluded: bool, view: str, batch_bytes: Optional[int],
+                  where: Union[str, Sequence[str], None] = None, from_time: Optional[Instant] = None,
+                  to_time: Optional[Instant] = None) -> bytes:
     def listify(v: Union[str, Sequence[str], None]) -> Optional[List[str]]:
         if v is None:
             return None
@@ -118,7 +149,7 @@ def _scan_options(domain: Union[str, Sequence[str], None], from_month: Optional[
     return _native.encode_options({
         "domains": listify(domain), "from_month": from_month, "to_month": to_month, "min_quality": min_quality,
         "tags": listify(tags), "source": source, "shapes": listify(shape), "include_excluded": include_excluded or None,
-        "view": view, "batch_bytes": batch_bytes or (256 << 10),
+        "view": view, "batch_bytes": batch_bytes or (256 << 10), **_selection(where, from_time, to_time),
     })
 
 
@@ -209,14 +240,18 @@ class _Handle:
     def scan(self, domain: Union[str, Sequence[str], None] = None, from_month: Optional[str] = None, to_month: Optional[str] = None,
              min_quality: Optional[float] = None, tags: Union[str, Sequence[str], None] = None, source: Optional[str] = None,
              shape: Union[str, Sequence[str], None] = None, *, include_excluded: bool = False, view: str = "folded",
-             batch_bytes: Optional[int] = None) -> Iterator[Dict[str, Any]]:
+             batch_bytes: Optional[int] = None, where: Union[str, Sequence[str], None] = None,
+             from_time: Optional[Instant] = None, to_time: Optional[Instant] = None) -> Iterator[Dict[str, Any]]:
         """Streams examples as dicts in (domain, month, append) order, in bounded memory.
 
         Filters combine with AND: ``domain`` (one or several), ``from_month`` /
         ``to_month`` ("YYYY-MM", inclusive), ``min_quality`` (examples without a
         score are skipped), ``tags`` (any of them), ``source``, ``shape``
-        ("instruction", "prompt_response", "chat"). Excluded examples are left out
-        unless ``include_excluded``. ``view`` is "folded" (default), "raw" or
+        ("instruction", "prompt_response", "chat"), ``where`` (a predicate or a list of
+        them, ANDed: ``'metadata.complexity_level = "advanced" AND quality_score >= 0.5'``,
+        docs/QUERY.md), ``from_time`` (inclusive) / ``to_time`` (exclusive) on the
+        timestamp (aware datetimes, dates, or "2025-03-14T09:00:00Z" text). Excluded
+        examples are left out unless ``include_excluded``. ``view`` is "folded" (default), "raw" or
         "export" (see ``get``).
 
         The library scans on its own thread, at most two batches (~256 KiB each)
@@ -225,9 +260,10 @@ class _Handle:
         (``close()`` the generator, or leave the ``for`` loop and drop it). Open a
         separate ``strata.Reader`` to read while writing.
         """
-        options = _scan_options(domain, from_month, to_month, min_quality, tags, source, shape, include_excluded, view, batch_bytes)
+        options = _scan_options(domain, from_month, to_month, min_quality, tags, source, shape, include_excluded, view, batch_bytes,
+                                where, from_time, to_time)
         out = c_void_p()
-        _native.call(self._scan_fn, self._handle(), options, ctypes.byref(out))
+        _selection_call(_native.call, self._scan_fn, self._handle(), options, ctypes.byref(out))
         cursor = _Cursor(out.value, self)
         return _iterate(cursor)
 
@@ -421,13 +457,13 @@ class Store(_Handle):
                to_month: Optional[str] = None, min_quality: Optional[float] = None, tags: Union[str, Sequence[str], None] = None,
                all_tags: bool = False, source: Optional[str] = None, shape: Union[str, Sequence[str], None] = None,
                feedback: Optional[str] = None, include_excluded: bool = False, meta_header: bool = False,
-               system_prompt: Optional[str] = None, name: Optional[str] = None) -> ExportSummary:
+               system_prompt: Optional[str] = None, name: Optional[str] = None, **more: Any) -> ExportSummary:
         """Commits, then materializes an export into directory ``out`` (as ``strata export``; see ``strata.export``)."""
         self.commit()
         return export(self.path, out, format=format, schema=schema, split=split, partitioned=partitioned, domain=domain,
                       from_month=from_month, to_month=to_month, min_quality=min_quality, tags=tags, all_tags=all_tags,
                       source=source, shape=shape, feedback=feedback, include_excluded=include_excluded,
-                      meta_header=meta_header, system_prompt=system_prompt, name=name)
+                      meta_header=meta_header, system_prompt=system_prompt, name=name, **more)
 
     def stats(self) -> Dict[str, Any]:
         """Commits, then returns the store's statistics (as ``strata stats --json``)."""
@@ -481,11 +517,18 @@ def export(store: PathLike, out: PathLike, format: str = "jsonl", schema: str = 
            to_month: Optional[str] = None, min_quality: Optional[float] = None, tags: Union[str, Sequence[str], None] = None,
            all_tags: bool = False, source: Optional[str] = None, shape: Union[str, Sequence[str], None] = None,
            feedback: Optional[str] = None, include_excluded: bool = False, meta_header: bool = False,
-           system_prompt: Optional[str] = None, name: Optional[str] = None) -> ExportSummary:
+           system_prompt: Optional[str] = None, name: Optional[str] = None, where: Union[str, Sequence[str], None] = None,
+           from_time: Optional[Instant] = None, to_time: Optional[Instant] = None, layout: Optional[str] = None,
+           file_name: Optional[str] = None, mode: Union[int, str, None] = None, skip_damaged: bool = False,
+           force: bool = False) -> ExportSummary:
     """Materializes an export of the committed contents of ``store`` into directory ``out``: ``format`` "jsonl", "json"
     or "parquet"; ``schema`` "raw", "alpaca", "prompt_response" or "chat"; ``split`` as "train=0.8,test=0.2" or
     ``{"train": 0.8, "test": 0.2}`` (deterministic by id); ``partitioned`` for a Hive layout domain=…/month=…. Filters as
-    in ``scan``; ``feedback`` "drop-negative" or "only-positive". Idempotent: an up-to-date export is not rewritten."""
+    in ``scan`` (``where``, ``from_time``, ``to_time`` included); ``feedback`` "drop-negative" or "only-positive".
+    As ``strata export``: ``layout`` "hive" or "etl" (DOMAIN/YYYY/MM/NAME_YYYY_MM.jsonl, the ETL module's object names),
+    ``file_name`` the data file's base name, ``mode`` the files' permission bits (``0o644`` or "644"; default private),
+    ``skip_damaged`` leaves out damaged segments and lists them in ``damaged_skipped``, ``force`` writes into a directory
+    holding files no export wrote. Idempotent: an up-to-date export is not rewritten."""
     def listify(v: Union[str, Sequence[str], None]) -> Optional[List[str]]:
         return None if v is None else ([v] if isinstance(v, str) else list(v))
 
@@ -496,10 +539,22 @@ def export(store: PathLike, out: PathLike, format: str = "jsonl", schema: str = 
         "from_month": from_month, "to_month": to_month, "min_quality": min_quality, "tags": listify(tags),
         "all_tags": all_tags or None, "source": source, "shapes": listify(shape), "feedback": feedback,
         "include_excluded": include_excluded or None, "meta_header": meta_header or None, "system_prompt": system_prompt, "name": name,
+        "layout": layout, "file_name": file_name, "mode": _format_mode(mode), "skip_damaged": skip_damaged or None,
+        "force": force or None, **_selection(where, from_time, to_time),
     })
-    r = _native.call_json(lib.strata_export, _native.path_arg(store), _native.path_arg(out), spec)
+    r = _selection_call(_native.call_json, lib.strata_export, _native.path_arg(store), _native.path_arg(out), spec)
     return ExportSummary(rows=r["rows"], bytes=r["bytes"], files=list(r["paths"]), up_to_date=r["up_to_date"],
-                         rewritten_files=r["rewritten_files"], skipped=r["skipped"], seconds=r["seconds"], details=r["files_detail"])
+                         rewritten_files=r["rewritten_files"], skipped=r["skipped"], seconds=r["seconds"], details=r["files_detail"],
+                         damaged_skipped=list(r.get("damaged_skipped", [])))
+
+
+def _format_mode(mode: Union[int, str, None]) -> Optional[str]:
+    """A file mode as the library takes it: octal text ("644"); ints are permission bits (0o644)."""
+    if mode is None or isinstance(mode, str):
+        return mode
+    if isinstance(mode, int) and not isinstance(mode, bool):
+        return format(mode, "o")
+    raise UsageError("mode must be permission bits like 0o644 or text like \"644\"", code="usage", field="mode")
 
 
 def stats(store: PathLike) -> Dict[str, Any]:

@@ -180,12 +180,17 @@ def test_scan_filters_match_the_cli_scan(tmp_path, corpus):
             {"tags": first["tags"][:1]} if first["tags"] else {"min_quality": 0.5},
             {"shape": "chat"},
             {"source": first["source"]} if first["source"] else {"shape": "instruction"},
+            {"where": 'metadata.record_type = "BloodGlucoseRecord"'},
+            {"where": ["metadata.record_count > 100", "quality_score >= 0.5"], "shape": "instruction"},
+            {"from_time": "2025-03-01", "to_time": "2025-06-15T12:00:00Z"},
+            {"from_time": "2025-01-01T00:00:00Z", "where": "metadata.clinical_insights.trend IN (\"stable\", \"improving\")"},
         ]
         for f in cases:
             args = []
             for k, v in f.items():
                 flag = {"domain": "--domain", "from_month": "--from-month", "to_month": "--to-month", "min_quality": "--min-quality",
-                        "tags": "--tag", "shape": "--shape", "source": "--source"}[k]
+                        "tags": "--tag", "shape": "--shape", "source": "--source", "where": "--where", "from_time": "--from",
+                        "to_time": "--to"}[k]
                 for item in (v if isinstance(v, list) else [v]):
                     args += [flag, str(item)]
             s.commit()
@@ -388,3 +393,57 @@ def test_opening_with_another_dedup_key_fails_and_leaves_the_store_as_it_was(tmp
     assert sorted((p.name, p.stat().st_size) for p in path.rglob("*") if p.is_file()) == before
     with strata.Store.open(path) as s:
         assert not s.append(example(1, response="another answer")).inserted  # still keyed on the prompt only
+
+
+def test_scan_takes_datetimes_and_dates_for_the_time_range_and_rejects_bad_selections(tmp_path):
+    with strata.Store.open(tmp_path / "s") as s:
+        for i, day in enumerate(["2025-03-13T23:59:59Z", "2025-03-14T00:00:00Z", "2025-03-14T18:00:00Z", "2025-03-15T00:00:00Z"]):
+            s.append(example(i, timestamp=day))
+        def days(**f):
+            return [e["timestamp"][:19] for e in s.scan(**f)]
+        assert days(from_time=dt.date(2025, 3, 14), to_time=dt.date(2025, 3, 15)) == ["2025-03-14T00:00:00", "2025-03-14T18:00:00"]
+        aware = dt.datetime(2025, 3, 14, 20, 0, tzinfo=dt.timezone(dt.timedelta(hours=2)))  # 18:00Z: to is exclusive
+        assert days(to_time=aware) == ["2025-03-13T23:59:59", "2025-03-14T00:00:00"]
+        with pytest.raises(strata.UsageError) as e:
+            list(s.scan(from_time=dt.datetime(2025, 3, 14)))  # naive: which zone?
+        assert e.value.field == "from_time"
+        with pytest.raises(strata.UsageError) as e:
+            list(s.scan(from_time="2025-03-15", to_time="2025-03-14"))
+        assert e.value.field == "to_time"
+        with pytest.raises(strata.UsageError) as e:
+            list(s.scan(where="quality_score >>= 1"))
+        assert e.value.field == "where"
+
+
+def test_export_takes_the_cli_options_a_pipeline_needs_and_writes_what_the_cli_writes(tmp_path, corpus):
+    store = tmp_path / "s"
+    run_cli("ingest", str(store), str(corpus), "--quiet")
+    cases = [
+        ({"layout": "etl", "file_name": "health_journal", "schema": "alpaca"},
+         ["--layout", "etl", "--file-name", "health_journal", "--schema", "alpaca"]),
+        ({"format": "parquet", "file_name": "training", "from_time": "2025-01-01", "to_time": dt.date(2025, 7, 1),
+          "where": "metadata.record_count > 10"},
+         ["--format", "parquet", "--file-name", "training", "--from", "2025-01-01", "--to", "2025-07-01", "--where", "metadata.record_count > 10"]),
+        ({"mode": 0o644}, ["--mode", "644"]),
+    ]
+    for n, (options, flags) in enumerate(cases):
+        py = strata.export(store, tmp_path / f"py{n}", **options)
+        run_cli("export", str(store), "--out", str(tmp_path / f"cli{n}"), *flags)
+        cli_dir = tmp_path / f"cli{n}"
+        cli_files = sorted(str(p.relative_to(cli_dir)) for p in cli_dir.rglob("*") if p.is_file() and p.suffix in (".jsonl", ".parquet"))
+        assert sorted(py.files) == cli_files and py.rows > 0, options
+        for f in py.files:
+            assert (tmp_path / f"py{n}" / f).read_bytes() == (cli_dir / f).read_bytes(), f
+            assert (tmp_path / f"py{n}" / f).stat().st_mode & 0o777 == (cli_dir / f).stat().st_mode & 0o777
+    assert all(f.count("/") == 3 and f.split("/")[-1].startswith("health_journal_") for f in strata.export(store, tmp_path / "py0", layout="etl", file_name="health_journal", schema="alpaca").files)
+    assert (tmp_path / "py2" / py.files[0]).stat().st_mode & 0o777 == 0o644
+    (tmp_path / "foreign").mkdir()
+    (tmp_path / "foreign" / "notes.txt").write_text("mine")
+    with pytest.raises(strata.Error):
+        strata.export(store, tmp_path / "foreign")
+    assert strata.export(store, tmp_path / "foreign", force=True).rows > 0
+    assert (tmp_path / "foreign" / "notes.txt").read_text() == "mine"
+    for bad, field in (({"layout": "flat"}, "layout"), ({"mode": 0o755}, "mode"), ({"where": "nonsense"}, "where")):
+        with pytest.raises(strata.UsageError) as e:
+            strata.export(store, tmp_path / "bad", **bad)
+        assert e.value.field == field, bad

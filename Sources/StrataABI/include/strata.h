@@ -185,7 +185,10 @@ int strata_store_annotate(strata_store *store, const char *id_hex, const char *a
  *   "tags": [str] (any), "source": str, "shapes": [str],
  *   "include_excluded": bool (default false),
  *   "view": "folded" (default) | "raw" | "export",
- *   "batch_bytes": int (approximate bytes per batch, default 1 MiB)
+ *   "batch_bytes": int (approximate bytes per batch, default 1 MiB),
+ *   "where": str or [str] (predicates, ANDed; docs/QUERY.md),
+ *   "from", "to": timestamps ("2025-03-14" or "2025-03-14T09:00:00Z";
+ *             from inclusive, to exclusive) — `strata scan --where/--from/--to`
  * View "export" gives the Parquet export's columns (SPEC.md §8.7): the
  * content as ingested plus "domain", "month", "timestamp" as integer
  * milliseconds, "metadata" as JSON text, "feedback_positive",
@@ -241,7 +244,10 @@ void strata_cursor_close(strata_cursor *cursor);
  * "min_quality", "tags": [str], "all_tags": bool, "source": str,
  * "shapes": [str], "feedback": "drop-negative"|"only-positive",
  * "include_excluded": bool, "split": "train=0.8,test=0.2",
- * "partitioned": bool, "system_prompt": str, "name": str.
+ * "partitioned": bool, "system_prompt": str, "name": str, "where",
+ * "from", "to" (as for scans), "layout": "hive"|"etl", "file_name": str,
+ * "mode": "644" (octal file mode, 600–666), "skip_damaged": bool,
+ * "force": bool — the `strata export` options of the same names.
  * On success *result_json is the export result (as `strata export --json`).
  */
 int strata_export(const char *store_path, const char *out_path, const char *spec_json,

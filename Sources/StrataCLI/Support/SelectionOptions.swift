@@ -14,16 +14,6 @@ struct SelectionOptions: ParsableArguments {
 
     /// The same from plain values (`strata scan`'s fast path parses without ArgumentParser).
     static func predicate(predicates: [String], from: String?, to: String?) throws -> RecordPredicate? {
-        var all = try predicates.map { try RecordPredicate(parsing: $0) }
-        func instant(_ text: String?, _ option: String) throws -> Int64? {
-            guard let text else { return nil }
-            do { return try IngestLineParser.parseTimestamp(text) } catch let e as StrataError {
-                throw StrataError(.usage, "\(option) '\(text)': \(e.message)", field: option)
-            }
-        }
-        let f = try instant(from, "--from"), t = try instant(to, "--to")
-        if let f, let t, t <= f { throw StrataError(.usage, "--to must be after --from", field: "--to") }
-        if f != nil || t != nil { all.append(RecordPredicate.timeRange(fromMillis: f, toMillis: t)) }
-        return RecordPredicate.all(all)
+        try RecordPredicate.selection(predicates: predicates, from: from, to: to, fromName: "--from", toName: "--to")
     }
 }
