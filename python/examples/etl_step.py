@@ -46,8 +46,10 @@ def main(store_dir, out_dir):
                 print(f"skipped: {e}", file=sys.stderr)
                 continue
             new, dup = new + r.inserted, dup + (not r.inserted)
-        # One JSONL file per domain and month: domain=…/month=…/part-00000.jsonl
-        summary = store.export(out_dir, format="jsonl", schema="alpaca", partitioned=True, min_quality=0.3)
+        # One JSONL file per domain and month, under the ETL module's object names:
+        # DOMAIN/YYYY/MM/health_journal_YYYY_MM.jsonl
+        summary = store.export(out_dir, format="jsonl", schema="alpaca", layout="etl", file_name="health_journal",
+                               min_quality=0.3)
     print(f"appended {new} new, {dup} duplicates, {bad} rejected; exported {summary.rows} rows in {len(summary.files)} files")
 
 

@@ -30,12 +30,13 @@ def test_collector_captures_annotates_and_exports_a_training_set(tmp_path):
 def test_etl_step_appends_per_record_and_exports_per_domain_and_month(tmp_path):
     out = run("etl_step.py", tmp_path / "s", tmp_path / "out")
     assert "duplicates" in out
-    files = sorted(p.relative_to(tmp_path / "out").as_posix() for p in (tmp_path / "out").rglob("part-*.jsonl"))
-    assert files and all(f.startswith("domain=") and "/month=2025-0" in f for f in files)
+    files = sorted(p.relative_to(tmp_path / "out").as_posix() for p in (tmp_path / "out").rglob("health_journal_*.jsonl"))
+    assert len(files) == 9  # 3 domains x 3 months, DOMAIN/YYYY/MM/health_journal_YYYY_MM.jsonl
     with strata.Reader(tmp_path / "s") as r:
         for f in files:
-            domain = f.split("/")[0].split("=")[1]
-            month = f.split("/")[1].split("=")[1]
+            domain, year, mm, name = f.split("/")
+            month = f"{year}-{mm}"
+            assert name == f"health_journal_{year}_{mm}.jsonl"
             n = len((tmp_path / "out" / f).read_text().splitlines())
             assert n == len(list(r.scan(domain=domain, from_month=month, to_month=month, min_quality=0.3))), f
 
