@@ -80,25 +80,32 @@ public func strata_export(_ storePath: UnsafePointer<CChar>?, _ outPath: UnsafeP
 @_cdecl("strata_stats")
 public func strata_stats(_ path: UnsafePointer<CChar>?, _ json: UnsafeMutablePointer<UnsafeMutablePointer<CChar>?>?,
                          _ len: UnsafeMutablePointer<Int>?, _ err: UnsafeMutablePointer<strata_error>?) -> Int32 {
+    strata_stats_select(path, nil, json, len, err)
+}
+
+@_cdecl("strata_stats_select")
+public func strata_stats_select(_ path: UnsafePointer<CChar>?, _ optionsJSON: UnsafePointer<CChar>?,
+                                _ json: UnsafeMutablePointer<UnsafeMutablePointer<CChar>?>?,
+                                _ len: UnsafeMutablePointer<Int>?, _ err: UnsafeMutablePointer<strata_error>?) -> Int32 {
     abiCall(err) {
         json?.pointee = nil
         let p = try argument(path, "path")
+        let o = try Options(optionsJSON, what: "stats options")
+        try o.only(["where", "from", "to", "rules", "min_rows", "lengths"])
+        let predicate = try o.selection()
+        let rules = try o.strings("rules").map { text in
+            do { return try DataRule(parsing: text) } catch var e as StrataError {
+                e.field = "rules"
+                throw e
+            }
+        }
+        let minRows = try o.int("min_rows") ?? 1
+        guard minRows >= 0 else { throw usage("min_rows must not be negative", field: "min_rows") }
         let reader = try StoreReader.open(at: p)
         defer { reader.close() }
-        let s = try StoreStatistics.compute(reader)
-        let dups = try reader.duplicateStatistics()
-        func opt(_ v: Any?) -> Any { v ?? NSNull() }
-        try giveJSON([
-            "store": p,
-            "records": s.records,
-            "partitions": s.partitions.map { ["domain": $0.key.domain, "month": $0.key.month.description, "records": $0.records, "bytes": $0.bytes, "segments": $0.segments] },
-            "by_domain": s.byDomain, "by_month": s.byMonth, "by_shape": s.byShape, "by_source": s.bySource, "by_tag": s.byTag,
-            "date_range": ["earliest": opt(s.earliest.map(formatTimestampMillis)), "latest": opt(s.latest.map(formatTimestampMillis))],
-            "average_quality_score": opt(s.averageQualityScore),
-            "quality": ["count": s.qualityCount, "min": opt(s.qualityMin), "max": opt(s.qualityMax), "histogram": s.qualityHistogram],
-            "bytes_on_disk": s.bytesOnDisk,
-            "duplicates": ["total": dups.total, "by_domain": dups.byDomain],
-        ] as [String: Any], json, len)
+        // Summaries only, unless a selection, a rule or the lengths need the examples (as `strata stats`).
+        let report = try StatsReport.make(reader, minRows: minRows, predicate: predicate, rules: rules, lengths: try o.bool("lengths") ?? false)
+        try giveJSON(report.jsonObject(store: p, histogramAsCounts: true), json, len)
     }
 }
 

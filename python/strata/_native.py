@@ -71,6 +71,7 @@ def _load() -> ctypes.CDLL:
         "strata_cursor_close": (None, [H]),
         "strata_export": (c_int32, [c_char_p, c_char_p, c_char_p, OUT, LEN, E]),
         "strata_stats": (c_int32, [c_char_p, OUT, LEN, E]),
+        "strata_stats_select": (c_int32, [c_char_p, c_char_p, OUT, LEN, E]),
         "strata_verify": (c_int32, [c_char_p, c_int32, OUT, LEN, E]),
     }
     for name, (res, args) in sigs.items():

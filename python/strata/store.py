@@ -465,10 +465,10 @@ class Store(_Handle):
                       source=source, shape=shape, feedback=feedback, include_excluded=include_excluded,
                       meta_header=meta_header, system_prompt=system_prompt, name=name, **more)
 
-    def stats(self) -> Dict[str, Any]:
-        """Commits, then returns the store's statistics (as ``strata stats --json``)."""
+    def stats(self, **options: Any) -> Dict[str, Any]:
+        """Commits, then returns the store's statistics (as ``strata stats --json``; options as ``strata.stats``)."""
         self.commit()
-        return stats(self.path)
+        return stats(self.path, **options)
 
     def verify(self, quick: bool = False) -> Dict[str, Any]:
         """Commits, then checks every checksum (see ``strata.verify``)."""
@@ -503,9 +503,9 @@ class Reader(_Handle):
         """The snapshot's partitions: ``[{"domain": ..., "month": "YYYY-MM"}, ...]``, sorted."""
         return _native.call_json(lib.strata_reader_partitions, self._handle()) or []
 
-    def stats(self) -> Dict[str, Any]:
-        """Statistics of the store's committed contents (a fresh snapshot, as ``strata stats --json``)."""
-        return stats(self.path)
+    def stats(self, **options: Any) -> Dict[str, Any]:
+        """Statistics of the store's committed contents (a fresh snapshot, as ``strata stats --json``; options as ``strata.stats``)."""
+        return stats(self.path, **options)
 
     def verify(self, quick: bool = False) -> Dict[str, Any]:
         """Checks every checksum of the store (see ``strata.verify``)."""
@@ -557,9 +557,22 @@ def _format_mode(mode: Union[int, str, None]) -> Optional[str]:
     raise UsageError("mode must be permission bits like 0o644 or text like \"644\"", code="usage", field="mode")
 
 
-def stats(store: PathLike) -> Dict[str, Any]:
-    """Statistics of the committed contents of the store at ``store`` (as ``strata stats --json``)."""
-    return _native.call_json(lib.strata_stats, _native.path_arg(store))
+def stats(store: PathLike, *, where: Union[str, Sequence[str], None] = None, from_time: Optional[Instant] = None,
+          to_time: Optional[Instant] = None, rules: Union[str, Sequence[str], None] = None, min_rows: Optional[int] = None,
+          lengths: bool = False) -> Dict[str, Any]:
+    """Statistics of the committed contents of the store at ``store`` (as ``strata stats --json``).
+
+    Without options it reads only segment summaries: its cost follows the number of segments,
+    not of examples. ``where`` / ``from_time`` / ``to_time`` select examples (as in ``scan``);
+    ``rules`` are field rules every example must satisfy (``strata stats --rule``, e.g.
+    ``"metadata.household.id is not null"``) and ``min_rows`` the minimum count: each is a check in
+    ``result["quality_report"]["checks"]`` (``{"name", "passed", "detail"}``); ``lengths`` adds
+    text-length distributions and feedback shares. These read the examples.
+    """
+    options = _native.encode_options({**_selection(where, from_time, to_time),
+                                      "rules": [rules] if isinstance(rules, str) else (list(rules) if rules is not None else None),
+                                      "min_rows": min_rows, "lengths": lengths or None})
+    return _selection_call(_native.call_json, lib.strata_stats_select, _native.path_arg(store), options)
 
 
 def verify(store: PathLike, quick: bool = False) -> Dict[str, Any]:

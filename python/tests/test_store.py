@@ -5,12 +5,13 @@ import datetime as dt
 import glob
 import json
 import os
+import subprocess
 import threading
 
 import pytest
 import strata
 
-from conftest import example, read_jsonl, run_cli
+from conftest import cli_path, example, read_jsonl, run_cli
 
 
 def test_append_reports_inserted_then_duplicate_with_the_same_id(tmp_path):
@@ -278,9 +279,45 @@ def test_stats_match_the_cli(tmp_path, corpus):
         live = s.stats()  # commits first, so it counts everything appended
     st = strata.stats(tmp_path / "s")  # after close (sealed segments): the same snapshot the CLI sees
     cli = json.loads(run_cli("stats", str(tmp_path / "s"), "--json").stdout)
-    for k in ("records", "by_domain", "by_month", "by_shape", "by_source", "by_tag", "bytes_on_disk", "date_range", "duplicates"):
+    for k in ("records", "by_domain", "by_month", "by_shape", "by_source", "by_tag", "bytes_on_disk", "date_range", "duplicates",
+              "partitions", "average_quality_score", "quality_report"):
         assert st[k] == cli[k], k
+    assert st["quality"]["histogram"] == [b["count"] for b in cli["quality"]["histogram"]]
     assert live["records"] == st["records"] and live["by_domain"] == st["by_domain"]
+    # A selection, rules and lengths: the same report as the CLI's with the same flags.
+    rules = ["metadata.record_count > 0", "quality_score is not null"]
+    sel = strata.stats(tmp_path / "s", where="metadata.record_type exists", from_time="2025-01-01", rules=rules, min_rows=5, lengths=True)
+    failed = subprocess.run([cli_path(), "stats", str(tmp_path / "s"), "--json", "--where", "metadata.record_type exists", "--from",
+                             "2025-01-01", "--rule", rules[0], "--rule", rules[1], "--min-rows", "5", "--lengths"], capture_output=True, text=True)
+    assert failed.returncode == 65  # a failed rule: the CLI's exit status, Python's checks list
+    cli = json.loads(failed.stdout)
+    for k in ("records", "by_domain", "by_month", "by_shape", "quality_report"):
+        assert sel[k] == cli[k], k
+    assert 0 < sel["records"] < st["records"]
+    checks = {c["name"]: c["passed"] for c in sel["quality_report"]["checks"]}
+    assert len(checks) >= 3 and not all(checks.values())  # some examples have no record_count: that rule fails
+    assert "lengths" in sel["quality_report"] and "lengths" not in st["quality_report"]
+    with pytest.raises(strata.UsageError) as e:
+        strata.stats(tmp_path / "s", rules=["quality_score >"])
+    assert e.value.field == "rules"
+
+
+def test_stats_read_summaries_not_the_examples(tmp_path, corpus):
+    """Cost follows what is touched: plain stats reads segment summaries, a few KB, whatever the store's size."""
+    with strata.Store.open(tmp_path / "s") as s:
+        s.ingest_jsonl(corpus)
+    def bytes_read(fn):
+        with open("/proc/self/io") as f:
+            before = int(next(l for l in f if l.startswith("rchar:")).split()[1])
+        r = fn()
+        with open("/proc/self/io") as f:
+            return r, int(next(l for l in f if l.startswith("rchar:")).split()[1]) - before
+    plain, plain_read = bytes_read(lambda: strata.stats(tmp_path / "s"))
+    scanned, scanned_read = bytes_read(lambda: strata.stats(tmp_path / "s", lengths=True))
+    assert plain["records"] == scanned["records"] > 0
+    assert scanned_read > plain["bytes_on_disk"] // 2           # the scan reads the segments
+    assert plain_read < plain["bytes_on_disk"] // 5, plain_read  # summaries and footers: a small part of them
+    assert scanned_read > 8 * plain_read
 
 
 def _flip_a_byte_in_a_segment(store) -> str:

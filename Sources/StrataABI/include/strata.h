@@ -261,6 +261,23 @@ int strata_export(const char *store_path, const char *out_path, const char *spec
 int strata_stats(const char *path, char **json, size_t *len, strata_error *err);
 
 /*
+ * strata_stats with options (`options_json` optional, NULL = strata_stats):
+ *   "where": str or [str], "from", "to" (as for scans): statistics of the
+ *             examples selected;
+ *   "rules": [str] — field rules every example must satisfy (`strata stats
+ *             --rule`), each a check in "quality_report.checks";
+ *   "min_rows": int (default 1) — the min_rows check;
+ *   "lengths": bool — text-length distributions and feedback shares.
+ * Both functions answer from segment summaries (cost grows with the number
+ * of segments, not examples) unless a selection, a rule or "lengths" needs
+ * the examples. The object adds "quality_report" ({examples, excluded,
+ * empty_required_fields, checks: [{name, passed, detail}], and when the
+ * examples were read, lengths and feedback}); a failed check is reported
+ * there, not as an error.
+ */
+int strata_stats_select(const char *path, const char *options_json, char **json, size_t *len, strata_error *err);
+
+/*
  * Checks every checksum of the store at `path` (quick != 0: headers,
  * footers and manifest only). Returns STRATA_OK with the report as a JSON
  * object {"intact", "errors", "warnings", "segments", "blocks", "examples",

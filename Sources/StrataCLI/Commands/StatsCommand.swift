@@ -48,38 +48,18 @@ struct StatsCommand: StrataSubcommand {
             defer { reader.close() }
             let dataRules = try rules.map { try DataRule(parsing: $0) }
             let check = self.check || !dataRules.isEmpty
-            let predicate = try selection.predicate()
-            // Summaries answer the whole store; a selection, a rule or the length
-            // distributions need the examples themselves.
-            let scanned = lengths || predicate != nil || !dataRules.isEmpty
-            let summary = try StoreStatistics.fromSummaries(reader)
-            var (s, q) = (summary.statistics, QualityReport.fromSummaries(summary, minRows: minRows))
-            if scanned {
-                let progress = isatty(2) != 0
-                (s, q) = try StoreStatistics.computeWithQuality(reader, minRows: minRows, predicate: predicate, rules: dataRules) { done, total in
-                    if progress { FileHandle.standardError.write(Data("\rstats: scanned \(done) of \(total) partitions".utf8)) }
-                }
-                if progress { FileHandle.standardError.write(Data("\n".utf8)) }
+            let progress = isatty(2) != 0
+            let report = try StatsReport.make(reader, minRows: minRows, predicate: try selection.predicate(), rules: dataRules,
+                                              lengths: lengths) { done, total in
+                if progress { FileHandle.standardError.write(Data("\rstats: scanned \(done) of \(total) partitions".utf8)) }
             }
-            defer { if check, q.checks.contains(where: { !$0.passed }) {
-                printError("strata: dataset check failed: " + q.checks.filter { !$0.passed }.map { "\($0.name) (\($0.detail))" }.joined(separator: "; "))
+            if progress && report.scanned { FileHandle.standardError.write(Data("\n".utf8)) }
+            let (s, q, scanned, dups) = (report.statistics, report.quality, report.scanned, report.duplicates)
+            defer { if check, !report.failedChecks.isEmpty {
+                printError("strata: dataset check failed: " + report.failedChecks.map { "\($0.name) (\($0.detail))" }.joined(separator: "; "))
             } }
-            let dups = summary.duplicates
             if json {
-                var obj: [String: Any] = [
-                    "records": s.records,
-                    "partitions": s.partitions.map { ["domain": $0.key.domain, "month": $0.key.month.description, "records": $0.records, "bytes": $0.bytes, "segments": $0.segments] },
-                    "by_domain": s.byDomain, "by_month": s.byMonth, "by_shape": s.byShape, "by_source": s.bySource, "by_tag": s.byTag,
-                    "date_range": ["earliest": s.earliest.map(formatTimestampMillis) as Any? ?? NSNull(), "latest": s.latest.map(formatTimestampMillis) as Any? ?? NSNull()],
-                    "average_quality_score": s.averageQualityScore as Any? ?? NSNull(),
-                    "quality": ["count": s.qualityCount, "min": s.qualityMin as Any? ?? NSNull(), "max": s.qualityMax as Any? ?? NSNull(),
-                                "histogram": s.qualityHistogram.enumerated().map { ["from": Double($0.offset) / 10, "to": Double($0.offset + 1) / 10, "count": $0.element] }],
-                    "bytes_on_disk": s.bytesOnDisk,
-                ]
-                obj["store"] = store
-                obj["duplicates"] = ["total": dups.total, "by_domain": dups.byDomain]
-                obj["quality_report"] = Self.json(q, scanned: scanned)
-                print(jsonLine(obj))
+                print(jsonLine(report.jsonObject(store: store)))
                 try failIfChecksFail(q)
                 return
             }
@@ -104,19 +84,6 @@ struct StatsCommand: StrataSubcommand {
 
     func failIfChecksFail(_ q: QualityReport) throws {
         if check || !rules.isEmpty, q.checks.contains(where: { !$0.passed }) { throw ExitCode(ExitStatus.dataError.rawValue) }
-    }
-
-    static func json(_ q: QualityReport, scanned: Bool) -> [String: Any] {
-        var o: [String: Any] = [
-            "examples": q.examples, "excluded": q.excluded,
-            "lengths": q.lengths.mapValues { ["count": $0.count, "min": $0.min, "median": $0.median, "p90": $0.p90, "max": $0.max, "mean": $0.mean] },
-            "feedback": ["with_feedback": q.withFeedback, "share": q.feedbackShare as Any? ?? NSNull(), "positive": q.positiveFeedback,
-                         "negative": q.negativeFeedback, "corrected": q.corrected],
-            "empty_required_fields": q.emptyRequired,
-            "checks": q.checks.map { ["name": $0.name, "passed": $0.passed, "detail": $0.detail] },
-        ]
-        if !scanned { o["lengths"] = nil; o["feedback"] = nil }
-        return o
     }
 
     static func printQuality(_ s: StoreStatistics, _ q: QualityReport, scanned: Bool) {
