@@ -11,10 +11,17 @@ final class StoreHandle: GuardedHandle, @unchecked Sendable {
     var parser: IngestLineParser
     var draft = ExampleDraft()
     var idScratch = ByteWriter(capacity: 4096)
+    /// The open options every append and ingest on this handle applies ("unknown_fields", "hash_fields").
+    let unknownKeys: IngestMapping.UnknownKeyPolicy
+    var hasher: FieldHasher?  // apply(to:) keeps scratch state: used under parseLock (appends) or copied (ingest)
 
-    init(store: Store) throws {
+    init(store: Store, unknownKeys: IngestMapping.UnknownKeyPolicy = .keep, hashFields: [String] = []) throws {
         self.store = store
-        parser = try IngestLineParser()
+        self.unknownKeys = unknownKeys
+        var mapping = IngestMapping()
+        mapping.unknownKeys = unknownKeys
+        parser = try IngestLineParser(mapping: mapping)
+        hasher = hashFields.isEmpty ? nil : try FieldHasher(fields: hashFields, secret: try store.fieldHashSecret())
     }
 }
 
@@ -53,7 +60,7 @@ public func strata_store_open(_ path: UnsafePointer<CChar>?, _ optionsJSON: Unsa
         out.pointee = nil
         let p = try argument(path, "path")
         let o = try Options(optionsJSON, what: "store options")
-        try o.only(["create", "commit", "check_permissions", "dedup_key", "normalize"])
+        try o.only(["create", "commit", "check_permissions", "dedup_key", "normalize", "unknown_fields", "hash_fields"])
         var options = StoreOptions()
         options.createIfMissing = try o.bool("create") ?? true
         options.commitPolicy = try StoreOptions.CommitPolicy(option: o.values["commit"])
@@ -66,7 +73,16 @@ public func strata_store_open(_ path: UnsafePointer<CChar>?, _ optionsJSON: Unsa
             e.field = "dedup_key"  // the option's name in this API
             throw e
         }
-        out.pointee = box(try StoreHandle(store: store))
+        do {
+            let unknown = try o.string("unknown_fields") ?? "keep"
+            guard let policy = IngestMapping.UnknownKeyPolicy(rawValue: unknown) else {
+                throw usage("unknown_fields must be keep, drop or reject (not '\(unknown)')", field: "unknown_fields")
+            }
+            out.pointee = box(try StoreHandle(store: store, unknownKeys: policy, hashFields: try o.strings("hash_fields")))
+        } catch {
+            try? store.close()  // a bad option must not leave the store locked
+            throw error
+        }
     }
 }
 
@@ -92,6 +108,7 @@ public func strata_store_append(_ handle: OpaquePointer?, _ json: UnsafePointer<
         h.parseLock.lock()
         defer { h.parseLock.unlock() }
         try h.parser.parse(UnsafeRawBufferPointer(start: json, count: len), into: &h.draft)
+        h.hasher?.apply(to: &h.draft)
         try ExampleValidation.validate(h.draft)
         if let claimed = h.parser.id {
             // An `id` in the record must be the content's id (as in ingest).
@@ -117,7 +134,8 @@ public func strata_store_ingest(_ handle: OpaquePointer?, _ data: UnsafePointer<
         try h.checkNoCursor()
         result?.pointee = nil
         let o = try Options(optionsJSON, what: "ingest options")
-        try o.only(["mapping", "default_domain", "naive_timestamps_utc", "timestamp_now", "source", "max_rejects", "defer_commit"])
+        try o.only(["mapping", "default_domain", "naive_timestamps_utc", "timestamp_now", "default_timestamp", "source", "max_rejects",
+                    "defer_commit"])
         var specs: [String] = []
         if o.has("mapping") {
             guard let m = o.values["mapping"] as? [String: Any] else { throw usage("\"mapping\" must be an object {target: source path}", field: "mapping") }
@@ -129,9 +147,17 @@ public func strata_store_ingest(_ handle: OpaquePointer?, _ data: UnsafePointer<
         var mapping = try IngestMapping(specs)
         mapping.defaultDomain = try o.string("default_domain")
         mapping.naiveTimestampsAreUTC = try o.bool("naive_timestamps_utc") ?? false
+        mapping.unknownKeys = h.unknownKeys
         if try o.bool("timestamp_now") == true { mapping.defaultTimestampMillis = Int64(Date().timeIntervalSince1970 * 1000) }
+        if let text = try o.string("default_timestamp") {
+            guard mapping.defaultTimestampMillis == nil else { throw usage("give timestamp_now or default_timestamp, not both", field: "default_timestamp") }
+            do { mapping.defaultTimestampMillis = try IngestLineParser.parseTimestamp(text) } catch let e as StrataError {
+                throw usage("default_timestamp: \(e.message)", field: "default_timestamp")
+            }
+        }
         let maxRejects = try o.int("max_rejects") ?? 10_000
         let ingester = try Ingester(store: h.store, mapping: mapping)
+        ingester.fieldHasher = h.hasher
         let policy = h.store.options.commitPolicy
         // The policy decides the commits; only "batch" keeps ingest's periodic commits of large inputs.
         if policy != .everyBatch { ingester.commitEveryBytes = .max }
@@ -161,6 +187,7 @@ public func strata_store_ingest(_ handle: OpaquePointer?, _ data: UnsafePointer<
         try giveJSON([
             "read": s.read, "inserted": s.inserted, "duplicates": s.duplicates, "rejected": s.rejected, "skipped": s.skipped,
             "bytes": s.bytes, "commits": s.commits, "rejects": rejects, "rejects_truncated": truncated,
+            "unknown_fields": s.unknownFields, "records_with_unknown_fields": s.recordsWithUnknownFields,
         ] as [String: Any], result, resultLen)
     }
 }

@@ -51,11 +51,13 @@ class Summary:
     skipped: int = 0
     bytes: int = 0
     commits: int = 0
+    unknown_fields: int = 0
+    records_with_unknown_fields: int = 0
     rejects: List[Reject] = field(default_factory=list)
     rejects_truncated: bool = False
 
     def _add(self, r: Mapping[str, Any], line_map: Optional[Sequence[int]] = None) -> None:
-        for k in ("read", "inserted", "duplicates", "rejected", "skipped", "bytes", "commits"):
+        for k in ("read", "inserted", "duplicates", "rejected", "skipped", "bytes", "commits", "unknown_fields", "records_with_unknown_fields"):
             setattr(self, k, getattr(self, k) + int(r.get(k, 0)))
         self.rejects_truncated = self.rejects_truncated or bool(r.get("rejects_truncated"))
         for x in r.get("rejects", []):
@@ -289,7 +291,8 @@ class Store(_Handle):
     _close_fn = lib.strata_store_close
 
     def __init__(self, path: PathLike, create: bool = True, commit: CommitPolicy = "batch", check_permissions: bool = True,
-                 dedup_key: Optional[str] = None, normalize: Optional[str] = None) -> None:
+                 dedup_key: Optional[str] = None, normalize: Optional[str] = None, unknown_fields: Optional[str] = None,
+                 hash_fields: Union[str, Sequence[str], None] = None) -> None:
         """Opens (and by default creates) the store at ``path``; see ``Store.open``."""
         super().__init__()
         self.path = os.fspath(path)
@@ -300,14 +303,16 @@ class Store(_Handle):
                 raise UsageError(f"{name} must be a string", code="usage", field=name)
         self.commit_policy = commit
         options = _native.encode_options({"create": create, "commit": commit, "check_permissions": check_permissions,
-                                          "dedup_key": dedup_key, "normalize": normalize})
+                                          "dedup_key": dedup_key, "normalize": normalize, "unknown_fields": unknown_fields,
+                                          "hash_fields": [hash_fields] if isinstance(hash_fields, str) else hash_fields})
         out = c_void_p()
         _native.call(lib.strata_store_open, _native.path_arg(path), options, ctypes.byref(out))
         self._h = out.value
 
     @classmethod
     def open(cls, path: PathLike, create: bool = True, commit: CommitPolicy = "batch", check_permissions: bool = True,
-             dedup_key: Optional[str] = None, normalize: Optional[str] = None) -> "Store":
+             dedup_key: Optional[str] = None, normalize: Optional[str] = None, unknown_fields: Optional[str] = None,
+             hash_fields: Union[str, Sequence[str], None] = None) -> "Store":
         """Opens the store at ``path``, recovering from any earlier crash.
 
         ``commit``: "batch" (default) — every ``append``, ``append_many``,
@@ -322,10 +327,17 @@ class Store(_Handle):
         (default), ``"whitespace"`` or ``"casefold"``. The key cannot change:
         opening an existing store with another raises ``UsageError``
         (``field == "dedup_key"``); leave both ``None`` to use the store's own.
+
+        For every ``append``, ``append_many`` and ``ingest_jsonl`` on this handle, as the
+        ``strata ingest`` flags of the same names: ``unknown_fields`` "keep" (default:
+        top-level keys no field is read from go to ``metadata._extra``), "drop" or
+        "reject"; ``hash_fields`` metadata paths (e.g. ``"metadata.user_id"``) whose
+        values are replaced by keyed pseudonyms (HMAC-SHA256 with the store's secret,
+        SPEC.md §9) before anything is stored.
         Raises ``LockedError`` if another writer has the store.
         """
         return cls(path, create=create, commit=commit, check_permissions=check_permissions,
-                   dedup_key=dedup_key, normalize=normalize)
+                   dedup_key=dedup_key, normalize=normalize, unknown_fields=unknown_fields, hash_fields=hash_fields)
 
     def close(self) -> None:
         """Closes open scans, seals and commits everything, and releases the store. Idempotent."""
@@ -419,15 +431,17 @@ class Store(_Handle):
 
     def ingest_jsonl(self, source: Union[PathLike, bytes, bytearray, memoryview], mapping: Optional[Mapping[str, str]] = None, *,
                      default_domain: Optional[str] = None, naive_timestamps_utc: bool = False, timestamp_now: bool = False,
-                     max_rejects: Optional[int] = None) -> Summary:
+                     default_timestamp: Optional[Instant] = None, max_rejects: Optional[int] = None) -> Summary:
         """Ingests JSON Lines (or one JSON array) from a file path or from bytes — the CLI's ``strata ingest`` path.
 
         ``mapping`` maps a target field to a dotted source path, like ``--map``
-        (e.g. ``{"domain": "metadata.health_domain", "id": ""}``). Bad records are
+        (e.g. ``{"domain": "metadata.health_domain", "id": ""}``). ``default_timestamp``
+        (an aware datetime, a date or text) is given to records without one. Bad records are
         listed in ``Summary.rejects`` (line, field, reason); the rest land.
         """
         opts = _native.encode_options({"mapping": dict(mapping) if mapping else None, "default_domain": default_domain,
                                        "naive_timestamps_utc": naive_timestamps_utc or None, "timestamp_now": timestamp_now or None,
+                                       "default_timestamp": _selection(None, default_timestamp, None)["from"] if default_timestamp is not None else None,
                                        "max_rejects": max_rejects})
         if isinstance(source, (bytes, bytearray, memoryview)):
             data = bytes(source)

@@ -484,3 +484,49 @@ def test_export_takes_the_cli_options_a_pipeline_needs_and_writes_what_the_cli_w
         with pytest.raises(strata.UsageError) as e:
             strata.export(store, tmp_path / "bad", **bad)
         assert e.value.field == field, bad
+
+
+def test_hash_fields_and_unknown_fields_apply_to_every_write_path_as_the_cli_does(tmp_path):
+    rec = example(1, metadata={"user_id": "u-4821", "n": 1})
+    rec["session"] = "s-9"  # a top-level key no field is read from
+    lines = json.dumps(rec).encode() + b"\n"
+    (tmp_path / "in.jsonl").write_bytes(lines)
+    # The CLI's reference: the same record, the same flags.
+    run_cli("ingest", str(tmp_path / "cli"), str(tmp_path / "in.jsonl"), "--hash-field", "metadata.user_id", "--quiet")
+    cli = json.loads(run_cli("scan", str(tmp_path / "cli")).stdout.splitlines()[0])
+    assert cli["metadata"]["user_id"].startswith("h:") and cli["metadata"]["_extra"] == {"session": "s-9"}
+    with strata.Store.open(tmp_path / "py", hash_fields="metadata.user_id") as s:
+        a = s.append(rec)
+        assert s.get(a.id)["metadata"]["user_id"].startswith("h:") and s.get(a.id)["metadata"]["_extra"] == {"session": "s-9"}
+        b = s.append_many([example(2, metadata={"user_id": "u-4821"})])
+        c = s.ingest_jsonl(json.dumps(example(3, metadata={"user_id": "u-4821"})).encode())
+        assert b.inserted == c.inserted == 1
+        pseudonyms = {e["metadata"]["user_id"] for e in s.scan()}
+        assert len(pseudonyms) == 1 and "u-4821" not in json.dumps(list(s.scan()))  # one pseudonym, the raw value nowhere
+    # Pseudonyms are keyed by the store's secret: another store gives another one, as the CLI's did.
+    assert pseudonyms != {cli["metadata"]["user_id"]}
+    with strata.Store.open(tmp_path / "strict", unknown_fields="reject") as s:
+        with pytest.raises(strata.InvalidInputError) as e:
+            s.append(rec)
+        assert e.value.field == "session"
+        sm = s.ingest_jsonl(lines + json.dumps(example(4)).encode() + b"\n")
+        assert (sm.inserted, sm.rejected) == (1, 1) and sm.rejects[0].field == "session"
+    with strata.Store.open(tmp_path / "drop", unknown_fields="drop") as s:
+        sm = s.ingest_jsonl(lines)
+        assert sm.unknown_fields == 1 and "_extra" not in next(s.scan())["metadata"]
+    with pytest.raises(strata.UsageError) as e:
+        strata.Store.open(tmp_path / "bad", unknown_fields="ignore")
+    assert e.value.field == "unknown_fields"
+    with strata.Store.open(tmp_path / "bad"):  # the failed open released the store
+        pass
+
+
+def test_default_timestamp_fills_records_without_one(tmp_path):
+    with strata.Store.open(tmp_path / "s") as s:
+        rec = example(1)
+        del rec["timestamp"]
+        sm = s.ingest_jsonl(json.dumps(rec).encode(), default_timestamp=dt.date(2025, 3, 14))
+        assert sm.inserted == 1 and next(s.scan())["timestamp"].startswith("2025-03-14T00:00:00")
+        with pytest.raises(strata.UsageError) as e:
+            s.ingest_jsonl(json.dumps(rec).encode(), default_timestamp="yesterday")
+        assert e.value.field == "default_timestamp"

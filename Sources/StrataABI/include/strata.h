@@ -107,6 +107,11 @@ void strata_free(void *p);
  *             domain or metadata.PATH) | "prompt_only" — as `strata init
  *             --dedup-key` (SPEC.md §5.3)
  *   "normalize": "none" (default) | "whitespace" | "casefold"
+ *   "unknown_fields": "keep" (default) | "drop" | "reject" — top-level keys
+ *             no field is read from, for every append and ingest on the handle
+ *   "hash_fields": [str] — metadata paths whose values every append and
+ *             ingest replaces by keyed pseudonyms (SPEC.md §9), as `strata
+ *             ingest --hash-field`
  *   A new store is created with that dedup key; an existing store must have
  *   been created with the same key and normalization (else STRATA_E_USAGE
  *   with field "dedup_key", the store untouched). Give neither to open an
@@ -141,6 +146,7 @@ int strata_store_append(strata_store *store, const char *json, size_t len, int32
  * the others still land. `options_json` (optional):
  *   "mapping": {"target": "dotted.source.path", ...}  (like --map)
  *   "default_domain": str, "naive_timestamps_utc": bool, "timestamp_now": bool
+ *   "default_timestamp": str (for records without one; as --default-timestamp)
  *   "source": str (name used in reject reports; default the path or "<memory>")
  *   "max_rejects": int (rejects listed in the result, default 10000)
  *   "defer_commit": bool (default false: the commit policy applies to the
@@ -148,7 +154,9 @@ int strata_store_append(strata_store *store, const char *json, size_t len, int32
  *             binding that splits one logical batch into several calls)
  * On success *result_json is a JSON object: {"read","inserted","duplicates",
  * "rejected","skipped","bytes","commits","rejects":[{"line","field","reason",
- * "code","source"}],"rejects_truncated"}. Whole-call failures (I/O, a bad
+ * "code","source"}],"rejects_truncated","unknown_fields",
+ * "records_with_unknown_fields"}. The handle's "unknown_fields" and
+ * "hash_fields" open options apply. Whole-call failures (I/O, a bad
  * mapping, a poisoned writer) return an error instead; records already
  * appended in that call are then durable only if a commit happened.
  */
