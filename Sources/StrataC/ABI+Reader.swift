@@ -41,6 +41,26 @@ public func strata_reader_get(_ handle: OpaquePointer?, _ idHex: UnsafePointer<C
     }
 }
 
+@_cdecl("strata_reader_lookup")
+public func strata_reader_lookup(_ handle: OpaquePointer?, _ pathArg: UnsafePointer<CChar>?, _ valueArg: UnsafePointer<CChar>?, _ view: Int32,
+                                 _ json: UnsafeMutablePointer<UnsafeMutablePointer<CChar>?>?, _ len: UnsafeMutablePointer<Int>?,
+                                 _ err: UnsafeMutablePointer<strata_error>?) -> Int32 {
+    abiCall(err) {
+        json?.pointee = nil
+        let h = try unbox(handle, ReaderHandle.self)
+        try h.checkNoCursor()
+        let v = try ExampleView(code: view)
+        let found = try h.reader.lookup(externalId: try argument(pathArg, "path"), value: try argument(valueArg, "value"))
+        var out: [UInt8] = [UInt8(ascii: "[")]
+        for (i, f) in found.enumerated() {
+            if i > 0 { out.append(UInt8(ascii: ",")) }
+            out += v.render(f)
+        }
+        out.append(UInt8(ascii: "]"))
+        try giveBuffer(out, json, len)
+    }
+}
+
 @_cdecl("strata_reader_scan")
 public func strata_reader_scan(_ handle: OpaquePointer?, _ filterJSON: UnsafePointer<CChar>?, _ out: UnsafeMutablePointer<OpaquePointer?>?,
                                _ err: UnsafeMutablePointer<strata_error>?) -> Int32 {

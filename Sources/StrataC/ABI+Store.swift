@@ -60,7 +60,14 @@ public func strata_store_open(_ path: UnsafePointer<CChar>?, _ optionsJSON: Unsa
         out.pointee = nil
         let p = try argument(path, "path")
         let o = try Options(optionsJSON, what: "store options")
-        try o.only(["create", "commit", "check_permissions", "dedup_key", "normalize", "unknown_fields", "hash_fields"])
+        try o.only(["create", "commit", "check_permissions", "dedup_key", "normalize", "unknown_fields", "hash_fields", "external_ids"])
+        let externalIds = try o.strings("external_ids")
+        for e in externalIds {
+            do { _ = try ExternalIdIndex.validate(path: e) } catch var error as StrataError {
+                error.field = "external_ids"
+                throw error
+            }
+        }
         var options = StoreOptions()
         options.createIfMissing = try o.bool("create") ?? true
         options.commitPolicy = try StoreOptions.CommitPolicy(option: o.values["commit"])
@@ -78,7 +85,14 @@ public func strata_store_open(_ path: UnsafePointer<CChar>?, _ optionsJSON: Unsa
             guard let policy = IngestMapping.UnknownKeyPolicy(rawValue: unknown) else {
                 throw usage("unknown_fields must be keep, drop or reject (not '\(unknown)')", field: "unknown_fields")
             }
-            out.pointee = box(try StoreHandle(store: store, unknownKeys: policy, hashFields: try o.strings("hash_fields")))
+            let handle = try StoreHandle(store: store, unknownKeys: policy, hashFields: try o.strings("hash_fields"))
+            // Declaring an external id writes its index from what the store holds (as `strata init --external-id`).
+            if !externalIds.isEmpty {
+                let reader = try StoreReader.open(at: p)
+                defer { reader.close() }
+                for e in externalIds where !ExternalIdIndex.declared(store: p).contains(e) { try reader.refreshExternalIdIndex(path: e) }
+            }
+            out.pointee = box(handle)
         } catch {
             try? store.close()  // a bad option must not leave the store locked
             throw error
@@ -94,6 +108,8 @@ public func strata_store_close(_ handle: OpaquePointer?, _ err: UnsafeMutablePoi
         try h.checkNoCursor()
         defer { release(handle, StoreHandle.self) }
         try h.store.close()
+        // Like `strata ingest`: the declared external-id indexes cover what was written, so lookups stay a few reads.
+        try ExternalIdIndex.refreshAll(store: h.store.path)
     }
 }
 

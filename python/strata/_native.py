@@ -65,6 +65,7 @@ def _load() -> ctypes.CDLL:
         "strata_reader_open": (c_int32, [c_char_p, POINTER(H), E]),
         "strata_reader_close": (c_int32, [H, E]),
         "strata_reader_get": (c_int32, [H, c_char_p, c_int32, OUT, LEN, E]),
+        "strata_reader_lookup": (c_int32, [H, c_char_p, c_char_p, c_int32, OUT, LEN, E]),
         "strata_reader_scan": (c_int32, [H, c_char_p, POINTER(H), E]),
         "strata_reader_partitions": (c_int32, [H, OUT, LEN, E]),
         "strata_cursor_next": (c_int32, [H, OUT, LEN, E]),

@@ -8,11 +8,11 @@ import os
 import weakref
 from ctypes import c_int32, c_void_p
 from dataclasses import dataclass, field
-from typing import Any, Dict, Iterable, Iterator, List, Mapping, Optional, Sequence, TypeVar, Union
+from typing import Any, Dict, Iterable, Iterator, List, Mapping, Optional, Sequence, Tuple, TypeVar, Union
 
 from . import _native
 from ._native import lib
-from .errors import InvalidInputError, UsageError
+from .errors import InvalidInputError, NotFoundError, UsageError
 
 PathLike = Union[str, "os.PathLike[str]"]
 CommitPolicy = Union[str, float, int]
@@ -292,7 +292,7 @@ class Store(_Handle):
 
     def __init__(self, path: PathLike, create: bool = True, commit: CommitPolicy = "batch", check_permissions: bool = True,
                  dedup_key: Optional[str] = None, normalize: Optional[str] = None, unknown_fields: Optional[str] = None,
-                 hash_fields: Union[str, Sequence[str], None] = None) -> None:
+                 hash_fields: Union[str, Sequence[str], None] = None, external_ids: Union[str, Sequence[str], None] = None) -> None:
         """Opens (and by default creates) the store at ``path``; see ``Store.open``."""
         super().__init__()
         self.path = os.fspath(path)
@@ -304,7 +304,8 @@ class Store(_Handle):
         self.commit_policy = commit
         options = _native.encode_options({"create": create, "commit": commit, "check_permissions": check_permissions,
                                           "dedup_key": dedup_key, "normalize": normalize, "unknown_fields": unknown_fields,
-                                          "hash_fields": [hash_fields] if isinstance(hash_fields, str) else hash_fields})
+                                          "hash_fields": [hash_fields] if isinstance(hash_fields, str) else hash_fields,
+                                          "external_ids": [external_ids] if isinstance(external_ids, str) else external_ids})
         out = c_void_p()
         _native.call(lib.strata_store_open, _native.path_arg(path), options, ctypes.byref(out))
         self._h = out.value
@@ -312,7 +313,7 @@ class Store(_Handle):
     @classmethod
     def open(cls, path: PathLike, create: bool = True, commit: CommitPolicy = "batch", check_permissions: bool = True,
              dedup_key: Optional[str] = None, normalize: Optional[str] = None, unknown_fields: Optional[str] = None,
-             hash_fields: Union[str, Sequence[str], None] = None) -> "Store":
+             hash_fields: Union[str, Sequence[str], None] = None, external_ids: Union[str, Sequence[str], None] = None) -> "Store":
         """Opens the store at ``path``, recovering from any earlier crash.
 
         ``commit``: "batch" (default) — every ``append``, ``append_many``,
@@ -334,10 +335,15 @@ class Store(_Handle):
         "reject"; ``hash_fields`` metadata paths (e.g. ``"metadata.user_id"``) whose
         values are replaced by keyed pseudonyms (HMAC-SHA256 with the store's secret,
         SPEC.md §9) before anything is stored.
+
+        ``external_ids`` declares metadata paths holding a pipeline's own id (e.g.
+        ``"metadata.train_id"``), as ``strata init --external-id``: ``lookup`` and
+        ``annotate(by=...)`` find examples by them, and ``close`` keeps their indexes current.
         Raises ``LockedError`` if another writer has the store.
         """
         return cls(path, create=create, commit=commit, check_permissions=check_permissions,
-                   dedup_key=dedup_key, normalize=normalize, unknown_fields=unknown_fields, hash_fields=hash_fields)
+                   dedup_key=dedup_key, normalize=normalize, unknown_fields=unknown_fields, hash_fields=hash_fields,
+                   external_ids=external_ids)
 
     def close(self) -> None:
         """Closes open scans, seals and commits everything, and releases the store. Idempotent."""
@@ -456,15 +462,36 @@ class Store(_Handle):
         """Makes everything appended so far durable (fsync of segments and directories, then the manifest)."""
         _native.call(lib.strata_store_commit, self._handle())
 
-    def annotate(self, id: str, feedback: Optional[str] = None, rating: Optional[int] = None, correction: Optional[str] = None,
-                 exclude: Optional[bool] = None, reason: Optional[str] = None, comment: Optional[str] = None) -> None:
+    def annotate(self, id: Optional[str] = None, feedback: Optional[str] = None, rating: Optional[int] = None,
+                 correction: Optional[str] = None, exclude: Optional[bool] = None, reason: Optional[str] = None,
+                 comment: Optional[str] = None, *, by: Optional[Tuple[str, Any]] = None) -> List[str]:
         """Records later facts about example ``id``: ``feedback`` ("positive"/"negative", with optional ``rating`` and
         ``comment``), a ``correction`` (replaces the output / response / last assistant message in the folded view),
         ``exclude=True`` (leave out of training) or ``exclude=False`` (include again). ``reason`` is kept with each.
-        Raises ``NotFoundError`` for an unknown id."""
+        Instead of ``id``, ``by=("metadata.train_id", "train_123")`` targets the examples with that external id
+        (declared at creation; as ``strata annotate --by``). Returns the ids annotated.
+        Raises ``NotFoundError`` for an unknown id or an external id no example has."""
+        if (id is None) == (by is None):
+            raise UsageError("give an example id or by=(path, value), one of them", code="usage", field="id")
         opts = _native.encode_options({"feedback": feedback, "rating": rating, "comment": comment, "correction": correction,
                                        "exclude": exclude, "reason": reason})
-        _native.call(lib.strata_store_annotate, self._handle(), str(id).encode(), opts)
+        if by is not None:
+            path, value = by
+            ids = [e["id"] for e in self.lookup(path, value, view="raw")]
+            if not ids:
+                raise NotFoundError(f"no example with {path} = {value!r} in this store", code="not-found", path=self.path)
+        else:
+            ids = [str(id)]
+        for i in ids:
+            _native.call(lib.strata_store_annotate, self._handle(), i.encode(), opts)
+        return ids
+
+    def lookup(self, path: str, value: Any, view: str = "folded") -> List[Dict[str, Any]]:
+        """Commits, then returns the examples whose external id ``path`` (declared at creation) has ``value``
+        (see ``Reader.lookup``)."""
+        self.commit()
+        with Reader(self.path) as r:
+            return r.lookup(path, value, view=view)
 
     def export(self, out: PathLike, format: str = "jsonl", schema: str = "raw", split: Union[str, Mapping[str, float], None] = None,
                partitioned: bool = False, *, domain: Union[str, Sequence[str], None] = None, from_month: Optional[str] = None,
@@ -512,6 +539,15 @@ class Reader(_Handle):
     def close(self) -> None:
         """Closes open scans and releases the snapshot. Idempotent."""
         super().close()
+
+    def lookup(self, path: str, value: Any, view: str = "folded") -> List[Dict[str, Any]]:
+        """The examples whose ``path`` (an external id declared at creation, e.g.
+        ``"metadata.train_id"``) has ``value``, as dicts (usually one); excluded ones
+        included. A few reads whatever the store's size (``strata get --by``)."""
+        if view not in _VIEWS:
+            raise UsageError(f"view must be one of {sorted(_VIEWS)}", code="usage", field="view")
+        text = value if isinstance(value, str) else json.dumps(value)
+        return json.loads(_native.call_buffer(lib.strata_reader_lookup, self._handle(), path.encode(), text.encode(), _VIEWS[view]))
 
     def partitions(self) -> List[Dict[str, str]]:
         """The snapshot's partitions: ``[{"domain": ..., "month": "YYYY-MM"}, ...]``, sorted."""

@@ -530,3 +530,33 @@ def test_default_timestamp_fills_records_without_one(tmp_path):
         with pytest.raises(strata.UsageError) as e:
             s.ingest_jsonl(json.dumps(rec).encode(), default_timestamp="yesterday")
         assert e.value.field == "default_timestamp"
+
+
+def test_external_ids_declared_from_python_find_and_annotate_examples_as_the_cli_does(tmp_path):
+    path = tmp_path / "capture"
+    with strata.Store.open(path, external_ids=["metadata._extra.id"]) as s:
+        for i in range(50):
+            s.append({"prompt": f"q{i}", "response": f"a{i}", "domain": "roofing", "timestamp": "2025-03-14T09:30:07Z",
+                      "metadata": {"_extra": {"id": f"train_{i:03d}"}}})
+        assert [e["prompt"] for e in s.lookup("metadata._extra.id", "train_007")] == ["q7"]  # the open's index + uncovered blocks
+        ids = s.annotate(by=("metadata._extra.id", "train_007"), feedback="negative", comment="wrong unit")
+        assert len(ids) == 1
+        with pytest.raises(strata.NotFoundError):
+            s.annotate(by=("metadata._extra.id", "train_999"), feedback="positive")
+        with pytest.raises(strata.UsageError):
+            s.annotate(feedback="positive")  # neither an id nor by=
+    # close refreshed the index: the CLI's lookup of the same id finds the same example, folded with the feedback.
+    cli = json.loads(run_cli("get", str(path), "--by", "metadata._extra.id=train_007").stdout)
+    with strata.Reader(path) as r:
+        got = r.lookup("metadata._extra.id", "train_007")
+        assert [e["id"] for e in got] == [cli["id"]] == ids
+        assert r.lookup("metadata._extra.id", "train_999") == []
+        with pytest.raises(strata.UsageError):
+            r.lookup("metadata.user_id", "u1")  # not declared
+    out = json.loads(run_cli("init", str(path), "--json").stdout)
+    assert out["external_ids"] == ["metadata._extra.id"]
+    index = path / "index" / "extid-metadata._extra.id.idx"
+    assert index.exists(), sorted(p.name for p in (path / "index").iterdir())
+    with pytest.raises(strata.UsageError) as e:
+        strata.Store.open(tmp_path / "bad", external_ids=["user_id"])  # not a metadata path
+    assert e.value.field == "external_ids"

@@ -112,6 +112,10 @@ void strata_free(void *p);
  *   "hash_fields": [str] — metadata paths whose values every append and
  *             ingest replaces by keyed pseudonyms (SPEC.md §9), as `strata
  *             ingest --hash-field`
+ *   "external_ids": [str] — metadata paths holding a pipeline's own id
+ *             (e.g. "metadata.train_id"), declared as `strata init
+ *             --external-id` does; strata_store_close refreshes every
+ *             declared index so strata_reader_lookup stays a few reads
  *   A new store is created with that dedup key; an existing store must have
  *   been created with the same key and normalization (else STRATA_E_USAGE
  *   with field "dedup_key", the store untouched). Give neither to open an
@@ -221,6 +225,16 @@ int strata_reader_close(strata_reader *reader, strata_error *err);
 
 /* As strata_store_get, on the snapshot. */
 int strata_reader_get(strata_reader *reader, const char *id_hex, int32_t view, char **json, size_t *len, strata_error *err);
+
+/*
+ * The examples whose metadata value at `path` (an external id declared at
+ * creation, e.g. "metadata.train_id") is `value`: a JSON array (usually of
+ * one) in `view` (0 folded, 1 raw, 2 export row), excluded ones included.
+ * Reads the index and the blocks it does not cover yet. STRATA_E_USAGE when
+ * `path` is not declared.
+ */
+int strata_reader_lookup(strata_reader *reader, const char *path, const char *value, int32_t view, char **json, size_t *len,
+                         strata_error *err);
 
 /* As strata_store_scan, on the snapshot. */
 int strata_reader_scan(strata_reader *reader, const char *filter_json, strata_cursor **out, strata_error *err);
