@@ -322,13 +322,13 @@ final class CompactionJob {
         let partitionDir = store.path + "/" + partition.path
 
         func currentWriter() throws -> CompactSegmentWriter {
-            if let w = writer, w.size < segmentTarget { return w }
+            if let w = writer, try w.isSmaller(than: segmentTarget) { return w }
             if let w = writer { report.bytesAfter += try w.seal(); buffers.builder = w.takeBuffers(); writer = nil }
             let seq = store.reserveSegmentSequence()
             let p = store.catalog.segmentPath(partition, seq)
             let w = try CompactSegmentWriter(fs: fs, path: p, sequence: seq, dictionaryID: dictionaryID, codec: codec,
                                              blockTarget: options.blockTargetBytes, fileMode: store.options.fileMode,
-                                             buffers: &buffers.builder)
+                                             buffers: &buffers.builder, frames: buffers.frames, encoder: buffers.encoder)
             outputs.append((seq, p))
             writer = w
             return w
