@@ -9,6 +9,15 @@ final class CompactionBuffers {
     var block: [UInt8] = []
     var scratch: [UInt8] = []
     var builder = SegmentBuilder.Buffers()
+    let frames = Frames()
+    /// Encodes blocks beside this thread (`CompactSegmentWriter`); its thread is started on first use.
+    let encoder = CompactionBlockEncoder()
+
+    /// A frame and its compression scratch (two properties: both are passed inout at once).
+    final class Frames {
+        var frame: [UInt8] = []
+        var scratch: [UInt8] = []
+    }
     /// True while a job on this thread holds the buffers (a nested job gets fresh ones).
     var inUse = false
 
@@ -27,4 +36,6 @@ final class CompactionBuffers {
     }
 
     func give() { inUse = false }
+
+    deinit { encoder.stop() }
 }

@@ -251,95 +251,57 @@ final class CompactionJob {
             let trainer = DictionaryTrainer(capacity: capacity, sampleBytes: options.dictionarySampleBytes,
                                             level: options.level, blockTarget: options.blockTargetBytes,
                                             wordModels: options.wordModels)
-            var bytes: [UInt8]?
-            var wordModel: WordModel?
-            let rejectedKey = "\(partition.domain)@\(options.level)"
             // The domain's latest dictionary first: months of a domain share one when it fits.
             let candidate = store.retainLatestDictionary(ofDomain: partition.domain)
-            reusedDictionary = candidate?.0
-            let mayTrain = options.dictionary == .always || !store.isDictionaryRejected(rejectedKey)
-            // Set when a new dictionary was judged to pay (not merely forced by `.always`).
-            var paid = false
-            let worthSampling = trainer.worthSampling(blockCount: blockList.count, totalRaw: totalRaw)
-            let readBlock = { (k: Int) in try self.entries(of: blockList[k].file, block: blockList[k].block) }
-            let accepted = candidate.map { store.isDictionaryAccepted($0.0, level: options.level) } ?? false
-            // The candidate's zstd dictionary fits but its word model does not.
-            var staleModel = false
-            // The new dictionary's word model: coded bytes per text byte where it was judged.
-            var modelRatio = 0.0
-            // A new dictionary (and word model) from this partition's sample, when one pays.
-            func train(_ sample: inout DictionaryTrainer.Sample) throws {
-                try trainer.addWordTraining(to: &sample, blockCount: blockList.count, totalRaw: totalRaw, readBlock: readBlock)
-                let trained = try trainer.train(sample, totalRaw: max(totalRaw, domainRaw))
-                bytes = trained?.dictionary
-                wordModel = trained?.wordModel
-                modelRatio = trained?.modelRatio ?? 0
-                paid = bytes != nil
-                if bytes == nil { store.rejectDictionary(rejectedKey) }
-            }
-            func reuse(_ id: UInt32, _ d: ZstdDictionary) {
+            reusedDictionary = candidate?.id
+            let situation = DictionaryChoice.Situation(
+                policy: options.dictionary,
+                candidate: candidate.map { $0.dictionary.wordModel == nil ? .plain : .withModel } ?? .none,
+                accepted: candidate.map { store.isDictionaryAccepted($0.id, level: options.level) } ?? false,
+                rejectedBefore: store.isDictionaryRejected(DictionaryMeasurements.rejectedKey(partition.domain, options.level)),
+                worthSampling: trainer.worthSampling(blockCount: blockList.count, totalRaw: totalRaw),
+                hasBlocks: !blockList.isEmpty)
+            var evidence = DictionaryMeasurements(
+                store: store, trainer: trainer, domain: partition.domain, level: options.level,
+                dictionaryCapacity: options.dictionaryCapacity, wordModels: options.wordModels,
+                candidate: candidate, blockCount: blockList.count, totalRaw: totalRaw, trainingRaw: max(totalRaw, domainRaw),
+                readBlock: { k in try self.entries(of: blockList[k].file, block: blockList[k].block) })
+            func use(_ id: UInt32, _ d: ZstdDictionary) {
                 dictionary = d
                 dictionaryID = id
                 report.dictionaryID = id
                 report.dictionaryBytes = d.bytes.count
             }
-            if let (id, d) = candidate, accepted, d.wordModel == nil {
-                reuse(id, d)
-            } else if let (id, d) = candidate, accepted, let model = d.wordModel {
-                // Accepted, with a word model: the model learned one month's vocabulary, and this
-                // month's may have moved on (SPEC.md §6). A small probe coded by the model alone
-                // screens it: about as compact as where it was judged, it is reused; otherwise it
-                // is judged again against zstd on a full sample (the probe, for a small partition).
-                let probe = try trainer.probe(blockCount: blockList.count, totalRaw: totalRaw, readBlock: readBlock)
-                let judgedRatio = store.acceptedModelRatio(id, level: options.level) ?? 0
-                if try trainer.modelRatio(model, on: probe) <= DictionaryTrainer.modelScreenSlack * judgedRatio {
-                    reuse(id, d)
-                } else {
-                    var sample = worthSampling ? try trainer.sample(blockCount: blockList.count, totalRaw: totalRaw, readBlock: readBlock) : probe
-                    if try trainer.judge(d, on: sample, dictionaryKnownToFit: true).reusable {
-                        reuse(id, d)
-                    } else {
-                        staleModel = true
-                        if mayTrain && worthSampling { try train(&sample) }
-                    }
+            var new: (bytes: [UInt8], wordModel: WordModel?, modelRatio: Double?)?
+            switch try DictionaryChoice.choose(situation, evidence: &evidence) {
+            case .none:
+                break
+            case .reuse(let accept):
+                let (id, d) = candidate!
+                if let ratio = accept { store.acceptDictionary(id, level: options.level, modelRatio: ratio) }
+                use(id, d)
+            case .reuseWithoutModel:
+                // The segments still name the dictionary, model and all, as its file holds it:
+                // readers and the catalog keep `dictionary`; only the encoder gets the model-less
+                // copy (each stream names its encoding, SPEC.md §3.6).
+                let (id, d) = candidate!
+                if let plain = store.modelLessDictionary(id, d) {
+                    use(id, d)
+                    codingDictionary = plain
                 }
-            } else if (candidate != nil || mayTrain) && worthSampling {
-                var sample = try trainer.sample(blockCount: blockList.count, totalRaw: totalRaw, readBlock: readBlock)
-                let fit = try candidate.map { try trainer.judge($0.1, on: sample) }
-                staleModel = fit.map { $0.dictionary && $0.wordModel == false } ?? false
-                if let (id, d) = candidate, let fit, fit.reusable {
-                    store.acceptDictionary(id, level: options.level, modelRatio: fit.modelRatio)
-                    reuse(id, d)
-                } else if mayTrain {
-                    try train(&sample)
-                }
+            case .trained:
+                let t = evidence.trained!
+                new = (t.dictionary, t.wordModel, t.modelRatio)
+            case .forced:
+                let t = evidence.trained!
+                new = (t.dictionary, t.wordModel, nil)
             }
-            if dictionary == nil, bytes == nil, options.dictionary == .always, blockList.count >= 1 {
-                var buf: [UInt8] = [], sizes: [Int] = []
-                for k in 0..<min(blockList.count, 64) {
-                    for e in try entries(of: blockList[k].file, block: blockList[k].block) { buf += e; sizes.append(e.count) }
-                }
-                bytes = ZstdCodec.trainDictionaryFast(buffer: buf, sizes: sizes, capacity: options.dictionaryCapacity, level: options.level)
-                // Forced: the word model too, unjudged (tests and users who want every path).
-                if let b = bytes, options.wordModels, let zd = ZstdDictionary(bytes: b) {
-                    wordModel = try trainer.wordModel(DictionaryTrainer.Sample(trainBuffer: buf, trainSizes: sizes), dictionary: zd, force: true)
-                }
-            }
-            // No new dictionary paid: the candidate's zstd dictionary still fits, so the blocks use it
-            // without the stale model (each stream names its encoding, SPEC.md §3.6). The segments
-            // still name the dictionary, model and all, as its file holds it: readers and the
-            // catalog keep `dictionary`; only the encoder gets the model-less copy.
-            if dictionary == nil, bytes == nil, staleModel, let (id, d) = candidate, let plain = ZstdDictionary(bytes: d.bytes) {
-                reuse(id, d)
-                codingDictionary = plain
-            }
-            if dictionary == nil, let bytes, let d = ZstdDictionary(bytes: bytes, wordModel: wordModel) {
-                dictionaryID = try writeDictionary(bytes, wordModel: wordModel)
-                if paid { store.acceptDictionary(dictionaryID, level: options.level, modelRatio: modelRatio) }
+            if let new, let d = ZstdDictionary(bytes: new.bytes, wordModel: new.wordModel) {
+                dictionaryID = try writeDictionary(new.bytes, wordModel: new.wordModel)
+                // A forced dictionary was not judged: not accepted for later months.
+                if let ratio = new.modelRatio { store.acceptDictionary(dictionaryID, level: options.level, modelRatio: ratio) }
                 newDictionary = true
-                dictionary = d
-                report.dictionaryID = dictionaryID
-                report.dictionaryBytes = bytes.count
+                use(dictionaryID, d)
             }
         }
 
@@ -360,13 +322,13 @@ final class CompactionJob {
         let partitionDir = store.path + "/" + partition.path
 
         func currentWriter() throws -> CompactSegmentWriter {
-            if let w = writer, w.size < segmentTarget { return w }
+            if let w = writer, try w.isSmaller(than: segmentTarget) { return w }
             if let w = writer { report.bytesAfter += try w.seal(); buffers.builder = w.takeBuffers(); writer = nil }
             let seq = store.reserveSegmentSequence()
             let p = store.catalog.segmentPath(partition, seq)
             let w = try CompactSegmentWriter(fs: fs, path: p, sequence: seq, dictionaryID: dictionaryID, codec: codec,
                                              blockTarget: options.blockTargetBytes, fileMode: store.options.fileMode,
-                                             buffers: &buffers.builder)
+                                             buffers: &buffers.builder, frames: buffers.frames, encoder: buffers.encoder)
             outputs.append((seq, p))
             writer = w
             return w

@@ -84,6 +84,22 @@ extension Store {
         }
     }
 
+    /// Dictionary `id` without its word model (what a partition whose vocabulary
+    /// moved on codes with), built once per dictionary: each such partition of
+    /// a domain would otherwise digest the same bytes again. Nil when zstd
+    /// cannot load them.
+    func modelLessDictionary(_ id: UInt32, _ d: ZstdDictionary) -> ZstdDictionary? {
+        if d.wordModel == nil { return d }
+        if let plain = lock.withLock({ compactionState.modelLess[id] }) { return plain }
+        // Built outside the lock; two jobs racing here build equal copies and keep one.
+        guard let plain = ZstdDictionary(bytes: d.bytes) else { return nil }
+        return lock.withLock {
+            if let other = compactionState.modelLess[id] { return other }
+            compactionState.modelLess[id] = plain
+            return plain
+        }
+    }
+
     /// Whether a dictionary trained for `key` (domain at a level) did not pay in this process.
     func isDictionaryRejected(_ key: String) -> Bool { lock.withLock { compactionState.dictionaryRejected.contains(key) } }
 
@@ -176,7 +192,10 @@ extension Store {
             if let d = swap.dictionary { catalog.dictionaries[swap.dictionaryID] = d }
             for seq in swap.inputs { catalog.remove(seq) }
             for f in swap.outputs { catalog.add(f, blockOffsets: f.footer!.blocks.map(\.offset)) }
-            for id in unused { catalog.dictionaries[id] = nil }
+            for id in unused {
+                catalog.dictionaries[id] = nil
+                compactionState.modelLess[id] = nil
+            }
             try indexApplyCompaction(moves: swap.moves, removed: swap.removed)
             catalog.forgetAnnotations(inSegments: swap.inputs)
             for (t, loc) in swap.preserved { catalog.noteAnnotation(t, at: loc) }
@@ -239,4 +258,6 @@ final class CompactionState: @unchecked Sendable {
     /// against it), else 0.
     var dictionaryAccepted: [String: Double] = [:]
     var nextDictionaryID: UInt32?
+    /// Model-less copies of dictionaries (`Store.modelLessDictionary`), by id.
+    var modelLess: [UInt32: ZstdDictionary] = [:]
 }
