@@ -50,6 +50,12 @@ public final class Store: @unchecked Sendable {
     var createSegmentsLater = false
     var segmentCreator: SegmentFileCreator?
     var segmentsCreatedLater: [(seg: ActiveSegment, file: CreatedLaterFile, job: Int, domainDir: String)] = []
+    /// Threads for commit rounds, their fsyncs and segment file creation; stopped by `close`.
+    let ioThreads = IOThreadPool()
+    /// The ingest batches' block compression helper (DetachedBlockCompressor.swift); stopped by `close`.
+    let compressionThread = IOThreadPool(maxThreads: 1, name: "strata-lz4")
+    /// The ingest's parse stage (Ingester.swift); stopped by `close`.
+    let parseThread = IOThreadPool(maxThreads: 1, name: "strata-parse", stackSize: 4 << 20)
 
     /// Opens (and with `createIfMissing`, creates) the store at `path`,
     /// recovering from any earlier crash. Throws `.locked` if another writer has it.
@@ -155,6 +161,9 @@ public final class Store: @unchecked Sendable {
             guard !closed else { return }
             defer {
                 closed = true
+                ioThreads.stop()  // after the last round: no thread outlives the writer
+                compressionThread.stop()
+                parseThread.stop()
                 catalog.closeAll()
                 fileLock?.unlock()
                 fileLock = nil
