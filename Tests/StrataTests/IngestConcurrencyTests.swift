@@ -223,3 +223,44 @@ extension ParallelSegmentCreationTests {
         #expect(try reader.count == rounds * domains * perDomain)
     }
 }
+
+extension StoreThreadTests {
+    /// A close beside an ingest whose input is still open returns: it does
+    /// not wait for the parse stage (on the store's parse thread), which may
+    /// wait for input for as long as the writer keeps it open. The guard only
+    /// keeps a regression from hanging the suite.
+    @Test func closeBesideAnIngestWaitingForInputReturns() throws {
+        let dir = temporaryStorePath()
+        try FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true)
+        let fifo = dir + "/input.fifo"
+        #expect(mkfifo(fifo, 0o600) == 0)
+        let store = try Store.open(at: dir + "/store")
+        // @unchecked: the ingester is used only by the thread below once made.
+        struct Handed: @unchecked Sendable { let ing: Ingester }
+        let handed = Handed(ing: try Ingester(store: store, mapping: IngestMapping()))
+        let ended = NSCondition()
+        let ingestEnded = Locked(false)
+        let t = Thread {
+            _ = try? handed.ing.ingest(path: fifo)
+            ended.lock(); ingestEnded.store(true); ended.broadcast(); ended.unlock()
+        }
+        t.start()
+        let writer = try #require(FileHandle(forWritingAtPath: fifo))  // opens once the ingest does
+        writer.write(Data(#"{"prompt":"Q","response":"A","domain":"d","timestamp":1735689600000}"#.utf8 + [0x0A]))
+        let closed = Locked(false)
+        let inputOpen = Locked(true)
+        let hangGuard = Thread {
+            Thread.sleep(forTimeInterval: 120)
+            if !closed.load() { inputOpen.store(false); try? writer.close() }
+        }
+        hangGuard.start()
+        try store.close()
+        closed.store(true)
+        #expect(inputOpen.load(), "close returned only once the input ended")
+        if inputOpen.load() { try writer.close() }
+        ended.lock()
+        while !ingestEnded.load() { ended.wait() }
+        ended.unlock()
+        #expect(store.parseThread.threadsAlive == 0)
+    }
+}

@@ -69,16 +69,25 @@ final class IOThreadPool: @unchecked Sendable {
         condition.broadcast()
     }
 
-    /// Lets the threads end once the queue is empty and waits for them.
-    /// Tasks queued afterwards still run, each on a thread that then ends.
-    /// Called on one of this pool's threads it does not wait (that thread could not end).
-    func stop() {
+    /// Lets the threads end once the queue is empty and waits for them; with
+    /// `waitForRunning` false, only for the idle ones (a running task's thread
+    /// ends after it). Tasks queued afterwards still run, each on a thread
+    /// that then ends. Called on one of this pool's threads it does not wait
+    /// (that thread could not end).
+    func stop(waitForRunning: Bool = true) {
         condition.lock()
         defer { condition.unlock() }
         stopping = true
         condition.broadcast()
         if Thread.current.threadDictionary[Self.threadKey] as? Int == identity { return }
-        while alive > 0 { condition.wait() }
+        while waitForRunning ? alive > 0 : waiting > 0 { condition.wait() }
+    }
+
+    /// Waits until no task is queued or running (every thread back to idle).
+    func waitIdle() {
+        condition.lock()
+        defer { condition.unlock() }
+        while head < tasks.count || waiting < alive { condition.wait() }
     }
 
     private static let threadKey = "strata.IOThreadPool"
@@ -100,6 +109,7 @@ final class IOThreadPool: @unchecked Sendable {
                 task()
                 condition.lock()
                 waiting += 1
+                if waiting == alive && head == tasks.count { condition.broadcast() }
                 continue
             }
             if stopping { break }

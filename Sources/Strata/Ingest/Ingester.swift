@@ -248,6 +248,8 @@ public final class Ingester {
             free.push(staged)
             if last { break }
         }
+        // The stage has ended; its thread is idle again before the call returns (a close then ends it).
+        store.parseThread.waitIdle()
         if let failure {
             // What an earlier commit made durable is still reported.
             try? finishBackgroundCommit(wait: true)

@@ -157,13 +157,18 @@ public final class Store: @unchecked Sendable {
     public func close() throws {
         compactionState.cancelAndWait()  // no compaction may outlive the writer lock
         stopIntervalCommits()
+        // The helper threads end with the writer, outside the lock (a task
+        // must not wait for it). An ingest's parse stage running beside a
+        // close may wait for input: its thread ends when the stage does.
+        defer {
+            ioThreads.stop()
+            compressionThread.stop()
+            parseThread.stop(waitForRunning: false)
+        }
         try lock.withLock {
             guard !closed else { return }
             defer {
                 closed = true
-                ioThreads.stop()  // after the last round: no thread outlives the writer
-                compressionThread.stop()
-                parseThread.stop()
                 catalog.closeAll()
                 fileLock?.unlock()
                 fileLock = nil
