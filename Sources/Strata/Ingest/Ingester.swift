@@ -218,13 +218,13 @@ public final class Ingester {
         let hasher = fieldHasher
         let dedupKey = store.dedupKey
         let handOff = ParseHandOff(readChunk: readChunk, onReject: onReject)
-        let parseThread = Thread {
+        // On the store's parse thread: it stays across ingest calls (a library user may make
+        // thousands), so the batches' buffers stay in one malloc arena.
+        store.parseThread.async {
             Ingester.parseStage(source: source, mapping: mapping, readChunk: handOff.readChunk, free: free, ready: ready,
                                 cancelled: cancelled, recordLimit: recordLimit, hasher: hasher, dedupKey: dedupKey,
                                 onReject: handOff.onReject)
         }
-        parseThread.stackSize = 4 << 20
-        parseThread.start()
         var failure: Error?
         while true {
             let waitStart = Ingester.now()
@@ -248,6 +248,8 @@ public final class Ingester {
             free.push(staged)
             if last { break }
         }
+        // The stage has ended; its thread is idle again before the call returns (a close then ends it).
+        store.parseThread.waitIdle()
         if let failure {
             // What an earlier commit made durable is still reported.
             try? finishBackgroundCommit(wait: true)

@@ -27,10 +27,11 @@ final class DetachedBlockCompressor: @unchecked Sendable {
     /// CPU seconds spent compressing, summed over both threads.
     private(set) var cpuSeconds = 0.0
 
-    init() {
-        let t = Thread { [self] in helperLoop() }
-        t.stackSize = 1 << 20
-        t.start()
+    /// The helper runs on `thread`, the store's one compression thread: a
+    /// thread that stays keeps its malloc arena, where a new one per batch
+    /// would take whichever arena another thread left (IOThreadPool.swift).
+    init(on thread: IOThreadPool) {
+        thread.async { [self] in helperLoop() }
     }
 
     /// Queues one detached block (`index` is its block index in the segment).

@@ -35,7 +35,7 @@ extension Store {
             }
             do { try dedup.materializeIfBusy() } catch { dedup.lastSnapshotError = error as? StrataError ?? StrataError(.io, "index load failed", cause: error) }
             commitSteps.background += 1
-            backgroundCommit = BackgroundCommitRound(round, fs: fs)
+            backgroundCommit = BackgroundCommitRound(round, fs: fs, on: ioThreads)
             lastCommit = Date()
         }
     }
@@ -68,7 +68,7 @@ extension Store {
     }
 }
 
-/// One commit round (`CommitRound`) on its own thread.
+/// One commit round (`CommitRound`) on one of the store's threads.
 // @unchecked: `finished`, `error` and `times` are touched only under `condition`;
 // the round's jobs run once, on the helper thread, and the writer does not touch
 // what they capture (files it only appends to, bytes) until `wait` returned.
@@ -80,10 +80,10 @@ final class BackgroundCommitRound: @unchecked Sendable {
     private let round: CommitRound
     private let fs: FileSystem
 
-    init(_ round: CommitRound, fs: FileSystem) {
+    init(_ round: CommitRound, fs: FileSystem, on threads: IOThreadPool) {
         self.round = round
         self.fs = fs
-        let t = Thread { [self] in
+        threads.async { [self] in
             var steps = CommitSteps()
             var failure: Error?
             do { try self.round.run(fs: self.fs, steps: &steps) } catch { failure = error }
@@ -94,9 +94,6 @@ final class BackgroundCommitRound: @unchecked Sendable {
             condition.broadcast()
             condition.unlock()
         }
-        t.name = "strata-commit"
-        t.stackSize = 1 << 20
-        t.start()
     }
 
     var isFinished: Bool {

@@ -76,7 +76,7 @@ extension Store {
         try lock.withLock {
             guard !closed else { throw StrataError(.usage, "store is closed", path: path) }
             try guardWrite {
-                let compressor = DetachedBlockCompressor()
+                let compressor = DetachedBlockCompressor(on: compressionThread)
                 var finished = false
                 defer { if !finished { _ = try? compressor.finish() } }
                 createSegmentsLater = true

@@ -107,7 +107,7 @@ extension Store {
         let domainDir = path + "/domain=" + key.domain
         let dir = domainDir + "/month=\(key.month)"
         if createSegmentsLater {
-            let creator = segmentCreator ?? SegmentFileCreator(fs: fs)
+            let creator = segmentCreator ?? SegmentFileCreator(fs: fs, threads: ioThreads)
             segmentCreator = creator
             return newSegmentCreatedLater(key, domainDir: domainDir, dir: dir, creator: creator)
         }
@@ -241,7 +241,7 @@ extension Store {
         // fsyncs; all must finish before the manifest (which names the new
         // segments) is replaced, so an acknowledged commit never depends on an
         // unsynced file or directory entry.
-        var round = CommitRound()
+        var round = CommitRound(pool: ioThreads)
         round.jobs = active.values.compactMap { $0.takeSyncJob() }
         let fs = self.fs
         round.jobs += dirsToSync.map { dir in { try fs.syncDirectory(dir) } }
@@ -270,11 +270,13 @@ struct CommitRound {
     var jobs: [() throws -> Void] = []
     /// Set when MANIFEST.tmp is among the jobs: renamed over MANIFEST once all succeeded.
     var manifestPath: String?
+    /// The store's threads the fsyncs run on.
+    var pool: IOThreadPool?
 
     /// Runs the fsyncs together, then installs the manifest; adds the times to `steps`.
     func run(fs: FileSystem, steps: inout CommitSteps) throws {
         let syncStart = Ingester.now()
-        try ParallelSync.run(jobs)
+        try ParallelSync.run(jobs, on: pool)
         let installStart = Ingester.now()
         steps.fsync += installStart - syncStart
         guard let manifestPath else { return }

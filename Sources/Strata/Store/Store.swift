@@ -50,6 +50,12 @@ public final class Store: @unchecked Sendable {
     var createSegmentsLater = false
     var segmentCreator: SegmentFileCreator?
     var segmentsCreatedLater: [(seg: ActiveSegment, file: CreatedLaterFile, job: Int, domainDir: String)] = []
+    /// Threads for commit rounds, their fsyncs and segment file creation; stopped by `close`.
+    let ioThreads = IOThreadPool()
+    /// The ingest batches' block compression helper (DetachedBlockCompressor.swift); stopped by `close`.
+    let compressionThread = IOThreadPool(maxThreads: 1, name: "strata-lz4")
+    /// The ingest's parse stage (Ingester.swift); stopped by `close`.
+    let parseThread = IOThreadPool(maxThreads: 1, name: "strata-parse", stackSize: 4 << 20)
 
     /// Opens (and with `createIfMissing`, creates) the store at `path`,
     /// recovering from any earlier crash. Throws `.locked` if another writer has it.
@@ -151,6 +157,14 @@ public final class Store: @unchecked Sendable {
     public func close() throws {
         compactionState.cancelAndWait()  // no compaction may outlive the writer lock
         stopIntervalCommits()
+        // The helper threads end with the writer, outside the lock (a task
+        // must not wait for it). An ingest's parse stage running beside a
+        // close may wait for input: its thread ends when the stage does.
+        defer {
+            ioThreads.stop()
+            compressionThread.stop()
+            parseThread.stop(waitForRunning: false)
+        }
         try lock.withLock {
             guard !closed else { return }
             defer {

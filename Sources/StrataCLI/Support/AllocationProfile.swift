@@ -6,7 +6,7 @@ import Foundation
 /// new bulk command cannot silently run with the wrong one.
 enum AllocationProfile {
     /// Few large buffers at a time, or few allocations: glibc's fixed 128 KiB
-    /// mmap threshold, and two malloc arenas per core. Ingest is here on purpose: with 4 MiB (or glibc's
+    /// mmap threshold. Ingest is here on purpose: with 4 MiB (or glibc's
     /// dynamic threshold) its peak RSS at 5M examples rose from 386.7 to
     /// 444.1 (437.2) MB.
     case standard
@@ -25,16 +25,11 @@ enum AllocationProfile {
         Self.setMallocOption(-1, 256 << 20)  // M_TRIM_THRESHOLD
         // Setting it also fixes glibc's mmap threshold at 128 KiB, so every larger
         // buffer is mapped, faulted in and unmapped each time.
+        // glibc's arena limit stays: the store's helper threads are long-lived
+        // (IOThreadPool.swift), so they no longer hand arenas round. 5M-example
+        // ingest peak RSS with two arenas per core 343,524 KiB, without 343,312.
         if self == .blockBuffers {
             Self.setMallocOption(-3, 4 << 20)  // M_MMAP_THRESHOLD
-        } else {
-            // Two malloc arenas per core instead of glibc's eight: a commit's
-            // fsyncs run on up to 32 short-lived threads, and each new thread
-            // that allocates may get an arena of its own whose freed memory
-            // the trim threshold above then keeps. 5M-example ingest peak RSS:
-            // 381,156 KiB with glibc's limit, 342,604 KiB with 4 arenas (2 cores),
-            // with c200 ingest CPU unchanged (tm.py 9: 1,566 vs 1,495 ms).
-            Self.setMallocOption(-8, Int32(max(2, 2 * sysconf(Int32(_SC_NPROCESSORS_ONLN)))))  // M_ARENA_MAX
         }
     }
 
