@@ -11,8 +11,21 @@ Every step runs as its own child process.  Wall time is measured around the chil
 just as they are for the `strata` binary.  Peak RSS is the child's ru_maxrss taken
 from os.wait4() on that exact child (Linux: KiB) -- it is the peak of that process
 (the largest of it and any grandchild waited for), not a sum.  CPU is user+sys of the
-child.  Each repetition gets a fresh output; input is the same file (warm page
-cache: a first untimed `cat` reads it once).
+child (the JSON also has each repetition's CPU and the median user and sys apart).
+Each repetition gets a fresh output; input is the same file (warm page cache: a
+first untimed `cat` reads it once).
+
+Steps on an ingested store (export, compact, one partition) copy the store built
+by strata_ingest, untimed, before every repetition, then `sync` (untimed); the
+figures are the `strata` child's alone: not the copy, not a verify, level 3 unless
+the template says otherwise.  Their sys time is the kernel's work for the child
+(reads from the page cache, file creation, fsync), and it depends on what ran
+before: on c200 (main at 19ed304, same hour), compaction run alone
+(`--only strata_compact`) took 1.89 CPU s, sys 0.26; after this script's ingest and
+export steps 2.13, sys 0.53, user the same (1.66 / 1.61).  perf puts part of
+compaction's kernel time in ext4's inode allocation (`recently_deleted`), which
+slows after many recent deletions, as the earlier steps' stores are.  So compare
+user CPU across runs and sys only within one run.
 
 Peers run at their fastest reasonable configuration (a ratio against a
 handicapped peer flatters Strata); each peer's docstring / CLI_PEERS entry says
@@ -259,7 +272,7 @@ CLI_PEERS = {
 
 
 def run_child(argv, timeout=None):
-    """Run argv; return (rc, wall_s, maxrss_kib, cpu_s, stdout, stderr)."""
+    """Run argv; return (rc, wall_s, maxrss_kib, (user_s, sys_s), stdout, stderr)."""
     t0 = time.perf_counter()
     with tempfile.TemporaryFile() as fo, tempfile.TemporaryFile() as fe:
         try:
@@ -273,7 +286,7 @@ def run_child(argv, timeout=None):
         fe.seek(0)
         out = fo.read().decode("utf-8", "replace")
         err = fe.read().decode("utf-8", "replace")
-    return p.returncode, wall, ru.ru_maxrss, ru.ru_utime + ru.ru_stime, out, err
+    return p.returncode, wall, ru.ru_maxrss, (ru.ru_utime, ru.ru_stime), out, err
 
 
 def path_bytes(p):
@@ -324,11 +337,19 @@ def is_unknown(rc, out, err):
 class Row:
     def __init__(self, name, desc, kind):
         self.name, self.desc, self.kind = name, desc, kind
-        self.walls, self.rss, self.cpu = [], [], []
+        self.walls, self.rss, self.cpu, self.user, self.sys = [], [], [], [], []
         self.out_bytes = None
         self.status = "ok"
         self.note = ""
         self.extra = {}
+
+    def add(self, wall, rss, cpu):
+        """One repetition: wall s, peak RSS KiB, (user s, sys s) of the child."""
+        self.walls.append(wall)
+        self.rss.append(rss)
+        self.cpu.append(cpu[0] + cpu[1])
+        self.user.append(cpu[0])
+        self.sys.append(cpu[1])
 
     def summary(self, raw_bytes):
         d = {"name": self.name, "kind": self.kind, "description": self.desc, "status": self.status,
@@ -340,6 +361,9 @@ class Row:
                 "wall_s_all": [round(x, 4) for x in self.walls],
                 "mb_per_s": round(raw_bytes / 1e6 / w, 2) if w > 0 else None,
                 "cpu_s_median": round(statistics.median(self.cpu), 3),
+                "cpu_s_all": [round(x, 3) for x in self.cpu],
+                "user_s_median": round(statistics.median(self.user), 3),
+                "sys_s_median": round(statistics.median(self.sys), 3),
                 "mb_per_cpu_s": round(raw_bytes / 1e6 / statistics.median(self.cpu), 2)
                 if statistics.median(self.cpu) > 0 else None,
                 "peak_rss_mib": round(max(self.rss) / 1024, 1),
@@ -359,9 +383,7 @@ def timed_rep(row, argv, i, log, wall_fmt):
     if rc != 0:
         row.status, row.note = "failed", (se.strip().splitlines() or ["rc=%d" % rc])[-1][:200]
     else:
-        row.walls.append(wall)
-        row.rss.append(rss)
-        row.cpu.append(cpu)
+        row.add(wall, rss, cpu)
     return rc, so
 
 
@@ -442,6 +464,9 @@ def run_strata(name, template, desc, needs, args, corpus, workdir, reps, raw_byt
         if needs == "ingested":
             rm(store)
             shutil.copytree(state["ingested_store"], store)  # untimed; compact mutates it
+            # Untimed: the copy's (and earlier steps') dirty pages reach the disk before the
+            # clock starts, so the step's own fsyncs do not wait on or write them back.
+            os.sync()
         else:
             rm(store)
         pd, pm, _ = STATE.get("partition", ("", "", 0))
@@ -458,9 +483,7 @@ def run_strata(name, template, desc, needs, args, corpus, workdir, reps, raw_byt
             row.status = "failed"
             row.note = f"rc={rc}: " + ((se.strip() or so.strip()).splitlines() or [""])[-1][:200]
             return row
-        row.walls.append(wall)
-        row.rss.append(rss)
-        row.cpu.append(cpu)
+        row.add(wall, rss, cpu)
         target = out if os.path.exists(out) else store
         row.out_bytes = len(so.encode()) if name == "strata_partition" else path_bytes(target)
         if name == "strata_partition":
