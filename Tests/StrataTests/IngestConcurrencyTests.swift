@@ -264,3 +264,52 @@ extension StoreThreadTests {
         #expect(store.parseThread.threadsAlive == 0)
     }
 }
+
+extension StoreThreadTests {
+    /// Two ingests on one store from two threads at once: their parse stages
+    /// share the store's one parse thread, so they take turns, and both finish
+    /// with every example stored once. A deadlock fails the test after the
+    /// guard (a hang guard, not a performance bound) instead of hanging the suite.
+    @Test func twoIngestsOnOneStoreAtOnceBothFinish() throws {
+        let path = temporaryStorePath()
+        let store = try Store.open(at: path)
+        let perIngest = 6_000, calls = 10
+        let done = DispatchSemaphore(value: 0)
+        let failures = Locked<[String]>([])
+        for worker in 0..<2 {
+            let t = Thread {
+                do {
+                    let ing = try Ingester(store: store, mapping: IngestMapping())
+                    ing.commitEveryRecords = 50
+                    for c in 0..<calls {
+                        var text = ""
+                        for i in 0..<(perIngest / calls) {
+                            let n = c * (perIngest / calls) + i
+                            // The workers offer half of their records twice between them: duplicates across the ingests.
+                            let key = n % 2 == 0 ? "shared-\(n)" : "w\(worker)-\(n)"
+                            text += #"{"prompt":"\#(key)","response":"A","domain":"d\#(n % 4)","timestamp":1735689600000}"# + "\n"
+                        }
+                        try ing.ingest(data: Array(text.utf8))
+                    }
+                    try ing.commit()
+                } catch {
+                    failures.withLock { $0.append("worker \(worker): \(error)") }
+                }
+                done.signal()
+            }
+            t.start()
+        }
+        for _ in 0..<2 {
+            guard done.wait(timeout: .now() + 120) == .success else {
+                Issue.record("two ingests on one store did not finish within 120 s (deadlock?)")
+                return
+            }
+        }
+        #expect(failures.withLock { $0 } == [])
+        try store.close()
+        let reader = try StoreReader(path: path)
+        defer { reader.close() }
+        // 200 shared prompts once, and each worker's 200 own ones.
+        #expect(try reader.count == perIngest / 2 + 2 * (perIngest / 2))
+    }
+}
