@@ -77,6 +77,9 @@ import Testing
             compact.wait()
             #expect(compact.status == 0, "round \(round): compact failed")
             let (roundRuns, roundFailures) = results.load()
+            // Both reader loops started a run while the compaction ran. (A fixed total
+            // tracked the compaction's speed: 12 runs passed until compaction got ~20% faster.)
+            #expect(roundRuns >= 2, "round \(round): only \(roundRuns) reader runs overlapped the compaction")
             runs += roundRuns
             failures += roundFailures
             // The compaction really replaced the small segments.
@@ -86,7 +89,6 @@ import Testing
             after.close()
         }
         print("reader runs during 3 compactions: \(runs), failed: \(failures.count)")
-        #expect(runs >= 12, "only \(runs) reader runs overlapped the compactions")
         #expect(failures.isEmpty, "\(failures.count) of \(runs) reader runs failed during compaction: \(failures.prefix(5))")
         try? FileManager.default.removeItem(atPath: scratch)
     }
