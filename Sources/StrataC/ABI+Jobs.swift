@@ -37,11 +37,7 @@ func exportSpec(_ o: Options) throws -> ExportSpec {
     spec.systemPrompt = try o.string("system_prompt")
     spec.name = try o.string("name")
     spec.predicate = try o.selection()
-    if let layout = try o.string("layout") {
-        guard let l = ExportLayout(rawValue: layout) else { throw usage("layout must be hive or etl", field: "layout") }
-        spec.layout = l
-        if l == .etl { spec.partitioned = true }
-    }
+    if let layout = try o.string("layout") { try spec.setLayout(named: layout, option: "layout") }
     spec.fileName = try o.string("file_name")
     try spec.validate()
     return spec
@@ -57,13 +53,7 @@ public func strata_export(_ storePath: UnsafePointer<CChar>?, _ outPath: UnsafeP
         let spec = try exportSpec(options)
         let out = try argument(outPath, "out_path")
         let exporter = Exporter(storePath: try argument(storePath, "store_path"), outPath: out, spec: spec)
-        if let mode = try options.string("mode") {
-            // As `strata export --mode`: octal, owner read/write at least, no execute bits.
-            guard let m = UInt32(mode, radix: 8), m & 0o600 == 0o600, m & ~0o666 == 0 else {
-                throw usage("mode must be an octal file mode between 600 and 666 (e.g. \"644\")", field: "mode")
-            }
-            exporter.fileMode = m
-        }
+        if let mode = try options.string("mode") { exporter.fileMode = try Exporter.fileMode(octal: mode, option: "mode") }
         exporter.skipDamaged = try options.bool("skip_damaged") ?? false
         exporter.force = try options.bool("force") ?? false
         let r = try exporter.run()

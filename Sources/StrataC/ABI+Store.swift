@@ -81,11 +81,9 @@ public func strata_store_open(_ path: UnsafePointer<CChar>?, _ optionsJSON: Unsa
             throw e
         }
         do {
-            let unknown = try o.string("unknown_fields") ?? "keep"
-            guard let policy = IngestMapping.UnknownKeyPolicy(rawValue: unknown) else {
-                throw usage("unknown_fields must be keep, drop or reject (not '\(unknown)')", field: "unknown_fields")
-            }
-            let handle = try StoreHandle(store: store, unknownKeys: policy, hashFields: try o.strings("hash_fields"))
+            var parsed = IngestMapping()  // the option parsed as `strata ingest --unknown-fields` parses it
+            try parsed.setUnknownKeys(named: try o.string("unknown_fields") ?? "keep", option: "unknown_fields")
+            let handle = try StoreHandle(store: store, unknownKeys: parsed.unknownKeys, hashFields: try o.strings("hash_fields"))
             // Declaring an external id writes its index from what the store holds (as `strata init --external-id`).
             if !externalIds.isEmpty {
                 let reader = try StoreReader.open(at: p)
@@ -167,9 +165,7 @@ public func strata_store_ingest(_ handle: OpaquePointer?, _ data: UnsafePointer<
         if try o.bool("timestamp_now") == true { mapping.defaultTimestampMillis = Int64(Date().timeIntervalSince1970 * 1000) }
         if let text = try o.string("default_timestamp") {
             guard mapping.defaultTimestampMillis == nil else { throw usage("give timestamp_now or default_timestamp, not both", field: "default_timestamp") }
-            do { mapping.defaultTimestampMillis = try IngestLineParser.parseTimestamp(text) } catch let e as StrataError {
-                throw usage("default_timestamp: \(e.message)", field: "default_timestamp")
-            }
+            try mapping.setDefaultTimestamp(text, option: "default_timestamp")
         }
         let maxRejects = try o.int("max_rejects") ?? 10_000
         let ingester = try Ingester(store: h.store, mapping: mapping)

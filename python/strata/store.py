@@ -111,19 +111,21 @@ def _encode_example(example: Mapping[str, Any], line: Optional[int] = None) -> b
 Instant = Union[str, _dt.date, _dt.datetime]
 
 
+def _instant(v: Optional[Instant], name: str) -> Optional[str]:
+    """A timestamp option as the library takes it: text as given, aware datetimes and dates as ISO text."""
+    if v is None or isinstance(v, str):
+        return v
+    if isinstance(v, _dt.datetime) and v.tzinfo is None:
+        raise UsageError(f"{name} must be timezone-aware (or a date, or text)", code="usage", field=name)
+    if isinstance(v, (_dt.date, _dt.datetime)):
+        return _json_default(v)
+    raise UsageError(f"{name} must be a datetime, a date or text like 2025-03-14T09:00:00Z", code="usage", field=name)
+
+
 def _selection(where: Union[str, Sequence[str], None], from_time: Optional[Instant], to_time: Optional[Instant]) -> Dict[str, Any]:
     """The ``where``/``from``/``to`` options of scans and exports (``strata scan --where/--from/--to``)."""
-    def instant(v: Optional[Instant], name: str) -> Optional[str]:
-        if v is None or isinstance(v, str):
-            return v
-        if isinstance(v, _dt.datetime) and v.tzinfo is None:
-            raise UsageError(f"{name} must be timezone-aware (or a date, or text)", code="usage", field=name)
-        if isinstance(v, (_dt.date, _dt.datetime)):
-            return _json_default(v)
-        raise UsageError(f"{name} must be a datetime, a date or text like 2025-03-14T09:00:00Z", code="usage", field=name)
-
     return {"where": [where] if isinstance(where, str) else (list(where) if where is not None else None),
-            "from": instant(from_time, "from_time"), "to": instant(to_time, "to_time")}
+            "from": _instant(from_time, "from_time"), "to": _instant(to_time, "to_time")}
 
 
 def _selection_call(fn: Any, *args: Any) -> Any:
@@ -447,7 +449,7 @@ class Store(_Handle):
         """
         opts = _native.encode_options({"mapping": dict(mapping) if mapping else None, "default_domain": default_domain,
                                        "naive_timestamps_utc": naive_timestamps_utc or None, "timestamp_now": timestamp_now or None,
-                                       "default_timestamp": _selection(None, default_timestamp, None)["from"] if default_timestamp is not None else None,
+                                       "default_timestamp": _instant(default_timestamp, "default_timestamp"),
                                        "max_rejects": max_rejects})
         if isinstance(source, (bytes, bytearray, memoryview)):
             data = bytes(source)

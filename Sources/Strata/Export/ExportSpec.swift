@@ -26,6 +26,28 @@ public enum ExportLayout: String, Sendable, CaseIterable {
     case etl
 }
 
+extension ExportSpec {
+    /// Sets the partitioned layout by name ("hive" or "etl"; etl implies partitioned).
+    /// `option` is the name errors report (`--layout` on the CLI, `layout` in the C ABI).
+    public mutating func setLayout(named name: String, option: String) throws {
+        guard let l = ExportLayout(rawValue: name) else {
+            throw StrataError(.usage, "\(option) must be hive or etl, not '\(name)'", field: option)
+        }
+        layout = l
+        if l == .etl { partitioned = true }
+    }
+}
+
+extension Exporter {
+    /// An export's file mode from octal text: owner read/write at least, no execute bits.
+    public static func fileMode(octal text: String, option: String) throws -> UInt32 {
+        guard let m = UInt32(text, radix: 8), m & 0o600 == 0o600, m & ~0o666 == 0 else {
+            throw StrataError(.usage, "\(option) must be an octal file mode between 600 and 666 (e.g. 600, 640, 644)", field: option)
+        }
+        return m
+    }
+}
+
 /// Selection by folded feedback (SPEC.md §8.4).
 public enum FeedbackFilter: String, Sendable, CaseIterable {
     /// Drop examples whose negative feedback count exceeds the positive one.

@@ -41,6 +41,22 @@ public struct IngestMapping: Sendable, Equatable {
     }
 
     /// What to do with top-level keys that no target reads (`--unknown-fields`).
+    /// Options shared by every front end (`--unknown-fields`/`--default-timestamp`
+    /// on the CLI, `unknown_fields`/`default_timestamp` in the C ABI); `option` is
+    /// the name errors report.
+    public mutating func setUnknownKeys(named name: String, option: String) throws {
+        guard let p = UnknownKeyPolicy(rawValue: name) else {
+            throw StrataError(.usage, "\(option) must be keep, drop or reject (not '\(name)')", field: option)
+        }
+        unknownKeys = p
+    }
+
+    public mutating func setDefaultTimestamp(_ text: String, option: String) throws {
+        do { defaultTimestampMillis = try IngestLineParser.parseTimestamp(text) } catch let e as StrataError {
+            throw StrataError(.usage, "\(option): \(e.message)", field: option)
+        }
+    }
+
     public enum UnknownKeyPolicy: String, Sendable, Equatable, CaseIterable {
         /// Keep them, byte for byte, as members of `metadata._extra` (the
         /// default; SPEC.md §4.7, docs/INGEST.md).

@@ -74,11 +74,7 @@ struct ExportCommand: StrataSubcommand {
         spec.systemPrompt = systemPrompt
         spec.name = name
         spec.predicate = try selection.predicate()
-        if let layout {
-            guard let l = ExportLayout(rawValue: layout) else { throw usage("--layout must be hive or etl") }
-            spec.layout = l
-            if l == .etl { spec.partitioned = true }
-        }
+        if let layout { try spec.setLayout(named: layout, option: "--layout") }
         spec.fileName = fileName
         try spec.validate()
         return spec
@@ -87,9 +83,7 @@ struct ExportCommand: StrataSubcommand {
     func run() throws {
         try runCommand {
             let spec = try makeSpec()
-            guard let fileMode = UInt32(mode, radix: 8), fileMode & 0o600 == 0o600, fileMode & ~0o666 == 0 else {
-                throw StrataError(.usage, "--mode must be an octal file mode between 600 and 666 (e.g. 600, 640, 644)", field: "--mode")
-            }
+            let fileMode = try Exporter.fileMode(octal: mode, option: "--mode")
             let exporter = Exporter(storePath: store, outPath: out, spec: spec)
             exporter.fileMode = fileMode
             exporter.skipDamaged = skipDamaged

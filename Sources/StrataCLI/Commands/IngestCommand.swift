@@ -50,19 +50,13 @@ struct IngestCommand: StrataSubcommand {
             var mapping = try IngestMapping(maps)
             mapping.defaultDomain = defaultDomain
             mapping.naiveTimestampsAreUTC = naiveTimestampsUtc
-            guard let policy = IngestMapping.UnknownKeyPolicy(rawValue: unknownFields) else {
-                throw StrataError(.usage, "--unknown-fields must be keep, drop or reject (not '\(unknownFields)')", field: "--unknown-fields")
-            }
-            mapping.unknownKeys = policy
+            try mapping.setUnknownKeys(named: unknownFields, option: "--unknown-fields")
+            let policy = mapping.unknownKeys
             if timestampNow && defaultTimestamp != nil {
                 throw StrataError(.usage, "give --timestamp-now or --default-timestamp, not both", field: "--default-timestamp")
             }
             if timestampNow { mapping.defaultTimestampMillis = Int64(Date().timeIntervalSince1970 * 1000) }
-            if let defaultTimestamp {
-                do { mapping.defaultTimestampMillis = try IngestLineParser.parseTimestamp(defaultTimestamp) } catch let e as StrataError {
-                    throw StrataError(.usage, "--default-timestamp: \(e.message)", field: "--default-timestamp")
-                }
-            }
+            if let defaultTimestamp { try mapping.setDefaultTimestamp(defaultTimestamp, option: "--default-timestamp") }
             // Every input must be readable before the store is touched (an I/O error, exit 74).
             for f in files where f != "-" {
                 guard FileManager.default.isReadableFile(atPath: f) else {
